@@ -1,0 +1,180 @@
+"""`dns.resolve`: can this host resolve each required name, and is the answer believable?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from preflight import CodeDoc, Finding, Status, Target
+from preflight.context import RunContext
+from preflight.netutil import is_ip_literal, is_special_use_name, is_unspecified, sinkhole_kind
+from preflight.plan import Plan
+from preflight.probes.dns import Resolution, ServerAnswer
+
+CODES: dict[str, CodeDoc] = {
+    "dns.ok": CodeDoc(
+        Status.PASS,
+        "The name resolves to addresses that look like public service addresses.",
+        "getaddrinfo (the path the connector uses) returned addresses; with --dns-server, those servers did.",
+        "Nothing to do.",
+    ),
+    "dns.nxdomain": CodeDoc(
+        Status.FAIL,
+        "The resolver says the name does not exist (NXDOMAIN).",
+        "A DNS server answered rcode NXDOMAIN (or getaddrinfo failed with EAI_NONAME / WSAHOST_NOT_FOUND).",
+        "Check the spelling and the tenant ID; make sure the host's DNS servers forward public names (a "
+        "conditional forwarder or split-horizon zone for the domain can hide the public records).",
+    ),
+    "dns.nodata": CodeDoc(
+        Status.FAIL,
+        "The name exists but has no A or AAAA records.",
+        "Every server answered NOERROR with no address records (NODATA) for both A and AAAA.",
+        "A local zone or DNS filter probably overrides the name without addresses; make the resolver forward it.",
+    ),
+    "dns.servfail": CodeDoc(
+        Status.FAIL,
+        "The resolver failed to resolve the name (SERVFAIL or a temporary failure).",
+        "A server answered SERVFAIL, or getaddrinfo failed with EAI_AGAIN / WSATRY_AGAIN.",
+        "The resolver cannot reach upstream DNS or DNSSEC validation failed: check its forwarders and logs.",
+    ),
+    "dns.refused": CodeDoc(
+        Status.FAIL,
+        "The DNS server refused to answer the query.",
+        "A server answered rcode REFUSED.",
+        "The server does not serve recursion to this host: use the resolver this host is meant to use, or allow it.",
+    ),
+    "dns.timeout": CodeDoc(
+        Status.FAIL,
+        "No DNS answer arrived in time.",
+        "The query (or getaddrinfo) did not complete within --timeout.",
+        "Check that UDP and TCP 53 to the configured DNS servers are allowed and that those servers are up.",
+    ),
+    "dns.bad_response": CodeDoc(
+        Status.FAIL,
+        "The DNS server sent a response that cannot be used (malformed, looping or overlong CNAME chain).",
+        "dnspython rejected the response, or the CNAME chain looped or exceeded 16 hops.",
+        "Inspect the resolver's configuration for the name (the evidence holds the chain it returned).",
+    ),
+    "dns.error": CodeDoc(
+        Status.FAIL,
+        "Name resolution failed with a local error.",
+        "getaddrinfo or the socket layer failed with an error that is not a DNS answer.",
+        "Read the error in the evidence; check the host's resolver configuration.",
+    ),
+    "dns.sinkhole": CodeDoc(
+        Status.WARN,
+        "A public name answered with 0.0.0.0, a loopback, private (RFC 1918), CGNAT or link-local address: the "
+        "name may be split-horizon (a private endpoint) or blocked by a DNS filter.",
+        "An answer address falls in 0.0.0.0/8, 127.0.0.0/8, 10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16, "
+        "::, ::1, fc00::/7 or fe80::/10 (0.0.0.0 and :: for any name).",
+        "If you did not set up a private endpoint for this name, ask the DNS team to remove the override or the "
+        "DNS-filter block so the public records are returned.",
+    ),
+    "dns.inconsistent": CodeDoc(
+        Status.WARN,
+        "The name resolved, but at least one configured DNS server failed or disagreed.",
+        "Some per-server queries returned addresses while others timed out, failed or said NXDOMAIN.",
+        "Fix or remove the failing DNS server: the OS will try it first at times, making lookups slow or "
+        "intermittently failing.",
+    ),
+}
+
+_FAILURE_PRIORITY = ("nxdomain", "servfail", "refused", "timeout", "bad_response", "error")
+_SYSTEM_ERRORS = {
+    "noname": "dns.nxdomain",
+    "nodata": "dns.nodata",
+    "again": "dns.servfail",
+    "fail": "dns.servfail",
+    "timeout": "dns.timeout",
+    "error": "dns.error",
+}
+
+
+def judge(resolution: Resolution) -> Finding:
+    """The verdict on one name, from what both resolution paths observed. Pure."""
+    evidence: dict[str, Any] = resolution.to_json()
+    host = resolution.host
+    public = not is_special_use_name(host)
+    evidence["public_name"] = public
+    where = _where(resolution)
+
+    if not resolution.addresses:
+        code = _failure_code(resolution)
+        detail = _failure_detail(resolution)
+        return _finding(code, f"{host}: {detail}", evidence)
+
+    odd = {a: kind for a in resolution.addresses if (kind := _sinkhole(a, public))}
+    if odd:
+        evidence["sinkhole"] = odd
+        listed = ", ".join(f"{a} ({kind})" for a, kind in odd.items())
+        return _finding("dns.sinkhole", f"{host} resolves to {listed} {where}", evidence)
+
+    failing = [a for a in resolution.servers if a.outcome in _FAILURE_PRIORITY]
+    if failing:
+        listed = ", ".join(f"{a.server} {a.qtype}: {a.outcome}" for a in failing)
+        return _finding("dns.inconsistent", f"{host} resolved {where}, but some DNS queries failed: {listed}", evidence)
+
+    note = ""
+    if resolution.source == "system" and resolution.servers and not any(a.addresses for a in resolution.servers):
+        note = " (not from DNS: the hosts file or another local source answered)"
+        evidence["local_override"] = True
+    count = len(resolution.addresses)
+    shown = ", ".join(resolution.addresses[:4]) + (", ..." if count > 4 else "")
+    return _finding("dns.ok", f"{host} → {shown} {where}{note}", evidence)
+
+
+def _sinkhole(address: str, public: bool) -> str | None:
+    if is_unspecified(address):
+        return "unspecified"
+    return sinkhole_kind(address) if public else None
+
+
+def _failure_code(resolution: Resolution) -> str:
+    outcomes = {a.outcome for a in resolution.servers}
+    for outcome in _FAILURE_PRIORITY:
+        if outcome in outcomes:
+            return f"dns.{outcome}"
+    if outcomes and outcomes <= {"nodata", "answer"}:
+        return "dns.nodata"
+    if resolution.system is not None and resolution.system.error:
+        return _SYSTEM_ERRORS.get(resolution.system.error, "dns.error")
+    return "dns.error"
+
+
+def _failure_detail(resolution: Resolution) -> str:
+    parts: list[str] = []
+    if resolution.system is not None:
+        parts.append(f"system resolver: {resolution.system.error_text or resolution.system.error}")
+    by_outcome: dict[str, list[ServerAnswer]] = {}
+    for answer in resolution.servers:
+        by_outcome.setdefault(answer.outcome, []).append(answer)
+    for outcome, answers in by_outcome.items():
+        servers = sorted({a.server for a in answers})
+        label = {"nodata": "no A/AAAA records"}.get(outcome, outcome.upper() if outcome != "bad_response" else outcome)
+        parts.append(f"{label} from {', '.join(servers)}")
+    return "; ".join(parts) if parts else "no answer"
+
+
+def _where(resolution: Resolution) -> str:
+    if resolution.source == "system":
+        return "via the system resolver"
+    return f"via {', '.join(resolution.nameservers)}"
+
+
+def _finding(code: str, summary: str, evidence: dict[str, Any]) -> Finding:
+    doc = CODES[code]
+    return Finding(doc.status, code, summary, evidence, doc.remediation)
+
+
+class DnsResolveCheck:
+    id = "dns.resolve"
+    title = "DNS resolution of each required name (system path and per-server detail)"
+    requires = "DNS: the system resolver, or the servers given with --dns-server"
+    needs: tuple[str, ...] = ()
+    codes = CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        return [t for t in plan.host_targets() if not is_ip_literal(t.host)]
+
+    async def run(self, target: Target, ctx: RunContext) -> Finding:
+        return judge(await ctx.resolve(target.host))

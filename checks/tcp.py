@@ -1,0 +1,163 @@
+"""`tcp.connect`: can this host open a TCP connection to each required host and port, on every address?"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from preflight import CodeDoc, Finding, Status, Target
+from preflight.context import RunContext
+from preflight.netutil import family_name, is_special_use_name, is_unspecified, unmapped
+from preflight.plan import Plan
+from preflight.probes.tcp import ConnectAttempt
+
+CODES: dict[str, CodeDoc] = {
+    "tcp.open": CodeDoc(
+        Status.PASS,
+        "A TCP connection opened on every address of the host.",
+        "connect() completed on each resolved address (latency in the evidence).",
+        "Nothing to do.",
+    ),
+    "tcp.partial": CodeDoc(
+        Status.WARN,
+        "The host is reachable on this port through some of its addresses but not all (often IPv6 broken, IPv4 fine).",
+        "At least one address connected and at least one failed; each address's outcome is in the evidence.",
+        "Fix the failing path (commonly: allow the port for IPv6 too, or disable IPv6 on a host without IPv6 "
+        "connectivity) so the connector does not stall on the broken addresses.",
+    ),
+    "tcp.refused": CodeDoc(
+        Status.FAIL,
+        "The connection was actively refused (TCP reset, or ICMP port unreachable).",
+        "connect() failed with ECONNREFUSED / WSAECONNREFUSED on every address.",
+        "A firewall rejects the port, or a proxy/DNS override sends the name to a host with nothing listening: "
+        "allow outbound TCP to the host and port.",
+    ),
+    "tcp.filtered": CodeDoc(
+        Status.FAIL,
+        "Nothing answered: the connection attempt timed out, typical of a firewall DROP rule.",
+        "connect() had neither succeeded nor failed within --timeout on every address.",
+        "Allow outbound TCP to the host and port on every firewall in the path (host firewall, perimeter, cloud "
+        "NSG); if the host must use a proxy, configure it (the connector does not find a proxy by itself "
+        "without WPAD or its .exe.config).",
+    ),
+    "tcp.unreachable": CodeDoc(
+        Status.FAIL,
+        "A router reported the destination unreachable or administratively prohibited (ICMP), or this host "
+        "has no route to it.",
+        "connect() failed with EHOSTUNREACH/ENETUNREACH (or EACCES with an ICMPv6 report); on Linux the ICMP "
+        "type, code and the rejecting router's address are read with IP_RECVERR.",
+        "Ask the owner of the router named in the evidence (icmp.offender) to allow the traffic, or fix the "
+        "host's routing (default gateway).",
+    ),
+    "tcp.local_block": CodeDoc(
+        Status.FAIL,
+        "This host itself refused to send the connection (local firewall policy or a local reject route).",
+        "connect() failed with EACCES/EPERM without any ICMP report, or EINVAL from a local blackhole route.",
+        "Allow the outbound connection in this host's firewall (Windows Defender Firewall, nftables, endpoint "
+        "security) or remove the local route.",
+    ),
+    "tcp.error": CodeDoc(
+        Status.FAIL,
+        "The connection failed with an unexpected local error.",
+        "connect() failed with an error number not classified above (it is in the evidence).",
+        "Read the error in the evidence.",
+    ),
+    "tcp.no_address": CodeDoc(
+        Status.SKIP,
+        "No usable address to connect to: the name did not resolve, or only to 0.0.0.0 / loopback.",
+        "DNS gave no address, or only unspecified addresses (any name) or loopback addresses (public names).",
+        "Fix name resolution first (see the dns.resolve result named in caused_by).",
+    ),
+}
+
+# When every address failed, name the most actionable failure.
+_FAILURE_PRIORITY = ("local_block", "unreachable", "refused", "filtered", "error")
+
+
+def judge(host: str, port: int, attempts: Sequence[ConnectAttempt], ignored: Sequence[str] = ()) -> Finding:
+    """The verdict on one host and port, from one connect per address. Pure."""
+    evidence: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "attempts": [a.to_json() for a in attempts],
+        "ignored_addresses": list(ignored),
+    }
+    opened = [a for a in attempts if a.outcome == "open"]
+    failed = [a for a in attempts if a.outcome != "open"]
+    if not failed:
+        fastest = min(a.latency_ms or 0.0 for a in opened)
+        families = "/".join(sorted({a.family for a in opened}))
+        summary = f"{host}:{port} open on {_count(opened)} ({families}), connect {fastest:g} ms"
+        return _finding("tcp.open", summary, evidence)
+    failures = "; ".join(_describe(a) for a in failed)
+    if opened:
+        working = ", ".join(a.address for a in opened)
+        return _finding("tcp.partial", f"{host}:{port} open via {working}, but {failures}", evidence)
+    outcomes = {a.outcome for a in failed}
+    code = next(f"tcp.{o}" for o in _FAILURE_PRIORITY if o in outcomes)
+    return _finding(code, f"{host}:{port} {failures}", evidence)
+
+
+def _describe(attempt: ConnectAttempt) -> str:
+    text = f"{attempt.address} {attempt.outcome}"
+    if attempt.icmp is not None:
+        by = f" from {attempt.icmp.offender}" if attempt.icmp.offender else ""
+        text += f" (ICMP {attempt.icmp.meaning}{by})"
+    elif attempt.outcome == "filtered":
+        text += f" ({attempt.error})"
+    elif attempt.errno_name:
+        text += f" ({attempt.errno_name})"
+    return text
+
+
+def _count(attempts: Sequence[ConnectAttempt]) -> str:
+    return "1 address" if len(attempts) == 1 else f"all {len(attempts)} addresses"
+
+
+def _finding(code: str, summary: str, evidence: dict[str, Any]) -> Finding:
+    doc = CODES[code]
+    return Finding(doc.status, code, summary, evidence, doc.remediation)
+
+
+def usable_addresses(host: str, addresses: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Split resolved addresses into those worth connecting to and those that would only test this host."""
+    public = not is_special_use_name(host)
+    usable: list[str] = []
+    ignored: list[str] = []
+    for address in addresses:
+        ip = unmapped(address)
+        if is_unspecified(address) or (public and ip.is_loopback):
+            ignored.append(address)
+        else:
+            usable.append(address)
+    return usable, ignored
+
+
+class TcpConnectCheck:
+    id = "tcp.connect"
+    title = "Outbound TCP to each required host and port, per address (IPv4 and IPv6)"
+    requires = "outbound TCP; the addresses dns.resolve found"
+    needs: tuple[str, ...] = ("dns.resolve",)
+    codes = CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        return plan.port_targets()
+
+    async def run(self, target: Target, ctx: RunContext) -> Finding:
+        assert target.port is not None
+        resolution = await ctx.resolve(target.host)
+        usable, ignored = usable_addresses(target.host, resolution.addresses)
+        if not usable:
+            doc = CODES["tcp.no_address"]
+            return Finding(
+                doc.status,
+                "tcp.no_address",
+                f"{target.host}: no address to connect to" + (f" (ignored {', '.join(ignored)})" if ignored else ""),
+                {"addresses": list(resolution.addresses), "ignored_addresses": ignored},
+                doc.remediation,
+                caused_by=ctx.result_id_for("dns.resolve", target),
+            )
+        ordered = sorted(usable, key=lambda a: family_name(a))
+        attempts = await asyncio.gather(*(ctx.connect(a, target.port, host=target.host) for a in ordered))
+        return judge(target.host, target.port, attempts, ignored)

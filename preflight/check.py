@@ -1,0 +1,54 @@
+"""The plugin interfaces: what a check and a reporter look like to the engine."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from preflight.model import Finding, Status, Target
+
+if TYPE_CHECKING:
+    from preflight.context import RunContext
+    from preflight.plan import Plan
+    from preflight.report import Report
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeDoc:
+    """The documentation of one stable reason code, as `preflight explain CODE` prints it."""
+
+    status: Status
+    meaning: str
+    detection: str
+    remediation: str
+
+
+@runtime_checkable
+class Check(Protocol):
+    """A pluggable check.
+
+    `targets` expands the plan into what the check looks at; `run` observes one target and returns a Finding.
+    `needs` names checks whose failure on the same host (and port) makes this one a skip pointing at it.
+    Every code `run` can return must be documented in `codes`.
+    """
+
+    id: str
+    title: str
+    requires: str
+    needs: tuple[str, ...]
+    codes: Mapping[str, CodeDoc]
+
+    def targets(self, plan: Plan) -> Iterable[Target]: ...
+
+    async def run(self, target: Target, ctx: RunContext) -> Finding: ...
+
+
+@runtime_checkable
+class Reporter(Protocol):
+    """Turns a finished (or partial) report into text or bytes."""
+
+    name: str
+    description: str
+
+    def render(self, report: Report) -> str | bytes: ...

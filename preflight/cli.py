@@ -1,0 +1,341 @@
+"""The `preflight` command. Usage and profile errors exit 2 with one line saying what and where."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from preflight import __version__, policy
+from preflight import plan as plan_mod
+from preflight import profile as profile_mod
+from preflight.context import RunOptions
+from preflight.errors import UsageError
+from preflight.model import CheckResult, Endpoint, Status
+from preflight.output import write_atomic, write_stdout
+from preflight.registry import all_codes, load_checks, load_reporters
+from preflight.report import Report, host_facts
+from preflight.runner import RunState, execute, failure_result
+
+
+def _usage_exit(message: str) -> NoReturn:
+    click.echo(f"preflight: error: {message}", err=True)
+    sys.exit(policy.EXIT_USAGE)
+
+
+class _OneLineErrors(click.Group):
+    """Click's multi-line usage errors become one line on stderr and exit code 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            sys.exit(policy.EXIT_USAGE)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            _usage_exit(f"{exc.format_message()}{hint}")
+        except click.ClickException as exc:
+            _usage_exit(exc.format_message())
+        except click.exceptions.Abort:
+            click.echo("preflight: aborted", err=True)
+            sys.exit(policy.EXIT_SIGNAL["SIGINT"])
+        except UsageError as exc:
+            _usage_exit(str(exc))
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="connector-preflight")
+def cli() -> None:
+    """Check, before installing a Microsoft Entra private network connector, whether this host's network will
+    let it work, and what to fix if not."""
+
+
+@cli.command("run")
+@click.option(
+    "--profile",
+    "profile_name",
+    default=profile_mod.DEFAULT_PROFILE,
+    show_default=True,
+    help="Embedded profile name or path to a profile TOML file.",
+)
+@click.option(
+    "--endpoint",
+    "endpoints",
+    multiple=True,
+    metavar="HOST:PORT[,PORT...]",
+    help="Add an endpoint to the profile (repeatable).",
+)
+@click.option("--tenant-id", help="Tenant ID (GUID): fills {tenant_id} rows such as the bootstrap name.")
+@click.option("--only", multiple=True, metavar="PATTERN", help="Run only checks whose id matches (glob, repeatable).")
+@click.option("--skip", multiple=True, metavar="PATTERN", help="Do not run checks whose id matches (repeatable).")
+@click.option(
+    "--dns-server",
+    "dns_servers",
+    multiple=True,
+    metavar="IP[:PORT]",
+    help="Query these DNS servers instead of the system resolver; their answers drive later checks.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.05, max=300),
+    default=5.0,
+    show_default=True,
+    help="Seconds for each network wait (DNS query, TCP connect).",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=0.1, max=3600),
+    default=90.0,
+    show_default=True,
+    help="Seconds for the whole run; unfinished checks are reported as skipped.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=512),
+    default=32,
+    show_default=True,
+    help="Network operations at once (at most 4 per host).",
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    metavar="FORMAT[=PATH]",
+    help="Report format (table, json, ...); repeatable; '=PATH' writes that format to a file.",
+)
+@click.option(
+    "--output", "output", default="-", show_default=True, help="Where formats without '=PATH' go ('-' is stdout)."
+)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@click.option("--quiet", is_flag=True, help="No progress line on stderr.")
+def run_command(
+    profile_name: str,
+    endpoints: Sequence[str],
+    tenant_id: str | None,
+    only: Sequence[str],
+    skip: Sequence[str],
+    dns_servers: Sequence[str],
+    timeout: float,
+    deadline: float,
+    concurrency: int,
+    formats: Sequence[str],
+    output: str,
+    strict: bool,
+    quiet: bool,
+) -> None:
+    """Run the checks of a profile and report."""
+    reporters = load_reporters()
+    destinations = _destinations(formats or ("table",), output, set(reporters.reporters))
+    extra = tuple(plan_mod.parse_endpoint_option(e) for e in endpoints)
+    tenant = plan_mod.parse_tenant_id(tenant_id) if tenant_id is not None else None
+    servers = tuple(plan_mod.parse_server_option(s, option="--dns-server", default_port=53) for s in dns_servers)
+    profile = profile_mod.load(profile_name)
+    plan = plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant)
+    options = RunOptions(
+        timeout=timeout, deadline=deadline, concurrency=concurrency, dns_servers=servers, tenant_id=tenant
+    )
+    loaded = load_checks(only, skip)
+    if not loaded.checks and not loaded.failures:
+        raise UsageError(
+            f"no check matches --only {' '.join(only)!r} / --skip {' '.join(skip)!r} (see 'preflight checks')"
+        )
+
+    state = RunState()
+    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
+    try:
+        asyncio.run(_run_async(plan, loaded.checks, loaded.failures, options, state, progress))
+    except KeyboardInterrupt:  # platforms without loop signal handlers (Windows)
+        state.ended_by = state.ended_by or "SIGINT"
+    progress.clear()
+
+    results = state.ordered_results() + [failure_result(f) for f in reporters.failures]
+    report = Report(
+        tool_version=__version__,
+        profile={
+            "name": profile.name,
+            "origin": profile.origin,
+            "sha256": profile.sha256,
+            "endpoints": len(plan.endpoints),
+        },
+        host=host_facts(),
+        options=_options_json(options, only, skip, extra, strict),
+        started_at=state.started_at,
+        duration_ms=round(((state.finished_at or time.time()) - state.started_at) * 1000),
+        results=results,
+        ended_by=state.ended_by,
+        strict=strict,
+    )
+    _emit(report, destinations, reporters.reporters)
+    sys.exit(report.exit_code)
+
+
+async def _run_async(
+    plan: plan_mod.Plan, checks: Any, failures: Any, options: RunOptions, state: RunState, progress: _Progress
+) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal(name: str) -> None:
+        if state.ended_by is None:
+            state.ended_by = name
+        stop.set()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig.name)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    try:
+        await execute(plan, checks, failures, options, state, stop, progress.update)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _destinations(formats: Sequence[str], output: str, known: set[str]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for spec in formats:
+        name, sep, path = spec.partition("=")
+        name = name.strip()
+        if name not in known:
+            raise UsageError(f"--format {spec!r}: unknown format (available: {', '.join(sorted(known))})")
+        if sep and not path:
+            raise UsageError(f"--format {spec!r}: missing path after '='")
+        out.append((name, path if sep else output))
+    to_stdout = [name for name, path in out if path == "-"]
+    if len(to_stdout) > 1:
+        raise UsageError(f"--format: only one format can go to stdout, got {', '.join(to_stdout)}")
+    for _name, path in out:
+        if path != "-" and not Path(path).parent.is_dir():
+            raise UsageError(f"--output {path!r}: directory {str(Path(path).parent)!r} does not exist")
+    return out
+
+
+def _emit(report: Report, destinations: list[tuple[str, str]], reporters: dict[str, Any]) -> None:
+    for name, path in destinations:
+        try:
+            data = reporters[name].render(report)
+        except Exception as exc:  # a broken reporter must not take the others down
+            click.echo(f"preflight: error: reporter {name!r} failed: {type(exc).__name__}: {exc}", err=True)
+            continue
+        if path == "-":
+            write_stdout(data)
+        else:
+            try:
+                write_atomic(Path(path), data)
+            except OSError as exc:
+                click.echo(f"preflight: error: cannot write {name} report to {path}: {exc.strerror or exc}", err=True)
+
+
+def _options_json(
+    options: RunOptions, only: Sequence[str], skip: Sequence[str], extra: tuple[Endpoint, ...], strict: bool
+) -> dict[str, Any]:
+    return {
+        "timeout_s": options.timeout,
+        "deadline_s": options.deadline,
+        "concurrency": options.concurrency,
+        "per_host": options.per_host,
+        "dns_servers": [f"{a}:{p}" for a, p in options.dns_servers],
+        "tenant_id": options.tenant_id,
+        "only": list(only),
+        "skip": list(skip),
+        "extra_endpoints": [f"{e.host}:{','.join(map(str, e.ports))}" for e in extra],
+        "strict": strict,
+    }
+
+
+class _Progress:
+    """One self-rewriting line on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.width = 0
+
+    def update(self, result: CheckResult, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        text = f"[{done}/{total}] {result.check} {result.target.key}: {result.status}"[:100]
+        sys.stderr.write("\r" + text.ljust(self.width))
+        sys.stderr.flush()
+        self.width = len(text)
+
+    def clear(self) -> None:
+        if self.enabled and self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")
+            sys.stderr.flush()
+
+
+@cli.command("checks")
+def checks_command() -> None:
+    """List the available checks, what each needs, and plugins that failed to load."""
+    from tabulate import tabulate
+
+    loaded = load_checks()
+    rows = [[c.id, c.title, c.requires, ", ".join(c.needs) or "-"] for c in loaded.checks]
+    click.echo(tabulate(rows, headers=["check", "title", "requires", "after"], tablefmt="simple"))
+    for failure in loaded.failures:
+        click.echo(f"plugin {failure.name!r} ({failure.target}) failed to load: {failure.message}", err=True)
+    if loaded.failures:
+        sys.exit(policy.EXIT_INCOMPLETE)
+
+
+@cli.command("explain")
+@click.argument("code", required=False)
+def explain_command(code: str | None) -> None:
+    """Explain a reason code: what it means, how it is detected, how to fix it. Without CODE, list them all."""
+    codes = all_codes(load_checks().checks)
+    if code is None:
+        for name, (owner, doc) in sorted(codes.items()):
+            click.echo(f"{name:28} {doc.status.value:5} {owner:12} {doc.meaning.split('. ')[0].rstrip('.')}")
+        return
+    if code not in codes:
+        close = [c for c in codes if c.split(".")[0] == code.split(".")[0]]
+        hint = f"; codes in that family: {', '.join(sorted(close))}" if close else "; 'preflight explain' lists all"
+        raise UsageError(f"unknown reason code {code!r}{hint}")
+    owner, doc = codes[code]
+    click.echo(f"{code}  (from {owner}; status {doc.status.value})\n")
+    click.echo(f"What it means:\n  {doc.meaning}\n")
+    click.echo(f"How it is detected:\n  {doc.detection}\n")
+    click.echo(f"How to fix it:\n  {doc.remediation}")
+
+
+@cli.group("profiles", invoke_without_command=True)
+@click.pass_context
+def profiles_command(ctx: click.Context) -> None:
+    """List the embedded profiles ('profiles show NAME' prints one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    for name in profile_mod.embedded_names():
+        loaded = profile_mod.load(name)
+        default = " (default)" if name == profile_mod.DEFAULT_PROFILE else ""
+        click.echo(f"{name}{default}: {len(loaded.endpoints)} endpoints. {loaded.description}")
+
+
+@profiles_command.command("show")
+@click.argument("name")
+def profiles_show(name: str) -> None:
+    """Print a profile's TOML (an embedded name or a file path)."""
+    if name in profile_mod.embedded_names():
+        click.echo(profile_mod.embedded_text(name), nl=False)
+        return
+    loaded = profile_mod.load(name)  # validates, with file:line errors
+    click.echo(Path(loaded.origin).read_text(encoding="utf-8"), nl=False)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="preflight")
+    sys.exit(0)
+
+
+# Statuses are re-exported for plugin authors who script around the CLI.
+__all__ = ["Status", "cli", "main"]

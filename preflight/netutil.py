@@ -1,0 +1,75 @@
+"""Address and name classification shared by checks."""
+
+from __future__ import annotations
+
+import ipaddress
+
+# Names under these suffixes never exist in public DNS (RFC 6761, RFC 8375, ICANN's .internal), so a private
+# answer for them says nothing about split-horizon DNS or sinkholing.
+_SPECIAL_USE_SUFFIXES = ("test", "example", "invalid", "localhost", "local", "internal", "home.arpa", "lan")
+
+# A public name answering into these ranges is sinkholed, split-horizon, or pointed at a private endpoint.
+# 198.18.0.0/15 (benchmarking) is deliberately not here: Python calls it private, but it is not RFC 1918 space.
+_SINKHOLE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "::/128",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
+def is_special_use_name(host: str) -> bool:
+    name = host.rstrip(".").lower()
+    return any(name == s or name.endswith("." + s) for s in _SPECIAL_USE_SUFFIXES)
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def unmapped(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    ip = ipaddress.ip_address(address.split("%", maxsplit=1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def is_unspecified(address: str) -> bool:
+    ip = unmapped(address)
+    return ip.is_unspecified or (isinstance(ip, ipaddress.IPv4Address) and ip in _SINKHOLE_NETWORKS[0])
+
+
+def sinkhole_kind(address: str) -> str | None:
+    """Why an answer for a public name looks sinkholed or internal, or None if it looks public."""
+    ip = unmapped(address)
+    if is_unspecified(address):
+        return "unspecified"
+    if ip.is_loopback:
+        return "loopback"
+    if ip in ipaddress.ip_network("100.64.0.0/10"):
+        return "cgnat"
+    if ip.is_link_local:
+        return "link-local"
+    if any(ip in net for net in _SINKHOLE_NETWORKS):
+        return "private"
+    return None
+
+
+def family_name(address: str) -> str:
+    return (
+        "ipv6" if isinstance(ipaddress.ip_address(address.split("%", maxsplit=1)[0]), ipaddress.IPv6Address) else "ipv4"
+    )

@@ -1,0 +1,133 @@
+"""Turns a profile plus command-line options into the concrete endpoints a run will look at."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+import uuid
+
+from preflight.errors import UsageError
+from preflight.model import Endpoint, Target
+from preflight.profile import Profile, is_valid_host
+
+_PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    profile: Profile
+    endpoints: tuple[Endpoint, ...]
+
+    def host_targets(self) -> list[Target]:
+        """One target per distinct host, in profile order."""
+        seen: dict[str, list[Endpoint]] = {}
+        for endpoint in self.endpoints:
+            seen.setdefault(endpoint.host, []).append(endpoint)
+        return [_target(host, None, rows) for host, rows in seen.items()]
+
+    def port_targets(self, *, tls_only: bool = False) -> list[Target]:
+        """One target per distinct (host, port), in profile order."""
+        seen: dict[tuple[str, int], list[Endpoint]] = {}
+        for endpoint in self.endpoints:
+            for port in endpoint.ports:
+                if tls_only and not endpoint.tls_on(port):
+                    continue
+                seen.setdefault((endpoint.host, port), []).append(endpoint)
+        return [_target(host, port, rows) for (host, port), rows in seen.items()]
+
+
+def _target(host: str, port: int | None, rows: list[Endpoint]) -> Target:
+    first = rows[0]
+    return Target(
+        host=host,
+        port=port,
+        purposes=tuple(dict.fromkeys(r.purpose for r in rows)),
+        sources=tuple(dict.fromkeys(r.source for r in rows)),
+        wildcard=first.is_wildcard,
+        missing=first.missing,
+        template=first.template,
+    )
+
+
+def build(profile: Profile, *, extra_endpoints: tuple[Endpoint, ...] = (), tenant_id: str | None = None) -> Plan:
+    values = {"tenant_id": tenant_id}
+    endpoints = [_expand(endpoint, values) for endpoint in (*profile.endpoints, *extra_endpoints)]
+    return Plan(profile=profile, endpoints=tuple(endpoints))
+
+
+def _expand(endpoint: Endpoint, values: dict[str, str | None]) -> Endpoint:
+    names = _PLACEHOLDER_RE.findall(endpoint.host)
+    if not names:
+        return endpoint
+    missing = tuple(name for name in names if not values.get(name))
+    host = endpoint.host
+    if not missing:
+        host = _PLACEHOLDER_RE.sub(lambda m: str(values[m.group(1)]), host)
+    return dataclasses.replace(endpoint, host=host, template=endpoint.host, missing=missing)
+
+
+def parse_tenant_id(value: str) -> str:
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise UsageError(f"--tenant-id {value!r}: not a tenant ID (a GUID like 00000000-0000-0000-0000-000000000000)")
+
+
+def parse_endpoint_option(value: str) -> Endpoint:
+    """`HOST:PORT[,PORT...]`, with IPv6 literals in brackets: `[2001:db8::1]:443`."""
+    text = value.strip()
+    if text.startswith("["):
+        close = text.find("]")
+        if close < 0 or text[close + 1 : close + 2] != ":":
+            raise UsageError(f"--endpoint {value!r}: expected [IPV6]:PORT[,PORT...]")
+        host, port_text = text[1:close], text[close + 2 :]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise UsageError(f"--endpoint {value!r}: {host!r} is not an IPv6 address") from None
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep or not host:
+            raise UsageError(f"--endpoint {value!r}: expected HOST:PORT[,PORT...]")
+        if ":" in host:
+            raise UsageError(f"--endpoint {value!r}: put an IPv6 address in brackets, e.g. [2001:db8::1]:443")
+    host = host.lower()
+    if not is_valid_host(host) or "{" in host:
+        raise UsageError(f"--endpoint {value!r}: {host!r} is not a host name or address")
+    ports: list[int] = []
+    for part in port_text.split(","):
+        if not part.strip().isdigit() or not 1 <= int(part) <= 65535:
+            raise UsageError(f"--endpoint {value!r}: {part!r} is not a TCP port (1-65535)")
+        if int(part) not in ports:
+            ports.append(int(part))
+    return Endpoint(host=host, ports=tuple(ports), purpose="Added with --endpoint", source="--endpoint")
+
+
+def parse_server_option(value: str, *, option: str, default_port: int) -> tuple[str, int]:
+    """`IP[:PORT]` or `[IPV6]:PORT` for --dns-server."""
+    text = value.strip()
+    port = default_port
+    if text.startswith("["):
+        close = text.find("]")
+        if close < 0:
+            raise UsageError(f"{option} {value!r}: missing ']'")
+        host, rest = text[1:close], text[close + 1 :]
+        if rest:
+            if not rest.startswith(":") or not rest[1:].isdigit():
+                raise UsageError(f"{option} {value!r}: expected [IPV6]:PORT")
+            port = int(rest[1:])
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        if not port_text.isdigit():
+            raise UsageError(f"{option} {value!r}: {port_text!r} is not a port")
+        port = int(port_text)
+    else:
+        host = text
+    try:
+        address = str(ipaddress.ip_address(host))
+    except ValueError:
+        raise UsageError(f"{option} {value!r}: {host!r} is not an IP address") from None
+    if not 1 <= port <= 65535:
+        raise UsageError(f"{option} {value!r}: port {port} is out of range")
+    return address, port

@@ -1,0 +1,255 @@
+"""DNS observation: the system resolver path (what the connector sees) and per-server detail with dnspython.
+
+Only observation lives here; the verdict is `checks.dns.judge`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import threading
+import time
+from typing import Any
+
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+
+MAX_CNAME_HOPS = 16
+
+# getaddrinfo error numbers, POSIX (glibc) and Windows (WSA*), mapped to what they mean for a lookup.
+_GAI_ERRORS: dict[int, str] = {
+    getattr(socket, "EAI_NONAME", -2): "noname",
+    getattr(socket, "EAI_AGAIN", -3): "again",
+    getattr(socket, "EAI_FAIL", -4): "fail",
+    -5: "nodata",  # glibc EAI_NODATA, not exported by the socket module
+    11001: "noname",  # WSAHOST_NOT_FOUND
+    11002: "again",  # WSATRY_AGAIN
+    11003: "fail",  # WSANO_RECOVERY
+    11004: "nodata",  # WSANO_DATA
+}
+
+
+def classify_gai_error(number: int | None) -> str:
+    if number is None:
+        return "error"
+    return _GAI_ERRORS.get(number, "error")
+
+
+@dataclasses.dataclass(frozen=True)
+class SystemLookup:
+    addresses: tuple[str, ...] = ()
+    error: str | None = None  # noname | again | fail | nodata | timeout | error
+    error_text: str | None = None
+    elapsed_ms: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"addresses": list(self.addresses)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerAnswer:
+    server: str
+    qtype: str
+    outcome: str  # answer | nxdomain | nodata | servfail | refused | timeout | bad_response | error
+    rcode: str | None = None
+    addresses: tuple[str, ...] = ()
+    cnames: tuple[tuple[str, str, int], ...] = ()  # (owner, target, ttl)
+    ttl: int | None = None
+    truncated: bool = False
+    transport: str | None = None
+    error: str | None = None
+    elapsed_ms: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["addresses"] = list(self.addresses)
+        data["cnames"] = [{"name": n, "target": t, "ttl": ttl} for n, t, ttl in self.cnames]
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolution:
+    host: str
+    source: str  # "system" (getaddrinfo decides) or "dns-server" (the --dns-server answers decide)
+    addresses: tuple[str, ...]
+    system: SystemLookup | None
+    servers: tuple[ServerAnswer, ...]
+    nameservers: tuple[str, ...]
+    detail_note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "source": self.source,
+            "addresses": list(self.addresses),
+            "system": self.system.to_json() if self.system else None,
+            "nameservers": list(self.nameservers),
+            "answers": [a.to_json() for a in self.servers],
+            "detail_note": self.detail_note,
+        }
+
+
+def system_nameservers() -> list[tuple[str, int]]:
+    """The resolvers the OS is configured with (resolv.conf, or the registry on Windows)."""
+    try:
+        resolver = dns.resolver.Resolver(configure=True)
+    except (dns.resolver.NoResolverConfiguration, OSError):
+        return []
+    return [(str(ns), 53) for ns in resolver.nameservers]
+
+
+async def system_lookup(host: str, timeout: float) -> SystemLookup:
+    """getaddrinfo in a daemon thread: a stuck OS resolver can neither outlive the timeout nor delay exit."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[list[Any]] = loop.create_future()
+
+    def work() -> None:
+        try:
+            result: Any = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except BaseException as exc:  # handed to the loop, which re-raises it in the awaiting task
+            result = exc
+        loop.call_soon_threadsafe(_settle, future, result)
+
+    start = time.monotonic()
+    threading.Thread(target=work, name=f"getaddrinfo-{host}", daemon=True).start()
+    try:
+        async with asyncio.timeout(timeout):
+            infos = await future
+    except TimeoutError:
+        return SystemLookup(error="timeout", error_text=f"no answer within {timeout:g}s", elapsed_ms=_ms(start))
+    except socket.gaierror as exc:
+        return SystemLookup(error=classify_gai_error(exc.errno), error_text=str(exc), elapsed_ms=_ms(start))
+    except (OSError, UnicodeError) as exc:
+        return SystemLookup(error="error", error_text=str(exc), elapsed_ms=_ms(start))
+    addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+    return SystemLookup(addresses=addresses, elapsed_ms=_ms(start))
+
+
+def _settle(future: asyncio.Future[list[Any]], result: Any) -> None:
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
+async def query_server(host: str, qtype: str, server: tuple[str, int], timeout: float) -> ServerAnswer:
+    """Ask one server for one record type, following a CNAME chain the server left unfinished."""
+    label = _server_label(server)
+    start = time.monotonic()
+    rdtype = dns.rdatatype.from_text(qtype)
+    qname = dns.name.from_text(host)
+    cnames: list[tuple[str, str, int]] = []
+    seen = {qname}
+    truncated = False
+    transport = "udp"
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                query = dns.message.make_query(qname, rdtype)
+                response, used_tcp = await dns.asyncquery.udp_with_fallback(
+                    query, server[0], timeout=timeout, port=server[1]
+                )
+                truncated = truncated or used_tcp
+                transport = "tcp" if used_tcp else transport
+                rcode = dns.rcode.to_text(response.rcode())
+                outcome = _RCODE_OUTCOMES.get(response.rcode(), "bad_response")
+                if outcome != "answer":
+                    return ServerAnswer(
+                        label, qtype, outcome, rcode, (), tuple(cnames), None, truncated, transport,
+                        None if outcome != "bad_response" else f"rcode {rcode}", _ms(start),
+                    )  # fmt: skip
+                chain = response.resolve_chaining()
+                for rrset in chain.cnames:
+                    for rd in rrset:
+                        cnames.append((_text(rrset.name), _text(rd.target), rrset.ttl))
+                if len(cnames) > MAX_CNAME_HOPS:
+                    raise dns.message.ChainTooLong
+                if chain.answer is not None:
+                    addresses = tuple(rd.address for rd in chain.answer)
+                    return ServerAnswer(
+                        label, qtype, "answer", rcode, addresses, tuple(cnames), chain.minimum_ttl,
+                        truncated, transport, None, _ms(start),
+                    )  # fmt: skip
+                if not chain.cnames:
+                    return ServerAnswer(
+                        label, qtype, "nodata", rcode, (), tuple(cnames), None, truncated, transport, None,
+                        _ms(start),
+                    )  # fmt: skip
+                # The server stopped at a CNAME without its target's records: follow it as a stub would.
+                if chain.canonical_name in seen:
+                    raise dns.message.ChainTooLong
+                qname = chain.canonical_name
+                seen.add(qname)
+    except (TimeoutError, dns.exception.Timeout):
+        return ServerAnswer(label, qtype, "timeout", error=f"no answer within {timeout:g}s", elapsed_ms=_ms(start))
+    except dns.message.ChainTooLong:
+        return ServerAnswer(
+            label, qtype, "bad_response", cnames=tuple(cnames[:MAX_CNAME_HOPS]),
+            error="CNAME chain too long or looping", elapsed_ms=_ms(start),
+        )  # fmt: skip
+    except (dns.exception.DNSException, ValueError, EOFError) as exc:
+        return ServerAnswer(label, qtype, "bad_response", error=f"{type(exc).__name__}: {exc}", elapsed_ms=_ms(start))
+    except OSError as exc:
+        return ServerAnswer(label, qtype, "error", error=f"{type(exc).__name__}: {exc}", elapsed_ms=_ms(start))
+
+
+_RCODE_OUTCOMES = {
+    dns.rcode.NOERROR: "answer",
+    dns.rcode.NXDOMAIN: "nxdomain",
+    dns.rcode.SERVFAIL: "servfail",
+    dns.rcode.REFUSED: "refused",
+}
+
+
+async def resolve(
+    host: str, *, timeout: float, dns_servers: list[tuple[str, int]] | None, use_system: bool
+) -> Resolution:
+    """Both paths at once. With explicit DNS servers, their answers drive the addresses later checks use."""
+    servers = dns_servers if dns_servers is not None else system_nameservers()
+    note = None if servers else "no DNS servers configured on this host: per-server detail unavailable"
+    jobs: list[asyncio.Task[Any]] = []
+    async with asyncio.TaskGroup() as group:
+        system_job = group.create_task(system_lookup(host, timeout)) if use_system else None
+        for server in servers:
+            for qtype in ("A", "AAAA"):
+                jobs.append(group.create_task(query_server(host, qtype, server, timeout)))
+    answers = tuple(job.result() for job in jobs)
+    system = system_job.result() if system_job is not None else None
+    if system is not None:
+        addresses = system.addresses
+        source = "system"
+    else:
+        addresses = tuple(dict.fromkeys(a for answer in answers for a in answer.addresses))
+        source = "dns-server"
+    return Resolution(
+        host=host,
+        source=source,
+        addresses=addresses,
+        system=system,
+        servers=answers,
+        nameservers=tuple(_server_label(s) for s in servers),
+        detail_note=note,
+    )
+
+
+def _server_label(server: tuple[str, int]) -> str:
+    address, port = server
+    host = f"[{address}]" if ":" in address else address
+    return host if port == 53 else f"{host}:{port}"
+
+
+def _text(name: dns.name.Name) -> str:
+    return name.to_text(omit_final_dot=True)
+
+
+def _ms(start: float) -> int:
+    return round((time.monotonic() - start) * 1000)

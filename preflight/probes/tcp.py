@@ -1,0 +1,191 @@
+"""TCP observation: one connect to one address and port, with the reason it failed.
+
+On Linux the socket asks for IP_RECVERR so that an ICMP error names the router that rejected the connection;
+Windows has no equivalent, so there only the error number is read. The verdict is `checks.tcp.judge`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import errno
+import ipaddress
+import socket
+import struct
+import sys
+import time
+from typing import Any
+
+from preflight.netutil import family_name
+
+_IP_RECVERR = 11
+_IPV6_RECVERR = 25
+_SO_EE_ORIGIN_ICMP = 2
+_SO_EE_ORIGIN_ICMP6 = 3
+
+# Windows socket errors, which Python leaves as winerror on a plain OSError.
+_WSAECONNREFUSED, _WSAETIMEDOUT, _WSAENETUNREACH, _WSAEHOSTUNREACH = 10061, 10060, 10051, 10065
+_WSAEACCES, _WSAECONNRESET = 10013, 10054
+
+_ICMP4_MEANINGS = {
+    (3, 0): "network unreachable",
+    (3, 1): "host unreachable",
+    (3, 3): "port unreachable",
+    (3, 9): "network administratively prohibited",
+    (3, 10): "host administratively prohibited",
+    (3, 13): "communication administratively prohibited",
+    (11, 0): "TTL exceeded in transit",
+}
+_ICMP6_MEANINGS = {
+    (1, 0): "no route to destination",
+    (1, 1): "communication administratively prohibited",
+    (1, 3): "address unreachable",
+    (1, 4): "port unreachable",
+    (1, 5): "source address failed ingress/egress policy",
+    (1, 6): "reject route to destination",
+    (3, 0): "hop limit exceeded in transit",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class IcmpReport:
+    family: str
+    type: int
+    code: int
+    offender: str | None
+
+    @property
+    def meaning(self) -> str:
+        table = _ICMP4_MEANINGS if self.family == "ipv4" else _ICMP6_MEANINGS
+        return table.get((self.type, self.code), f"ICMP type {self.type} code {self.code}")
+
+    @property
+    def prohibited(self) -> bool:
+        if self.family == "ipv4":
+            return self.type == 3 and self.code in (9, 10, 13)
+        return self.type == 1 and self.code in (1, 5, 6)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "code": self.code,
+            "meaning": self.meaning,
+            "offender": self.offender,
+            "prohibited": self.prohibited,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectAttempt:
+    address: str
+    port: int
+    outcome: str  # open | refused | filtered | unreachable | local_block | error
+    latency_ms: float | None = None
+    errno_name: str | None = None
+    error: str | None = None
+    icmp: IcmpReport | None = None
+
+    @property
+    def family(self) -> str:
+        return family_name(self.address)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "family": self.family,
+            "port": self.port,
+            "outcome": self.outcome,
+            "latency_ms": self.latency_ms,
+            "errno": self.errno_name,
+            "error": self.error,
+            "icmp": self.icmp.to_json() if self.icmp else None,
+        }
+
+
+def classify_error(number: int | None, icmp: IcmpReport | None) -> str:
+    """Map a failed connect's errno (POSIX or WSA*) and any ICMP report to an outcome. Pure."""
+    if number in (errno.ECONNREFUSED, _WSAECONNREFUSED, errno.ECONNRESET, _WSAECONNRESET):
+        return "refused"
+    if number in (errno.ETIMEDOUT, _WSAETIMEDOUT):
+        return "filtered"
+    if number in (errno.EHOSTUNREACH, errno.ENETUNREACH, _WSAEHOSTUNREACH, _WSAENETUNREACH):
+        return "unreachable"
+    if number in (errno.EACCES, errno.EPERM, _WSAEACCES):
+        # IPv6 admin-prohibited arrives as EACCES with an ICMPv6 report; without one, this host refused to send.
+        return "unreachable" if icmp is not None else "local_block"
+    if number == errno.EINVAL and sys.platform.startswith("linux"):
+        return "local_block"  # a local blackhole route
+    return "error"
+
+
+def parse_extended_error(level: int, kind: int, data: bytes) -> IcmpReport | None:
+    """Decode a Linux `sock_extended_err` control message (and its offender address) from MSG_ERRQUEUE."""
+    if len(data) < 16:
+        return None
+    _errno, origin, icmp_type, icmp_code, _pad, _info, _data = struct.unpack("=IBBBBII", data[:16])
+    if origin not in (_SO_EE_ORIGIN_ICMP, _SO_EE_ORIGIN_ICMP6):
+        return None
+    family = "ipv4" if origin == _SO_EE_ORIGIN_ICMP else "ipv6"
+    offender: str | None = None
+    tail = data[16:]
+    if len(tail) >= 2:
+        (sa_family,) = struct.unpack("=H", tail[:2])
+        if sa_family == socket.AF_INET and len(tail) >= 8:
+            offender = str(ipaddress.IPv4Address(tail[4:8]))
+        elif sa_family == socket.AF_INET6 and len(tail) >= 24:
+            offender = str(ipaddress.IPv6Address(tail[8:24]))
+    if offender in ("0.0.0.0", "::"):
+        offender = None
+    return IcmpReport(family=family, type=icmp_type, code=icmp_code, offender=offender)
+
+
+def _read_icmp(sock: socket.socket) -> IcmpReport | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        _data, ancillary, _flags, _addr = sock.recvmsg(1, 512, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+    except OSError:
+        return None
+    for level, kind, data in ancillary:
+        if (level, kind) in ((socket.IPPROTO_IP, _IP_RECVERR), (socket.IPPROTO_IPV6, _IPV6_RECVERR)):
+            report = parse_extended_error(level, kind, data)
+            if report is not None:
+                return report
+    return None
+
+
+async def connect(address: str, port: int, timeout: float) -> ConnectAttempt:
+    loop = asyncio.get_running_loop()
+    ip = ipaddress.ip_address(address.split("%", maxsplit=1)[0])
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    if sys.platform.startswith("linux"):
+        try:
+            if family == socket.AF_INET:
+                sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
+            else:
+                sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
+        except OSError:
+            pass
+    sockaddr: tuple[Any, ...] = (address, port) if family == socket.AF_INET else (address, port, 0, 0)
+    start = time.monotonic()
+    try:
+        async with asyncio.timeout(timeout):
+            await loop.sock_connect(sock, sockaddr)
+    except TimeoutError:
+        return ConnectAttempt(address, port, "filtered", error=f"no answer within {timeout:g}s")
+    except OSError as exc:
+        number = exc.errno if exc.errno is not None else getattr(exc, "winerror", None)
+        icmp = _read_icmp(sock)
+        return ConnectAttempt(
+            address,
+            port,
+            classify_error(number, icmp),
+            errno_name=errno.errorcode.get(number or -1, str(number)),
+            error=exc.strerror or str(exc),
+            icmp=icmp,
+        )
+    finally:
+        sock.close()
+    return ConnectAttempt(address, port, "open", latency_ms=round((time.monotonic() - start) * 1000, 2))

@@ -1,0 +1,268 @@
+"""Profiles are data: TOML files listing the endpoints a connector needs, validated strictly.
+
+tomllib keeps no positions, so errors are located by scanning the text for the table and key that failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import ipaddress
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from preflight.errors import ProfileError
+from preflight.model import Endpoint
+
+DEFAULT_PROFILE = "entra-private-access"
+PLACEHOLDERS = frozenset({"tenant_id"})
+
+_TOP_KEYS = {"name": str, "description": str, "endpoint": list, "tls": dict, "clock": dict}
+_ENDPOINT_KEYS = {"host": str, "ports": list, "purpose": str, "source": str, "tls": bool}
+_REQUIRED_ENDPOINT_KEYS = ("host", "ports", "purpose", "source")
+_TLS_KEYS = {"expected_roots": str}
+_CLOCK_KEYS = {"ntp_servers": list, "warn_s": (int, float), "fail_s": (int, float)}
+
+_LABEL = r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?|\{[a-z_]+\})+"
+_HOST_RE = re.compile(rf"^(?:\*\.)?{_LABEL}(?:\.{_LABEL})*\.?$")
+_PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClockPolicy:
+    ntp_servers: tuple[str, ...] = ("time.windows.com",)
+    warn_s: float = 60.0
+    fail_s: float = 300.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    endpoints: tuple[Endpoint, ...]
+    origin: str  # "embedded:NAME" or the file path
+    sha256: str
+    expected_roots: Path | None = None
+    clock: ClockPolicy = ClockPolicy()
+
+
+def embedded_names() -> list[str]:
+    folder = resources.files("preflight") / "profiles"
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def embedded_text(name: str) -> str:
+    if name not in embedded_names():
+        raise ProfileError(f"unknown profile {name!r}: embedded profiles are {', '.join(embedded_names())}")
+    return (resources.files("preflight") / "profiles" / f"{name}.toml").read_text(encoding="utf-8")
+
+
+def load(name_or_path: str) -> Profile:
+    """Load an embedded profile by name, or a profile file by path."""
+    if name_or_path in embedded_names():
+        folder = resources.files("preflight") / "profiles"
+        with resources.as_file(folder) as base:
+            return parse(embedded_text(name_or_path), origin=f"embedded:{name_or_path}", base_dir=Path(base))
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ProfileError(
+            f"profile {name_or_path!r}: no such file, and not an embedded profile ({', '.join(embedded_names())})"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc}") from None
+    return parse(text, origin=str(path), base_dir=path.parent)
+
+
+def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
+    where = _Locator(text, origin)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = match.group(1) if match else "?"
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ProfileError(f"{origin}:{line}: invalid TOML: {message}") from None
+
+    _check_keys(data, _TOP_KEYS, where, ())
+    for key in ("name", "endpoint"):
+        if key not in data:
+            raise ProfileError(f"{origin}:1: missing required key {key!r}")
+    name = data["name"]
+    if not name.strip():
+        raise where.error(("name",), "must not be empty")
+
+    endpoints = tuple(_endpoint(row, i, where) for i, row in enumerate(data["endpoint"]))
+    if not endpoints:
+        raise where.error(("endpoint",), "a profile needs at least one [[endpoint]]")
+
+    expected_roots = None
+    if "tls" in data:
+        _check_keys(data["tls"], _TLS_KEYS, where, ("tls",))
+        if "expected_roots" in data["tls"]:
+            expected_roots = (base_dir / data["tls"]["expected_roots"]).resolve()
+            if not expected_roots.is_file():
+                raise where.error(("tls", "expected_roots"), f"file not found: {expected_roots}")
+
+    clock = ClockPolicy()
+    if "clock" in data:
+        clock = _clock(data["clock"], where)
+
+    return Profile(
+        name=name,
+        description=data.get("description", ""),
+        endpoints=endpoints,
+        origin=origin,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        expected_roots=expected_roots,
+        clock=clock,
+    )
+
+
+def _endpoint(row: Any, index: int, where: _Locator) -> Endpoint:
+    path = ("endpoint", index)
+    if not isinstance(row, dict):
+        raise where.error(path, "each endpoint must be a table ([[endpoint]])")
+    _check_keys(row, _ENDPOINT_KEYS, where, path)
+    for key in _REQUIRED_ENDPOINT_KEYS:
+        if key not in row:
+            raise where.error(path, f"missing required key {key!r}")
+    host = row["host"].strip().lower()
+    if not is_valid_host(host):
+        raise where.error((*path, "host"), f"not a host name, wildcard or address: {row['host']!r}")
+    for placeholder in _PLACEHOLDER_RE.findall(host):
+        if placeholder not in PLACEHOLDERS:
+            raise where.error((*path, "host"), f"unknown placeholder {{{placeholder}}} (known: tenant_id)")
+    ports = row["ports"]
+    if not ports:
+        raise where.error((*path, "ports"), "must list at least one port")
+    for port in ports:
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise where.error((*path, "ports"), f"not a TCP port (1-65535): {port!r}")
+    if len(set(ports)) != len(ports):
+        raise where.error((*path, "ports"), "lists a port twice")
+    for key in ("purpose", "source"):
+        if not row[key].strip():
+            raise where.error((*path, key), "must not be empty")
+    return Endpoint(
+        host=host,
+        ports=tuple(ports),
+        purpose=row["purpose"].strip(),
+        source=row["source"].strip(),
+        tls=row.get("tls"),
+    )
+
+
+def _clock(table: Any, where: _Locator) -> ClockPolicy:
+    _check_keys(table, _CLOCK_KEYS, where, ("clock",))
+    default = ClockPolicy()
+    servers = table.get("ntp_servers", list(default.ntp_servers))
+    for server in servers:
+        if not isinstance(server, str) or not server.strip():
+            raise where.error(("clock", "ntp_servers"), f"not a server name: {server!r}")
+    warn_s = float(table.get("warn_s", default.warn_s))
+    fail_s = float(table.get("fail_s", default.fail_s))
+    if warn_s <= 0 or fail_s <= 0:
+        raise where.error(("clock",), "warn_s and fail_s must be positive")
+    if warn_s > fail_s:
+        raise where.error(("clock", "warn_s"), f"warn_s ({warn_s:g}) is larger than fail_s ({fail_s:g})")
+    return ClockPolicy(ntp_servers=tuple(servers), warn_s=warn_s, fail_s=fail_s)
+
+
+def _check_keys(table: Any, allowed: dict[str, Any], where: _Locator, path: tuple[Any, ...]) -> None:
+    if not isinstance(table, dict):
+        raise where.error(path, "must be a table")
+    for key, value in table.items():
+        if key not in allowed:
+            raise where.error((*path, key), f"unknown key (allowed: {', '.join(allowed)})")
+        expected = allowed[key]
+        if isinstance(value, bool) and expected is not bool:
+            ok = False
+        else:
+            ok = isinstance(value, expected)
+        if not ok:
+            raise where.error((*path, key), f"wrong type: {_type_name(value)}, expected {_type_name(expected)}")
+
+
+def _type_name(value: Any) -> str:
+    names = {str: "string", list: "array", dict: "table", bool: "boolean", int: "integer", float: "float"}
+    if isinstance(value, tuple):
+        return " or ".join(names.get(t, t.__name__) for t in value)
+    if isinstance(value, type):
+        return names.get(value, value.__name__)
+    return names.get(type(value), type(value).__name__)
+
+
+def is_valid_host(host: str) -> bool:
+    if not host or len(host) > 253:
+        return False
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    return bool(_HOST_RE.match(host))
+
+
+class _Locator:
+    """Finds the line of a table or key in the profile text, for error messages."""
+
+    def __init__(self, text: str, origin: str) -> None:
+        self.lines = text.splitlines()
+        self.origin = origin
+
+    def error(self, path: tuple[Any, ...], problem: str) -> ProfileError:
+        line = self.line_of(path)
+        label = self.describe(path)
+        return ProfileError(f"{self.origin}:{line if line else '?'}: {label}: {problem}")
+
+    @staticmethod
+    def describe(path: tuple[Any, ...]) -> str:
+        parts: list[str] = []
+        for part in path:
+            if isinstance(part, int):
+                parts[-1] = f"{parts[-1]}[{part + 1}]"
+            else:
+                parts.append(str(part))
+        return ".".join(parts) if parts else "profile"
+
+    def line_of(self, path: tuple[Any, ...]) -> int | None:
+        table: str | None = None
+        index: int | None = None
+        key: str | None = None
+        rest = list(path)
+        if rest and isinstance(rest[0], str) and rest[0] in ("endpoint", "tls", "clock") and len(rest) > 1:
+            table = rest.pop(0)
+            if rest and isinstance(rest[0], int):
+                index = rest.pop(0)
+        elif rest and rest[0] in ("endpoint", "tls", "clock") and len(rest) == 1:
+            table = rest.pop(0)
+        if rest:
+            key = str(rest[0])
+
+        start, end = 0, len(self.lines)
+        if table is not None:
+            header = re.compile(rf"^\s*\[\[?\s*{re.escape(table)}\s*\]\]?\s*(#.*)?$")
+            hits = [i for i, line in enumerate(self.lines) if header.match(line)]
+            pick = index if index is not None else 0
+            if pick >= len(hits):
+                return None
+            start = hits[pick]
+            if key is None:
+                return start + 1
+            following = [i for i, line in enumerate(self.lines) if i > start and re.match(r"^\s*\[", line)]
+            end = following[0] if following else len(self.lines)
+        elif key is not None:
+            first_table = [i for i, line in enumerate(self.lines) if re.match(r"^\s*\[", line)]
+            end = first_table[0] if first_table else len(self.lines)
+        if key is None:
+            return None
+        pattern = re.compile(rf"""^\s*(["']?){re.escape(key)}\1\s*=""")
+        for i in range(start, end):
+            if pattern.match(self.lines[i]):
+                return i + 1
+        return start + 1 if table is not None else None

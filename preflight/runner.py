@@ -1,0 +1,251 @@
+"""Runs the selected checks over the plan: concurrent, bounded, and never hanging or crashing.
+
+Network conditions are findings (a check returns them); bugs are `error` results with a trace. Whatever ends the
+run (completion, the deadline, a signal), every planned result exists afterwards: unfinished ones are skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import traceback
+from collections.abc import Callable
+
+from preflight.check import Check
+from preflight.codes import ENGINE_CODES
+from preflight.context import RunContext, RunOptions
+from preflight.model import CheckResult, Finding, Status, Target, result_id
+from preflight.plan import Plan
+from preflight.policy import root_cause
+from preflight.registry import PluginFailure
+
+RUN_TARGET = Target(host="(run)")
+# A check's own network waits are each bounded by --timeout; this only catches checks that ignore that.
+WATCHDOG_STAGES = 6
+WATCHDOG_MIN_S = 20.0
+
+
+@dataclasses.dataclass
+class RunState:
+    """Everything a report needs, filled in as the run goes, so a partial run still has it all."""
+
+    planned: list[tuple[Check, Target]] = dataclasses.field(default_factory=list)
+    results: dict[str, CheckResult] = dataclasses.field(default_factory=dict)
+    failures: list[CheckResult] = dataclasses.field(default_factory=list)
+    ended_by: str | None = None  # None | "deadline" | "SIGINT" | "SIGTERM"
+    started_at: float = dataclasses.field(default_factory=time.time)
+    finished_at: float | None = None
+
+    def ordered_results(self) -> list[CheckResult]:
+        """Every planned result (unfinished ones as skips), plugin failures first."""
+        code = "run.deadline" if self.ended_by == "deadline" else "run.interrupted"
+        out = list(self.failures)
+        for check, target in self.planned:
+            rid = result_id(check.id, target)
+            result = self.results.get(rid)
+            if result is None:
+                reason = "the deadline passed" if code == "run.deadline" else "the run was interrupted"
+                result = CheckResult(
+                    check=check.id,
+                    target=target,
+                    status=Status.SKIP,
+                    code=code,
+                    summary=f"not finished: {reason}",
+                    remediation=ENGINE_CODES[code].remediation,
+                )
+            out.append(result)
+        return out
+
+
+def failure_result(failure: PluginFailure) -> CheckResult:
+    return CheckResult(
+        check=failure.name,
+        target=RUN_TARGET,
+        status=Status.ERROR,
+        code="plugin.load_failed",
+        summary=f"plugin {failure.name!r} ({failure.target}) {failure.message}",
+        evidence={"plugin": failure.name, "entry_point": failure.target, "group": failure.group},
+        remediation=ENGINE_CODES["plugin.load_failed"].remediation,
+        error=failure.trace or failure.message,
+    )
+
+
+ProgressFn = Callable[[CheckResult, int, int], None]
+
+
+async def execute(
+    plan: Plan,
+    checks: list[Check],
+    failures: list[PluginFailure],
+    options: RunOptions,
+    state: RunState,
+    stop: asyncio.Event,
+    progress: ProgressFn | None = None,
+) -> None:
+    state.failures.extend(failure_result(f) for f in failures)
+    targets_of: dict[str, list[Target]] = {}
+    for check in checks:
+        try:
+            targets_of[check.id] = list(check.targets(plan))
+        except Exception:
+            state.failures.append(_crash(check, RUN_TARGET, "targets() raised", 0.0))
+            targets_of[check.id] = []
+    state.planned.extend(_host_major_order(plan, checks, targets_of))
+
+    ctx = RunContext(plan, options, selected=targets_of)
+    futures: dict[str, asyncio.Future[CheckResult]] = {
+        result_id(check.id, target): asyncio.get_running_loop().create_future() for check, target in state.planned
+    }
+    total = len(state.planned)
+    watchdog = max(WATCHDOG_MIN_S, WATCHDOG_STAGES * options.timeout)
+
+    async def run_job(check: Check, target: Target) -> None:
+        rid = result_id(check.id, target)
+        result = await _run_one(check, target, ctx, futures, targets_of, watchdog)
+        state.results[rid] = result
+        futures[rid].set_result(result)
+        if progress is not None:
+            progress(result, len(state.results), total)
+
+    jobs = [asyncio.ensure_future(run_job(check, target)) for check, target in state.planned]
+    everything = asyncio.gather(*jobs, return_exceptions=True)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({everything, stopper}, timeout=options.deadline, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not everything.done():
+            if state.ended_by is None:
+                state.ended_by = "deadline" if not stop.is_set() else "SIGINT"
+            for job in jobs:
+                job.cancel()
+            ctx.cancel_probes()
+            await asyncio.wait(jobs, timeout=1.0)
+        stopper.cancel()
+        for future in futures.values():
+            if not future.done():
+                future.cancel()
+        state.finished_at = time.time()
+
+
+def _host_major_order(
+    plan: Plan, checks: list[Check], targets_of: dict[str, list[Target]]
+) -> list[tuple[Check, Target]]:
+    """Results grouped by host in profile order, then by check in dependency order, then by port."""
+    host_rank = {endpoint.host: i for i, endpoint in reversed(list(enumerate(plan.endpoints)))}
+    pairs = [(check, target) for check in checks for target in targets_of[check.id]]
+    check_rank = {check.id: i for i, check in enumerate(checks)}
+    return sorted(
+        pairs,
+        key=lambda pair: (
+            host_rank.get(pair[1].host, len(host_rank)),
+            pair[1].host,
+            check_rank[pair[0].id],
+            pair[1].port or 0,
+            pair[1].address or "",
+        ),
+    )
+
+
+async def _run_one(
+    check: Check,
+    target: Target,
+    ctx: RunContext,
+    futures: dict[str, asyncio.Future[CheckResult]],
+    targets_of: dict[str, list[Target]],
+    watchdog: float,
+) -> CheckResult:
+    for need in check.needs:
+        for upstream_target in targets_of.get(need, []):
+            if not upstream_target.covers(target):
+                continue
+            upstream = await asyncio.shield(futures[result_id(need, upstream_target)])
+            if upstream.status in (Status.FAIL, Status.ERROR, Status.SKIP):
+                return _finish(
+                    check,
+                    target,
+                    Finding(
+                        Status.SKIP,
+                        "run.upstream",
+                        f"not run: {upstream.check} on {upstream_target.key} is {upstream.status} ({upstream.code})",
+                        remediation=upstream.remediation,
+                        caused_by=root_cause(upstream),
+                    ),
+                    0.0,
+                )
+    if target.wildcard:
+        return _finish(check, target, _engine_finding("target.wildcard", f"{target.host} is a wildcard row"), 0.0)
+    if target.missing:
+        return _finish(
+            check,
+            target,
+            _engine_finding("target.needs_tenant_id", f"{target.template} needs --tenant-id"),
+            0.0,
+        )
+
+    start = time.monotonic()
+    try:
+        async with asyncio.timeout(watchdog):
+            finding = await check.run(target, ctx)
+    except TimeoutError:
+        finding = Finding(
+            Status.ERROR,
+            "check.timeout",
+            f"{check.id} did not finish within {watchdog:g}s",
+            remediation=ENGINE_CODES["check.timeout"].remediation,
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return _crash(check, target, f"{type(exc).__name__}: {exc}", start)
+    if not isinstance(finding, Finding) or not isinstance(finding.status, Status):
+        return _bad_result(check, target, f"run() returned {type(finding).__name__}, not a Finding", start)
+    if finding.code not in check.codes and finding.code not in ENGINE_CODES:
+        return _bad_result(check, target, f"run() returned undocumented code {finding.code!r}", start)
+    return _finish(check, target, finding, start)
+
+
+def _engine_finding(code: str, summary: str) -> Finding:
+    doc = ENGINE_CODES[code]
+    return Finding(doc.status, code, summary, remediation=doc.remediation)
+
+
+def _finish(check: Check, target: Target, finding: Finding, start: float) -> CheckResult:
+    return CheckResult(
+        check=check.id,
+        target=target,
+        status=finding.status,
+        code=finding.code,
+        summary=finding.summary,
+        evidence=dict(finding.evidence),
+        remediation=finding.remediation,
+        caused_by=finding.caused_by,
+        duration_ms=round((time.monotonic() - start) * 1000) if start else 0,
+        error=finding.summary if finding.status == Status.ERROR else None,
+    )
+
+
+def _crash(check: Check, target: Target, message: str, start: float) -> CheckResult:
+    return CheckResult(
+        check=check.id,
+        target=target,
+        status=Status.ERROR,
+        code="check.crashed",
+        summary=f"{check.id} crashed: {message}",
+        remediation=ENGINE_CODES["check.crashed"].remediation,
+        duration_ms=round((time.monotonic() - start) * 1000) if start else 0,
+        error=traceback.format_exc(),
+    )
+
+
+def _bad_result(check: Check, target: Target, message: str, start: float) -> CheckResult:
+    return CheckResult(
+        check=check.id,
+        target=target,
+        status=Status.ERROR,
+        code="check.bad_result",
+        summary=f"{check.id}: {message}",
+        remediation=ENGINE_CODES["check.bad_result"].remediation,
+        duration_ms=round((time.monotonic() - start) * 1000),
+        error=message,
+    )

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SUPPORT = ROOT / "tests" / "support"
+sys.path.insert(0, str(SUPPORT))
+
+import netguard  # noqa: E402
+
+_GUARD_LOG = Path(tempfile.mkdtemp(prefix="preflight-guard-")) / "violations.log"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["PREFLIGHT_GUARD"] = "1"
+    os.environ["PREFLIGHT_GUARD_LOG"] = str(_GUARD_LOG)
+    netguard.install()
+
+
+@pytest.fixture(autouse=True)
+def _network_guard() -> Iterator[None]:
+    netguard.violations.clear()
+    _GUARD_LOG.write_text("")
+    yield
+    found = netguard.violations + [line for line in _GUARD_LOG.read_text().splitlines() if line]
+    if found:
+        pytest.fail("network guard: the test tried to reach outside loopback/its namespaces: " + "; ".join(found))
+
+
+def netns_available() -> str | None:
+    """Why namespace tests cannot run here, or None if they can."""
+    if os.geteuid() != 0:
+        return "needs root"
+    if shutil.which("ip") is None:
+        return "iproute2 ('ip') is not installed"
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    if probe.returncode != 0:
+        return f"cannot create a network namespace: {probe.stderr.decode().strip()}"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("netns") is None:
+        return
+    reason = netns_available()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"namespace test cannot run in CI: {reason} (CI runs as root; a skip here is a failure)")
+    pytest.skip(f"namespace test: {reason}")
+
+
+@pytest.fixture
+def listener() -> Iterator[Any]:
+    """Factory for TCP listeners on loopback that accept and hold connections."""
+    sockets: list[socket.socket] = []
+
+    def make(host: str = "127.0.0.1") -> int:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.bind((host, 0))
+        sock.listen(128)
+        sockets.append(sock)
+        return int(sock.getsockname()[1])
+
+    yield make
+    for sock in sockets:
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def report_schema() -> dict[str, Any]:
+    return json.loads((ROOT / "reports" / "schema" / "report.schema.json").read_text())

@@ -1,0 +1,61 @@
+"""Helpers shared by tests: ports, listeners, running the CLI under the network guard, schema validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SUPPORT = ROOT / "tests" / "support"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port with nothing listening (bound then released), for 'refused'."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(SUPPORT / "guardsite"), str(ROOT), env.get("PYTHONPATH", "")])
+    env["PREFLIGHT_GUARD"] = "1"
+    env.update(extra)
+    return env
+
+
+class CliRun:
+    def __init__(self, proc: subprocess.CompletedProcess[str]) -> None:
+        self.code = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return json.loads(self.stdout)  # type: ignore[no-any-return]
+
+    def result(self, check: str, key: str) -> dict[str, Any]:
+        for result in self.report["results"]:
+            if result["check"] == check and result["id"] == f"{check}/{key}":
+                return result  # type: ignore[no-any-return]
+        raise AssertionError(f"no result {check}/{key} in {[r['id'] for r in self.report['results']]}")
+
+
+def run_cli(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None, prefix: list[str] | None = None
+) -> CliRun:
+    command = [*(prefix or []), sys.executable, "-m", "preflight", *args]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env or cli_env())
+    return CliRun(proc)
+
+
+def validate_report(report: dict[str, Any], schema: dict[str, Any]) -> None:
+    import jsonschema
+
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(report)
