@@ -115,7 +115,8 @@ def cli() -> None:
     "--output", "output", default="-", show_default=True, help="Where formats without '=PATH' go ('-' is stdout)."
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-@click.option("--quiet", is_flag=True, help="No progress line on stderr.")
+@click.option("--quiet", is_flag=True,
+              help="No progress line, and no table on stdout when every format goes to a file.")
 def run_command(
     profile_name: str,
     endpoints: Sequence[str],
@@ -134,6 +135,8 @@ def run_command(
     """Run the checks of a profile and report."""
     reporters = load_reporters()
     destinations = _destinations(formats or ("table",), output, set(reporters.reporters))
+    if not quiet and all(path != "-" for _name, path in destinations) and "table" in reporters.reporters:
+        destinations.append(("table", "-"))  # reports went to files: still show the person the verdict
     extra = tuple(plan_mod.parse_endpoint_option(e) for e in endpoints)
     tenant = plan_mod.parse_tenant_id(tenant_id) if tenant_id is not None else None
     servers = tuple(plan_mod.parse_server_option(s, option="--dns-server", default_port=53) for s in dns_servers)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+
+from preflight import plan as plan_mod
+from preflight import profile as profile_mod
+from preflight.errors import UsageError
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "ports"),
+    [
+        ("a.test:443", "a.test", (443,)),
+        ("A.Test:443,8398", "a.test", (443, 8398)),
+        ("198.18.0.5:80", "198.18.0.5", (80,)),
+        ("[2001:db8::5]:443,80", "2001:db8::5", (443, 80)),
+        ("a.test:443,443", "a.test", (443,)),
+    ],
+)
+def test_endpoint_option_parses(text: str, host: str, ports: tuple[int, ...]) -> None:
+    endpoint = plan_mod.parse_endpoint_option(text)
+    assert (endpoint.host, endpoint.ports) == (host, ports)
+    assert endpoint.source == "--endpoint"
+
+
+@pytest.mark.parametrize(
+    "text", ["a.test", "a.test:", ":443", "a.test:0", "a.test:70000", "a.test:x", "2001:db8::5:443", "[::1]443",
+             "bad host:443", "[zz]:443"],
+)  # fmt: skip
+def test_endpoint_option_refuses_garbage_in_one_line(text: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        plan_mod.parse_endpoint_option(text)
+    assert str(caught.value).startswith("--endpoint ")
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("127.0.0.1", ("127.0.0.1", 53)), ("127.0.0.1:5353", ("127.0.0.1", 5353)), ("::1", ("::1", 53)),
+     ("[::1]:5353", ("::1", 5353))],
+)  # fmt: skip
+def test_server_option(text: str, expected: tuple[str, int]) -> None:
+    assert plan_mod.parse_server_option(text, option="--dns-server", default_port=53) == expected
+
+
+@pytest.mark.parametrize("text", ["dns.example", "127.0.0.1:x", "127.0.0.1:0", "[::1", "[::1]x"])
+def test_server_option_refuses_garbage(text: str) -> None:
+    with pytest.raises(UsageError, match="--dns-server"):
+        plan_mod.parse_server_option(text, option="--dns-server", default_port=53)
+
+
+def test_tenant_placeholder_is_filled_or_reported_missing() -> None:
+    profile = profile_mod.load("entra-private-access")
+    without = plan_mod.build(profile)
+    boot = [t for t in without.host_targets() if t.template]
+    assert boot and all(t.missing == ("tenant_id",) for t in boot)
+
+    filled = plan_mod.build(profile, tenant_id=plan_mod.parse_tenant_id(TENANT.upper()))
+    hosts = {t.host for t in filled.host_targets()}
+    assert f"{TENANT}.bootstrap.msappproxy.net" in hosts
+    assert not any(t.missing for t in filled.host_targets())
+
+
+@pytest.mark.parametrize("text", ["contoso.onmicrosoft.com", "1234", ""])
+def test_tenant_id_must_be_a_guid(text: str) -> None:
+    with pytest.raises(UsageError, match="--tenant-id"):
+        plan_mod.parse_tenant_id(text)
+
+
+def test_targets_merge_rows_sharing_a_host_and_port() -> None:
+    profile = profile_mod.load("entra-private-access")
+    plan = plan_mod.build(profile, extra_endpoints=(plan_mod.parse_endpoint_option("login.microsoftonline.com:443,444"),))
+    ports = [t for t in plan.port_targets() if t.host == "login.microsoftonline.com"]
+    assert [t.port for t in ports] == [443, 444]
+    assert "--endpoint" in ports[0].sources and len(ports[0].sources) == 2
+    assert len([t for t in plan.host_targets() if t.host == "login.microsoftonline.com"]) == 1

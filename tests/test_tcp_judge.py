@@ -1,0 +1,110 @@
+"""Table-driven tests of the TCP verdict and of the error classification underneath it."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+
+import pytest
+
+from checks.tcp import CODES, judge, usable_addresses
+from preflight.probes.tcp import ConnectAttempt, IcmpReport, classify_error, parse_extended_error
+
+PROHIBITED = IcmpReport("ipv4", 3, 13, "198.18.0.1")
+PROHIBITED6 = IcmpReport("ipv6", 1, 1, "2001:db8::1")
+
+
+def attempt(address: str, outcome: str, icmp: IcmpReport | None = None) -> ConnectAttempt:
+    return ConnectAttempt(address, 443, outcome, latency_ms=1.5 if outcome == "open" else None, icmp=icmp,
+                          error="no answer within 5s" if outcome == "filtered" else None)  # fmt: skip
+
+
+CASES = [
+    ("one open", [attempt("198.18.0.5", "open")], "tcp.open"),
+    ("v4 and v6 open", [attempt("198.18.0.5", "open"), attempt("2001:db8::5", "open")], "tcp.open"),
+    ("v6 broken, v4 fine", [attempt("198.18.0.5", "open"), attempt("2001:db8::5", "filtered")], "tcp.partial"),
+    ("refused", [attempt("198.18.0.5", "refused")], "tcp.refused"),
+    ("filtered", [attempt("198.18.0.5", "filtered")], "tcp.filtered"),
+    ("prohibited", [attempt("198.18.0.5", "unreachable", PROHIBITED)], "tcp.unreachable"),
+    ("local block", [attempt("198.18.0.5", "local_block")], "tcp.local_block"),
+    ("error", [attempt("198.18.0.5", "error")], "tcp.error"),
+    ("mixed failures name the most actionable",
+     [attempt("198.18.0.5", "filtered"), attempt("2001:db8::5", "unreachable", PROHIBITED6)], "tcp.unreachable"),
+    ("refused outranks filtered", [attempt("198.18.0.5", "filtered"), attempt("198.18.0.6", "refused")],
+     "tcp.refused"),
+]
+
+
+@pytest.mark.parametrize(("label", "attempts", "code"), CASES, ids=[c[0] for c in CASES])
+def test_judge(label: str, attempts: list[ConnectAttempt], code: str) -> None:
+    finding = judge("svc.test", 443, attempts)
+    assert finding.code == code
+    assert finding.status == CODES[code].status
+    assert len(finding.evidence["attempts"]) == len(attempts)
+    assert "\n" not in finding.summary
+
+
+def test_partial_names_the_failed_address_and_why() -> None:
+    finding = judge("svc.test", 443, [attempt("198.18.0.5", "open"), attempt("2001:db8::5", "unreachable", PROHIBITED6)])
+    assert "2001:db8::5 unreachable" in finding.summary
+    assert "administratively prohibited from 2001:db8::1" in finding.summary
+
+
+@pytest.mark.parametrize(
+    ("number", "icmp", "outcome"),
+    [
+        (errno.ECONNREFUSED, None, "refused"),
+        (10061, None, "refused"),  # WSAECONNREFUSED
+        (errno.ETIMEDOUT, None, "filtered"),
+        (10060, None, "filtered"),  # WSAETIMEDOUT
+        (errno.EHOSTUNREACH, PROHIBITED, "unreachable"),
+        (errno.ENETUNREACH, None, "unreachable"),
+        (10065, None, "unreachable"),  # WSAEHOSTUNREACH
+        (errno.EACCES, PROHIBITED6, "unreachable"),  # IPv6 admin-prohibited arrives as EACCES
+        (errno.EACCES, None, "local_block"),
+        (errno.EPERM, None, "local_block"),
+        (10013, None, "local_block"),  # WSAEACCES
+        (errno.EINVAL, None, "local_block"),
+        (errno.EMFILE, None, "error"),
+        (None, None, "error"),
+    ],
+)
+def test_classify_error(number: int | None, icmp: IcmpReport | None, outcome: str) -> None:
+    assert classify_error(number, icmp) == outcome
+
+
+def test_parse_extended_error_ipv4_prohibited() -> None:
+    # sock_extended_err{ee_errno=113, origin=ICMP, type=3, code=13} + sockaddr_in of 198.18.0.1
+    data = struct.pack("=IBBBBII", 113, 2, 3, 13, 0, 0, 0) + struct.pack("=HH4s8x", socket.AF_INET, 0,
+                                                                          bytes([198, 18, 0, 1]))  # fmt: skip
+    report = parse_extended_error(socket.IPPROTO_IP, 11, data)
+    assert report == IcmpReport("ipv4", 3, 13, "198.18.0.1")
+    assert report.prohibited and report.meaning == "communication administratively prohibited"
+
+
+def test_parse_extended_error_ipv6() -> None:
+    offender = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
+    data = struct.pack("=IBBBBII", 13, 3, 1, 1, 0, 0, 0) + struct.pack("=HHI16sI", socket.AF_INET6, 0, 0, offender, 0)
+    report = parse_extended_error(socket.IPPROTO_IPV6, 25, data)
+    assert report == IcmpReport("ipv6", 1, 1, "2001:db8::1")
+    assert report.prohibited
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00" * 15, struct.pack("=IBBBBII", 1, 1, 0, 0, 0, 0, 0)])
+def test_parse_extended_error_ignores_non_icmp_or_short(data: bytes) -> None:
+    assert parse_extended_error(0, 11, data) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "addresses", "usable", "ignored"),
+    [
+        ("a.test", ["127.0.0.1", "::1"], ["127.0.0.1", "::1"], []),
+        ("a.test", ["0.0.0.0"], [], ["0.0.0.0"]),
+        ("login.microsoftonline.com", ["127.0.0.1", "198.18.0.1"], ["198.18.0.1"], ["127.0.0.1"]),
+        ("login.microsoftonline.com", ["10.0.0.4"], ["10.0.0.4"], []),  # private endpoints are worth testing
+        ("login.microsoftonline.com", ["::ffff:127.0.0.1", "::"], [], ["::ffff:127.0.0.1", "::"]),
+    ],
+)
+def test_usable_addresses(host: str, addresses: list[str], usable: list[str], ignored: list[str]) -> None:
+    assert usable_addresses(host, addresses) == (usable, ignored)
