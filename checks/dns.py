@@ -70,6 +70,14 @@ CODES: dict[str, CodeDoc] = {
         "If you did not set up a private endpoint for this name, ask the DNS team to remove the override or the "
         "DNS-filter block so the public records are returned.",
     ),
+    "dns.local_override": CodeDoc(
+        Status.WARN,
+        "The system resolves the name, but DNS does not: the answer comes from the hosts file (or another local "
+        "source). Pinned addresses go stale when Microsoft moves the service.",
+        "getaddrinfo returned addresses while every per-server DNS query said NXDOMAIN or had no records.",
+        "Remove the hosts-file entry (C:\\Windows\\System32\\drivers\\etc\\hosts or /etc/hosts) and let DNS "
+        "answer; if it is there on purpose, make sure it is kept current.",
+    ),
     "dns.inconsistent": CodeDoc(
         Status.WARN,
         "The name resolved, but at least one configured DNS server failed or disagreed.",
@@ -109,18 +117,24 @@ def judge(resolution: Resolution) -> Finding:
         listed = ", ".join(f"{a} ({kind})" for a, kind in odd.items())
         return _finding("dns.sinkhole", f"{host} resolves to {listed} {where}", evidence)
 
+    dns_silent = resolution.servers and all(a.outcome in ("nxdomain", "nodata") for a in resolution.servers)
+    if resolution.source == "system" and dns_silent:
+        evidence["local_override"] = True
+        return _finding(
+            "dns.local_override",
+            f"{host} → {', '.join(resolution.addresses)} from the hosts file or another local source; DNS says "
+            + ", ".join(sorted({a.outcome.upper() for a in resolution.servers})),
+            evidence,
+        )
+
     failing = [a for a in resolution.servers if a.outcome in _FAILURE_PRIORITY]
     if failing:
         listed = ", ".join(f"{a.server} {a.qtype}: {a.outcome}" for a in failing)
         return _finding("dns.inconsistent", f"{host} resolved {where}, but some DNS queries failed: {listed}", evidence)
 
-    note = ""
-    if resolution.source == "system" and resolution.servers and not any(a.addresses for a in resolution.servers):
-        note = " (not from DNS: the hosts file or another local source answered)"
-        evidence["local_override"] = True
     count = len(resolution.addresses)
     shown = ", ".join(resolution.addresses[:4]) + (", ..." if count > 4 else "")
-    return _finding("dns.ok", f"{host} → {shown} {where}{note}", evidence)
+    return _finding("dns.ok", f"{host} → {shown} {where}", evidence)
 
 
 def _sinkhole(address: str, public: bool) -> str | None:

@@ -158,6 +158,6 @@ class TcpConnectCheck:
                 doc.remediation,
                 caused_by=ctx.result_id_for("dns.resolve", target),
             )
-        ordered = sorted(usable, key=lambda a: family_name(a))
+        ordered = sorted(usable, key=family_name)
         attempts = await asyncio.gather(*(ctx.connect(a, target.port, host=target.host) for a in ordered))
         return judge(target.host, target.port, attempts, ignored)

@@ -32,7 +32,7 @@ def _usage_exit(message: str) -> NoReturn:
 class _OneLineErrors(click.Group):
     """Click's multi-line usage errors become one line on stderr and exit code 2."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
             return super().main(*args, **kwargs)
@@ -115,8 +115,9 @@ def cli() -> None:
     "--output", "output", default="-", show_default=True, help="Where formats without '=PATH' go ('-' is stdout)."
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-@click.option("--quiet", is_flag=True,
-              help="No progress line, and no table on stdout when every format goes to a file.")
+@click.option(
+    "--quiet", is_flag=True, help="No progress line, and no table on stdout when every format goes to a file."
+)
 def run_command(
     profile_name: str,
     endpoints: Sequence[str],

@@ -51,7 +51,7 @@ class RunContext:
         if task is None:
             task = asyncio.ensure_future(factory())
             self._memo[key] = task
-        return await asyncio.shield(task)  # type: ignore[no-any-return]
+        return await asyncio.shield(task)
 
     async def resolve(self, host: str) -> dns_probe.Resolution:
         async def probe() -> dns_probe.Resolution:

@@ -71,7 +71,9 @@ def parse_tenant_id(value: str) -> str:
     try:
         return str(uuid.UUID(value.strip()))
     except ValueError:
-        raise UsageError(f"--tenant-id {value!r}: not a tenant ID (a GUID like 00000000-0000-0000-0000-000000000000)")
+        raise UsageError(
+            f"--tenant-id {value!r}: not a tenant ID (a GUID like 00000000-0000-0000-0000-000000000000)"
+        ) from None
 
 
 def parse_endpoint_option(value: str) -> Endpoint:

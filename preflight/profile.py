@@ -180,10 +180,8 @@ def _check_keys(table: Any, allowed: dict[str, Any], where: _Locator, path: tupl
         if key not in allowed:
             raise where.error((*path, key), f"unknown key (allowed: {', '.join(allowed)})")
         expected = allowed[key]
-        if isinstance(value, bool) and expected is not bool:
-            ok = False
-        else:
-            ok = isinstance(value, expected)
+        # TOML booleans are ints to Python: a bool only satisfies a boolean key.
+        ok = isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
         if not ok:
             raise where.error((*path, key), f"wrong type: {_type_name(value)}, expected {_type_name(expected)}")
 
@@ -234,13 +232,11 @@ class _Locator:
         table: str | None = None
         index: int | None = None
         key: str | None = None
-        rest = list(path)
-        if rest and isinstance(rest[0], str) and rest[0] in ("endpoint", "tls", "clock") and len(rest) > 1:
-            table = rest.pop(0)
+        rest: list[Any] = list(path)
+        if rest and rest[0] in ("endpoint", "tls", "clock"):
+            table = str(rest.pop(0))
             if rest and isinstance(rest[0], int):
-                index = rest.pop(0)
-        elif rest and rest[0] in ("endpoint", "tls", "clock") and len(rest) == 1:
-            table = rest.pop(0)
+                index = int(rest.pop(0))
         if rest:
             key = str(rest[0])
 

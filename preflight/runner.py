@@ -11,6 +11,7 @@ import dataclasses
 import time
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 from preflight.check import Check
 from preflight.codes import ENGINE_CODES
@@ -112,7 +113,8 @@ async def execute(
     everything = asyncio.gather(*jobs, return_exceptions=True)
     stopper = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait({everything, stopper}, timeout=options.deadline, return_when=asyncio.FIRST_COMPLETED)
+        waiters: set[asyncio.Future[Any]] = {everything, stopper}
+        await asyncio.wait(waiters, timeout=options.deadline, return_when=asyncio.FIRST_COMPLETED)
     finally:
         if not everything.done():
             if state.ended_by is None:
@@ -186,7 +188,7 @@ async def _run_one(
     start = time.monotonic()
     try:
         async with asyncio.timeout(watchdog):
-            finding = await check.run(target, ctx)
+            finding: object = await check.run(target, ctx)  # a plugin may return anything
     except TimeoutError:
         finding = Finding(
             Status.ERROR,

@@ -186,10 +186,15 @@ def test_usage_errors_exit_2_with_one_line(args: list[str], words: list[str]) ->
 
 def test_malformed_profile_exits_2_naming_file_line_and_key(tmp_path: Path) -> None:
     path = tmp_path / "broken.toml"
-    path.write_text('name = "x"\n\n[[endpoint]]\nhost = "a.test"\nports = [443]\npurpose = "p"\nsource = "s"\nprot = 1\n')
+    path.write_text(
+        'name = "x"\n\n[[endpoint]]\nhost = "a.test"\nports = [443]\npurpose = "p"\nsource = "s"\nprot = 1\n'
+    )
     run = run_cli("run", "--profile", str(path), "--format", "json")
     assert run.code == 2
-    assert run.stderr.strip() == f"preflight: error: {path}:8: endpoint[1].prot: unknown key (allowed: host, ports, purpose, source, tls)"
+    assert (
+        run.stderr.strip()
+        == f"preflight: error: {path}:8: endpoint[1].prot: unknown key (allowed: host, ports, purpose, source, tls)"
+    )
 
 
 def test_json_to_stdout_is_only_json_and_output_file_is_written(world: dict[str, Any]) -> None:
@@ -227,6 +232,8 @@ def test_signal_mid_run_writes_the_partial_report(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
     )  # fmt: skip
     _wait_for_query(world["dns"], "silent.test")
+    _wait_for_query(world["dns"], "ok.test")
+    time.sleep(0.5)  # ok.test's answer (milliseconds away) is in; silent.test's never comes
     start = time.monotonic()
     proc.send_signal(sig)
     stdout, _stderr = proc.communicate(timeout=10)

@@ -71,7 +71,9 @@ def test_tenant_id_must_be_a_guid(text: str) -> None:
 
 def test_targets_merge_rows_sharing_a_host_and_port() -> None:
     profile = profile_mod.load("entra-private-access")
-    plan = plan_mod.build(profile, extra_endpoints=(plan_mod.parse_endpoint_option("login.microsoftonline.com:443,444"),))
+    plan = plan_mod.build(
+        profile, extra_endpoints=(plan_mod.parse_endpoint_option("login.microsoftonline.com:443,444"),)
+    )
     ports = [t for t in plan.port_targets() if t.host == "login.microsoftonline.com"]
     assert [t.port for t in ports] == [443, 444]
     assert "--endpoint" in ports[0].sources and len(ports[0].sources) == 2

@@ -51,7 +51,7 @@ GOOD_ROW = '[[endpoint]]\nhost = "a.test"\nports = [443]\npurpose = "p"\nsource 
 
 BAD_PROFILES = [
     # (text, expected line, words expected in the message)
-    ('name = "x"\n' + GOOD_ROW + 'prots = [1]\n', 7, ["endpoint[1].prots", "unknown key"]),
+    ('name = "x"\n' + GOOD_ROW + "prots = [1]\n", 7, ["endpoint[1].prots", "unknown key"]),
     ('name = "x"\n' + GOOD_ROW.replace("[443]", '"443"'), 4, ["endpoint[1].ports", "wrong type", "array"]),
     ('name = "x"\n' + GOOD_ROW.replace("[443]", "[0]"), 4, ["not a TCP port"]),
     ('name = "x"\n' + GOOD_ROW.replace("[443]", "[443, 443]"), 4, ["twice"]),

@@ -29,10 +29,12 @@ CASES = [
     ("prohibited", [attempt("198.18.0.5", "unreachable", PROHIBITED)], "tcp.unreachable"),
     ("local block", [attempt("198.18.0.5", "local_block")], "tcp.local_block"),
     ("error", [attempt("198.18.0.5", "error")], "tcp.error"),
-    ("mixed failures name the most actionable",
-     [attempt("198.18.0.5", "filtered"), attempt("2001:db8::5", "unreachable", PROHIBITED6)], "tcp.unreachable"),
-    ("refused outranks filtered", [attempt("198.18.0.5", "filtered"), attempt("198.18.0.6", "refused")],
-     "tcp.refused"),
+    (
+        "mixed failures name the most actionable",
+        [attempt("198.18.0.5", "filtered"), attempt("2001:db8::5", "unreachable", PROHIBITED6)],
+        "tcp.unreachable",
+    ),
+    ("refused outranks filtered", [attempt("198.18.0.5", "filtered"), attempt("198.18.0.6", "refused")], "tcp.refused"),
 ]
 
 
@@ -46,7 +48,9 @@ def test_judge(label: str, attempts: list[ConnectAttempt], code: str) -> None:
 
 
 def test_partial_names_the_failed_address_and_why() -> None:
-    finding = judge("svc.test", 443, [attempt("198.18.0.5", "open"), attempt("2001:db8::5", "unreachable", PROHIBITED6)])
+    finding = judge(
+        "svc.test", 443, [attempt("198.18.0.5", "open"), attempt("2001:db8::5", "unreachable", PROHIBITED6)]
+    )
     assert "2001:db8::5 unreachable" in finding.summary
     assert "administratively prohibited from 2001:db8::1" in finding.summary
 

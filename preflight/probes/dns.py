@@ -167,6 +167,8 @@ async def query_server(host: str, qtype: str, server: tuple[str, int], timeout: 
                         label, qtype, outcome, rcode, (), tuple(cnames), None, truncated, transport,
                         None if outcome != "bad_response" else f"rcode {rcode}", _ms(start),
                     )  # fmt: skip
+                if not isinstance(response, dns.message.QueryMessage):
+                    raise dns.exception.FormError("not a query response")  # type: ignore[no-untyped-call]
                 chain = response.resolve_chaining()
                 for rrset in chain.cnames:
                     for rd in rrset:

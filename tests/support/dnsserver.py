@@ -35,10 +35,10 @@ class Behaviour:
 
 
 class DnsServer:
-    def __init__(self, zone: Mapping[str, Behaviour], host: str = "127.0.0.1") -> None:
+    def __init__(self, zone: Mapping[str, Behaviour], host: str = "127.0.0.1", port: int = 0) -> None:
         self.zone = {dns.name.from_text(k): v for k, v in zone.items()}
         self.host = host
-        self.port = 0
+        self.port = port
         self.queries: list[tuple[str, str, str]] = []  # (transport, name, type)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -62,7 +62,7 @@ class DnsServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         for _ in range(20):
             udp = socket.socket(family, socket.SOCK_DGRAM)
-            udp.bind((self.host, 0))
+            udp.bind((self.host, self.port))
             port = udp.getsockname()[1]
             tcp = socket.socket(family, socket.SOCK_STREAM)
             tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

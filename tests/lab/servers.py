@@ -1,0 +1,49 @@
+"""Lab service processes, started inside namespaces: `python servers.py dns|tcp ...`, printing READY when up."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
+
+
+async def tcp_listeners(specs: list[str]) -> None:
+    """Accept and hold connections on each ADDRESS:PORT (IPv6 as [ADDR]:PORT)."""
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    for spec in specs:
+        host, _, port = spec.rpartition(":")
+        host = host.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        await asyncio.start_server(hold, host, int(port), family=family)
+    print("READY", flush=True)
+    await asyncio.Event().wait()
+
+
+def dns_server(zone_file: str, listen: str) -> None:
+    from dnsserver import Behaviour, DnsServer
+
+    zone = {name: Behaviour(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
+            for name, spec in json.loads(Path(zone_file).read_text()).items()}  # fmt: skip
+    host, _, port = listen.rpartition(":")
+    server = DnsServer(zone, host=host, port=int(port))
+    with server:
+        print("READY", flush=True)
+        asyncio.run(asyncio.Event().wait())
+
+
+if __name__ == "__main__":
+    kind = sys.argv[1]
+    if kind == "tcp":
+        asyncio.run(tcp_listeners(sys.argv[2:]))
+    elif kind == "dns":
+        dns_server(sys.argv[2], sys.argv[3])
+    else:
+        raise SystemExit(f"unknown server kind {kind!r}")

@@ -1,0 +1,44 @@
+"""Reason codes are an interface: every code a check can emit is documented, explained and in the README."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from helpers import ROOT, run_cli
+
+from preflight.registry import all_codes, load_checks
+
+CODE_LITERAL = re.compile(r"""["']((?:dns|tcp|tls|crl|clock|proxy|run|target|plugin|check)\.[a-z_]+)["']""")
+
+
+def emitted_codes() -> set[str]:
+    """Every code-shaped string literal in the engine and the built-in checks."""
+    found: set[str] = set()
+    for folder in ("checks", "preflight"):
+        for path in (ROOT / folder).rglob("*.py"):
+            found |= set(CODE_LITERAL.findall(path.read_text()))
+    check_ids = {c.id for c in load_checks().checks}
+    return found - check_ids - {"dns.resolve", "tcp.connect"}
+
+
+def test_every_emitted_code_is_documented() -> None:
+    documented = set(all_codes(load_checks().checks))
+    missing = emitted_codes() - documented
+    assert not missing, f"codes used in the source but not documented: {sorted(missing)}"
+
+
+def test_every_documented_code_is_in_the_readme_table() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = {m.group(1) for m in re.finditer(r"^\| `([a-z_]+\.[a-z_]+)` \|", readme, re.MULTILINE)}
+    documented = set(all_codes(load_checks().checks))
+    assert documented - table == set(), "missing from README's code table"
+    assert table - documented == set(), "README documents codes that no longer exist"
+
+
+@pytest.mark.parametrize("code", sorted(all_codes(load_checks().checks)))
+def test_explain_prints_meaning_detection_and_fix(code: str) -> None:
+    run = run_cli("explain", code)
+    assert run.code == 0
+    for heading in ("What it means:", "How it is detected:", "How to fix it:"):
+        assert heading in run.stdout

@@ -1,0 +1,87 @@
+"""Third-party plugins load through the same entry points as the built-ins; broken ones never break a run."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dnsserver import Behaviour, DnsServer
+from helpers import ROOT, cli_env, run_cli
+
+
+@pytest.fixture(scope="module")
+def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Install the example plugin package (really, with pip) into a private directory."""
+    target = tmp_path_factory.mktemp("plugin-site")
+    source = tmp_path_factory.mktemp("plugin-src") / "example_plugin"
+    shutil.copytree(ROOT / "tests" / "example_plugin", source)  # pip builds in the tree: keep the repo clean
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(source)],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    return target
+
+
+@pytest.fixture
+def dns() -> Iterator[DnsServer]:
+    with DnsServer({"ok.test": Behaviour(a=("127.0.0.1",))}) as server:
+        yield server
+
+
+def plugin_env(plugin_path: Path) -> dict[str, str]:
+    env = cli_env()
+    env["PYTHONPATH"] = f"{env['PYTHONPATH']}:{plugin_path}"
+    return env
+
+
+def test_the_example_plugin_is_seen_by_the_checks_list(plugin_path: Path) -> None:
+    run = run_cli("checks", env=plugin_env(plugin_path))
+    assert "example.port_list" in run.stdout and "dns.resolve" in run.stdout
+    assert "example.broken_import" in run.stderr and "failed to load" in run.stderr
+    assert run.code == 3
+
+
+def test_plugin_check_runs_and_broken_plugins_become_errors(plugin_path: Path, dns: DnsServer, tmp_path: Path,
+                                                            listener: Any) -> None:  # fmt: skip
+    port = listener()
+    profile = tmp_path / "p.toml"
+    profile.write_text(
+        f'name = "x"\n[[endpoint]]\nhost = "ok.test"\nports = [443, {port}]\npurpose = "p"\nsource = "s"\n'
+    )
+    run = run_cli("run", "--profile", str(profile), "--dns-server", dns.address, "--format", "json", "--timeout", "1",
+                  "--skip", "tcp.*", env=plugin_env(plugin_path))  # fmt: skip
+    results = {r["id"]: r for r in run.report["results"]}
+    assert results["example.port_list/ok.test:443"]["code"] == "example.standard_ports"
+    assert results[f"example.port_list/ok.test:{port}"]["code"] == "example.odd_port"
+    broken = results["example.broken_import/(run)"]
+    assert (broken["status"], broken["code"]) == ("error", "plugin.load_failed")
+    assert "example.broken_import" in broken["summary"] and "ImportError" in broken["error"]
+    crashed = results["example.crashes/ok.test"]
+    assert (crashed["status"], crashed["code"]) == ("error", "check.crashed")
+    assert "ZeroDivisionError" in crashed["error"]
+    assert results["dns.resolve/ok.test"]["code"] == "dns.ok"  # the built-ins ran normally
+    assert run.code == 3  # errors but no failure: could not evaluate everything
+
+
+def test_plugin_reporter_is_a_format(plugin_path: Path, dns: DnsServer, tmp_path: Path) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text('name = "x"\n[[endpoint]]\nhost = "ok.test"\nports = [443]\npurpose = "p"\nsource = "s"\n')
+    run = run_cli("run", "--profile", str(profile), "--dns-server", dns.address, "--format", "example-count",
+                  "--skip", "example.*", "--skip", "tcp.*", env=plugin_env(plugin_path))  # fmt: skip
+    assert run.stdout.strip() == "pass=1 warn=0 fail=0 skip=0 error=0"
+
+
+def test_builtins_are_registered_through_entry_points_like_plugins() -> None:
+    from importlib.metadata import entry_points
+
+    checks = {ep.name: ep.value for ep in entry_points(group="preflight.checks")}
+    reporters = {ep.name: ep.value for ep in entry_points(group="preflight.reporters")}
+    assert checks["dns.resolve"] == "checks.dns:DnsResolveCheck"
+    assert checks["tcp.connect"] == "checks.tcp:TcpConnectCheck"
+    assert {"table", "json"} <= set(reporters)
