@@ -46,7 +46,8 @@ CODES: dict[str, CodeDoc] = {
         "A router reported the destination unreachable or administratively prohibited (ICMP), or this host "
         "has no route to it.",
         "connect() failed with EHOSTUNREACH/ENETUNREACH (or EACCES with an ICMPv6 report); on Linux the ICMP "
-        "type, code and the rejecting router's address are read with IP_RECVERR.",
+        "type, code and the rejecting router's address are read with IP_RECVERR. ENETUNREACH without any ICMP "
+        "means this host has no route (outcome no_route in the evidence).",
         "Ask the owner of the router named in the evidence (icmp.offender) to allow the traffic, or fix the "
         "host's routing (default gateway).",
     ),
@@ -72,7 +73,8 @@ CODES: dict[str, CodeDoc] = {
 }
 
 # When every address failed, name the most actionable failure.
-_FAILURE_PRIORITY = ("local_block", "unreachable", "refused", "filtered", "error")
+_FAILURE_PRIORITY = ("local_block", "unreachable", "no_route", "refused", "filtered", "error")
+_CODE_OF = {"no_route": "tcp.unreachable"}
 
 
 def judge(host: str, port: int, attempts: Sequence[ConnectAttempt], ignored: Sequence[str] = ()) -> Finding:
@@ -85,6 +87,16 @@ def judge(host: str, port: int, attempts: Sequence[ConnectAttempt], ignored: Seq
     }
     opened = [a for a in attempts if a.outcome == "open"]
     failed = [a for a in attempts if a.outcome != "open"]
+    # A host without IPv6 routing fails IPv6 at once and clients fall back immediately: not worth a warning.
+    unrouted_v6 = [a for a in failed if a.outcome == "no_route" and a.family == "ipv6"]
+    if opened and unrouted_v6 and len(unrouted_v6) == len(failed):
+        evidence["ipv6_not_routed"] = [a.address for a in unrouted_v6]
+        fastest = min(a.latency_ms or 0.0 for a in opened)
+        summary = (
+            f"{host}:{port} open on {_count(opened)} (ipv4), connect {fastest:g} ms; "
+            f"IPv6 is not routed on this host, so its {len(unrouted_v6)} IPv6 address(es) are not used"
+        )
+        return _finding("tcp.open", summary, evidence)
     if not failed:
         fastest = min(a.latency_ms or 0.0 for a in opened)
         families = "/".join(sorted({a.family for a in opened}))
@@ -95,7 +107,8 @@ def judge(host: str, port: int, attempts: Sequence[ConnectAttempt], ignored: Seq
         working = ", ".join(a.address for a in opened)
         return _finding("tcp.partial", f"{host}:{port} open via {working}, but {failures}", evidence)
     outcomes = {a.outcome for a in failed}
-    code = next(f"tcp.{o}" for o in _FAILURE_PRIORITY if o in outcomes)
+    worst = next(o for o in _FAILURE_PRIORITY if o in outcomes)
+    code = _CODE_OF.get(worst, f"tcp.{worst}")
     return _finding(code, f"{host}:{port} {failures}", evidence)
 
 

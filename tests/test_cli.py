@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -112,10 +113,22 @@ def test_table_groups_skips_under_their_root_cause(world: dict[str, Any]) -> Non
     assert run.code == 1
     lines = run.stdout.splitlines()
     nx = next(i for i, line in enumerate(lines) if "dns.nxdomain" in line)
-    assert "└ tcp.connect :443" in lines[nx + 1] and "└ tcp.connect :8398" in lines[nx + 2]
+    assert "└ tcp.connect" in lines[nx + 1] and ":443 :8398" in lines[nx + 1]
     assert "caused by dns.nxdomain" in lines[nx + 1]
+    assert "nx.test" not in lines[nx + 2]  # one folded line per downstream check, not per port
     assert "What to fix:" in run.stdout
     assert "verdict: FAIL" in lines[-1] and "exit 1" in lines[-1]
+
+
+def test_table_lists_unprobed_rows_once_at_the_end(world: dict[str, Any]) -> None:
+    rows = [("ok.test", [world["open"]]), ("*.wild.test", [443, 8398]), ("{tenant_id}.boot.test", [443])]
+    profile = write_profile(world["tmp"] / "p.toml", rows)
+    run = run_cli("run", "--profile", profile, "--dns-server", world["dns"].address)
+    section = run.stdout.split("Not probed (never counted as passed):")[1]
+    assert "*.wild.test:443,8398 (wildcard" in section
+    assert "{tenant_id}.boot.test:443 (needs --tenant-id)" in section
+    assert "*.wild.test" not in run.stdout.split("Not probed")[0]
+    assert run.code == 0
 
 
 def test_strict_turns_warnings_into_exit_1(world: dict[str, Any]) -> None:
@@ -260,3 +273,27 @@ def test_one_resolution_per_host_however_many_checks_and_ports(world: dict[str, 
     run_world(world, [("ok.test", [world["open"], world["closed"], 443, 444])])
     asked = [q for q in world["dns"].queries if q[1] == "ok.test"]
     assert sorted(q[2] for q in asked) == ["A", "AAAA"]
+
+
+def test_one_connect_per_address_and_port_however_many_names(world: dict[str, Any]) -> None:
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    port = server.getsockname()[1]
+    try:
+        with DnsServer({f"n{i}.test": Behaviour(a=("127.0.0.1",)) for i in range(5)}) as dns:
+            profile = write_profile(world["tmp"] / "p.toml", [(f"n{i}.test", [port]) for i in range(5)])
+            run = run_cli("run", "--profile", profile, "--dns-server", dns.address, "--format", "json")
+        assert run.code == 0
+        assert all(r["code"] in ("dns.ok", "tcp.open") for r in run.report["results"])
+        server.settimeout(0.3)
+        accepted = 0
+        with contextlib.suppress(TimeoutError):
+            while True:
+                server.accept()[0].close()
+                accepted += 1
+        assert accepted == 1  # five names, one address and port: one connect, shared
+    finally:
+        server.close()

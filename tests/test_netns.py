@@ -33,6 +33,21 @@ ZONE = {
 }
 HOSTS = f"127.0.0.1 localhost\n{SERVICE} hosts-only.test\n"
 
+# The unmodified default profile, resolved to the lab: every concrete name it holds points at one lab service.
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+DEFAULT_SERVICE, DEFAULT_SERVICE6 = "198.18.60.10", "2001:db8:60::10"
+
+
+def _default_profile_names() -> list[str]:
+    from preflight import plan, profile
+
+    built = plan.build(profile.load(profile.DEFAULT_PROFILE), tenant_id=TENANT)
+    return [t.host for t in built.host_targets() if not t.wildcard]
+
+
+for _name in _default_profile_names():
+    ZONE.setdefault(_name, {"a": [DEFAULT_SERVICE], "aaaa": [DEFAULT_SERVICE6]})
+
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
@@ -45,6 +60,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with Topology() as topo:
         topo.add_service_address(SERVICE)
         topo.add_service_address(SERVICE6)
+        topo.add_service_address(DEFAULT_SERVICE)
+        topo.add_service_address(DEFAULT_SERVICE6)
         topo.router_route("blackhole", "198.18.100.0/24")
         topo.router_route("prohibit", "198.18.101.0/24")
         topo.router_route("unreachable", "198.18.102.0/24")
@@ -52,7 +69,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         topo.host_route("prohibit", "198.18.103.0/24")  # this host's own policy refuses it
         topo.host_etc(resolv_conf="nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", hosts=HOSTS)
         topo.start_python(topo.host, SERVERS, "dns", str(zone_file), "127.0.0.1:53")
-        topo.start_python(topo.internet, SERVERS, "tcp", f"{SERVICE}:443", f"[{SERVICE6}]:443", f"{SERVICE}:8398")
+        topo.start_python(
+            topo.internet,
+            SERVERS,
+            "tcp",
+            f"{SERVICE}:443",
+            f"[{SERVICE6}]:443",
+            f"{SERVICE}:8398",
+            *(f"{a}:{p}" for a in (DEFAULT_SERVICE, f"[{DEFAULT_SERVICE6}]") for p in (443, 8398, 80)),
+        )
         yield topo
 
 
@@ -135,3 +160,24 @@ def test_namespaces_are_gone_after_teardown(tmp_path: Path) -> None:
     listing = sh("ip", "netns", "list").stdout
     assert not any(n in listing for n in names)
     assert not Path(f"/etc/netns/{names[0]}").exists()
+
+
+def test_the_unmodified_default_profile_in_the_lab(lab: Any) -> None:
+    """README's main job, `preflight run --tenant-id ...`, with no profile or DNS flags, inside the lab."""
+    run = run_cli("run", "--tenant-id", TENANT, "--format", "json", "--timeout", "2", env=lab_env(),
+                  prefix=lab.prefix(lab.host))  # fmt: skip
+    report = run.report
+    assert report["profile"]["name"] == "entra-private-access"
+    statuses = {(r["check"], r["status"], r["code"]) for r in report["results"]}
+    assert ("dns.resolve", "pass", "dns.ok") in statuses and ("tcp.connect", "pass", "tcp.open") in statuses
+    for result in report["results"]:
+        if result["status"] == "skip":
+            assert result["code"] in ("target.wildcard", "run.upstream"), result["summary"]
+        else:
+            assert result["status"] == "pass", result["summary"]
+    boot = f"{TENANT}.bootstrap.msappproxy.net"
+    for port in (443, 8398):
+        assert run.result("tcp.connect", f"{boot}:{port}")["code"] == "tcp.open"
+    assert run.result("tcp.connect", "crl3.digicert.com:80")["code"] == "tcp.open"
+    assert report["summary"]["verdict"] == "pass"
+    assert run.code == 0

@@ -63,7 +63,10 @@ def test_partial_names_the_failed_address_and_why() -> None:
         (errno.ETIMEDOUT, None, "filtered"),
         (10060, None, "filtered"),  # WSAETIMEDOUT
         (errno.EHOSTUNREACH, PROHIBITED, "unreachable"),
-        (errno.ENETUNREACH, None, "unreachable"),
+        (errno.EHOSTUNREACH, None, "unreachable"),
+        (errno.ENETUNREACH, PROHIBITED, "unreachable"),
+        (errno.ENETUNREACH, None, "no_route"),
+        (10051, None, "no_route"),  # WSAENETUNREACH
         (10065, None, "unreachable"),  # WSAEHOSTUNREACH
         (errno.EACCES, PROHIBITED6, "unreachable"),  # IPv6 admin-prohibited arrives as EACCES
         (errno.EACCES, None, "local_block"),
@@ -112,3 +115,19 @@ def test_parse_extended_error_ignores_non_icmp_or_short(data: bytes) -> None:
 )
 def test_usable_addresses(host: str, addresses: list[str], usable: list[str], ignored: list[str]) -> None:
     assert usable_addresses(host, addresses) == (usable, ignored)
+
+
+def test_unrouted_ipv6_next_to_working_ipv4_is_not_a_warning() -> None:
+    finding = judge("svc.test", 443, [attempt("198.18.0.5", "open"), attempt("2001:db8::5", "no_route")])
+    assert finding.code == "tcp.open"
+    assert finding.evidence["ipv6_not_routed"] == ["2001:db8::5"]
+    assert "IPv6 is not routed" in finding.summary
+
+
+def test_no_route_alone_is_unreachable() -> None:
+    assert judge("svc.test", 443, [attempt("198.18.0.5", "no_route")]).code == "tcp.unreachable"
+
+
+def test_unrouted_ipv4_is_still_a_partial() -> None:
+    finding = judge("svc.test", 443, [attempt("2001:db8::5", "open"), attempt("198.18.0.5", "no_route")])
+    assert finding.code == "tcp.partial"

@@ -112,7 +112,8 @@ async def system_lookup(host: str, timeout: float) -> SystemLookup:
 
     def work() -> None:
         try:
-            result: Any = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            # AI_ADDRCONFIG, as real clients do: no IPv6 answers on a host without an IPv6 address.
+            result: Any = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG)
         except BaseException as exc:  # handed to the loop, which re-raises it in the awaiting task
             result = exc
         loop.call_soon_threadsafe(_settle, future, result)

@@ -79,7 +79,7 @@ class IcmpReport:
 class ConnectAttempt:
     address: str
     port: int
-    outcome: str  # open | refused | filtered | unreachable | local_block | error
+    outcome: str  # open | refused | filtered | unreachable | no_route | local_block | error
     latency_ms: float | None = None
     errno_name: str | None = None
     error: str | None = None
@@ -108,6 +108,8 @@ def classify_error(number: int | None, icmp: IcmpReport | None) -> str:
         return "refused"
     if number in (errno.ETIMEDOUT, _WSAETIMEDOUT):
         return "filtered"
+    if number in (errno.ENETUNREACH, _WSAENETUNREACH) and icmp is None:
+        return "no_route"  # this host has no route to that network at all (often: no IPv6 connectivity)
     if number in (errno.EHOSTUNREACH, errno.ENETUNREACH, _WSAEHOSTUNREACH, _WSAENETUNREACH):
         return "unreachable"
     if number in (errno.EACCES, errno.EPERM, _WSAEACCES):

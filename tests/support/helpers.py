@@ -38,7 +38,10 @@ class CliRun:
 
     @property
     def report(self) -> dict[str, Any]:
-        return json.loads(self.stdout)  # type: ignore[no-any-return]
+        """The JSON report on stdout, validated against the shipped schema every time a test reads it."""
+        report: dict[str, Any] = json.loads(self.stdout)
+        validate_report(report, json.loads((ROOT / "reports" / "schema" / "report.schema.json").read_text()))
+        return report
 
     def result(self, check: str, key: str) -> dict[str, Any]:
         for result in self.report["results"]:
