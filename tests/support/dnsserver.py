@@ -32,6 +32,7 @@ class Behaviour:
     truncate: bool = False  # UDP answers are empty with TC set; TCP gets the data
     ttl: int = 300
     tcp_silent: bool = False
+    delay_s: float = 0.0  # answer this late (emulates a resolver's round trip)
 
 
 class DnsServer:
@@ -122,6 +123,14 @@ class DnsServer:
             response.answer.append(dns.rrset.from_text_list(name, behaviour.ttl, "IN", rtype, list(records)))
         return response.to_wire()
 
+    def delay_for(self, wire: bytes) -> float:
+        try:
+            name = dns.message.from_wire(wire).question[0].name
+        except Exception:
+            return 0.0
+        behaviour = self.zone.get(name)
+        return behaviour.delay_s if behaviour is not None else 0.0
+
     async def _handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
@@ -148,5 +157,10 @@ class _Udp(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         reply = self.server.answer(data, "udp")
-        if reply is not None:
+        if reply is None:
+            return
+        delay = self.server.delay_for(data)
+        if delay:
+            asyncio.get_running_loop().call_later(delay, self.transport.sendto, reply, addr)  # type: ignore[attr-defined]
+        else:
             self.transport.sendto(reply, addr)  # type: ignore[attr-defined]
