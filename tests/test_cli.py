@@ -297,3 +297,27 @@ def test_one_connect_per_address_and_port_however_many_names(world: dict[str, An
         assert accepted == 1  # five names, one address and port: one connect, shared
     finally:
         server.close()
+
+
+def test_progress_line_only_on_a_terminal(world: dict[str, Any]) -> None:
+    import os
+    import pty
+
+    profile = write_profile(world["tmp"] / "p.toml", [("ok.test", [world["open"]])])
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "preflight", "run", "--profile", profile, "--dns-server", world["dns"].address,
+             "--format", "json"],
+            stdout=subprocess.PIPE, stderr=slave, env=cli_env(), timeout=60,
+        )  # fmt: skip
+        os.close(slave)
+        seen = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(master, 4096):
+                seen += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 0
+    assert b"[2/2] " in seen and b"\r" in seen  # the self-rewriting line, on the terminal
+    json.loads(proc.stdout)  # stdout stays pure JSON
