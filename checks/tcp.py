@@ -54,7 +54,9 @@ CODES: dict[str, CodeDoc] = {
     "tcp.local_block": CodeDoc(
         Status.FAIL,
         "This host itself refused to send the connection (local firewall policy or a local reject route).",
-        "connect() failed with EACCES/EPERM without any ICMP report, or EINVAL from a local blackhole route.",
+        "connect() failed with EACCES/EPERM without any ICMP report, EINVAL from a local blackhole route, or an "
+        "ICMP reject whose sender is one of this host's own addresses (a local nftables/iptables REJECT). A local "
+        "DROP rule cannot be told apart from a remote one on Linux: it shows as tcp.filtered.",
         "Allow the outbound connection in this host's firewall (Windows Defender Firewall, nftables, endpoint "
         "security) or remove the local route.",
     ),

@@ -119,7 +119,7 @@ def test_tcp_conditions_through_a_router(lab: Any, tmp_path: Path, report_schema
 
     prohibited = run.result("tcp.connect", "prohibited.test:443")["evidence"]["attempts"][0]["icmp"]
     assert prohibited == {"type": 3, "code": 13, "meaning": "communication administratively prohibited",
-                          "offender": "198.18.1.1", "prohibited": True}  # fmt: skip
+                          "offender": "198.18.1.1", "prohibited": True, "local": False}  # fmt: skip
     unreachable = run.result("tcp.connect", "unreachable.test:443")["evidence"]["attempts"][0]["icmp"]
     assert (unreachable["type"], unreachable["code"], unreachable["offender"]) == (3, 1, "198.18.1.1")
     v6 = run.result("tcp.connect", "prohibited6.test:443")["evidence"]["attempts"][0]["icmp"]

@@ -73,6 +73,8 @@ def test_partial_names_the_failed_address_and_why() -> None:
         (errno.EPERM, None, "local_block"),
         (10013, None, "local_block"),  # WSAEACCES
         (errno.EINVAL, None, "local_block"),
+        (errno.EHOSTUNREACH, IcmpReport("ipv4", 3, 13, "198.18.1.2", local=True), "local_block"),
+        (errno.EACCES, IcmpReport("ipv6", 1, 1, "2001:db8:1::2", local=True), "local_block"),
         (errno.EMFILE, None, "error"),
         (None, None, "error"),
     ],
@@ -96,6 +98,13 @@ def test_parse_extended_error_ipv6() -> None:
     report = parse_extended_error(socket.IPPROTO_IPV6, 25, data)
     assert report == IcmpReport("ipv6", 1, 1, "2001:db8::1")
     assert report.prohibited
+
+
+def test_is_local_address() -> None:
+    from preflight.probes.tcp import is_local_address
+
+    assert is_local_address("127.0.0.1") and is_local_address("::1")
+    assert not is_local_address("192.0.2.1") and not is_local_address(None)
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00" * 15, struct.pack("=IBBBBII", 1, 1, 0, 0, 0, 0, 0)])

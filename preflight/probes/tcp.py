@@ -53,6 +53,7 @@ class IcmpReport:
     type: int
     code: int
     offender: str | None
+    local: bool = False  # the offender is one of this host's own addresses: its own firewall rejected it
 
     @property
     def meaning(self) -> str:
@@ -72,6 +73,7 @@ class IcmpReport:
             "meaning": self.meaning,
             "offender": self.offender,
             "prohibited": self.prohibited,
+            "local": self.local,
         }
 
 
@@ -108,6 +110,8 @@ def classify_error(number: int | None, icmp: IcmpReport | None) -> str:
         return "refused"
     if number in (errno.ETIMEDOUT, _WSAETIMEDOUT):
         return "filtered"
+    if icmp is not None and icmp.local:
+        return "local_block"  # this host's own firewall answered with an ICMP reject
     if number in (errno.ENETUNREACH, _WSAENETUNREACH) and icmp is None:
         return "no_route"  # this host has no route to that network at all (often: no IPv6 connectivity)
     if number in (errno.EHOSTUNREACH, errno.ENETUNREACH, _WSAEHOSTUNREACH, _WSAENETUNREACH):
@@ -152,8 +156,21 @@ def _read_icmp(sock: socket.socket) -> IcmpReport | None:
         if (level, kind) in ((socket.IPPROTO_IP, _IP_RECVERR), (socket.IPPROTO_IPV6, _IPV6_RECVERR)):
             report = parse_extended_error(level, kind, data)
             if report is not None:
-                return report
+                return dataclasses.replace(report, local=is_local_address(report.offender))
     return None
+
+
+def is_local_address(address: str | None) -> bool:
+    """Whether an address belongs to this host (binding to it succeeds only then)."""
+    if address is None:
+        return False
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((address, 0))
+    except OSError:
+        return False
+    return True
 
 
 async def connect(address: str, port: int, timeout: float) -> ConnectAttempt:

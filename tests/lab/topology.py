@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -163,26 +164,42 @@ class Topology:
             (folder / "hosts").write_text(hosts)
 
     def start(
-        self, ns: str, args: Sequence[str], *, ready_line: str | None = None, timeout: float = 10
+        self,
+        ns: str,
+        args: Sequence[str],
+        *,
+        ready_line: str | None = None,
+        timeout: float = 10,
+        ready_on_stderr: bool = False,
     ) -> subprocess.Popen[bytes]:
-        """A process inside a namespace, ended on teardown. Waits for `ready_line` on its stdout if given."""
+        """A process inside a namespace, ended on teardown. Waits for `ready_line` on its output if given."""
         proc = subprocess.Popen([*self.prefix(ns), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._processes.append(proc)
-        if ready_line is not None:
-            deadline = time.monotonic() + timeout
-            assert proc.stdout is not None
-            while time.monotonic() < deadline:
-                line = proc.stdout.readline().decode()
-                if ready_line in line:
-                    return proc
-                if not line and proc.poll() is not None:
-                    break
-            err = proc.stderr.read().decode() if proc.stderr and proc.poll() is not None else ""
-            raise RuntimeError(f"{' '.join(args)} did not become ready in {ns}: {err.strip()}")
-        return proc
+        if ready_line is None:
+            return proc
+        stream = proc.stderr if ready_on_stderr else proc.stdout
+        assert stream is not None
+        seen = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(stream.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+            if ready_line.encode() in seen:
+                return proc
+        proc.kill()
+        raise RuntimeError(f"{' '.join(args[:3])} did not become ready in {ns}: {seen.decode(errors='replace')[-500:]}")
 
     def start_python(self, ns: str, script: Path, *args: str, ready_line: str = "READY") -> subprocess.Popen[bytes]:
         return self.start(ns, [sys.executable, str(script), *args], ready_line=ready_line)
+
+    def firewall(self, ns: str, ruleset: str) -> None:
+        """Load an nftables ruleset (multi-line text, as `nft -f -` wants it) into a namespace."""
+        sh("ip", "netns", "exec", ns, "nft", "-f", "-", input_text=ruleset)
 
     def close(self) -> None:
         for proc in self._processes:

@@ -1,0 +1,102 @@
+"""A ready lab: topology + dnsmasq as the host's resolver + the fake service on the internet side.
+
+Every concrete name of the default profile (with TENANT filled in) resolves through dnsmasq to one service
+address pair, listening on 443, 8398 and 80 over IPv4 and IPv6. A scenario changes one thing (a dnsmasq
+option, an nftables rule) and runs the unmodified CLI in the host namespace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from helpers import ROOT, CliRun, cli_env, run_cli
+
+from lab.topology import LAB_NETWORKS, Topology, clean_leftovers
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+SERVICE, SERVICE6 = "198.18.50.10", "2001:db8:50::10"
+BLACKHOLE_RESOLVER = "198.18.100.53"  # the router drops everything to 198.18.100.0/24
+SERVICE_PORTS = (443, 8398, 80)
+SERVERS = ROOT / "tests" / "lab" / "servers.py"
+
+
+def default_profile_names() -> list[str]:
+    from preflight import plan, profile
+
+    built = plan.build(profile.load(profile.DEFAULT_PROFILE), tenant_id=TENANT)
+    return [t.host for t in built.host_targets() if not t.wildcard]
+
+
+@dataclasses.dataclass
+class LabSpec:
+    """What a scenario changes from the all-clear lab."""
+
+    dns_options: Sequence[str] = ()  # extra dnsmasq options
+    unrecorded: Sequence[str] = ()  # names that get no host-record (so other options decide them)
+    router_rules: str = ""  # nftables rules for the router's forward chain
+    host_rules: str = ""  # nftables rules for the host's own output chain
+    service_ports: Sequence[int] = SERVICE_PORTS
+
+
+class LabWorld:
+    def __init__(self, topo: Topology) -> None:
+        self.topo = topo
+
+    def run(self, *args: str, timeout: float = 60) -> CliRun:
+        env = cli_env(PREFLIGHT_GUARD_ALLOW=LAB_NETWORKS, PREFLIGHT_GUARD_ALLOW_NAMES="1")
+        return run_cli(*args, env=env, prefix=self.topo.prefix(self.topo.host), timeout=timeout)
+
+    def preflight(self, *extra: str) -> CliRun:
+        """The README's main job, unmodified, plus the tenant and a lab-sized timeout."""
+        return self.run("run", "--tenant-id", TENANT, "--format", "json", "--timeout", "1.5", *extra)
+
+
+@contextmanager
+def lab_world(spec: LabSpec | None = None) -> Iterator[LabWorld]:
+    spec = spec or LabSpec()
+    clean_leftovers()
+    with Topology() as topo:
+        topo.add_service_address(SERVICE)
+        topo.add_service_address(SERVICE6)
+        topo.router_route("blackhole", "198.18.100.0/24")
+        if spec.router_rules:
+            topo.firewall(topo.router, _table("inet", "lab", "forward", spec.router_rules))
+        if spec.host_rules:
+            topo.firewall(topo.host, _table("inet", "lab", "output", spec.host_rules))
+        topo.host_etc(resolv_conf="nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", hosts="127.0.0.1 localhost\n")
+        _start_dnsmasq(topo, spec)
+        listen = [f"{a}:{p}" for a in (SERVICE, f"[{SERVICE6}]") for p in spec.service_ports]
+        topo.start(topo.internet, ["python3", str(SERVERS), "tcp", *listen], ready_line="READY")
+        yield LabWorld(topo)
+
+
+def _table(family: str, name: str, hook: str, rules: str) -> str:
+    body = "\n".join(f"    {line.strip()}" for line in rules.strip().splitlines())
+    return f"table {family} {name} {{\n  chain {hook} {{\n    type filter hook {hook} priority 0;\n{body}\n  }}\n}}\n"
+
+
+def _start_dnsmasq(topo: Topology, spec: LabSpec) -> None:
+    records = [
+        f"--host-record={name},{SERVICE},{SERVICE6}" for name in default_profile_names() if name not in spec.unrecorded
+    ]
+    args = [
+        "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
+        "--listen-address=127.0.0.1", "--bind-interfaces", "--port=53", "--pid-file=", "--user=root",
+        "--log-facility=-", "--cache-size=0", *records, *spec.dns_options,
+    ]  # fmt: skip
+    topo.start(topo.host, args, ready_line="started, version", ready_on_stderr=True)
+    time.sleep(0.05)
+
+
+def result_map(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in report["results"]}
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

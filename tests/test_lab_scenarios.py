@@ -1,0 +1,163 @@
+"""Scenario suite: the unmodified CLI against real middleboxes (dnsmasq, nftables) in network namespaces.
+
+Each scenario changes one thing from the all-clear lab and asserts the status and code of the results that
+matter, and the exit code. The list, with the verdict each proves, is in tests/lab/README.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from lab.topology import ROUTER_HOST_SIDE, ROUTER_HOST_SIDE6
+from lab.world import BLACKHOLE_RESOLVER, TENANT, LabSpec, lab_world
+
+pytestmark = pytest.mark.netns
+
+BOOT = f"{TENANT}.bootstrap.msappproxy.net"
+CRL_HOSTS = ("crl3.digicert.com", "crl4.digicert.com", "ocsp.digicert.com", "crl.microsoft.com",
+             "oneocsp.microsoft.com", "ocsp.msocsp.com")  # fmt: skip
+
+
+def status_code(run: Any, check: str, key: str) -> tuple[str, str]:
+    result = run.result(check, key)
+    return result["status"], result["code"]
+
+
+def test_all_clear() -> None:
+    with lab_world() as lab:
+        run = lab.preflight()
+    assert run.code == 0, run.stdout[-2000:]
+    assert run.report["summary"]["verdict"] == "pass"
+    assert status_code(run, "tcp.connect", f"{BOOT}:8398") == ("pass", "tcp.open")
+    assert status_code(run, "dns.resolve", "login.microsoftonline.com") == ("pass", "dns.ok")
+    for result in run.report["results"]:
+        assert result["status"] in ("pass", "skip"), result["summary"]
+        if result["status"] == "skip":
+            assert result["code"] in ("target.wildcard", "run.upstream")
+
+
+def test_all_clear_twenty_times_same_verdict() -> None:
+    with lab_world() as lab:
+        outcomes = set()
+        for _ in range(20):
+            run = lab.preflight()
+            outcomes.add((run.code, run.report["summary"]["verdict"],
+                          tuple(sorted((r["id"], r["status"], r["code"]) for r in run.report["results"]))))  # fmt: skip
+    assert len(outcomes) == 1
+    code, verdict, _results = outcomes.pop()
+    assert (code, verdict) == (0, "pass")
+
+
+def test_port_8398_dropped() -> None:
+    with lab_world(LabSpec(router_rules="tcp dport 8398 drop")) as lab:
+        run = lab.preflight()
+    assert status_code(run, "tcp.connect", f"{BOOT}:8398") == ("fail", "tcp.filtered")
+    assert status_code(run, "tcp.connect", f"{BOOT}:443") == ("pass", "tcp.open")
+    assert run.code == 1
+
+
+def test_port_443_refused_with_tcp_reset() -> None:
+    with lab_world(LabSpec(router_rules="tcp dport 443 reject with tcp reset")) as lab:
+        run = lab.preflight()
+    assert status_code(run, "tcp.connect", "login.microsoftonline.com:443") == ("fail", "tcp.refused")
+    assert status_code(run, "tcp.connect", f"{BOOT}:8398") == ("pass", "tcp.open")
+    assert run.code == 1
+
+
+def test_port_80_admin_prohibited_names_the_router() -> None:
+    with lab_world(LabSpec(router_rules="tcp dport 80 reject with icmpx type admin-prohibited")) as lab:
+        run = lab.preflight()
+    for host in CRL_HOSTS:
+        assert status_code(run, "tcp.connect", f"{host}:80") == ("fail", "tcp.unreachable")
+    attempts = run.result("tcp.connect", "crl3.digicert.com:80")["evidence"]["attempts"]
+    offenders = {a["address"]: a["icmp"]["offender"] for a in attempts}
+    assert offenders == {"198.18.50.10": ROUTER_HOST_SIDE, "2001:db8:50::10": ROUTER_HOST_SIDE6}
+    assert status_code(run, "tcp.connect", "login.microsoftonline.com:443") == ("pass", "tcp.open")
+
+
+def test_nxdomain_for_one_fqdn_collapses_its_checks() -> None:
+    spec = LabSpec(unrecorded=["crl3.digicert.com"], dns_options=["--local=/crl3.digicert.com/"])
+    with lab_world(spec) as lab:
+        run = lab.preflight()
+    assert status_code(run, "dns.resolve", "crl3.digicert.com") == ("fail", "dns.nxdomain")
+    skipped = run.result("tcp.connect", "crl3.digicert.com:80")
+    assert (skipped["status"], skipped["caused_by"]) == ("skip", "dns.resolve/crl3.digicert.com")
+    assert status_code(run, "dns.resolve", "crl4.digicert.com") == ("pass", "dns.ok")
+    assert run.code == 1
+
+
+def test_sinkhole_answer() -> None:
+    spec = LabSpec(unrecorded=["ocsp.digicert.com"], dns_options=["--address=/ocsp.digicert.com/0.0.0.0",
+                                                                   "--address=/ocsp.digicert.com/::"])  # fmt: skip
+    with lab_world(spec) as lab:
+        run = lab.preflight()
+    assert status_code(run, "dns.resolve", "ocsp.digicert.com") == ("warn", "dns.sinkhole")
+    assert status_code(run, "tcp.connect", "ocsp.digicert.com:80") == ("skip", "tcp.no_address")
+    assert run.code == 0  # a warning only: the rest is clear
+
+
+def test_public_name_answering_loopback_is_a_sinkhole() -> None:
+    spec = LabSpec(unrecorded=["login.windows.net"], dns_options=["--address=/login.windows.net/127.0.0.1"])
+    with lab_world(spec) as lab:
+        run = lab.preflight()
+    result = run.result("dns.resolve", "login.windows.net")
+    assert (result["status"], result["code"]) == ("warn", "dns.sinkhole")
+    assert result["evidence"]["sinkhole"] == {"127.0.0.1": "loopback"}
+    assert status_code(run, "tcp.connect", "login.windows.net:443") == ("skip", "tcp.no_address")
+
+
+def test_resolver_timeout() -> None:
+    spec = LabSpec(unrecorded=["login.microsoftonline.com"],
+                   dns_options=[f"--server=/login.microsoftonline.com/{BLACKHOLE_RESOLVER}"])  # fmt: skip
+    with lab_world(spec) as lab:
+        run = lab.preflight()
+    assert status_code(run, "dns.resolve", "login.microsoftonline.com") == ("fail", "dns.timeout")
+    assert run.result("tcp.connect", "login.microsoftonline.com:443")["code"] == "run.upstream"
+    assert run.code == 1
+
+
+def test_cname_chain_is_followed_and_recorded() -> None:
+    spec = LabSpec(unrecorded=["management.azure.com"],
+                   dns_options=["--cname=management.azure.com,arm.lab.test", "--cname=arm.lab.test,edge.lab.test",
+                                "--host-record=edge.lab.test,198.18.50.10,2001:db8:50::10"])  # fmt: skip
+    with lab_world(spec) as lab:
+        run = lab.preflight()
+    result = run.result("dns.resolve", "management.azure.com")
+    assert (result["status"], result["code"]) == ("pass", "dns.ok")
+    chain = next(a for a in result["evidence"]["answers"] if a["qtype"] == "A")["cnames"]
+    assert [(c["name"], c["target"]) for c in chain] == [("management.azure.com", "arm.lab.test"),
+                                                          ("arm.lab.test", "edge.lab.test")]  # fmt: skip
+    assert status_code(run, "tcp.connect", "management.azure.com:443") == ("pass", "tcp.open")
+
+
+def test_ipv6_broken_ipv4_fine() -> None:
+    with lab_world(LabSpec(router_rules="meta nfproto ipv6 tcp dport 443 drop")) as lab:
+        run = lab.preflight()
+    result = run.result("tcp.connect", "login.microsoftonline.com:443")
+    assert (result["status"], result["code"]) == ("warn", "tcp.partial")
+    outcomes = {a["address"]: a["outcome"] for a in result["evidence"]["attempts"]}
+    assert outcomes == {"198.18.50.10": "open", "2001:db8:50::10": "filtered"}
+    assert run.code == 0
+
+
+def test_host_firewall_rejects_8398() -> None:
+    with lab_world(LabSpec(host_rules="tcp dport 8398 reject with icmpx type admin-prohibited")) as lab:
+        run = lab.preflight()
+    result = run.result("tcp.connect", f"{BOOT}:8398")
+    assert (result["status"], result["code"]) == ("fail", "tcp.local_block")
+    assert all(a["icmp"]["local"] for a in result["evidence"]["attempts"])
+    assert status_code(run, "tcp.connect", f"{BOOT}:443") == ("pass", "tcp.open")
+
+
+def test_host_firewall_drop_looks_filtered() -> None:
+    """A local DROP cannot be told from a remote one on Linux (TCP just retransmits): reported as filtered."""
+    with lab_world(LabSpec(host_rules="tcp dport 8398 drop")) as lab:
+        run = lab.preflight()
+    assert status_code(run, "tcp.connect", f"{BOOT}:8398") == ("fail", "tcp.filtered")
+
+
+def test_service_down_is_refused_not_filtered() -> None:
+    with lab_world(LabSpec(service_ports=(443, 80))) as lab:
+        run = lab.preflight()
+    assert status_code(run, "tcp.connect", f"{BOOT}:8398") == ("fail", "tcp.refused")
