@@ -8,7 +8,7 @@ from typing import Any
 
 from preflight import CodeDoc, Finding, Status, Target
 from preflight.context import RunContext
-from preflight.netutil import family_name, is_special_use_name, is_unspecified, unmapped
+from preflight.netutil import family_name, usable_addresses
 from preflight.plan import Plan
 from preflight.probes.tcp import ConnectAttempt
 
@@ -133,20 +133,6 @@ def _count(attempts: Sequence[ConnectAttempt]) -> str:
 def _finding(code: str, summary: str, evidence: dict[str, Any]) -> Finding:
     doc = CODES[code]
     return Finding(doc.status, code, summary, evidence, doc.remediation)
-
-
-def usable_addresses(host: str, addresses: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Split resolved addresses into those worth connecting to and those that would only test this host."""
-    public = not is_special_use_name(host)
-    usable: list[str] = []
-    ignored: list[str] = []
-    for address in addresses:
-        ip = unmapped(address)
-        if is_unspecified(address) or (public and ip.is_loopback):
-            ignored.append(address)
-        else:
-            usable.append(address)
-    return usable, ignored
 
 
 class TcpConnectCheck:

@@ -8,13 +8,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from preflight.model import Target, result_id
+from preflight.netutil import usable_addresses
 from preflight.plan import Plan
 from preflight.probes import dns as dns_probe
 from preflight.probes import tcp as tcp_probe
+from preflight.probes import tls as tls_probe
 
 T = TypeVar("T")
 
@@ -27,6 +30,7 @@ class RunOptions:
     per_host: int = 4
     dns_servers: tuple[tuple[str, int], ...] = ()
     tenant_id: str | None = None
+    public_roots: str | None = None  # PEM bundle standing for the public web PKI; None = certifi
 
 
 class RunContext:
@@ -37,6 +41,12 @@ class RunContext:
         self._memo: dict[Any, asyncio.Task[Any]] = {}
         self._global = asyncio.Semaphore(options.concurrency)
         self._per_host: dict[str, asyncio.Semaphore] = {}
+        # Set by the clock check once it has measured one: TLS validity is judged at the corrected time.
+        self.clock_offset_s: float | None = None
+
+    def now(self) -> dt.datetime:
+        """The corrected current time (this host's clock plus the measured offset, when there is one)."""
+        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.clock_offset_s or 0.0)
 
     @contextlib.asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
@@ -69,6 +79,20 @@ class RunContext:
                 return await tcp_probe.connect(address, port, self.options.timeout)
 
         return await self.memo(("tcp", address, port), probe)
+
+    async def handshake(self, address: str, port: int, *, host: str) -> tls_probe.Handshake:
+        async def probe() -> tls_probe.Handshake:
+            async with self.slot(host):
+                return await tls_probe.observe(address, port, host, self.options.timeout)
+
+        return await self.memo(("tls", address, port, host), probe)
+
+    async def open_addresses(self, host: str, port: int) -> list[str]:
+        """The addresses of a host that accepted a TCP connection on a port (shared probes, no new connects)."""
+        resolution = await self.resolve(host)
+        usable, _ignored = usable_addresses(host, resolution.addresses)
+        attempts = await asyncio.gather(*(self.connect(a, port, host=host) for a in usable))
+        return [a.address for a in attempts if a.outcome == "open"]
 
     def result_id_for(self, check_id: str, target: Target) -> str | None:
         """The id of a selected check's result that covers this target (for caused_by), if that check runs."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 
 # Names under these suffixes never exist in public DNS (RFC 6761, RFC 8375, ICANN's .internal), so a private
 # answer for them says nothing about split-horizon DNS or sinkholing.
@@ -73,3 +74,17 @@ def family_name(address: str) -> str:
     return (
         "ipv6" if isinstance(ipaddress.ip_address(address.split("%", maxsplit=1)[0]), ipaddress.IPv6Address) else "ipv4"
     )
+
+
+def usable_addresses(host: str, addresses: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Split resolved addresses into those worth connecting to and those that would only test this host."""
+    public = not is_special_use_name(host)
+    usable: list[str] = []
+    ignored: list[str] = []
+    for address in addresses:
+        ip = unmapped(address)
+        if is_unspecified(address) or (public and ip.is_loopback):
+            ignored.append(address)
+        else:
+            usable.append(address)
+    return usable, ignored

@@ -8,7 +8,8 @@ import struct
 
 import pytest
 
-from checks.tcp import CODES, judge, usable_addresses
+from checks.tcp import CODES, judge
+from preflight.netutil import usable_addresses
 from preflight.probes.tcp import ConnectAttempt, IcmpReport, classify_error, parse_extended_error
 
 PROHIBITED = IcmpReport("ipv4", 3, 13, "198.18.0.1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import sys
@@ -27,6 +28,27 @@ async def tcp_listeners(specs: list[str]) -> None:
     await asyncio.Event().wait()
 
 
+async def tls_listeners(chain: str, key: str, specs: list[str]) -> None:
+    """Serve TLS (1.2+) with one certificate chain on each ADDRESS:PORT; hold each session until the peer goes."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(chain, key)
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await reader.read(65536)
+        writer.close()
+
+    for spec in specs:
+        host, _, port = spec.rpartition(":")
+        host = host.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        await asyncio.start_server(hold, host, int(port), family=family, ssl=ctx)
+    print("READY", flush=True)
+    await asyncio.Event().wait()
+
+
 def dns_server(zone_file: str, listen: str) -> None:
     from dnsserver import Behaviour, DnsServer
 
@@ -43,6 +65,8 @@ if __name__ == "__main__":
     kind = sys.argv[1]
     if kind == "tcp":
         asyncio.run(tcp_listeners(sys.argv[2:]))
+    elif kind == "tls":
+        asyncio.run(tls_listeners(sys.argv[2], sys.argv[3], sys.argv[4:]))
     elif kind == "dns":
         dns_server(sys.argv[2], sys.argv[3])
     else:

@@ -8,6 +8,8 @@ option, an nftables rule) and runs the unmodified CLI in the host namespace.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,14 +17,34 @@ from pathlib import Path
 from typing import Any
 
 from helpers import ROOT, CliRun, cli_env, run_cli
+from pki import FakePki, write_bundle
 
 from lab.topology import LAB_NETWORKS, Topology, clean_leftovers
+from preflight.profile import DEFAULT_PROFILE, embedded_text
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SERVICE, SERVICE6 = "198.18.50.10", "2001:db8:50::10"
 BLACKHOLE_RESOLVER = "198.18.100.53"  # the router drops everything to 198.18.100.0/24
 SERVICE_PORTS = (443, 8398, 80)
+TLS_PORTS = (443, 8398)
 SERVERS = ROOT / "tests" / "lab" / "servers.py"
+
+
+@functools.cache
+def lab_pki() -> tuple[FakePki, Path]:
+    """One fake PKI per test session, its files in a private folder: the service chain and the lab profile."""
+    pki = FakePki.build()
+    folder = Path(tempfile.mkdtemp(prefix="preflight-lab-pki-"))
+    names = default_profile_names()
+    chain, key = pki.server_files(folder, names)
+    (folder / "service-chain.pem").write_bytes(chain.read_bytes())
+    (folder / "service-key.pem").write_bytes(key.read_bytes())
+    write_bundle(folder / "expected-roots.pem", pki.root, pki.ms_root)
+    profile_text = embedded_text(DEFAULT_PROFILE).replace(
+        'expected_roots = "microsoft-roots.pem"', f'expected_roots = "{folder / "expected-roots.pem"}"'
+    )
+    (folder / "lab-profile.toml").write_text(profile_text)
+    return pki, folder
 
 
 def default_profile_names() -> list[str]:
@@ -52,8 +74,11 @@ class LabWorld:
         return run_cli(*args, env=env, prefix=self.topo.prefix(self.topo.host), timeout=timeout)
 
     def preflight(self, *extra: str) -> CliRun:
-        """The README's main job, unmodified, plus the tenant and a lab-sized timeout."""
-        return self.run("run", "--tenant-id", TENANT, "--format", "json", "--timeout", "1.5", *extra)
+        """The README's main job on the default profile's endpoints, with the lab's anchors (the fake PKI's
+        roots stand in for Microsoft's), the tenant, and a lab-sized timeout."""
+        profile = lab_pki()[1] / "lab-profile.toml"
+        return self.run("run", "--profile", str(profile), "--tenant-id", TENANT, "--format", "json",
+                        "--timeout", "1.5", *extra)  # fmt: skip
 
 
 @contextmanager
@@ -70,8 +95,15 @@ def lab_world(spec: LabSpec | None = None) -> Iterator[LabWorld]:
             topo.firewall(topo.host, _table("inet", "lab", "output", spec.host_rules))
         topo.host_etc(resolv_conf="nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", hosts="127.0.0.1 localhost\n")
         _start_dnsmasq(topo, spec)
-        listen = [f"{a}:{p}" for a in (SERVICE, f"[{SERVICE6}]") for p in spec.service_ports]
-        topo.start(topo.internet, ["python3", str(SERVERS), "tcp", *listen], ready_line="READY")
+        addresses = (SERVICE, f"[{SERVICE6}]")
+        plain = [f"{a}:{p}" for a in addresses for p in spec.service_ports if p not in TLS_PORTS]
+        tls = [f"{a}:{p}" for a in addresses for p in spec.service_ports if p in TLS_PORTS]
+        folder = lab_pki()[1]
+        if plain:
+            topo.start(topo.internet, ["python3", str(SERVERS), "tcp", *plain], ready_line="READY")
+        if tls:
+            topo.start(topo.internet, ["python3", str(SERVERS), "tls", str(folder / "service-chain.pem"),
+                                       str(folder / "service-key.pem"), *tls], ready_line="READY")  # fmt: skip
         yield LabWorld(topo)
 
 

@@ -44,6 +44,7 @@ class DnsServer:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._ready = threading.Event()
+        self._handlers: set[asyncio.Task[None]] = set()
 
     @property
     def address(self) -> str:
@@ -84,6 +85,9 @@ class DnsServer:
     async def _stop(self) -> None:
         self._udp_transport.close()
         self._tcp_server.close()
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
 
     def answer(self, wire: bytes, transport: str) -> bytes | None:
         try:
@@ -132,6 +136,9 @@ class DnsServer:
         return behaviour.delay_s if behaviour is not None else 0.0
 
     async def _handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
         try:
             while True:
                 header = await reader.readexactly(2)
@@ -142,9 +149,10 @@ class DnsServer:
                     return
                 writer.write(struct.pack("!H", len(reply)) + reply)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
         finally:
+            self._handlers.discard(task)
             writer.close()
 
 

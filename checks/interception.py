@@ -1,0 +1,264 @@
+"""`tls.interception`: was the chain this host received issued by the real service's CAs, or minted by
+something in the path? Verified offline, in order, against:
+
+1. the profile's expected anchors              → pass  tls.clean
+2. the public web PKI (certifi), with SCTs      → warn  tls.unexpected_public_ca (probably a CA change)
+3. this host's OS trust store                   → fail  tls.intercepted (an inspection CA the host trusts)
+4. nothing                                      → fail  tls.intercepted_untrusted / tls.self_signed
+
+Path building takes the served certificates as an unordered pool, so out-of-order and cross-signed chains verify
+normally. Trust is judged at a time inside the chain's validity, so an expired certificate or a skewed clock is
+reported by tls.handshake / clock.skew, never as interception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import ipaddress
+import tomllib
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509 import DNSName, IPAddress
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+
+from preflight import CodeDoc, Finding, Status, Target
+from preflight.certs import facts, is_self_signed, load_der, matches_host, sct_count, subject
+from preflight.context import RunContext
+from preflight.netutil import is_ip_literal
+from preflight.plan import Plan
+from preflight.truststore import load_file, os_roots, public_roots
+
+CODES: dict[str, CodeDoc] = {
+    "tls.clean": CodeDoc(
+        Status.PASS,
+        "The served chain leads to one of the profile's expected anchors (Microsoft / DigiCert roots for the "
+        "default profiles): nothing in the path re-signed it.",
+        "Offline path building (cryptography.x509.verification) from the served leaf, with the served "
+        "certificates as intermediates, to the profile's expected_roots.",
+        "Nothing to do.",
+    ),
+    "tls.unexpected_public_ca": CodeDoc(
+        Status.WARN,
+        "The chain is publicly trusted and carries certificate-transparency proofs, but not under the profile's "
+        "anchors: most likely the service changed CA, not interception.",
+        "The chain does not verify to expected_roots but does to the public web PKI (certifi), and the leaf "
+        "embeds SCTs.",
+        "Compare the issuer with Microsoft's published CA list; update the profile's expected_roots if it is "
+        "a new Microsoft CA. If the issuer is unrelated to Microsoft, treat it as interception.",
+    ),
+    "tls.intercepted": CodeDoc(
+        Status.FAIL,
+        "TLS to this endpoint is inspected: the certificate was minted by a CA this host trusts (an enterprise "
+        "inspection CA). The connector's certificate authentication breaks under inspection.",
+        "The chain verifies only against this host's OS trust store, not against the profile's anchors nor the "
+        "public web PKI. The anchor and a product hint are in the evidence.",
+        "Ask the proxy/firewall team to exempt the connector's endpoints (this FQDN and port) from TLS "
+        "inspection; Microsoft requires no inspection or termination of connector TLS. Send them the evidence.",
+    ),
+    "tls.intercepted_untrusted": CodeDoc(
+        Status.FAIL,
+        "The certificate was issued by a CA that neither the profile, the public web PKI nor this host trusts: "
+        "something in the path intercepts TLS, and this host would not even trust it.",
+        "The chain verifies against no store, and it is not simply missing an intermediate of an expected CA.",
+        "Find the device that terminates TLS (issuer and product hint in the evidence) and exempt the "
+        "connector's endpoints from inspection.",
+    ),
+    "tls.self_signed": CodeDoc(
+        Status.FAIL,
+        "The endpoint served a self-signed certificate: not the real service (a portal, a test box, or an "
+        "interceptor without a CA).",
+        "The only certificate served is self-signed and in no trust store.",
+        "Check DNS and the path for this name: something other than Microsoft answers.",
+    ),
+    "tls.incomplete_chain": CodeDoc(
+        Status.WARN,
+        "The server did not send the intermediate certificate needed to reach the expected anchors, so "
+        "interception can be neither confirmed nor ruled out.",
+        "The chain verifies against no store, its top certificate is not self-signed, and its issuer belongs to "
+        "the same organisation as an expected anchor (no sign of a foreign CA).",
+        "Usually harmless (clients fetch the intermediate); run again from another network to compare, or check "
+        "the issuer against Microsoft's CA list.",
+    ),
+    "tls.wrong_host": CodeDoc(
+        Status.FAIL,
+        "The certificate served is not for this name: a captive portal, hijacked DNS, or the wrong server.",
+        "The leaf's subjectAltName does not match the host name asked for.",
+        "Check DNS for the name and whether a portal or proxy answers instead of Microsoft.",
+    ),
+}
+
+_PRIORITY = ("tls.intercepted", "tls.intercepted_untrusted", "tls.self_signed", "tls.wrong_host",
+             "tls.unexpected_public_ca", "tls.incomplete_chain", "tls.clean")  # fmt: skip
+
+
+@functools.cache
+def _products() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    data = tomllib.loads((resources.files("checks") / "interceptors.toml").read_text(encoding="utf-8"))
+    return tuple((p["name"], tuple(m.lower() for m in p["match"])) for p in data["product"])
+
+
+def product_hint(issuer_text: str) -> str | None:
+    lowered = issuer_text.lower()
+    for name, words in _products():
+        if any(word in lowered for word in words):
+            return name
+    return None
+
+
+def _verify(
+    leaf: x509.Certificate, pool: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], name: str,
+    when: dt.datetime, *, relaxed: bool,
+) -> list[x509.Certificate] | None:  # fmt: skip
+    """The verified path (leaf first, anchor last), or None."""
+    if not anchors:
+        return None
+    builder = PolicyBuilder().store(Store(list(anchors))).time(when).max_chain_depth(8)
+    if relaxed:  # enterprise CAs mint leaves the OS accepts but the web PKI profile would not
+        builder = builder.extension_policies(
+            ca_policy=ExtensionPolicy.webpki_defaults_ca(),
+            ee_policy=ExtensionPolicy.permit_all().require_present(
+                x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
+            ),
+        )
+    subject_name = IPAddress(ipaddress.ip_address(name)) if is_ip_literal(name) else DNSName(name)
+    verifier = builder.build_server_verifier(subject_name)
+    try:
+        return list(verifier.verify(leaf, list(pool)))
+    except (VerificationError, ValueError):  # no path, or a certificate the verifier cannot parse
+        return None
+
+
+def _judging_time(chain: Sequence[x509.Certificate], now: dt.datetime) -> dt.datetime:
+    """Now, moved inside the served certificates' common validity window if it falls outside it."""
+    start = max(c.not_valid_before_utc for c in chain)
+    end = min(c.not_valid_after_utc for c in chain)
+    if start <= now <= end or start > end:
+        return now
+    return start + (end - start) / 2
+
+
+def judge(
+    host: str, chain_der: Sequence[bytes], now: dt.datetime, *, expected: Sequence[x509.Certificate],
+    public: Sequence[x509.Certificate], os_store: Sequence[x509.Certificate],
+) -> tuple[str, dict[str, Any]]:  # fmt: skip
+    """The interception code for one served chain, with evidence. Pure (the stores are passed in)."""
+    chain = [c for c in (load_der(d) for d in chain_der) if c is not None]
+    evidence: dict[str, Any] = {}
+    if not chain:
+        return "tls.self_signed", {"error": "no parseable certificate served"}
+    leaf, pool = chain[0], chain[1:]
+    leaf_facts = facts(leaf)
+    evidence["leaf"] = leaf_facts
+    evidence["chain"] = [{"subject": subject(c), "issuer": c.issuer.rfc4514_string()} for c in chain]
+    evidence["sct_count"] = sct_count(leaf)
+    hint = product_hint(leaf_facts["issuer"] + " " + " ".join(e["issuer"] for e in evidence["chain"]))
+    if not matches_host(leaf, host):
+        return "tls.wrong_host", evidence
+    when = _judging_time(chain, now)
+    evidence["judged_at"] = when.isoformat()
+    for store_name, anchors, relaxed, code in (
+        ("expected", expected, False, "tls.clean"),
+        ("public", public, False, "tls.unexpected_public_ca"),
+        ("os", os_store, True, "tls.intercepted"),
+    ):
+        path = _verify(leaf, pool, anchors, host, when, relaxed=relaxed)
+        if path is None:
+            continue
+        evidence["matched_store"] = store_name
+        evidence["anchor"] = subject(path[-1])
+        evidence["verified_path"] = [subject(c) for c in path]
+        if code == "tls.unexpected_public_ca" and evidence["sct_count"] == 0:
+            evidence["note"] = "publicly trusted but without embedded SCTs: unusual for a public TLS certificate"
+        if code == "tls.intercepted" and hint:
+            evidence["product_hint"] = {"product": hint, "note": "a hint from the issuer name, not proof"}
+        return code, evidence
+    if hint:
+        evidence["product_hint"] = {"product": hint, "note": "a hint from the issuer name, not proof"}
+    top = chain[-1]
+    if len(chain) == 1 and is_self_signed(leaf):
+        return "tls.self_signed", evidence
+    if not is_self_signed(top) and _same_organisation(top.issuer, expected) and not hint:
+        return "tls.incomplete_chain", evidence
+    return "tls.intercepted_untrusted", evidence
+
+
+def _same_organisation(name: x509.Name, anchors: Sequence[x509.Certificate]) -> bool:
+    def orgs(n: x509.Name) -> set[str]:
+        return {str(a.value).lower() for a in n.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)}
+
+    wanted = orgs(name)
+    return bool(wanted) and any(wanted & orgs(anchor.subject) for anchor in anchors)
+
+
+class TlsInterceptionCheck:
+    id = "tls.interception"
+    title = "TLS interception: does each served chain lead to the profile's expected anchors?"
+    requires = "a TLS handshake (tls.handshake); the profile's expected_roots; the OS trust store"
+    needs: tuple[str, ...] = ("tls.handshake",)
+    codes = CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        return plan.port_targets(tls_only=True)
+
+    async def run(self, target: Target, ctx: RunContext) -> Finding:
+        assert target.port is not None
+        port = target.port
+        addresses = await ctx.open_addresses(target.host, port)
+        handshakes = await asyncio.gather(*(ctx.handshake(a, port, host=target.host) for a in addresses))
+        served = [h for h in handshakes if h.chain]
+        if not served:
+            return Finding(Status.SKIP, "run.upstream", f"{target.key}: no certificate was served",
+                           caused_by=ctx.result_id_for("tls.handshake", target))  # fmt: skip
+        expected = load_file(ctx.plan.profile.expected_roots) if ctx.plan.profile.expected_roots else []
+        public = public_roots(ctx.options.public_roots)
+        system = os_roots()
+        now = ctx.now()
+        per_address = {
+            h.address: judge(target.host, h.chain, now, expected=expected, public=public, os_store=system)
+            for h in served
+        }
+        codes = {code for code, _ in per_address.values()}
+        code = next(c for c in _PRIORITY if c in codes)
+        evidence = {
+            "host": target.host,
+            "port": port,
+            "expected_roots": str(ctx.plan.profile.expected_roots) if ctx.plan.profile.expected_roots else None,
+            "addresses": {a: {"code": c, **ev} for a, (c, ev) in per_address.items()},
+        }
+        if len(codes) > 1:
+            evidence["mixed"] = "addresses of this host disagree: only some paths are intercepted"
+        first = next(ev for c, ev in per_address.values() if c == code)
+        return Finding(CODES[code].status, code, _summary(target.key, code, first, per_address), evidence,
+                       CODES[code].remediation)  # fmt: skip
+
+
+def _summary(where: str, code: str, ev: dict[str, Any], per_address: dict[str, Any]) -> str:
+    issuer = ev.get("leaf", {}).get("issuer", "?")
+    hint = ev.get("product_hint", {}).get("product")
+    others = [a for a, (c, _) in per_address.items() if c != code]
+    tail = f"; other addresses: {', '.join(f'{a} {per_address[a][0]}' for a in others)}" if others else ""
+    if code == "tls.clean":
+        return f"{where} chain anchors at {ev.get('anchor')}{tail}"
+    if code == "tls.intercepted":
+        return (f"{where} is inspected: issuer {issuer}, trusted via this host's store ({ev.get('anchor')})"
+                + (f", looks like {hint}" if hint else "") + tail)  # fmt: skip
+    if code == "tls.intercepted_untrusted":
+        return f"{where} is intercepted by an untrusted CA: issuer {issuer}" + (f" ({hint})" if hint else "") + tail
+    if code == "tls.unexpected_public_ca":
+        return f"{where} chain anchors at public CA {ev.get('anchor')}, not an expected one{tail}"
+    if code == "tls.self_signed":
+        return f"{where} served a self-signed certificate ({issuer}){tail}"
+    if code == "tls.incomplete_chain":
+        return f"{where} chain stops at {issuer} without the intermediate to an expected anchor{tail}"
+    return f"{where} {code}{tail}"

@@ -1,0 +1,201 @@
+"""`tls.handshake`: does each reachable address complete a TLS >= 1.2 handshake with a certificate that is valid
+for the name, at the (clock-corrected) current time?
+
+Trust (who issued it) is `tls.interception`'s question; this check is about the handshake and the leaf.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from preflight import CodeDoc, Finding, Status, Target
+from preflight.certs import facts, load_der, matches_host, to_pem
+from preflight.context import RunContext
+from preflight.plan import Plan
+from preflight.probes.tls import Handshake
+
+CODES: dict[str, CodeDoc] = {
+    "tls.ok": CodeDoc(
+        Status.PASS,
+        "TLS 1.2 or newer was negotiated, and the certificate is valid for the name and for the current time.",
+        "A handshake with SNI on every reachable address, without verification; the served leaf is then checked "
+        "offline for the name (subjectAltName) and its validity period at the clock-corrected time.",
+        "Nothing to do.",
+    ),
+    "tls.protocol_too_old": CodeDoc(
+        Status.FAIL,
+        "The endpoint (or a middlebox in front of it) only speaks TLS 1.0/1.1; the connector requires TLS 1.2.",
+        "A TLS >= 1.2 handshake was refused with a protocol-version error and a legacy-only retry succeeded.",
+        "Find the device answering with old TLS (often an inspecting proxy or an old load balancer) and enable "
+        "TLS 1.2 on it; on the connector host enable TLS 1.2 in SCHANNEL and .NET (SchUseStrongCrypto).",
+    ),
+    "tls.reset": CodeDoc(
+        Status.FAIL,
+        "The connection was reset or closed right after the ClientHello: typical of SNI-based filtering.",
+        "TCP connected, then the TLS handshake ended with ECONNRESET or an unexpected EOF before any ServerHello.",
+        "A firewall or proxy filters this name by SNI: allow the FQDN (not only its IP addresses).",
+    ),
+    "tls.alert": CodeDoc(
+        Status.FAIL,
+        "The server (or a middlebox) refused the handshake with a TLS alert.",
+        "The handshake failed with an alert (its name is in the evidence), also on a legacy retry.",
+        "Read the alert: handshake_failure usually means no common cipher or a policy block on the path; "
+        "unrecognized_name means the SNI is not served there.",
+    ),
+    "tls.timeout": CodeDoc(
+        Status.FAIL,
+        "TCP connected but the TLS handshake did not finish in time.",
+        "start_tls did not complete within --timeout.",
+        "Something on the path holds TLS traffic (inspection that stalls, or an MTU black hole): check the proxy "
+        "or firewall between this host and the endpoint.",
+    ),
+    "tls.not_tls": CodeDoc(
+        Status.FAIL,
+        "Something answered on the TLS port but does not speak TLS (often a captive portal or an HTTP proxy).",
+        "OpenSSL reported a wrong version number or a plaintext HTTP answer instead of a ServerHello.",
+        "Find what answers on this address and port (captive portal, transparent HTTP proxy) and let TLS through.",
+    ),
+    "tls.wrong_host": CodeDoc(
+        Status.FAIL,
+        "The certificate served is not for this name: a captive portal, hijacked DNS, or the wrong server.",
+        "The leaf's subjectAltName does not match the host name asked for (RFC 6125 matching).",
+        "Check DNS for the name (dns.resolve evidence) and whether a portal or proxy answers instead of Microsoft.",
+    ),
+    "tls.expired": CodeDoc(
+        Status.FAIL,
+        "A certificate in the served chain has expired (judged at the clock-corrected time).",
+        "notAfter of the leaf or a served intermediate is before the corrected current time.",
+        "If the clock is right, whatever served it is not the real endpoint (or is badly maintained): check for "
+        "a proxy or portal; if clock.skew reports skew, fix the clock first.",
+    ),
+    "tls.not_yet_valid": CodeDoc(
+        Status.FAIL,
+        "A certificate in the served chain is not valid yet (judged at the clock-corrected time).",
+        "notBefore of the leaf or a served intermediate is after the corrected current time.",
+        "Usually this host's clock is behind: see clock.skew; otherwise an inspecting proxy minted it badly.",
+    ),
+    "tls.no_certificate": CodeDoc(
+        Status.FAIL,
+        "The handshake completed but no parseable certificate was served.",
+        "The served chain is empty or its leaf cannot be parsed.",
+        "Something non-standard terminates TLS on the path: identify it from the address in the evidence.",
+    ),
+    "tls.error": CodeDoc(
+        Status.FAIL,
+        "The TLS handshake failed with an unexpected error.",
+        "An error that is none of the above (the text is in the evidence).",
+        "Read the error in the evidence.",
+    ),
+}
+
+_OUTCOME_CODES = {
+    "protocol_too_old": "tls.protocol_too_old",
+    "reset": "tls.reset",
+    "closed": "tls.reset",
+    "alert": "tls.alert",
+    "timeout": "tls.timeout",
+    "not_tls": "tls.not_tls",
+    "connect_failed": "tls.error",
+    "error": "tls.error",
+}
+# When addresses disagree, report the most telling failure.
+_PRIORITY = ("tls.wrong_host", "tls.not_tls", "tls.protocol_too_old", "tls.reset", "tls.alert", "tls.timeout",
+             "tls.expired", "tls.not_yet_valid", "tls.no_certificate", "tls.error", "tls.ok")  # fmt: skip
+MAX_PEM_CERTS = 10
+
+
+def judge_one(host: str, handshake: Handshake, now: dt.datetime) -> tuple[str, dict[str, Any]]:
+    """The code for one address's handshake, and its evidence. Pure."""
+    evidence: dict[str, Any] = handshake.to_json()
+    if handshake.outcome != "ok":
+        if handshake.outcome == "protocol_too_old" and handshake.chain:
+            evidence["chain"] = _chain_facts(handshake.chain)
+        return _OUTCOME_CODES.get(handshake.outcome, "tls.error"), evidence
+    certs = [c for c in (load_der(der) for der in handshake.chain) if c is not None]
+    if not certs:
+        return "tls.no_certificate", evidence
+    evidence["chain"] = _chain_facts(handshake.chain)
+    evidence["chain_pem"] = [to_pem(c) for c in certs[:MAX_PEM_CERTS]]
+    leaf = certs[0]
+    if not matches_host(leaf, host):
+        return "tls.wrong_host", evidence
+    # Served roots are ignored for validity: clients use their own copy of an anchor.
+    for cert in [leaf, *[c for c in certs[1:] if c.subject != c.issuer]]:
+        if cert.not_valid_after_utc < now:
+            evidence["invalid"] = {"subject": cert.subject.rfc4514_string(), "not_after": str(cert.not_valid_after_utc)}
+            return "tls.expired", evidence
+        if cert.not_valid_before_utc > now:
+            evidence["invalid"] = {"subject": cert.subject.rfc4514_string(),
+                                   "not_before": str(cert.not_valid_before_utc)}  # fmt: skip
+            return "tls.not_yet_valid", evidence
+    return "tls.ok", evidence
+
+
+def judge(host: str, port: int, handshakes: Sequence[Handshake], now: dt.datetime) -> Finding:
+    """The verdict for a host and port over every reachable address. Pure."""
+    per_address = {h.address: judge_one(host, h, now) for h in handshakes}
+    codes = {code for code, _ in per_address.values()}
+    code = next(c for c in _PRIORITY if c in codes)
+    evidence: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "judged_at": now.isoformat(),
+        "addresses": {address: {"code": c, **ev} for address, (c, ev) in per_address.items()},
+    }
+    first = next(ev for c, ev in per_address.values() if c == code)
+    return Finding(CODES[code].status, code, _summary(host, port, code, first, per_address), evidence,
+                   CODES[code].remediation)  # fmt: skip
+
+
+def _summary(host: str, port: int, code: str, ev: dict[str, Any], per_address: dict[str, Any]) -> str:
+    where = f"{host}:{port}"
+    others = [a for a, (c, _) in per_address.items() if c != code]
+    tail = f" (other addresses: {', '.join(f'{a} {per_address[a][0]}' for a in others)})" if others else ""
+    leaf = (ev.get("chain") or [{}])[0]
+    if code == "tls.ok":
+        return f"{where} {ev['version']} {ev['cipher']}, certificate for {host} issued by {leaf.get('issuer')}{tail}"
+    if code == "tls.protocol_too_old":
+        return f"{where} refuses TLS 1.2+ but accepts {ev.get('legacy_version')}{tail}"
+    if code == "tls.alert":
+        return f"{where} handshake refused with alert {ev.get('alert') or ev.get('error')}{tail}"
+    if code == "tls.wrong_host":
+        names = ", ".join(leaf.get("san_dns", [])[:5]) or leaf.get("subject")
+        return f"{where} served a certificate for {names}, not {host} (issuer {leaf.get('issuer')}){tail}"
+    if code in ("tls.expired", "tls.not_yet_valid"):
+        bad = ev.get("invalid", {})
+        when = bad.get("not_after") or bad.get("not_before")
+        word = "expired" if code == "tls.expired" else "not valid before"
+        return f"{where} certificate {bad.get('subject')} {word} {when}{tail}"
+    return f"{where} {ev.get('error') or code}{tail}"
+
+
+def _chain_facts(chain: Sequence[bytes]) -> list[dict[str, Any]]:
+    out = []
+    for der in chain[:MAX_PEM_CERTS]:
+        cert = load_der(der)
+        out.append(facts(cert) if cert is not None else {"unparseable": True, "bytes": len(der)})
+    return out
+
+
+class TlsHandshakeCheck:
+    id = "tls.handshake"
+    title = "TLS 1.2+ handshake with SNI on every reachable address; certificate valid for the name and time"
+    requires = "outbound TCP (tcp.connect open); TLS endpoints of the profile (tls = true, or ports 443/8398)"
+    needs: tuple[str, ...] = ("tcp.connect",)
+    codes = CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        return plan.port_targets(tls_only=True)
+
+    async def run(self, target: Target, ctx: RunContext) -> Finding:
+        assert target.port is not None
+        port = target.port
+        addresses = await ctx.open_addresses(target.host, port)
+        if not addresses:
+            return Finding(Status.SKIP, "run.upstream", f"{target.key}: no address accepted a TCP connection",
+                           caused_by=ctx.result_id_for("tcp.connect", target))  # fmt: skip
+        handshakes = await asyncio.gather(*(ctx.handshake(a, port, host=target.host) for a in addresses))
+        return judge(target.host, port, handshakes, ctx.now())

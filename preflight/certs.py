@@ -1,0 +1,182 @@
+"""Facts about certificates, as evidence: what a person or a firewall team needs to recognise a chain.
+
+Everything here tolerates hostile certificates: a field that cannot be parsed is reported as such, never raised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import warnings
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+
+SCT_OID = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
+
+
+def load_der(der: bytes) -> x509.Certificate | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. negative serials: evidence, not our problem
+            return x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None
+
+
+def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
+    """Every certificate in a PEM bundle that parses; unparseable entries are skipped."""
+    certs: list[x509.Certificate] = []
+    marker = b"-----BEGIN CERTIFICATE-----"
+    for block in data.split(marker)[1:]:
+        end = block.find(b"-----END CERTIFICATE-----")
+        if end < 0:
+            continue
+        pem = marker + block[: end + len(b"-----END CERTIFICATE-----")] + b"\n"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                certs.append(x509.load_pem_x509_certificate(pem))
+        except ValueError:
+            continue
+    return certs
+
+
+def sha256(cert: x509.Certificate) -> str:
+    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+
+
+def spki_sha256(cert: x509.Certificate) -> str | None:
+    try:
+        spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    except (ValueError, TypeError):
+        return None
+    return hashlib.sha256(spki).hexdigest()
+
+
+def _name(name_getter: Any) -> str:
+    try:
+        return str(name_getter().rfc4514_string())
+    except (ValueError, TypeError):
+        return "(unparseable name)"
+
+
+def subject(cert: x509.Certificate) -> str:
+    return _name(lambda: cert.subject)
+
+
+def issuer(cert: x509.Certificate) -> str:
+    return _name(lambda: cert.issuer)
+
+
+def _extension(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> Any:
+    try:
+        return cert.extensions.get_extension_for_oid(oid).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+
+def san_names(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+    """(DNS names, IP addresses) from subjectAltName."""
+    san = _extension(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    if san is None:
+        return [], []
+    dns_names = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+    ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    return dns_names, ips
+
+
+def matches_host(cert: x509.Certificate, host: str) -> bool:
+    """RFC 6125 matching against subjectAltName: exact, or one left-most wildcard label."""
+    dns_names, ips = san_names(cert)
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is not None:
+        return any(ipaddress.ip_address(candidate) == ip for candidate in ips)
+    wanted = host.rstrip(".").lower()
+    for name in dns_names:
+        pattern = name.rstrip(".").lower()
+        if pattern == wanted:
+            return True
+        if pattern.startswith("*.") and "." in wanted:
+            label, rest = wanted.split(".", 1)
+            if label and rest == pattern[2:] and "*" not in rest:
+                return True
+    return False
+
+
+def sct_count(cert: x509.Certificate) -> int:
+    """Embedded certificate-transparency SCTs (0 when absent; 1 when present but unparseable)."""
+    try:
+        for extension in cert.extensions:
+            if extension.oid == SCT_OID:
+                value = extension.value
+                try:
+                    return len(value)
+                except TypeError:
+                    return 1
+    except ValueError:
+        return 0
+    return 0
+
+
+def urls(cert: x509.Certificate) -> dict[str, list[str]]:
+    """CRL distribution points, OCSP responders and CA-issuer URLs."""
+    out: dict[str, list[str]] = {"crl": [], "ocsp": [], "ca_issuers": []}
+    cdp = _extension(cert, ExtensionOID.CRL_DISTRIBUTION_POINTS)
+    for point in cdp or []:
+        for name in point.full_name or []:
+            if isinstance(name, x509.UniformResourceIdentifier):
+                out["crl"].append(name.value)
+    aia = _extension(cert, ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
+    for access in aia or []:
+        if isinstance(access.access_location, x509.UniformResourceIdentifier):
+            if access.access_method == AuthorityInformationAccessOID.OCSP:
+                out["ocsp"].append(access.access_location.value)
+            elif access.access_method == AuthorityInformationAccessOID.CA_ISSUERS:
+                out["ca_issuers"].append(access.access_location.value)
+    return out
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    if cert.subject != cert.issuer:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (ValueError, TypeError, Exception):
+        return False
+    return True
+
+
+def validity(cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
+    return cert.not_valid_before_utc, cert.not_valid_after_utc
+
+
+def facts(cert: x509.Certificate) -> dict[str, Any]:
+    """The evidence for one certificate."""
+    dns_names, ips = san_names(cert)
+    not_before, not_after = validity(cert)
+    return {
+        "subject": subject(cert),
+        "issuer": issuer(cert),
+        "serial": format(cert.serial_number, "x"),
+        "not_before": not_before.isoformat(),
+        "not_after": not_after.isoformat(),
+        "san_dns": dns_names[:50],
+        "san_dns_count": len(dns_names),
+        "san_ip": ips[:50],
+        "sha256": sha256(cert),
+        "spki_sha256": spki_sha256(cert),
+        "sct_count": sct_count(cert),
+        "self_signed": is_self_signed(cert),
+        "urls": urls(cert),
+    }
+
+
+def to_pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(Encoding.PEM).decode("ascii")

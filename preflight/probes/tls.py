@@ -1,0 +1,233 @@
+"""TLS observation: one handshake with SNI to one address and port, never verifying, so that the served chain
+is captured even when it would not validate. Verification happens offline, in the checks.
+
+If a modern handshake (TLS >= 1.2) is refused with a protocol-version error, a second, legacy-only handshake
+(TLS 1.0/1.1, @SECLEVEL=0) tells "the server only speaks old TLS" from other refusals.
+"""
+
+from __future__ import annotations
+
+import _ssl
+import asyncio
+import contextlib
+import dataclasses
+import ssl
+import time
+import warnings
+from typing import Any
+
+ALPN = ["h2", "http/1.1"]
+MAX_CHAIN = 20  # certificates kept from a served chain; OpenSSL itself caps the handshake message size
+
+_PROTOCOL_REASONS = (
+    "UNSUPPORTED_PROTOCOL",
+    "TLSV1_ALERT_PROTOCOL_VERSION",
+    "NO_PROTOCOLS_AVAILABLE",
+    "WRONG_SSL_VERSION",
+    "VERSION_TOO_LOW",
+)
+_NOT_TLS_REASONS = (
+    "WRONG_VERSION_NUMBER",
+    "HTTP_REQUEST",
+    "HTTPS_PROXY_REQUEST",
+    "PACKET_LENGTH_TOO_LONG",
+    "RECORD_LAYER_FAILURE",
+    "UNKNOWN_PROTOCOL",
+    "RECORD_LENGTH_MISMATCH",
+    "BAD_RECORD_TYPE",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Handshake:
+    address: str
+    port: int
+    sni: str
+    outcome: str  # ok | protocol_too_old | reset | closed | alert | timeout | not_tls | connect_failed | error
+    version: str | None = None
+    cipher: str | None = None
+    alpn: str | None = None
+    chain: tuple[bytes, ...] = ()  # DER, as served (leaf first)
+    chain_complete: bool = True  # False when only the leaf could be read
+    alert: str | None = None
+    error: str | None = None
+    legacy_version: str | None = None  # what a legacy-only retry negotiated
+    connect_ms: float | None = None
+    handshake_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("chain")
+        data["chain_length"] = len(self.chain)
+        return data
+
+
+def classify_ssl_error(reason: str | None, message: str) -> str:
+    """Map an OpenSSL failure to an outcome. Pure."""
+    text = f"{reason or ''} {message}".upper()
+    if any(r in text for r in _PROTOCOL_REASONS):
+        return "protocol_too_old"
+    if any(r in text for r in _NOT_TLS_REASONS):
+        return "not_tls"
+    if "EOF" in text or "UNEXPECTED_EOF" in text:
+        return "closed"
+    if "ALERT" in text:
+        return "alert"
+    return "error"
+
+
+def alert_name(reason: str | None) -> str | None:
+    if reason and "ALERT" in reason:
+        return reason.split("ALERT_", 1)[-1].lower()
+    return None
+
+
+def modern_context() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # observe first, judge offline
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_alpn_protocols(ALPN)
+    return ctx
+
+
+def legacy_context() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():  # deliberately old: this context only proves the server is outdated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    return ctx
+
+
+def served_chain(ssl_object: Any) -> tuple[tuple[bytes, ...], bool]:
+    """The chain as served. Public API from Python 3.13; the private one on 3.11/3.12; else the leaf only."""
+    getter = getattr(ssl_object, "get_unverified_chain", None)
+    if getter is None:
+        inner = getattr(ssl_object, "_sslobj", None)
+        getter = getattr(inner, "get_unverified_chain", None)
+    if getter is not None:
+        try:
+            raw = getter() or []
+            chain = tuple(c if isinstance(c, bytes) else c.public_bytes(_ssl.ENCODING_DER) for c in raw[:MAX_CHAIN])
+            if chain:
+                return chain, True
+        except (ssl.SSLError, AttributeError, TypeError, ValueError):
+            pass
+    leaf = ssl_object.getpeercert(binary_form=True)
+    return ((leaf,) if leaf else ()), False
+
+
+async def handshake(address: str, port: int, sni: str, timeout: float, *, legacy: bool = False) -> Handshake:
+    start = time.monotonic()
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(address, port)
+    except TimeoutError:
+        return Handshake(address, port, sni, "connect_failed", error=f"connect: no answer within {timeout:g}s")
+    except OSError as exc:
+        return Handshake(address, port, sni, "connect_failed", error=f"connect: {exc.strerror or exc}")
+    connected = time.monotonic()
+    connect_ms = round((connected - start) * 1000, 2)
+    ctx = legacy_context() if legacy else modern_context()
+    server_hostname = sni if not _is_ip(sni) else None
+    try:
+        await writer.start_tls(ctx, server_hostname=server_hostname, ssl_handshake_timeout=timeout)
+    except TimeoutError:
+        _abort(writer)
+        return Handshake(
+            address, port, sni, "timeout", error=f"handshake not finished within {timeout:g}s", connect_ms=connect_ms
+        )
+    except ConnectionResetError as exc:
+        _abort(writer)
+        return Handshake(address, port, sni, "reset", error=str(exc) or "connection reset", connect_ms=connect_ms)
+    except ConnectionAbortedError as exc:
+        _abort(writer)
+        if "taking longer" in str(exc):  # asyncio's own ssl_handshake_timeout, as of Python 3.11
+            return Handshake(address, port, sni, "timeout", error=f"handshake not finished within {timeout:g}s",
+                             connect_ms=connect_ms)  # fmt: skip
+        return Handshake(address, port, sni, "closed", error=f"connection aborted during the handshake: {exc}",
+                         connect_ms=connect_ms)  # fmt: skip
+    except ssl.SSLError as exc:
+        _abort(writer)
+        reason = getattr(exc, "reason", None)
+        return Handshake(
+            address,
+            port,
+            sni,
+            classify_ssl_error(reason, str(exc)),
+            alert=alert_name(reason),
+            error=f"{reason or type(exc).__name__}: {exc}",
+            connect_ms=connect_ms,
+        )
+    except (asyncio.IncompleteReadError, BrokenPipeError, EOFError) as exc:
+        _abort(writer)
+        return Handshake(
+            address,
+            port,
+            sni,
+            "closed",
+            error=f"{type(exc).__name__}: connection closed during the handshake",
+            connect_ms=connect_ms,
+        )
+    except OSError as exc:
+        _abort(writer)
+        return Handshake(address, port, sni, "error", error=f"{type(exc).__name__}: {exc}", connect_ms=connect_ms)
+    handshake_ms = round((time.monotonic() - connected) * 1000, 2)
+    ssl_object = writer.get_extra_info("ssl_object")
+    chain, complete = served_chain(ssl_object)
+    cipher = ssl_object.cipher()
+    result = Handshake(
+        address,
+        port,
+        sni,
+        "ok",
+        version=ssl_object.version(),
+        cipher=cipher[0] if cipher else None,
+        alpn=ssl_object.selected_alpn_protocol(),
+        chain=chain,
+        chain_complete=complete,
+        connect_ms=connect_ms,
+        handshake_ms=handshake_ms,
+    )
+    _abort(writer)
+    del reader
+    return result
+
+
+async def observe(address: str, port: int, sni: str, timeout: float) -> Handshake:
+    """A modern handshake, plus a legacy retry when the refusal was about the protocol version."""
+    modern = await handshake(address, port, sni, timeout)
+    if modern.outcome not in ("protocol_too_old", "alert", "closed", "reset"):
+        return modern
+    legacy = await handshake(address, port, sni, timeout, legacy=True)
+    if legacy.outcome == "ok":
+        return dataclasses.replace(
+            modern,
+            outcome="protocol_too_old",
+            legacy_version=legacy.version,
+            chain=legacy.chain,
+            chain_complete=legacy.chain_complete,
+            cipher=legacy.cipher,
+        )
+    if modern.outcome == "protocol_too_old":
+        return dataclasses.replace(modern, outcome="alert")  # refused both: an alert, not proof of old TLS
+    return modern
+
+
+def _abort(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        writer.transport.abort()
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

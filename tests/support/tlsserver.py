@@ -1,0 +1,90 @@
+"""TLS (and not-quite-TLS) servers on loopback for tests, each in its own thread and event loop.
+
+Modes: ok (serves a chain, TLS 1.2+), legacy (TLS 1.0/1.1 only), reset (RST after the ClientHello), close (FIN
+after the ClientHello), alert (a fatal handshake_failure alert), stall (reads, never answers), http (answers
+plaintext HTTP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import struct
+import threading
+import warnings
+from pathlib import Path
+
+ALERT_HANDSHAKE_FAILURE = b"\x15\x03\x03\x00\x02\x02\x28"
+
+
+class TlsServer:
+    def __init__(self, mode: str, chain: Path | None = None, key: Path | None = None, host: str = "127.0.0.1") -> None:
+        self.mode = mode
+        self.chain, self.key = chain, key
+        self.host = host
+        self.port = 0
+        self.accepted = 0
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> TlsServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    def _context(self) -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        assert self.chain and self.key
+        if self.mode == "legacy":
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+            with warnings.catch_warnings():  # deprecated on purpose: this server plays an outdated endpoint
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        ctx.load_cert_chain(self.chain, self.key)
+        return ctx
+
+    async def _start(self) -> None:
+        tls = self._context() if self.mode in ("ok", "legacy") else None
+        self._server = await asyncio.start_server(self._handle, self.host, 0, ssl=tls)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _stop(self) -> None:
+        self._server.close()
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            if self.mode in ("ok", "legacy"):
+                await reader.read(1)  # hold the session open until the client goes
+                return
+            await reader.read(5)  # the start of the ClientHello
+            if self.mode == "reset":
+                sock = writer.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            elif self.mode == "alert":
+                writer.write(ALERT_HANDSHAKE_FAILURE)
+                await writer.drain()
+            elif self.mode == "http":
+                writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                await writer.drain()
+            elif self.mode == "stall":
+                await asyncio.sleep(3600)
+        except (ConnectionError, ssl.SSLError, asyncio.CancelledError):
+            pass
+        finally:
+            self._handlers.discard(task)
+            writer.close()

@@ -1,0 +1,200 @@
+"""Table-driven tests of the TLS verdicts over chains built for each condition."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pki import DAY, NOW, FakePki, Issued, ca, leaf, self_signed
+
+from checks.interception import CODES as INTERCEPTION_CODES
+from checks.interception import judge as judge_interception
+from checks.interception import product_hint
+from checks.tls import CODES as TLS_CODES
+from checks.tls import judge as judge_handshake
+from preflight.probes.tls import Handshake, classify_ssl_error
+
+HOST = "login.microsoftonline.com"
+
+
+@pytest.fixture(scope="module")
+def pki() -> FakePki:
+    return FakePki.build()
+
+
+def chain(*issued: Issued) -> list[bytes]:
+    return [i.der for i in issued]
+
+
+def cross_signed(p: FakePki) -> tuple[list[bytes], list[Any]]:
+    """A new root cross-signed by the expected one: the server sends the cross-sign, the client has only the old."""
+    new_root = ca("Test Microsoft TLS RSA Root G2", org="Microsoft Corporation")
+    cross = ca("Test Microsoft TLS RSA Root G2", parent=p.root, org="Microsoft Corporation", key=new_root.key)
+    issuing = ca("Test Microsoft TLS RSA CA 01", parent=new_root, org="Microsoft Corporation")
+    served = leaf([HOST], issuing)
+    return chain(served, issuing, cross), [p.root.cert]
+
+
+INTERCEPTION_CASES: list[tuple[str, Callable[[FakePki], tuple[list[bytes], dict[str, Any]]], str]] = [
+    ("clean", lambda p: (chain(leaf([HOST], p.issuing), p.issuing), {}), "tls.clean"),
+    ("clean, root served too", lambda p: (chain(leaf([HOST], p.issuing), p.issuing, p.root), {}), "tls.clean"),
+    ("clean, out of order", lambda p: (chain(leaf([HOST], p.issuing), p.root, p.issuing), {}), "tls.clean"),
+    ("clean, wildcard leaf", lambda p: (chain(leaf(["*.microsoftonline.com"], p.issuing), p.issuing), {}), "tls.clean"),
+    (
+        "clean, leaf expired (trust is judged apart from time)",
+        lambda p: (chain(leaf([HOST], p.issuing, not_before=NOW - 400 * DAY, not_after=NOW - DAY), p.issuing), {}),
+        "tls.clean",
+    ),
+    ("cross-signed new root", lambda p: (cross_signed(p)[0], {}), "tls.clean"),
+    ("missing intermediate of an expected CA", lambda p: (chain(leaf([HOST], p.issuing)), {}), "tls.incomplete_chain"),
+    (
+        "public CA with SCTs",
+        lambda p: (chain(leaf([HOST], p.other_public_issuing), p.other_public_issuing), {"public": True}),
+        "tls.unexpected_public_ca",
+    ),
+    (
+        "enterprise inspection CA in the OS store",
+        lambda p: (chain(leaf([HOST], p.inspection_root, sct=0)), {"os": True}),
+        "tls.intercepted",
+    ),
+    (
+        "untrusted interception CA",
+        lambda p: (chain(leaf([HOST], p.inspection_root, sct=0)), {}),
+        "tls.intercepted_untrusted",
+    ),
+    (
+        "foreign issuer, intermediate missing",
+        lambda p: (chain(leaf([HOST], p.other_public_issuing)), {}),
+        "tls.intercepted_untrusted",
+    ),
+    ("self-signed", lambda p: (chain(self_signed([HOST])), {}), "tls.self_signed"),
+    ("wrong host", lambda p: (chain(leaf(["portal.example.net"], p.issuing), p.issuing), {}), "tls.wrong_host"),
+]
+
+
+@pytest.mark.parametrize(("label", "build", "code"), INTERCEPTION_CASES, ids=[c[0] for c in INTERCEPTION_CASES])
+def test_interception_verdict(pki: FakePki, label: str, build: Any, code: str) -> None:
+    served, stores = build(pki)
+    got, evidence = judge_interception(
+        HOST, served, NOW, expected=pki.expected,
+        public=[pki.other_public_root.cert] if stores.get("public") else [],
+        os_store=[pki.inspection_root.cert, pki.root.cert] if stores.get("os") else [],
+    )  # fmt: skip
+    assert got == code, evidence
+    assert INTERCEPTION_CODES[code]
+    if code == "tls.intercepted":
+        assert evidence["anchor"].startswith("CN=Zscaler Root CA (test)")
+        assert evidence["product_hint"]["product"] == "Zscaler Internet Access"
+        assert evidence["matched_store"] == "os"
+    if code == "tls.clean":
+        assert evidence["matched_store"] == "expected"
+
+
+def test_interception_evidence_has_what_a_firewall_team_needs(pki: FakePki) -> None:
+    served = chain(leaf([HOST], pki.inspection_root, sct=0))
+    _code, evidence = judge_interception(HOST, served, NOW, expected=pki.expected, public=[],
+                                         os_store=[pki.inspection_root.cert])  # fmt: skip
+    leaf_facts = evidence["leaf"]
+    for key in ("subject", "issuer", "serial", "not_before", "not_after", "san_dns", "sha256", "spki_sha256",
+                "sct_count"):  # fmt: skip
+        assert key in leaf_facts
+    assert evidence["chain"][0]["issuer"].startswith("CN=Zscaler Root CA (test)")
+
+
+def test_skewed_clock_is_not_interception(pki: FakePki) -> None:
+    served = chain(leaf([HOST], pki.issuing), pki.issuing)
+    for skew in (-400 * DAY, 400 * DAY, 5000 * DAY):
+        code, _ = judge_interception(HOST, served, NOW + skew, expected=pki.expected, public=[], os_store=[])
+        assert code == "tls.clean"
+
+
+@pytest.mark.parametrize(
+    ("issuer", "product"),
+    [("CN=Zscaler Root CA,O=Zscaler Inc.", "Zscaler Internet Access"), ("CN=mitmproxy,O=mitmproxy", "mitmproxy"),
+     ("CN=FortiGate CA,O=Fortinet", "Fortinet FortiGate (deep inspection)"), ("CN=Contoso Root", None)],
+)  # fmt: skip
+def test_product_hints(issuer: str, product: str | None) -> None:
+    assert product_hint(issuer) == product
+
+
+def ok_handshake(served: list[bytes]) -> Handshake:
+    return Handshake(
+        "198.18.50.10", 443, HOST, "ok", version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384", chain=tuple(served)
+    )
+
+
+HANDSHAKE_CASES = [
+    ("ok", lambda p: ok_handshake(chain(leaf([HOST], p.issuing), p.issuing)), NOW, "tls.ok"),
+    ("wrong host", lambda p: ok_handshake(chain(leaf(["portal.example.net"], p.issuing))), NOW, "tls.wrong_host"),
+    (
+        "expired",
+        lambda p: ok_handshake(chain(leaf([HOST], p.issuing, not_before=NOW - 90 * DAY, not_after=NOW - DAY))),
+        NOW,
+        "tls.expired",
+    ),
+    (
+        "not yet valid",
+        lambda p: ok_handshake(chain(leaf([HOST], p.issuing, not_before=NOW + DAY))),
+        NOW,
+        "tls.not_yet_valid",
+    ),
+    (
+        "valid leaf, but this clock is a year ahead",
+        lambda p: ok_handshake(chain(leaf([HOST], p.issuing))),
+        NOW + 365 * DAY,
+        "tls.expired",
+    ),
+    (
+        "expired intermediate",
+        lambda p: ok_handshake(
+            chain(
+                leaf([HOST], ca("Old CA", parent=p.root, not_before=NOW - 900 * DAY, not_after=NOW - DAY)),
+                ca("Old CA", parent=p.root, not_before=NOW - 900 * DAY, not_after=NOW - DAY),
+            )
+        ),
+        NOW,
+        "tls.expired",
+    ),
+    ("no certificate", lambda p: ok_handshake([b"garbage"]), NOW, "tls.no_certificate"),
+    (
+        "old protocol",
+        lambda p: Handshake("198.18.50.10", 443, HOST, "protocol_too_old", legacy_version="TLSv1"),
+        NOW,
+        "tls.protocol_too_old",
+    ),
+    ("reset", lambda p: Handshake("198.18.50.10", 443, HOST, "reset"), NOW, "tls.reset"),
+    ("closed", lambda p: Handshake("198.18.50.10", 443, HOST, "closed"), NOW, "tls.reset"),
+    ("alert", lambda p: Handshake("198.18.50.10", 443, HOST, "alert", alert="handshake_failure"), NOW, "tls.alert"),
+    ("timeout", lambda p: Handshake("198.18.50.10", 443, HOST, "timeout"), NOW, "tls.timeout"),
+    ("not tls", lambda p: Handshake("198.18.50.10", 443, HOST, "not_tls"), NOW, "tls.not_tls"),
+    ("error", lambda p: Handshake("198.18.50.10", 443, HOST, "error", error="boom"), NOW, "tls.error"),
+]
+
+
+@pytest.mark.parametrize(("label", "build", "when", "code"), HANDSHAKE_CASES, ids=[c[0] for c in HANDSHAKE_CASES])
+def test_handshake_verdict(pki: FakePki, label: str, build: Any, when: dt.datetime, code: str) -> None:
+    finding = judge_handshake(HOST, 443, [build(pki)], when)
+    assert finding.code == code, finding.summary
+    assert finding.status == TLS_CODES[code].status
+    assert "\n" not in finding.summary
+
+
+def test_one_bad_address_fails_the_port_and_is_named(pki: FakePki) -> None:
+    good = ok_handshake(chain(leaf([HOST], pki.issuing), pki.issuing))
+    bad = Handshake("2001:db8:50::10", 443, HOST, "reset")
+    finding = judge_handshake(HOST, 443, [good, bad], NOW)
+    assert finding.code == "tls.reset"
+    assert finding.evidence["addresses"]["198.18.50.10"]["code"] == "tls.ok"
+
+
+@pytest.mark.parametrize(
+    ("reason", "message", "outcome"),
+    [("TLSV1_ALERT_PROTOCOL_VERSION", "", "protocol_too_old"), ("UNSUPPORTED_PROTOCOL", "", "protocol_too_old"),
+     ("WRONG_VERSION_NUMBER", "", "not_tls"), ("HTTP_REQUEST", "", "not_tls"),
+     ("SSLV3_ALERT_HANDSHAKE_FAILURE", "", "alert"), (None, "EOF occurred in violation of protocol", "closed"),
+     ("UNEXPECTED_EOF_WHILE_READING", "", "closed"), ("CERTIFICATE_VERIFY_FAILED", "", "error")],
+)  # fmt: skip
+def test_classify_ssl_error(reason: str | None, message: str, outcome: str) -> None:
+    assert classify_ssl_error(reason, message) == outcome

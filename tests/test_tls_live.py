@@ -1,0 +1,129 @@
+"""TLS checks end to end: the CLI against real TLS servers on loopback, one condition each.
+
+The profile's expected_roots is the fake PKI's anchors; the 'OS trust store' is set with SSL_CERT_FILE, which is
+how OpenSSL (and so this tool on Linux) finds the system store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dnsserver import Behaviour, DnsServer
+from helpers import cli_env, run_cli
+from pki import DAY, NOW, FakePki, leaf, self_signed, write_bundle
+from tlsserver import TlsServer
+
+
+@pytest.fixture(scope="module")
+def pki() -> FakePki:
+    return FakePki.build()
+
+
+@pytest.fixture
+def lab(pki: FakePki, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    roots = write_bundle(tmp_path / "expected.pem", pki.root, pki.ms_root)
+    os_store = write_bundle(tmp_path / "os-store.pem", pki.inspection_root)
+    yield {"tmp": tmp_path, "roots": roots, "os_store": os_store}
+
+
+def served_by(pki: FakePki, folder: Path, mode: str, name: str, **options: Any) -> TlsServer:
+    if mode in ("ok", "legacy"):
+        chain, key = pki.server_files(folder, [name], **options)
+        return TlsServer(mode, chain, key)
+    return TlsServer(mode)
+
+
+def run_against(lab: dict[str, Any], servers: dict[str, TlsServer]) -> Any:
+    """One CLI run: each name resolves to 127.0.0.1 and is served by its own server's port."""
+    rows = ""
+    for name, server in servers.items():
+        rows += f'[[endpoint]]\nhost = "{name}"\nports = [{server.port}]\npurpose = "t"\nsource = "t"\ntls = true\n'
+    profile = lab["tmp"] / "tls.toml"
+    profile.write_text(f'name = "tls-live"\n[tls]\nexpected_roots = "{lab["roots"]}"\n{rows}')
+    zone = {name: Behaviour(a=("127.0.0.1",)) for name in servers}
+    with DnsServer(zone) as dns:
+        return run_cli("run", "--profile", str(profile), "--dns-server", dns.address, "--timeout", "1.5",
+                       "--format", "json", env=cli_env(SSL_CERT_FILE=str(lab["os_store"])))  # fmt: skip
+
+
+CONDITIONS = [
+    # name, server mode, leaf options, (tls.handshake status/code), (tls.interception status/code or None)
+    ("clean.test", "ok", {}, ("pass", "tls.ok"), ("pass", "tls.clean")),
+    ("legacy.test", "legacy", {}, ("fail", "tls.protocol_too_old"), None),
+    ("reset.test", "reset", {}, ("fail", "tls.reset"), None),
+    ("closed.test", "close", {}, ("fail", "tls.reset"), None),
+    ("alert.test", "alert", {}, ("fail", "tls.alert"), None),
+    ("stall.test", "stall", {}, ("fail", "tls.timeout"), None),
+    ("http.test", "http", {}, ("fail", "tls.not_tls"), None),
+    ("expired.test", "ok", {"not_before": NOW - 400 * DAY, "not_after": NOW - DAY}, ("fail", "tls.expired"), None),
+    ("future.test", "ok", {"not_before": NOW + 10 * DAY}, ("fail", "tls.not_yet_valid"), None),
+]
+
+
+def test_every_handshake_condition(pki: FakePki, lab: dict[str, Any]) -> None:
+    servers = {name: served_by(pki, lab["tmp"], mode, name, **opts) for name, mode, opts, _h, _i in CONDITIONS}
+    for server in servers.values():
+        server.__enter__()
+    try:
+        run = run_against(lab, servers)
+    finally:
+        for server in servers.values():
+            server.__exit__()
+    for name, _mode, _opts, handshake, interception in CONDITIONS:
+        key = f"{name}:{servers[name].port}"
+        result = run.result("tls.handshake", key)
+        assert (result["status"], result["code"]) == handshake, (name, result["summary"])
+        downstream = run.result("tls.interception", key)
+        if interception is None:
+            assert (downstream["status"], downstream["code"]) == ("skip", "run.upstream")
+            assert downstream["caused_by"] == f"tls.handshake/{key}"
+        else:
+            assert (downstream["status"], downstream["code"]) == interception
+    legacy = run.result("tls.handshake", f"legacy.test:{servers['legacy.test'].port}")
+    assert legacy["evidence"]["addresses"]["127.0.0.1"]["legacy_version"] in ("TLSv1", "TLSv1.1")
+    stall = run.result("tls.handshake", f"stall.test:{servers['stall.test'].port}")
+    assert stall["duration_ms"] < 5000  # bounded by --timeout 1.5
+
+
+@pytest.mark.parametrize(
+    ("label", "make", "code", "status"),
+    [
+        ("enterprise CA the OS trusts", lambda p, n: leaf([n], p.inspection_root, sct=0), "tls.intercepted", "fail"),
+        ("interceptor nobody trusts", lambda p, n: leaf([n], p.other_public_issuing, sct=0),
+         "tls.intercepted_untrusted", "fail"),
+        ("self-signed", lambda p, n: self_signed([n]), "tls.self_signed", "fail"),
+    ],
+)  # fmt: skip
+def test_interception_verdicts_live(pki: FakePki, lab: dict[str, Any], label: str, make: Any, code: str,
+                                    status: str) -> None:  # fmt: skip
+    name = "login.microsoftonline.test"
+    issued = make(pki, name)
+    chain = lab["tmp"] / "chain.pem"
+    chain.write_bytes(issued.pem)
+    key = lab["tmp"] / "key.pem"
+    key.write_bytes(issued.key_pem)
+    with TlsServer("ok", chain, key) as server:
+        run = run_against(lab, {name: server})
+    handshake = run.result("tls.handshake", f"{name}:{server.port}")
+    assert handshake["code"] == "tls.ok"  # the handshake itself is fine: only trust says otherwise
+    result = run.result("tls.interception", f"{name}:{server.port}")
+    assert (result["status"], result["code"]) == (status, code), result["summary"]
+    pem = handshake["evidence"]["addresses"]["127.0.0.1"]["chain_pem"][0]
+    assert pem.startswith("-----BEGIN CERTIFICATE-----")
+    if code == "tls.intercepted":
+        evidence = result["evidence"]["addresses"]["127.0.0.1"]
+        assert evidence["product_hint"]["product"] == "Zscaler Internet Access"
+        assert "Zscaler" in result["summary"]
+    assert run.code == 1
+
+
+def test_wrong_host_collapses_interception(pki: FakePki, lab: dict[str, Any]) -> None:
+    chain, key = pki.server_files(lab["tmp"], ["portal.example.net"])
+    with TlsServer("ok", chain, key) as server:
+        run = run_against(lab, {"login.portal.test": server})
+    key_ = f"login.portal.test:{server.port}"
+    assert run.result("tls.handshake", key_)["code"] == "tls.wrong_host"
+    assert run.result("tls.interception", key_)["caused_by"] == f"tls.handshake/{key_}"
