@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from lab.topology import ROUTER_HOST_SIDE, ROUTER_HOST_SIDE6
-from lab.world import BLACKHOLE_RESOLVER, TENANT, LabSpec, lab_world
+from lab.world import BLACKHOLE_RESOLVER, TENANT, ExtraService, LabSpec, lab_world
 
 pytestmark = pytest.mark.netns
 
@@ -161,3 +161,57 @@ def test_service_down_is_refused_not_filtered() -> None:
     with lab_world(LabSpec(service_ports=(443, 80))) as lab:
         run = lab.preflight()
     assert status_code(run, "tcp.connect", f"{BOOT}:8398") == ("fail", "tcp.refused")
+
+
+MITM_REDIRECT = "ip daddr 198.18.50.10 tcp dport 443 redirect to :8080"
+
+
+def test_transparent_interception_untrusted_ca() -> None:
+    """mitmproxy on the router re-signs IPv4 443; this host does not trust its CA."""
+    with lab_world(LabSpec(mitmproxy=True, router_nat=MITM_REDIRECT)) as lab:
+        run = lab.preflight()
+    result = run.result("tls.interception", "login.microsoftonline.com:443")
+    assert (result["status"], result["code"]) == ("fail", "tls.intercepted_untrusted"), result["summary"]
+    per_address = result["evidence"]["addresses"]
+    assert per_address["198.18.50.10"]["product_hint"]["product"] == "mitmproxy"
+    assert per_address["2001:db8:50::10"]["code"] == "tls.clean"  # only the IPv4 path is redirected
+    assert "mixed" in result["evidence"]
+    assert status_code(run, "tls.interception", f"{BOOT}:8398") == ("pass", "tls.clean")  # 8398 not redirected
+    assert status_code(run, "tls.handshake", "login.microsoftonline.com:443") == ("pass", "tls.ok")
+    assert run.code == 1
+
+
+def test_transparent_interception_ca_trusted_by_the_os_store() -> None:
+    """The same, with mitmproxy's CA installed in the host's OS trust store, as enterprises deploy inspection."""
+    spec = LabSpec(mitmproxy=True, router_nat=MITM_REDIRECT, host_trusts_mitmproxy=True)
+    with lab_world(spec) as lab:
+        run = lab.preflight()
+    result = run.result("tls.interception", "login.microsoftonline.com:443")
+    assert (result["status"], result["code"]) == ("fail", "tls.intercepted"), result["summary"]
+    evidence = result["evidence"]["addresses"]["198.18.50.10"]
+    assert evidence["matched_store"] == "os"
+    assert "mitmproxy" in evidence["anchor"]
+    assert "mitmproxy" in result["summary"]
+
+
+def test_captive_portal_serves_a_certificate_for_another_name() -> None:
+    portal = ExtraService("198.18.51.10", ["portal.lab-hotel.test"])
+    spec = LabSpec(unrecorded=["login.microsoftonline.com"], extra_services=[portal],
+                   dns_options=["--host-record=login.microsoftonline.com,198.18.51.10"])  # fmt: skip
+    with lab_world(spec) as lab:
+        run = lab.preflight()
+    result = run.result("tls.handshake", "login.microsoftonline.com:443")
+    assert (result["status"], result["code"]) == ("fail", "tls.wrong_host")
+    assert "portal.lab-hotel.test" in result["summary"]
+    assert run.result("tls.interception", "login.microsoftonline.com:443")["code"] == "run.upstream"
+
+
+def test_tls_1_0_only_endpoint() -> None:
+    old = ExtraService("198.18.52.10", ["enterpriseregistration.windows.net"], legacy=True)
+    spec = LabSpec(unrecorded=["enterpriseregistration.windows.net"], extra_services=[old],
+                   dns_options=["--host-record=enterpriseregistration.windows.net,198.18.52.10"])  # fmt: skip
+    with lab_world(spec) as lab:
+        run = lab.preflight()
+    result = run.result("tls.handshake", "enterpriseregistration.windows.net:443")
+    assert (result["status"], result["code"]) == ("fail", "tls.protocol_too_old")
+    assert result["evidence"]["addresses"]["198.18.52.10"]["legacy_version"] in ("TLSv1", "TLSv1.1")

@@ -28,11 +28,19 @@ async def tcp_listeners(specs: list[str]) -> None:
     await asyncio.Event().wait()
 
 
-async def tls_listeners(chain: str, key: str, specs: list[str]) -> None:
-    """Serve TLS (1.2+) with one certificate chain on each ADDRESS:PORT; hold each session until the peer goes."""
+async def tls_listeners(chain: str, key: str, specs: list[str], *, legacy: bool = False) -> None:
+    """Serve TLS with one certificate chain on each ADDRESS:PORT (1.2+, or 1.0/1.1 only when legacy); hold each
+    session until the peer goes."""
     import ssl
+    import warnings
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if legacy:
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
     ctx.load_cert_chain(chain, key)
 
     async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -66,7 +74,11 @@ if __name__ == "__main__":
     if kind == "tcp":
         asyncio.run(tcp_listeners(sys.argv[2:]))
     elif kind == "tls":
-        asyncio.run(tls_listeners(sys.argv[2], sys.argv[3], sys.argv[4:]))
+        args = sys.argv[2:]
+        legacy = args[0] == "--legacy"
+        if legacy:
+            args = args[1:]
+        asyncio.run(tls_listeners(args[0], args[1], args[2:], legacy=legacy))
     elif kind == "dns":
         dns_server(sys.argv[2], sys.argv[3])
     else:

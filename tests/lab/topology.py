@@ -197,6 +197,26 @@ class Topology:
     def start_python(self, ns: str, script: Path, *args: str, ready_line: str = "READY") -> subprocess.Popen[bytes]:
         return self.start(ns, [sys.executable, str(script), *args], ready_line=ready_line)
 
+    def host_trust_store(self, extra_pem: bytes) -> None:
+        """Give the host namespace its own OS trust store: a copy of /etc/ssl with `extra_pem` appended to the
+        bundle, the way an enterprise deploys its inspection CA."""
+        folder = ETC_NETNS / self.host / "ssl"
+        shutil.copytree("/etc/ssl", folder, symlinks=True, dirs_exist_ok=True)
+        bundle = folder / "certs" / "ca-certificates.crt"
+        original = bundle.read_bytes() if bundle.exists() else b""
+        if bundle.is_symlink():
+            bundle.unlink()
+        bundle.write_bytes(original + b"\n" + extra_pem)
+
+    def wait_tcp(self, ns: str, address: str, port: int, timeout: float = 15.0) -> None:
+        probe = f"import socket; socket.create_connection(({address!r}, {port}), 0.2).close()"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ns_exec(ns, sys.executable, "-c", probe, check=False).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"nothing listens on {address}:{port} in {ns}")
+
     def firewall(self, ns: str, ruleset: str) -> None:
         """Load an nftables ruleset (multi-line text, as `nft -f -` wants it) into a namespace."""
         sh("ip", "netns", "exec", ns, "nft", "-f", "-", input_text=ruleset)

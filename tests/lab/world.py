@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,7 @@ SERVICE, SERVICE6 = "198.18.50.10", "2001:db8:50::10"
 BLACKHOLE_RESOLVER = "198.18.100.53"  # the router drops everything to 198.18.100.0/24
 SERVICE_PORTS = (443, 8398, 80)
 TLS_PORTS = (443, 8398)
+MITM_PORT = 8080
 SERVERS = ROOT / "tests" / "lab" / "servers.py"
 
 
@@ -47,11 +49,40 @@ def lab_pki() -> tuple[FakePki, Path]:
     return pki, folder
 
 
+@functools.cache
+def mitmproxy_confdir() -> Path:
+    """mitmproxy's configuration folder with its CA, made once per session so every scenario shares one CA."""
+    folder = Path(tempfile.mkdtemp(prefix="preflight-lab-mitm-"))
+    # mitmdump writes its CA when it starts: start it briefly on loopback.
+    command = ["mitmdump", "--listen-host", "127.0.0.1", "--listen-port", "0", "--set", f"confdir={folder}", "-q"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not (folder / "mitmproxy-ca-cert.pem").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    if not (folder / "mitmproxy-ca-cert.pem").exists():
+        raise RuntimeError("mitmproxy did not create its CA")
+    return folder
+
+
 def default_profile_names() -> list[str]:
     from preflight import plan, profile
 
     built = plan.build(profile.load(profile.DEFAULT_PROFILE), tenant_id=TENANT)
     return [t.host for t in built.host_targets() if not t.wildcard]
+
+
+@dataclasses.dataclass
+class ExtraService:
+    """Another TLS endpoint on the internet side, e.g. a captive portal or an outdated server."""
+
+    address: str
+    names: Sequence[str]  # what its certificate says
+    legacy: bool = False  # TLS 1.0/1.1 only
+    ports: Sequence[int] = (443,)
 
 
 @dataclasses.dataclass
@@ -63,6 +94,10 @@ class LabSpec:
     router_rules: str = ""  # nftables rules for the router's forward chain
     host_rules: str = ""  # nftables rules for the host's own output chain
     service_ports: Sequence[int] = SERVICE_PORTS
+    extra_services: Sequence[ExtraService] = ()
+    router_nat: str = ""  # nftables rules for the router's nat prerouting chain (e.g. redirect to mitmproxy)
+    mitmproxy: bool = False  # a transparent mitmproxy on the router, port MITM_PORT
+    host_trusts_mitmproxy: bool = False  # its CA in the host's OS trust store
 
 
 class LabWorld:
@@ -89,6 +124,16 @@ def lab_world(spec: LabSpec | None = None) -> Iterator[LabWorld]:
         topo.add_service_address(SERVICE)
         topo.add_service_address(SERVICE6)
         topo.router_route("blackhole", "198.18.100.0/24")
+        if spec.router_nat:
+            body = "\n".join(f"    {line.strip()}" for line in spec.router_nat.strip().splitlines())
+            topo.firewall(topo.router, "table inet labnat {\n  chain prerouting {\n"
+                          f"    type nat hook prerouting priority -100;\n{body}\n  }}\n}}\n")  # fmt: skip
+        if spec.mitmproxy:
+            topo.start(topo.router, ["mitmdump", "--mode", "transparent", "--listen-port", str(MITM_PORT), "--set",
+                                     f"confdir={mitmproxy_confdir()}", "--ssl-insecure", "-q"])  # fmt: skip
+            topo.wait_tcp(topo.router, "127.0.0.1", MITM_PORT)
+        if spec.host_trusts_mitmproxy:
+            topo.host_trust_store((mitmproxy_confdir() / "mitmproxy-ca-cert.pem").read_bytes())
         if spec.router_rules:
             topo.firewall(topo.router, _table("inet", "lab", "forward", spec.router_rules))
         if spec.host_rules:
@@ -104,7 +149,19 @@ def lab_world(spec: LabSpec | None = None) -> Iterator[LabWorld]:
         if tls:
             topo.start(topo.internet, ["python3", str(SERVERS), "tls", str(folder / "service-chain.pem"),
                                        str(folder / "service-key.pem"), *tls], ready_line="READY")  # fmt: skip
+        for extra in spec.extra_services:
+            _start_extra_service(topo, extra)
         yield LabWorld(topo)
+
+
+def _start_extra_service(topo: Topology, extra: ExtraService) -> None:
+    pki, folder = lab_pki()
+    topo.add_service_address(extra.address)
+    chain, key = pki.server_files(folder, list(extra.names))
+    listen = [f"{extra.address}:{port}" for port in extra.ports]
+    mode = ["--legacy"] if extra.legacy else []
+    topo.start(topo.internet, ["python3", str(SERVERS), "tls", *mode, str(chain), str(key), *listen],
+               ready_line="READY")  # fmt: skip
 
 
 def _table(family: str, name: str, hook: str, rules: str) -> str:
