@@ -16,6 +16,7 @@ from preflight.model import Target, result_id
 from preflight.netutil import usable_addresses
 from preflight.plan import Plan
 from preflight.probes import dns as dns_probe
+from preflight.probes import http as http_probe
 from preflight.probes import tcp as tcp_probe
 from preflight.probes import tls as tls_probe
 
@@ -86,6 +87,15 @@ class RunContext:
                 return await tls_probe.observe(address, port, host, self.options.timeout)
 
         return await self.memo(("tls", address, port, host), probe)
+
+    async def http(self, url: str, address: str, *, host: str, method: str = "GET", content: bytes | None = None,
+                   content_type: str | None = None) -> http_probe.HttpFetch:  # fmt: skip
+        async def probe() -> http_probe.HttpFetch:
+            async with self.slot(host):
+                return await http_probe.fetch(url, address, self.options.timeout, method=method, content=content,
+                                              content_type=content_type)  # fmt: skip
+
+        return await self.memo(("http", method, url, address, content), probe)
 
     async def open_addresses(self, host: str, port: int) -> list[str]:
         """The addresses of a host that accepted a TCP connection on a port (shared probes, no new connects)."""

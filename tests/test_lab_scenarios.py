@@ -215,3 +215,48 @@ def test_tls_1_0_only_endpoint() -> None:
     result = run.result("tls.handshake", "enterpriseregistration.windows.net:443")
     assert (result["status"], result["code"]) == ("fail", "tls.protocol_too_old")
     assert result["evidence"]["addresses"]["198.18.52.10"]["legacy_version"] in ("TLSv1", "TLSv1.1")
+
+
+def test_crl_and_ocsp_fetched_and_parsed_in_the_all_clear_lab() -> None:
+    with lab_world() as lab:
+        run = lab.preflight()
+    crl = run.result("crl.fetch", "crl3.digicert.com:80")
+    assert (crl["status"], crl["code"]) == ("pass", "crl.ok"), crl["summary"]
+    assert {f["kind"] for f in crl["evidence"]["fetches"]} == {"crl"}
+    ocsp = run.result("crl.fetch", "ocsp.digicert.com:80")
+    assert (ocsp["status"], ocsp["code"]) == ("pass", "crl.ok"), ocsp["summary"]
+    assert {f["kind"] for f in ocsp["evidence"]["fetches"]} == {"ocsp"}
+    assert run.result("crl.fetch", "crl.microsoft.com:80")["code"] == "crl.reachable"
+    assert run.code == 0
+
+
+def test_crl_endpoint_returns_an_html_block_page() -> None:
+    spec = LabSpec(block_page=True, router_nat="tcp dport 80 redirect to :8081")
+    with lab_world(spec) as lab:
+        run = lab.preflight()
+    result = run.result("crl.fetch", "crl3.digicert.com:80")
+    assert (result["status"], result["code"]) == ("fail", "crl.blocked_page")
+    assert "Access Denied - Lab Web Filter" in result["summary"]
+    assert run.result("crl.fetch", "ocsp.digicert.com:80")["code"] == "crl.blocked_page"
+    assert status_code(run, "tcp.connect", "crl3.digicert.com:80") == ("pass", "tcp.open")  # TCP alone looks fine
+    assert run.code == 1
+
+
+def test_crl_port_dropped_collapses_the_fetch() -> None:
+    with lab_world(LabSpec(router_rules="tcp dport 80 drop")) as lab:
+        run = lab.preflight()
+    result = run.result("crl.fetch", "crl3.digicert.com:80")
+    assert (result["status"], result["caused_by"]) == ("skip", "tcp.connect/crl3.digicert.com:80")
+
+
+def test_crl_port_dropped_without_tcp_check_is_crl_filtered() -> None:
+    with lab_world(LabSpec(router_rules="tcp dport 80 drop")) as lab:
+        run = lab.preflight("--skip", "tcp.connect")
+    assert status_code(run, "crl.fetch", "crl3.digicert.com:80") == ("fail", "crl.filtered")
+    assert status_code(run, "crl.fetch", "crl4.digicert.com:80") == ("fail", "crl.filtered")
+
+
+def test_crl_port_refused_without_tcp_check_is_crl_unreachable() -> None:
+    with lab_world(LabSpec(router_rules="tcp dport 80 reject with tcp reset")) as lab:
+        run = lab.preflight("--skip", "tcp.connect")
+    assert status_code(run, "crl.fetch", "crl3.digicert.com:80") == ("fail", "crl.unreachable")

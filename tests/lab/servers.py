@@ -57,6 +57,56 @@ async def tls_listeners(chain: str, key: str, specs: list[str], *, legacy: bool 
     await asyncio.Event().wait()
 
 
+BLOCK_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Access Denied - Lab Web Filter</title></head>"
+    b"<body>This site is blocked by your organisation's policy.</body></html>"
+)
+
+
+async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = False) -> None:
+    """Plain HTTP: *.crl → the CRL, POST (OCSP) → an OCSP response, anything else → a short text. With
+    block_page, every request gets a 200 HTML page, as a web filter does."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509 import ocsp
+
+    crl_body = Path(crl_file).read_bytes() if crl_file != "-" else b""  # noqa: ASYNC240 (once, before serving)
+    ocsp_body = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED).public_bytes(
+        Encoding.DER
+    )
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
+            head = await reader.readuntil(b"\r\n\r\n")
+            request_line, *header_lines = head.decode("latin-1").split("\r\n")
+            method, path, _version = request_line.split(" ", 2)
+            length = 0
+            for line in header_lines:
+                if line.lower().startswith("content-length:"):
+                    length = int(line.split(":", 1)[1])
+            if length:
+                await reader.readexactly(length)
+            if block_page:
+                status, kind, body = "200 OK", "text/html; charset=utf-8", BLOCK_PAGE
+            elif method == "POST":
+                status, kind, body = "200 OK", "application/ocsp-response", ocsp_body
+            elif path.endswith(".crl"):
+                status, kind, body = "200 OK", "application/pkix-crl", crl_body
+            else:
+                status, kind, body = "200 OK", "text/plain", b"lab service\n"
+            writer.write(f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
+                         "Connection: close\r\n\r\n".encode() + body)  # fmt: skip
+            await writer.drain()
+        writer.close()
+
+    for spec in specs:
+        host, _, port = spec.rpartition(":")
+        host = host.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        await asyncio.start_server(serve, host, int(port), family=family)
+    print("READY", flush=True)
+    await asyncio.Event().wait()
+
+
 def dns_server(zone_file: str, listen: str) -> None:
     from dnsserver import Behaviour, DnsServer
 
@@ -79,6 +129,12 @@ if __name__ == "__main__":
         if legacy:
             args = args[1:]
         asyncio.run(tls_listeners(args[0], args[1], args[2:], legacy=legacy))
+    elif kind == "http":
+        args = sys.argv[2:]
+        block = args[0] == "--block-page"
+        if block:
+            args = args[1:]
+        asyncio.run(http_listeners(args[0], args[1:], block_page=block))
     elif kind == "dns":
         dns_server(sys.argv[2], sys.argv[3])
     else:

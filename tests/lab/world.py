@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import ROOT, CliRun, cli_env, run_cli
-from pki import FakePki, write_bundle
+from pki import FakePki, crl, write_bundle
 
 from lab.topology import LAB_NETWORKS, Topology, clean_leftovers
 from preflight.profile import DEFAULT_PROFILE, embedded_text
@@ -29,6 +29,9 @@ BLACKHOLE_RESOLVER = "198.18.100.53"  # the router drops everything to 198.18.10
 SERVICE_PORTS = (443, 8398, 80)
 TLS_PORTS = (443, 8398)
 MITM_PORT = 8080
+CRL_URL = "http://crl3.digicert.com/TestMicrosoftAzureRSATLSIssuingCA04.crl"
+OCSP_URL = "http://ocsp.digicert.com/"
+BLOCK_PORT = 8081
 SERVERS = ROOT / "tests" / "lab" / "servers.py"
 
 
@@ -38,7 +41,8 @@ def lab_pki() -> tuple[FakePki, Path]:
     pki = FakePki.build()
     folder = Path(tempfile.mkdtemp(prefix="preflight-lab-pki-"))
     names = default_profile_names()
-    chain, key = pki.server_files(folder, names)
+    chain, key = pki.server_files(folder, names, crl_url=CRL_URL, ocsp_url=OCSP_URL)
+    (folder / "issuing.crl").write_bytes(crl(pki.issuing))
     (folder / "service-chain.pem").write_bytes(chain.read_bytes())
     (folder / "service-key.pem").write_bytes(key.read_bytes())
     write_bundle(folder / "expected-roots.pem", pki.root, pki.ms_root)
@@ -98,6 +102,7 @@ class LabSpec:
     router_nat: str = ""  # nftables rules for the router's nat prerouting chain (e.g. redirect to mitmproxy)
     mitmproxy: bool = False  # a transparent mitmproxy on the router, port MITM_PORT
     host_trusts_mitmproxy: bool = False  # its CA in the host's OS trust store
+    block_page: bool = False  # a web filter on the router answering every port-80 request with an HTML page
 
 
 class LabWorld:
@@ -132,6 +137,9 @@ def lab_world(spec: LabSpec | None = None) -> Iterator[LabWorld]:
             topo.start(topo.router, ["mitmdump", "--mode", "transparent", "--listen-port", str(MITM_PORT), "--set",
                                      f"confdir={mitmproxy_confdir()}", "--ssl-insecure", "-q"])  # fmt: skip
             topo.wait_tcp(topo.router, "127.0.0.1", MITM_PORT)
+        if spec.block_page:
+            topo.start(topo.router, ["python3", str(SERVERS), "http", "--block-page", "-", f"0.0.0.0:{BLOCK_PORT}",
+                                     f"[::]:{BLOCK_PORT}"], ready_line="READY")  # fmt: skip
         if spec.host_trusts_mitmproxy:
             topo.host_trust_store((mitmproxy_confdir() / "mitmproxy-ca-cert.pem").read_bytes())
         if spec.router_rules:
@@ -145,7 +153,8 @@ def lab_world(spec: LabSpec | None = None) -> Iterator[LabWorld]:
         tls = [f"{a}:{p}" for a in addresses for p in spec.service_ports if p in TLS_PORTS]
         folder = lab_pki()[1]
         if plain:
-            topo.start(topo.internet, ["python3", str(SERVERS), "tcp", *plain], ready_line="READY")
+            topo.start(topo.internet, ["python3", str(SERVERS), "http", str(folder / "issuing.crl"), *plain],
+                       ready_line="READY")  # fmt: skip
         if tls:
             topo.start(topo.internet, ["python3", str(SERVERS), "tls", str(folder / "service-chain.pem"),
                                        str(folder / "service-key.pem"), *tls], ready_line="READY")  # fmt: skip

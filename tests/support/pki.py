@@ -215,6 +215,20 @@ class FakePki:
         return chain, key
 
 
+def crl(issuer: Issued, revoked_serials: tuple[int, ...] = ()) -> bytes:
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.cert.subject)
+        .last_update(NOW - DAY)
+        .next_update(NOW + 7 * DAY)
+    )
+    for serial in revoked_serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOW - DAY).build()
+        )
+    return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
 def write_bundle(path: Path, *certs: Issued) -> Path:
     path.write_bytes(b"".join(c.pem for c in certs))
     return path

@@ -1,0 +1,231 @@
+"""`crl.fetch`: can this host fetch the revocation data its TLS chains point at (CRL over HTTP, OCSP)?
+
+Per port-80 row of the profile: the CRL distribution points and OCSP responders named in the served chains for
+that host are fetched on every reachable address; bodies are parsed (a CRL must load as DER; an OCSP responder
+must answer a real OCSP request with an OCSP response). A middlebox answering 200 with HTML is a block page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp
+
+from preflight import CodeDoc, Finding, Status, Target
+from preflight.certs import load_der, urls
+from preflight.context import RunContext
+from preflight.netutil import usable_addresses
+from preflight.plan import Plan
+from preflight.probes.http import MAX_BODY, HttpFetch
+
+CODES: dict[str, CodeDoc] = {
+    "crl.ok": CodeDoc(
+        Status.PASS,
+        "Revocation data is reachable: the CRLs parse and the OCSP responders answer with OCSP responses.",
+        "Each CRL URL from the served chains for this host was fetched and loaded as a DER CRL; each OCSP URL "
+        "answered a real OCSP request (for the served leaf) with a parseable OCSP response.",
+        "Nothing to do.",
+    ),
+    "crl.reachable": CodeDoc(
+        Status.PASS,
+        "The host answers HTTP on port 80; no served chain named a URL on it, so no revocation data was fetched.",
+        "A GET / got an HTTP response (any status); there was no CRL/OCSP URL to fetch for this host.",
+        "Nothing to do; run with --tenant-id so more chains (and their URLs) are seen.",
+    ),
+    "crl.blocked_page": CodeDoc(
+        Status.FAIL,
+        "A middlebox answered the CRL/OCSP request with a web page (HTML) instead of revocation data: a block or "
+        "login page. Certificate validation on the connector will fail or stall.",
+        "The HTTP response to a CRL/OCSP URL had an HTML body or content type instead of a CRL/OCSP body.",
+        "Allow plain HTTP (port 80) to this host without authentication or filtering (CRL/OCSP hosts must be "
+        "reachable anonymously); the page title in the evidence names the device.",
+    ),
+    "crl.bad_body": CodeDoc(
+        Status.FAIL,
+        "The response to a CRL/OCSP request could not be parsed as a CRL or an OCSP response.",
+        "HTTP 200, but the body did not load as a DER CRL / OCSP response and is not HTML.",
+        "Something rewrites or truncates HTTP on the path (a proxy or filter); let port 80 through untouched.",
+    ),
+    "crl.http_error": CodeDoc(
+        Status.FAIL,
+        "The CRL/OCSP request got an HTTP error or a redirect instead of revocation data.",
+        "The HTTP status was not 200 (status and any Location are in the evidence).",
+        "A redirect or 4xx/5xx from a proxy usually means it requires a login or blocks the category: allow the "
+        "host anonymously.",
+    ),
+    "crl.timeout": CodeDoc(
+        Status.FAIL,
+        "The CRL/OCSP request connected but no answer came in time.",
+        "The HTTP exchange did not complete within --timeout.",
+        "A proxy or filter holds plain HTTP to this host: let port 80 through.",
+    ),
+    "crl.filtered": CodeDoc(
+        Status.FAIL,
+        "Port 80 to the revocation host does not answer (dropped).",
+        "The TCP connect for the fetch timed out (reported here when tcp.connect did not run for it).",
+        "Allow outbound TCP 80 to the host: CRL/OCSP use plain HTTP.",
+    ),
+    "crl.unreachable": CodeDoc(
+        Status.FAIL,
+        "Port 80 to the revocation host is refused or unreachable, or the connection broke.",
+        "The TCP connect for the fetch was refused or rejected, or the HTTP exchange was reset.",
+        "Allow outbound TCP 80 to the host: CRL/OCSP use plain HTTP.",
+    ),
+}
+
+_PRIORITY = ("crl.blocked_page", "crl.http_error", "crl.bad_body", "crl.timeout", "crl.filtered", "crl.unreachable",
+             "crl.reachable", "crl.ok")  # fmt: skip
+_TCP_CODES = {"filtered": "crl.filtered"}
+
+
+def judge_fetch(fetch: HttpFetch, kind: str) -> str:
+    """The code for one fetch of a CRL ('crl'), an OCSP responder ('ocsp') or a bare host ('probe'). Pure."""
+    if fetch.outcome == "timeout":
+        return "crl.timeout"
+    if fetch.outcome in ("refused", "reset", "error"):
+        return "crl.unreachable"
+    content_type = (fetch.content_type or "").lower()
+    looks_html = "html" in content_type or fetch.body.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
+    if kind == "probe":
+        return "crl.reachable"
+    if fetch.status == 200 and looks_html:
+        return "crl.blocked_page"
+    if fetch.status != 200:
+        return "crl.blocked_page" if looks_html and fetch.status in (401, 403, 407, 451) else "crl.http_error"
+    if kind == "crl":
+        if fetch.truncated:
+            return "crl.ok" if fetch.body[:1] == b"\x30" else "crl.bad_body"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                x509.load_der_x509_crl(fetch.body)
+        except ValueError:
+            return "crl.bad_body"
+        return "crl.ok"
+    try:
+        ocsp.load_der_ocsp_response(fetch.body)
+    except ValueError:
+        return "crl.bad_body"
+    return "crl.ok"
+
+
+def ocsp_request(leaf: x509.Certificate, issuer: x509.Certificate) -> bytes:
+    request = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build()
+    return request.public_bytes(Encoding.DER)
+
+
+class CrlFetchCheck:
+    id = "crl.fetch"
+    title = "CRL and OCSP reachability over HTTP, with the bodies parsed (block pages recognised)"
+    requires = "outbound TCP 80; the TLS chains served to this host (for the URLs and the OCSP request)"
+    needs: tuple[str, ...] = ("tcp.connect",)
+    codes = CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        return [t for t in plan.port_targets() if t.port == 80]
+
+    async def run(self, target: Target, ctx: RunContext) -> Finding:
+        jobs = await _revocation_urls(ctx, target.host)
+        resolution = await ctx.resolve(target.host)
+        addresses, _ignored = usable_addresses(target.host, resolution.addresses)
+        if not addresses:
+            return Finding(Status.SKIP, "run.upstream", f"{target.key}: no address to fetch from",
+                           caused_by=ctx.result_id_for("dns.resolve", target))  # fmt: skip
+        if not jobs:
+            jobs = [("probe", f"http://{target.host}/", None)]
+        results: list[dict[str, Any]] = []
+        for kind, url, request in jobs:
+            for address in addresses:
+                attempt = await ctx.connect(address, 80, host=target.host)
+                if attempt.outcome != "open":
+                    code = _TCP_CODES.get(attempt.outcome, "crl.unreachable")
+                    results.append({"kind": kind, "url": url, "address": address, "code": code,
+                                    "tcp": attempt.outcome})  # fmt: skip
+                    continue
+                ocsp_type = "application/ocsp-request" if request else None
+                fetch = await ctx.http(url, address, host=target.host, method="POST" if request else "GET",
+                                       content=request, content_type=ocsp_type)  # fmt: skip
+                results.append({"kind": kind, **fetch.to_json(), "code": judge_fetch(fetch, kind),
+                                "body_head": fetch.body[:120].decode("latin-1")})  # fmt: skip
+        codes = {r["code"] for r in results}
+        code = next(c for c in _PRIORITY if c in codes)
+        worst = next(r for r in results if r["code"] == code)
+        evidence = {"host": target.host, "fetches": results, "max_body_bytes": MAX_BODY}
+        return Finding(CODES[code].status, code, _summary(target.key, code, worst, len(results)), evidence,
+                       CODES[code].remediation)  # fmt: skip
+
+
+async def _revocation_urls(ctx: RunContext, host: str) -> list[tuple[str, str, bytes | None]]:
+    """(kind, url, OCSP request) for every CRL/OCSP URL on `host` named by any chain served in this run."""
+    chains = await _served_chains(ctx)
+    jobs: dict[str, tuple[str, str, bytes | None]] = {}
+    for chain in chains:
+        certs = [c for c in (load_der(d) for d in chain) if c is not None]
+        for position, cert in enumerate(certs):
+            found = urls(cert)
+            for url in found["crl"]:
+                if _host_of(url) == host:
+                    jobs.setdefault(url, ("crl", url, None))
+            issuer = certs[position + 1] if position + 1 < len(certs) else None
+            for url in found["ocsp"]:
+                if _host_of(url) == host and issuer is not None and url not in jobs:
+                    try:
+                        jobs[url] = ("ocsp", url, ocsp_request(cert, issuer))
+                    except ValueError:
+                        continue
+    return list(jobs.values())
+
+
+async def _served_chains(ctx: RunContext) -> list[Sequence[bytes]]:
+    targets = ctx.plan.port_targets(tls_only=True)
+    chains: list[Sequence[bytes]] = []
+
+    async def one(target: Target) -> None:
+        if target.wildcard or target.missing or target.port is None:
+            return
+        for address in await ctx.open_addresses(target.host, target.port):
+            handshake = await ctx.handshake(address, target.port, host=target.host)
+            if handshake.chain:
+                chains.append(handshake.chain)
+
+    await asyncio.gather(*(one(t) for t in targets))
+    return chains
+
+
+def _host_of(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme != "http" or parts.port not in (None, 80):
+        return None
+    return (parts.hostname or "").lower() or None
+
+
+def _summary(where: str, code: str, worst: dict[str, Any], count: int) -> str:
+    url = worst.get("url")
+    if code == "crl.ok":
+        return f"{where}: {count} revocation fetch(es) returned valid CRL/OCSP data"
+    if code == "crl.reachable":
+        return f"{where}: HTTP answers (status {worst.get('status')}); no CRL/OCSP URL from the chains to fetch"
+    if code == "crl.blocked_page":
+        title = worst.get("title")
+        return (
+            f"{where}: {url} answered with a web page"
+            + (f" titled {title!r}" if title else "")
+            + f" (HTTP {worst.get('status')}, {worst.get('content_type')})"
+        )
+    if code == "crl.http_error":
+        return f"{where}: {url} answered HTTP {worst.get('status')}" + (
+            f" → {worst.get('location')}" if worst.get("location") else ""
+        )
+    if code == "crl.bad_body":
+        return f"{where}: {url} body is not a {worst.get('kind')} response ({worst.get('body_bytes')} bytes)"
+    return f"{where}: {url} via {worst.get('address')}: {worst.get('error') or worst.get('tcp') or code}"

@@ -1,0 +1,90 @@
+"""HTTP observation for revocation checks: one request to one address, with bounded reads.
+
+The request goes to the address the run resolved (Host header carries the name), so DNS answers come from one
+place. Environment proxies are never applied silently (trust_env=False): the proxy path is explicit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+MAX_BODY = 4 * 1024 * 1024  # bytes read from any HTTP peer; the rest is not read
+MAX_HEADER_NOTE = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpFetch:
+    url: str
+    address: str
+    method: str
+    outcome: str  # response | timeout | refused | reset | error
+    status: int | None = None
+    content_type: str | None = None
+    location: str | None = None
+    body: bytes = b""
+    truncated: bool = False
+    error: str | None = None
+    elapsed_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("body")
+        data["body_bytes"] = len(self.body)
+        data["title"] = page_title(self.body)
+        return data
+
+
+def page_title(body: bytes) -> str | None:
+    match = re.search(rb"<title[^>]*>(.*?)</title>", body[:65536], re.IGNORECASE | re.DOTALL)
+    if not match:
+        return None
+    return match.group(1).decode("utf-8", "replace").strip()[:MAX_HEADER_NOTE] or None
+
+
+def _address_url(url: str, address: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    target = parts._replace(netloc=netloc).geturl()
+    return target, parts.netloc
+
+
+async def fetch(url: str, address: str, timeout: float, *, method: str = "GET", content: bytes | None = None,
+                content_type: str | None = None) -> HttpFetch:  # fmt: skip
+    target, host_header = _address_url(url, address)
+    headers = {"Host": host_header, "User-Agent": "connector-preflight", "Accept": "*/*"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    start = time.monotonic()
+    try:
+        async with (
+            httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout) as client,
+            client.stream(method, target, headers=headers, content=content) as response,
+        ):
+            body = bytearray()
+            truncated = False
+            async for chunk in response.aiter_raw():
+                body.extend(chunk)
+                if len(body) > MAX_BODY:
+                    del body[MAX_BODY:]
+                    truncated = True
+                    break
+            return HttpFetch(url, address, method, "response", response.status_code,
+                             response.headers.get("content-type"), response.headers.get("location"), bytes(body),
+                             truncated, None, round((time.monotonic() - start) * 1000, 2))  # fmt: skip
+    except httpx.TimeoutException as exc:
+        return HttpFetch(url, address, method, "timeout", error=f"{type(exc).__name__}: no answer within {timeout:g}s")
+    except httpx.ConnectError as exc:
+        text = str(exc)
+        outcome = "refused" if "refused" in text.lower() else "error"
+        return HttpFetch(url, address, method, outcome, error=f"ConnectError: {text}")
+    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        return HttpFetch(url, address, method, "reset", error=f"{type(exc).__name__}: {exc}")
+    except httpx.HTTPError as exc:
+        return HttpFetch(url, address, method, "error", error=f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,66 @@
+"""Table-driven tests of the revocation verdict for one HTTP fetch."""
+
+from __future__ import annotations
+
+import pytest
+from pki import FakePki, crl, leaf
+
+from checks.crl import CODES, judge_fetch, ocsp_request
+from preflight.probes.http import HttpFetch, page_title
+
+PKI = FakePki.build()
+CRL = crl(PKI.issuing)
+BLOCK = b"<!DOCTYPE html><html><head><title>Blocked by Contoso Filter</title></head></html>"
+
+
+def fetch(status: int | None = 200, body: bytes = b"", kind: str | None = None, outcome: str = "response",
+          truncated: bool = False, location: str | None = None) -> HttpFetch:  # fmt: skip
+    return HttpFetch("http://crl.test/x.crl", "198.18.50.10", "GET", outcome, status, kind, location, body, truncated)
+
+
+def ocsp_unauthorized() -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509 import ocsp
+
+    return ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED).public_bytes(Encoding.DER)
+
+
+CASES = [
+    ("crl parses", fetch(body=CRL, kind="application/pkix-crl"), "crl", "crl.ok"),
+    ("crl with a wrong content type still parses", fetch(body=CRL, kind="application/octet-stream"), "crl", "crl.ok"),
+    ("html block page", fetch(body=BLOCK, kind="text/html"), "crl", "crl.blocked_page"),
+    ("html without a content type", fetch(body=BLOCK), "crl", "crl.blocked_page"),
+    ("403 with a page", fetch(403, BLOCK, "text/html"), "crl", "crl.blocked_page"),
+    ("407 from a proxy", fetch(407, BLOCK, "text/html"), "crl", "crl.blocked_page"),
+    ("redirect to a login", fetch(302, b"", location="http://login.portal.test/"), "crl", "crl.http_error"),
+    ("404", fetch(404, b"not found", "text/plain"), "crl", "crl.http_error"),
+    ("garbage body", fetch(body=b"\x00\x01garbage", kind="application/pkix-crl"), "crl", "crl.bad_body"),
+    ("huge DER body cut at the limit", fetch(body=b"\x30\x82" + b"\x00" * 100, truncated=True), "crl", "crl.ok"),
+    ("huge non-DER body cut at the limit", fetch(body=b"AAAA", truncated=True), "crl", "crl.bad_body"),
+    ("ocsp answers", fetch(body=ocsp_unauthorized(), kind="application/ocsp-response"), "ocsp", "crl.ok"),
+    ("ocsp answered by html", fetch(body=BLOCK, kind="text/html"), "ocsp", "crl.blocked_page"),
+    ("ocsp garbage", fetch(body=b"nope", kind="application/ocsp-response"), "ocsp", "crl.bad_body"),
+    ("bare host answers", fetch(200, BLOCK, "text/html"), "probe", "crl.reachable"),
+    ("timeout", fetch(None, outcome="timeout"), "crl", "crl.timeout"),
+    ("reset", fetch(None, outcome="reset"), "crl", "crl.unreachable"),
+    ("refused", fetch(None, outcome="refused"), "crl", "crl.unreachable"),
+]
+
+
+@pytest.mark.parametrize(("label", "observed", "kind", "code"), CASES, ids=[c[0] for c in CASES])
+def test_judge_fetch(label: str, observed: HttpFetch, kind: str, code: str) -> None:
+    assert judge_fetch(observed, kind) == code
+    assert code in CODES
+
+
+def test_page_title_is_evidence() -> None:
+    assert page_title(BLOCK) == "Blocked by Contoso Filter"
+    assert page_title(b"\x30\x82binary") is None
+
+
+def test_ocsp_request_is_real_der() -> None:
+    from cryptography.x509 import ocsp
+
+    issued = leaf(["login.microsoftonline.com"], PKI.issuing)
+    request = ocsp.load_der_ocsp_request(ocsp_request(issued.cert, PKI.issuing.cert))
+    assert request.serial_number == issued.cert.serial_number
