@@ -105,6 +105,12 @@ def cli() -> None:
     help="Network operations at once (at most 4 per host).",
 )
 @click.option(
+    "--public-roots",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="PEM",
+    help="PEM bundle standing for the public web PKI (default: certifi's Mozilla bundle).",
+)
+@click.option(
     "--format",
     "formats",
     multiple=True,
@@ -128,6 +134,7 @@ def run_command(
     timeout: float,
     deadline: float,
     concurrency: int,
+    public_roots: str | None,
     formats: Sequence[str],
     output: str,
     strict: bool,
@@ -144,7 +151,12 @@ def run_command(
     profile = profile_mod.load(profile_name)
     plan = plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant)
     options = RunOptions(
-        timeout=timeout, deadline=deadline, concurrency=concurrency, dns_servers=servers, tenant_id=tenant
+        timeout=timeout,
+        deadline=deadline,
+        concurrency=concurrency,
+        dns_servers=servers,
+        tenant_id=tenant,
+        public_roots=str(Path(public_roots).resolve()) if public_roots else None,
     )
     loaded = load_checks(only, skip)
     if not loaded.checks and not loaded.failures:
@@ -255,6 +267,7 @@ def _options_json(
         "skip": list(skip),
         "extra_endpoints": [f"{e.host}:{','.join(map(str, e.ports))}" for e in extra],
         "strict": strict,
+        "public_roots": options.public_roots,
     }
 
 

@@ -36,7 +36,7 @@ def served_by(pki: FakePki, folder: Path, mode: str, name: str, **options: Any) 
     return TlsServer(mode)
 
 
-def run_against(lab: dict[str, Any], servers: dict[str, TlsServer]) -> Any:
+def run_against(lab: dict[str, Any], servers: dict[str, TlsServer], *extra: str) -> Any:
     """One CLI run: each name resolves to 127.0.0.1 and is served by its own server's port."""
     rows = ""
     for name, server in servers.items():
@@ -46,7 +46,7 @@ def run_against(lab: dict[str, Any], servers: dict[str, TlsServer]) -> Any:
     zone = {name: Behaviour(a=("127.0.0.1",)) for name in servers}
     with DnsServer(zone) as dns:
         return run_cli("run", "--profile", str(profile), "--dns-server", dns.address, "--timeout", "1.5",
-                       "--format", "json", env=cli_env(SSL_CERT_FILE=str(lab["os_store"])))  # fmt: skip
+                       "--format", "json", *extra, env=cli_env(SSL_CERT_FILE=str(lab["os_store"])))  # fmt: skip
 
 
 CONDITIONS = [
@@ -127,3 +127,24 @@ def test_wrong_host_collapses_interception(pki: FakePki, lab: dict[str, Any]) ->
     key_ = f"login.portal.test:{server.port}"
     assert run.result("tls.handshake", key_)["code"] == "tls.wrong_host"
     assert run.result("tls.interception", key_)["caused_by"] == f"tls.handshake/{key_}"
+
+
+def test_public_ca_with_scts_is_a_warning_not_interception(pki: FakePki, lab: dict[str, Any]) -> None:
+    name = "login.publicca.test"
+    chain, key = pki.server_files(lab["tmp"], [name], issuer=pki.other_public_issuing)
+    public = write_bundle(lab["tmp"] / "public.pem", pki.other_public_root)
+    with TlsServer("ok", chain, key) as server:
+        run = run_against(lab, {name: server}, "--public-roots", str(public))
+    result = run.result("tls.interception", f"{name}:{server.port}")
+    assert (result["status"], result["code"]) == ("warn", "tls.unexpected_public_ca")
+    assert result["evidence"]["addresses"]["127.0.0.1"]["sct_count"] == 2
+    assert run.code == 0
+
+
+def test_missing_intermediate_is_not_called_interception(pki: FakePki, lab: dict[str, Any]) -> None:
+    name = "login.incomplete.test"
+    chain, key = pki.server_files(lab["tmp"], [name], served=[])  # the leaf alone
+    with TlsServer("ok", chain, key) as server:
+        run = run_against(lab, {name: server})
+    result = run.result("tls.interception", f"{name}:{server.port}")
+    assert (result["status"], result["code"]) == ("warn", "tls.incomplete_chain")
