@@ -206,6 +206,7 @@ class TlsInterceptionCheck:
     title = "TLS interception: does each served chain lead to the profile's expected anchors?"
     requires = "a TLS handshake (tls.handshake); the profile's expected_roots; the OS trust store"
     needs: tuple[str, ...] = ("tls.handshake",)
+    after: tuple[str, ...] = ("clock.skew",)
     codes = CODES
 
     def targets(self, plan: Plan) -> Iterable[Target]:

@@ -185,6 +185,7 @@ class TlsHandshakeCheck:
     title = "TLS 1.2+ handshake with SNI on every reachable address; certificate valid for the name and time"
     requires = "outbound TCP (tcp.connect open); TLS endpoints of the profile (tls = true, or ports 443/8398)"
     needs: tuple[str, ...] = ("tcp.connect",)
+    after: tuple[str, ...] = ("clock.skew",)  # validity is judged at the clock-corrected time
     codes = CODES
 
     def targets(self, plan: Plan) -> Iterable[Target]:

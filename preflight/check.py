@@ -30,6 +30,7 @@ class Check(Protocol):
 
     `targets` expands the plan into what the check looks at; `run` observes one target and returns a Finding.
     `needs` names checks whose failure on the same host (and port) makes this one a skip pointing at it.
+    An optional `after` names checks to wait for without depending on their verdict (TLS waits for the clock).
     Every code `run` can return must be documented in `codes`.
     """
 

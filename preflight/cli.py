@@ -105,6 +105,13 @@ def cli() -> None:
     help="Network operations at once (at most 4 per host).",
 )
 @click.option(
+    "--ntp-server",
+    "ntp_servers",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="NTP servers for clock.skew (repeatable; default: the profile's ntp_servers).",
+)
+@click.option(
     "--public-roots",
     type=click.Path(exists=True, dir_okay=False),
     metavar="PEM",
@@ -134,6 +141,7 @@ def run_command(
     timeout: float,
     deadline: float,
     concurrency: int,
+    ntp_servers: Sequence[str],
     public_roots: str | None,
     formats: Sequence[str],
     output: str,
@@ -157,6 +165,7 @@ def run_command(
         dns_servers=servers,
         tenant_id=tenant,
         public_roots=str(Path(public_roots).resolve()) if public_roots else None,
+        ntp_servers=tuple(_ntp_server(s) for s in ntp_servers),
     )
     loaded = load_checks(only, skip)
     if not loaded.checks and not loaded.failures:
@@ -218,6 +227,16 @@ async def _run_async(
             loop.remove_signal_handler(sig)
 
 
+def _ntp_server(value: str) -> str:
+    text = value.strip()
+    host = text.rsplit(":", 1)[0] if text.count(":") == 1 else text.strip("[]").split("]:")[0]
+    if not text or not (profile_mod.is_valid_host(host.strip("[]")) and "{" not in host):
+        raise UsageError(f"--ntp-server {value!r}: expected HOST[:PORT] or [IPV6]:PORT")
+    if text.count(":") == 1 and not text.rsplit(":", 1)[1].isdigit():
+        raise UsageError(f"--ntp-server {value!r}: {text.rsplit(':', 1)[1]!r} is not a port")
+    return text
+
+
 def _destinations(formats: Sequence[str], output: str, known: set[str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for spec in formats:
@@ -268,6 +287,7 @@ def _options_json(
         "extra_endpoints": [f"{e.host}:{','.join(map(str, e.ports))}" for e in extra],
         "strict": strict,
         "public_roots": options.public_roots,
+        "ntp_servers": list(options.ntp_servers),
     }
 
 

@@ -32,6 +32,7 @@ class RunOptions:
     dns_servers: tuple[tuple[str, int], ...] = ()
     tenant_id: str | None = None
     public_roots: str | None = None  # PEM bundle standing for the public web PKI; None = certifi
+    ntp_servers: tuple[str, ...] = ()  # --ntp-server HOST[:PORT]; empty = the profile's
 
 
 class RunContext:

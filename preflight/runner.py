@@ -157,6 +157,11 @@ async def _run_one(
     targets_of: dict[str, list[Target]],
     watchdog: float,
 ) -> CheckResult:
+    # `after`: wait for those checks to finish (whatever their verdict), e.g. TLS waits for the clock offset.
+    for earlier in getattr(check, "after", ()):
+        waits = [futures[result_id(earlier, t)] for t in targets_of.get(earlier, [])]
+        if waits:
+            await asyncio.wait([asyncio.shield(w) for w in waits])
     for need in check.needs:
         for upstream_target in targets_of.get(need, []):
             if not upstream_target.covers(target):

@@ -260,3 +260,44 @@ def test_crl_port_refused_without_tcp_check_is_crl_unreachable() -> None:
     with lab_world(LabSpec(router_rules="tcp dport 80 reject with tcp reset")) as lab:
         run = lab.preflight("--skip", "tcp.connect")
     assert status_code(run, "crl.fetch", "crl3.digicert.com:80") == ("fail", "crl.unreachable")
+
+
+def test_clock_ten_minutes_behind_fails_but_tls_is_judged_at_real_time() -> None:
+    with lab_world(LabSpec(clock_offset_s=600)) as lab:
+        run = lab.preflight()
+    clock = run.result("clock.skew", "system clock")
+    assert (clock["status"], clock["code"]) == ("fail", "clock.skew_fail"), clock["summary"]
+    assert abs(clock["evidence"]["offset_s"] - 600) < 2
+    assert clock["evidence"]["source"] == "NTP time.windows.com"
+    assert abs(clock["evidence"]["cross_check_difference_s"]) < 2  # the HTTPS Date agrees
+    assert status_code(run, "tls.handshake", "login.microsoftonline.com:443") == ("pass", "tls.ok")
+    assert status_code(run, "tls.interception", "login.microsoftonline.com:443") == ("pass", "tls.clean")
+    assert run.code == 1
+
+
+def test_clock_two_minutes_ahead_warns() -> None:
+    with lab_world(LabSpec(clock_offset_s=-120)) as lab:
+        run = lab.preflight()
+    clock = run.result("clock.skew", "system clock")
+    assert (clock["status"], clock["code"]) == ("warn", "clock.skew_warn"), clock["summary"]
+    assert "ahead" in clock["summary"]
+    assert run.code == 0
+
+
+def test_ntp_blocked_but_https_date_available() -> None:
+    with lab_world(LabSpec(router_rules="udp dport 123 drop")) as lab:
+        run = lab.preflight()
+    clock = run.result("clock.skew", "system clock")
+    assert (clock["status"], clock["code"]) == ("warn", "clock.ntp_blocked"), clock["summary"]
+    assert clock["evidence"]["source"].startswith("HTTPS Date of ")
+    assert clock["evidence"]["ntp"][0]["outcome"] == "timeout"
+
+
+def test_ntp_blocked_and_date_only_over_an_intercepted_path_is_unavailable() -> None:
+    spec = LabSpec(router_rules="udp dport 123 drop", mitmproxy=True,
+                   router_nat="tcp dport 443 redirect to :8080\ntcp dport 8398 redirect to :8080")  # fmt: skip
+    with lab_world(spec) as lab:
+        run = lab.preflight()
+    clock = run.result("clock.skew", "system clock")
+    assert (clock["status"], clock["code"]) == ("skip", "clock.unavailable"), clock["summary"]
+    assert clock["evidence"]["https_date_trusted"] is False

@@ -28,7 +28,8 @@ async def tcp_listeners(specs: list[str]) -> None:
     await asyncio.Event().wait()
 
 
-async def tls_listeners(chain: str, key: str, specs: list[str], *, legacy: bool = False) -> None:
+async def tls_listeners(chain: str, key: str, specs: list[str], *, legacy: bool = False,
+                        date_offset: float = 0.0) -> None:  # fmt: skip
     """Serve TLS with one certificate chain on each ADDRESS:PORT (1.2+, or 1.0/1.1 only when legacy); hold each
     session until the peer goes."""
     import ssl
@@ -44,8 +45,17 @@ async def tls_listeners(chain: str, key: str, specs: list[str], *, legacy: bool 
     ctx.load_cert_chain(chain, key)
 
     async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, ssl.SSLError):
-            await reader.read(65536)
+        """Answer an HTTP request with a Date (offset like the lab's real time); else hold until the peer goes."""
+        import email.utils
+        import time
+
+        with contextlib.suppress(ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            head = await reader.readuntil(b"\r\n\r\n")
+            if head.split(b" ", 1)[0] in (b"HEAD", b"GET"):
+                date = email.utils.formatdate(time.time() + date_offset, usegmt=True)
+                writer.write(f"HTTP/1.1 200 OK\r\nDate: {date}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                             .encode())  # fmt: skip
+                await writer.drain()
         writer.close()
 
     for spec in specs:
@@ -125,10 +135,10 @@ if __name__ == "__main__":
         asyncio.run(tcp_listeners(sys.argv[2:]))
     elif kind == "tls":
         args = sys.argv[2:]
-        legacy = args[0] == "--legacy"
-        if legacy:
-            args = args[1:]
-        asyncio.run(tls_listeners(args[0], args[1], args[2:], legacy=legacy))
+        legacy = "--legacy" in args
+        offsets = [float(a.split("=", 1)[1]) for a in args if a.startswith("--date-offset=")]
+        args = [a for a in args if not a.startswith("--")]
+        asyncio.run(tls_listeners(args[0], args[1], args[2:], legacy=legacy, date_offset=offsets[0] if offsets else 0))
     elif kind == "http":
         args = sys.argv[2:]
         block = args[0] == "--block-page"

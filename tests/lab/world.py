@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -32,6 +33,7 @@ MITM_PORT = 8080
 CRL_URL = "http://crl3.digicert.com/TestMicrosoftAzureRSATLSIssuingCA04.crl"
 OCSP_URL = "http://ocsp.digicert.com/"
 BLOCK_PORT = 8081
+NTP_SERVICE = "198.18.53.10"  # time.windows.com in the lab: chrony, under faketime when the lab's time is off
 SERVERS = ROOT / "tests" / "lab" / "servers.py"
 
 
@@ -103,6 +105,7 @@ class LabSpec:
     mitmproxy: bool = False  # a transparent mitmproxy on the router, port MITM_PORT
     host_trusts_mitmproxy: bool = False  # its CA in the host's OS trust store
     block_page: bool = False  # a web filter on the router answering every port-80 request with an HTML page
+    clock_offset_s: float = 0.0  # how far real time (the lab's NTP and HTTPS Date) is ahead of this host's clock
 
 
 class LabWorld:
@@ -148,6 +151,7 @@ def lab_world(spec: LabSpec | None = None) -> Iterator[LabWorld]:
             topo.firewall(topo.host, _table("inet", "lab", "output", spec.host_rules))
         topo.host_etc(resolv_conf="nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", hosts="127.0.0.1 localhost\n")
         _start_dnsmasq(topo, spec)
+        _start_chrony(topo, spec.clock_offset_s)
         addresses = (SERVICE, f"[{SERVICE6}]")
         plain = [f"{a}:{p}" for a in addresses for p in spec.service_ports if p not in TLS_PORTS]
         tls = [f"{a}:{p}" for a in addresses for p in spec.service_ports if p in TLS_PORTS]
@@ -156,11 +160,36 @@ def lab_world(spec: LabSpec | None = None) -> Iterator[LabWorld]:
             topo.start(topo.internet, ["python3", str(SERVERS), "http", str(folder / "issuing.crl"), *plain],
                        ready_line="READY")  # fmt: skip
         if tls:
-            topo.start(topo.internet, ["python3", str(SERVERS), "tls", str(folder / "service-chain.pem"),
-                                       str(folder / "service-key.pem"), *tls], ready_line="READY")  # fmt: skip
+            topo.start(topo.internet, ["python3", str(SERVERS), "tls", f"--date-offset={spec.clock_offset_s}",
+                                       str(folder / "service-chain.pem"), str(folder / "service-key.pem"), *tls],
+                       ready_line="READY")  # fmt: skip
         for extra in spec.extra_services:
             _start_extra_service(topo, extra)
         yield LabWorld(topo)
+
+
+def _start_chrony(topo: Topology, offset_s: float) -> None:
+    """An NTP server for the lab, `offset_s` ahead of this host's clock (chronyd -x never touches the clock)."""
+    topo.add_service_address(NTP_SERVICE)
+    folder = Path(tempfile.mkdtemp(prefix="preflight-lab-chrony-"))
+    conf = folder / "chrony.conf"
+    conf.write_text(f"local stratum 1\nallow all\nport 123\ncmdport 0\nbindaddress {NTP_SERVICE}\n"
+                    f"pidfile {folder}/chronyd.pid\ndriftfile {folder}/drift\n")  # fmt: skip
+    command = ["chronyd", "-x", "-d", "-f", str(conf)]
+    if offset_s:
+        command = ["faketime", "-f", f"{offset_s:+.0f}s", *command]
+    topo.start(topo.internet, command)
+    probe = (
+        "import asyncio, sys; sys.path.insert(0, sys.argv[1]); from preflight.probes.ntp import query; "
+        f"r = asyncio.run(query('lab', '{NTP_SERVICE}', 123, 0.3, samples=1)); sys.exit(r.outcome != 'ok')"
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        # asked from its own namespace: a scenario's router rules may block NTP on purpose
+        if topo.ns_exec(topo.internet, sys.executable, "-c", probe, str(ROOT), check=False).returncode == 0:
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the lab's chrony did not answer SNTP")
 
 
 def _start_extra_service(topo: Topology, extra: ExtraService) -> None:
@@ -182,6 +211,7 @@ def _start_dnsmasq(topo: Topology, spec: LabSpec) -> None:
     records = [
         f"--host-record={name},{SERVICE},{SERVICE6}" for name in default_profile_names() if name not in spec.unrecorded
     ]
+    records.append(f"--host-record=time.windows.com,{NTP_SERVICE}")
     args = [
         "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
         "--listen-address=127.0.0.1", "--bind-interfaces", "--port=53", "--pid-file=", "--user=root",

@@ -1,0 +1,170 @@
+"""`clock.skew`: is this host's clock close enough to real time for tokens, Kerberos and certificates?
+
+Primary source: SNTP against the profile's ntp_servers or --ntp-server. Fallback and cross-check: the Date
+header of a profile endpoint over HTTPS, trusted only when that endpoint's chain is judged clean (an intercepting
+proxy may rewrite Date). Once an offset is measured, the TLS checks judge validity at the corrected time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from preflight import CodeDoc, Finding, Status, Target
+from preflight.context import RunContext
+from preflight.netutil import is_ip_literal, usable_addresses
+from preflight.plan import Plan, parse_server_option
+from preflight.probes.ntp import DateReading, NtpReading, https_date, query
+from preflight.truststore import load_file, os_roots, public_roots
+
+CODES: dict[str, CodeDoc] = {
+    "clock.ok": CodeDoc(
+        Status.PASS,
+        "This host's clock is within the warning threshold of real time.",
+        "An SNTP server (or a trusted HTTPS Date) gave an offset whose size, less its uncertainty, is below warn_s.",
+        "Nothing to do.",
+    ),
+    "clock.skew_warn": CodeDoc(
+        Status.WARN,
+        "This host's clock is off by more than the warning threshold (default 60 s), still under the failure "
+        "threshold.",
+        "|offset| − uncertainty exceeds warn_s but not fail_s.",
+        "Synchronise the clock (w32tm /resync, or point the host at your domain controller / NTP) before it "
+        "drifts past the token and Kerberos limit.",
+    ),
+    "clock.skew_fail": CodeDoc(
+        Status.FAIL,
+        "This host's clock is off by more than the failure threshold (default 300 s, the token and Kerberos "
+        "limit): sign-in tokens, Kerberos (KCD) and certificate checks will fail.",
+        "|offset| − uncertainty exceeds fail_s.",
+        "Fix time synchronisation (w32tm /config /syncfromflags:domhier /update, then w32tm /resync; or a "
+        "reachable NTP server), then run again.",
+    ),
+    "clock.ntp_blocked": CodeDoc(
+        Status.WARN,
+        "No NTP server answered (UDP 123 blocked or the servers are down), but an HTTPS Date check worked: the "
+        "clock is fine now, but this host may not be able to keep it synchronised.",
+        "Every SNTP query timed out or was rejected; a trusted HTTPS Date gave an offset within limits.",
+        "Allow UDP 123 to your time source (or sync from a domain controller) so the clock does not drift.",
+    ),
+    "clock.unavailable": CodeDoc(
+        Status.SKIP,
+        "The clock could not be checked: no NTP server answered and no trusted HTTPS Date was available.",
+        "Every SNTP query failed, and the HTTPS Date was missing or came over a path that is not clean.",
+        "Allow UDP 123 to an NTP server, or name one with --ntp-server; fix the TLS findings so Date can be used.",
+    ),
+}
+
+DEFAULT_NTP_PORT = 123
+CLOCK_TARGET = "system clock"
+
+
+def judge(readings: Sequence[NtpReading], date: DateReading | None, date_trusted: bool, warn_s: float,
+          fail_s: float) -> tuple[Finding, float | None]:  # fmt: skip
+    """(verdict, offset to apply to the run's clock or None). Pure."""
+    evidence: dict[str, Any] = {
+        "ntp": [r.to_json() for r in readings],
+        "https_date": date.to_json() if date else None,
+        "https_date_trusted": date_trusted,
+        "thresholds_s": {"warn": warn_s, "fail": fail_s},
+    }
+    good = [r for r in readings if r.outcome == "ok" and r.sample is not None]
+    if good:
+        best = min(good, key=lambda r: r.uncertainty_s or 0.0)
+        assert best.sample is not None and best.uncertainty_s is not None
+        offset, uncertainty, source = best.sample.offset_s, best.uncertainty_s, f"NTP {best.server}"
+        if date and date.outcome == "ok" and date_trusted and date.offset_s is not None:
+            evidence["cross_check_difference_s"] = round(date.offset_s - offset, 3)
+    elif date and date.outcome == "ok" and date_trusted and date.offset_s is not None:
+        offset, uncertainty, source = date.offset_s, date.uncertainty_s or 0.5, f"HTTPS Date of {date.host}"
+    else:
+        why = "no NTP server answered" if readings else "no NTP server configured"
+        if date is not None and date.outcome == "ok" and not date_trusted:
+            why += f", and the HTTPS Date of {date.host} came over a path that is not clean"
+        elif date is not None:
+            why += f", and the HTTPS Date of {date.host} was unusable ({date.error})"
+        return _finding("clock.unavailable", f"clock not checked: {why}", evidence), None
+    evidence.update(offset_s=round(offset, 3), uncertainty_s=round(uncertainty, 3), source=source)
+    beyond = abs(offset) - uncertainty
+    direction = "ahead" if offset < 0 else "behind"  # a positive offset: real time is later than this clock
+    amount = f"{abs(offset):.1f} s {direction} (±{uncertainty:.2f} s, {source})"
+    if beyond > fail_s:
+        return _finding(
+            "clock.skew_fail", f"this host's clock is {amount}: over the {fail_s:g} s limit", evidence
+        ), offset
+    if beyond > warn_s:
+        return _finding("clock.skew_warn", f"this host's clock is {amount}: over {warn_s:g} s", evidence), offset
+    if not good:
+        blocked = ", ".join(f"{r.server}: {r.outcome}" for r in readings)
+        return _finding("clock.ntp_blocked", f"clock is {amount}, but no NTP server answered ({blocked})",
+                        evidence), offset  # fmt: skip
+    return _finding("clock.ok", f"clock is {amount}", evidence), offset
+
+
+def _finding(code: str, summary: str, evidence: dict[str, Any]) -> Finding:
+    doc = CODES[code]
+    return Finding(doc.status, code, summary, evidence, doc.remediation)
+
+
+class ClockSkewCheck:
+    id = "clock.skew"
+    title = "Clock skew against NTP (SNTPv4), cross-checked with a trusted HTTPS Date"
+    requires = "UDP 123 to the profile's ntp_servers or --ntp-server; HTTPS to a profile endpoint as fallback"
+    needs: tuple[str, ...] = ()
+    codes = CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        return [Target(host=CLOCK_TARGET)]
+
+    async def run(self, target: Target, ctx: RunContext) -> Finding:
+        policy = ctx.plan.profile.clock
+        servers = list(ctx.options.ntp_servers) or list(policy.ntp_servers)
+        readings = [await self._ntp(ctx, server) for server in servers]
+        date, trusted = await self._https_date(ctx)  # the fallback, and a cross-check when NTP answered
+        finding, offset = judge(readings, date, trusted, policy.warn_s, policy.fail_s)
+        if offset is not None:
+            ctx.clock_offset_s = offset
+        return finding
+
+    async def _ntp(self, ctx: RunContext, server: str) -> NtpReading:
+        host, port = _split_server(server)
+        if is_ip_literal(host):
+            addresses = [host]
+        else:
+            resolution = await ctx.resolve(host)
+            addresses, _ = usable_addresses(host, resolution.addresses)
+        if not addresses:
+            return NtpReading(server, None, port, "error", reason=f"{host} did not resolve")
+        address = sorted(addresses, key=lambda a: ":" in a)[0]  # IPv4 first: NTP is most often allowed there
+        async with ctx.slot(host):
+            return await query(server, address, port, min(ctx.options.timeout, 2.0))
+
+    async def _https_date(self, ctx: RunContext) -> tuple[DateReading | None, bool]:
+        from checks.interception import judge as judge_interception
+
+        for target in ctx.plan.port_targets(tls_only=True):
+            if target.wildcard or target.missing or target.port is None:
+                continue
+            addresses = await ctx.open_addresses(target.host, target.port)
+            if not addresses:
+                continue
+            async with ctx.slot(target.host):
+                reading = await https_date(target.host, addresses[0], target.port, ctx.options.timeout)
+            if reading.outcome == "error":
+                continue
+            expected = load_file(ctx.plan.profile.expected_roots) if ctx.plan.profile.expected_roots else []
+            public = public_roots(ctx.options.public_roots)
+            code, _ = judge_interception(
+                target.host, reading.chain, ctx.now(), expected=expected, public=public, os_store=os_roots()
+            )
+            return reading, code == "tls.clean"
+        return None, False
+
+
+def _split_server(server: str) -> tuple[str, int]:
+    if is_ip_literal(server.strip("[]")) or server.startswith("["):
+        return parse_server_option(server, option="--ntp-server", default_port=DEFAULT_NTP_PORT)
+    host, sep, port = server.rpartition(":")
+    if sep and port.isdigit():
+        return host, int(port)
+    return server, DEFAULT_NTP_PORT
