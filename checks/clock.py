@@ -145,11 +145,12 @@ class ClockSkewCheck:
         for target in ctx.plan.port_targets(tls_only=True):
             if target.wildcard or target.missing or target.port is None:
                 continue
-            addresses = await ctx.open_addresses(target.host, target.port)
-            if not addresses:
+            paths = await ctx.paths(target.host, target.port)
+            if not paths:
                 continue
+            label, opener = paths[0]
             async with ctx.slot(target.host):
-                reading = await https_date(target.host, addresses[0], target.port, ctx.options.timeout)
+                reading = await https_date(target.host, label, target.port, ctx.options.timeout, opener=opener)
             if reading.outcome == "error":
                 continue
             expected = load_file(ctx.plan.profile.expected_roots) if ctx.plan.profile.expected_roots else []

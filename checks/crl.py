@@ -125,7 +125,7 @@ class CrlFetchCheck:
     id = "crl.fetch"
     title = "CRL and OCSP reachability over HTTP, with the bodies parsed (block pages recognised)"
     requires = "outbound TCP 80; the TLS chains served to this host (for the URLs and the OCSP request)"
-    needs: tuple[str, ...] = ("tcp.connect",)
+    needs: tuple[str, ...] = ("tcp.connect", "proxy.tunnel")
     codes = CODES
 
     def targets(self, plan: Plan) -> Iterable[Target]:
@@ -133,8 +133,12 @@ class CrlFetchCheck:
 
     async def run(self, target: Target, ctx: RunContext) -> Finding:
         jobs = await _revocation_urls(ctx, target.host)
-        resolution = await ctx.resolve(target.host)
-        addresses, _ignored = usable_addresses(target.host, resolution.addresses)
+        route = ctx.plan.route(target.host, 80)
+        if route.proxy is not None:
+            addresses = [f"via {route.proxy.display}"]
+        else:
+            resolution = await ctx.resolve(target.host)
+            addresses, _ignored = usable_addresses(target.host, resolution.addresses)
         if not addresses:
             return Finding(Status.SKIP, "run.upstream", f"{target.key}: no address to fetch from",
                            caused_by=ctx.result_id_for("dns.resolve", target))  # fmt: skip
@@ -143,6 +147,13 @@ class CrlFetchCheck:
         results: list[dict[str, Any]] = []
         for kind, url, request in jobs:
             for address in addresses:
+                if route.proxy is not None:
+                    ocsp_type = "application/ocsp-request" if request else None
+                    fetch = await ctx.http(url, address, host=target.host, method="POST" if request else "GET",
+                                           content=request, content_type=ocsp_type, proxy=route.proxy)  # fmt: skip
+                    results.append({"kind": kind, **fetch.to_json(), "code": judge_fetch(fetch, kind),
+                                    "body_head": fetch.body[:120].decode("latin-1")})  # fmt: skip
+                    continue
                 attempt = await ctx.connect(address, 80, host=target.host)
                 if attempt.outcome != "open":
                     code = _TCP_CODES.get(attempt.outcome, "crl.unreachable")
@@ -190,8 +201,8 @@ async def _served_chains(ctx: RunContext) -> list[Sequence[bytes]]:
     async def one(target: Target) -> None:
         if target.wildcard or target.missing or target.port is None:
             return
-        for address in await ctx.open_addresses(target.host, target.port):
-            handshake = await ctx.handshake(address, target.port, host=target.host)
+        for label, opener in await ctx.paths(target.host, target.port):
+            handshake = await ctx.routed_handshake(label, opener, target.port, host=target.host)
             if handshake.chain:
                 chains.append(handshake.chain)
 

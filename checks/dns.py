@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -191,4 +192,12 @@ class DnsResolveCheck:
         return [t for t in plan.host_targets() if not is_ip_literal(t.host)]
 
     async def run(self, target: Target, ctx: RunContext) -> Finding:
-        return judge(await ctx.resolve(target.host))
+        finding = judge(await ctx.resolve(target.host))
+        ports = {p for e in ctx.plan.endpoints if e.host == target.host for p in e.ports}
+        if finding.status == Status.FAIL and ports and all(not ctx.plan.route(target.host, p).direct for p in ports):
+            # Through a proxy the proxy resolves the name: a local failure only matters for direct paths.
+            return dataclasses.replace(
+                finding, status=Status.WARN,
+                summary=finding.summary + " (only a warning: every port of this host goes through the proxy)",
+            )  # fmt: skip
+        return finding

@@ -215,8 +215,10 @@ class TlsInterceptionCheck:
     async def run(self, target: Target, ctx: RunContext) -> Finding:
         assert target.port is not None
         port = target.port
-        addresses = await ctx.open_addresses(target.host, port)
-        handshakes = await asyncio.gather(*(ctx.handshake(a, port, host=target.host) for a in addresses))
+        paths = await ctx.paths(target.host, port)
+        handshakes = await asyncio.gather(
+            *(ctx.routed_handshake(label, opener, port, host=target.host) for label, opener in paths)
+        )
         served = [h for h in handshakes if h.chain]
         if not served:
             return Finding(Status.SKIP, "run.upstream", f"{target.key}: no certificate was served",

@@ -143,7 +143,7 @@ class TcpConnectCheck:
     codes = CODES
 
     def targets(self, plan: Plan) -> Iterable[Target]:
-        return plan.port_targets()
+        return [t for t in plan.port_targets() if not plan.proxied(t)]  # proxied ones: proxy.tunnel
 
     async def run(self, target: Target, ctx: RunContext) -> Finding:
         assert target.port is not None

@@ -184,7 +184,7 @@ class TlsHandshakeCheck:
     id = "tls.handshake"
     title = "TLS 1.2+ handshake with SNI on every reachable address; certificate valid for the name and time"
     requires = "outbound TCP (tcp.connect open); TLS endpoints of the profile (tls = true, or ports 443/8398)"
-    needs: tuple[str, ...] = ("tcp.connect",)
+    needs: tuple[str, ...] = ("tcp.connect", "proxy.tunnel")
     after: tuple[str, ...] = ("clock.skew",)  # validity is judged at the clock-corrected time
     codes = CODES
 
@@ -194,9 +194,12 @@ class TlsHandshakeCheck:
     async def run(self, target: Target, ctx: RunContext) -> Finding:
         assert target.port is not None
         port = target.port
-        addresses = await ctx.open_addresses(target.host, port)
-        if not addresses:
-            return Finding(Status.SKIP, "run.upstream", f"{target.key}: no address accepted a TCP connection",
-                           caused_by=ctx.result_id_for("tcp.connect", target))  # fmt: skip
-        handshakes = await asyncio.gather(*(ctx.handshake(a, port, host=target.host) for a in addresses))
+        paths = await ctx.paths(target.host, port)
+        if not paths:
+            upstream = "proxy.tunnel" if ctx.plan.proxied(target) else "tcp.connect"
+            return Finding(Status.SKIP, "run.upstream", f"{target.key}: no path opened (see {upstream})",
+                           caused_by=ctx.result_id_for(upstream, target))  # fmt: skip
+        handshakes = await asyncio.gather(
+            *(ctx.routed_handshake(label, opener, port, host=target.host) for label, opener in paths)
+        )
         return judge(target.host, port, handshakes, ctx.now())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -19,6 +20,7 @@ from preflight.context import RunOptions
 from preflight.errors import UsageError
 from preflight.model import CheckResult, Endpoint, Status
 from preflight.output import write_atomic, write_stdout
+from preflight.proxy import ProxySettings, from_environment, parse_proxy_url
 from preflight.registry import all_codes, load_checks, load_reporters
 from preflight.report import Report, host_facts
 from preflight.runner import RunState, execute, failure_result
@@ -105,6 +107,17 @@ def cli() -> None:
     help="Network operations at once (at most 4 per host).",
 )
 @click.option(
+    "--proxy",
+    "proxy",
+    metavar="URL|none",
+    help="The proxy the connector uses (http://host:port); 'none' ignores the environment's proxy variables.",
+)
+@click.option(
+    "--proxy-credentials",
+    is_flag=True,
+    help="Send the credentials in the proxy URL (the connector itself cannot authenticate to a proxy).",
+)
+@click.option(
     "--ntp-server",
     "ntp_servers",
     multiple=True,
@@ -141,6 +154,8 @@ def run_command(
     timeout: float,
     deadline: float,
     concurrency: int,
+    proxy: str | None,
+    proxy_credentials: bool,
     ntp_servers: Sequence[str],
     public_roots: str | None,
     formats: Sequence[str],
@@ -157,7 +172,8 @@ def run_command(
     tenant = plan_mod.parse_tenant_id(tenant_id) if tenant_id is not None else None
     servers = tuple(plan_mod.parse_server_option(s, option="--dns-server", default_port=53) for s in dns_servers)
     profile = profile_mod.load(profile_name)
-    plan = plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant)
+    proxy_settings = _proxy_settings(proxy, proxy_credentials)
+    plan = plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant, proxy=proxy_settings)
     options = RunOptions(
         timeout=timeout,
         deadline=deadline,
@@ -191,7 +207,7 @@ def run_command(
             "endpoints": len(plan.endpoints),
         },
         host=host_facts(),
-        options=_options_json(options, only, skip, extra, strict),
+        options=_options_json(options, only, skip, extra, strict, proxy_settings),
         started_at=state.started_at,
         duration_ms=round(((state.finished_at or time.time()) - state.started_at) * 1000),
         results=results,
@@ -225,6 +241,15 @@ async def _run_async(
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+def _proxy_settings(value: str | None, use_credentials: bool) -> ProxySettings:
+    environment = from_environment(os.environ)
+    if value is None:
+        return ProxySettings(environment=environment, use_credentials=use_credentials)
+    if value.strip().lower() == "none":
+        return ProxySettings(explicit_none=True, environment=environment)
+    return ProxySettings(explicit=parse_proxy_url(value), environment=environment, use_credentials=use_credentials)
 
 
 def _ntp_server(value: str) -> str:
@@ -272,8 +297,19 @@ def _emit(report: Report, destinations: list[tuple[str, str]], reporters: dict[s
                 click.echo(f"preflight: error: cannot write {name} report to {path}: {exc.strerror or exc}", err=True)
 
 
+def _proxy_option(proxy: ProxySettings) -> str | None:
+    if proxy.explicit_none:
+        return "none"
+    return proxy.explicit.display if proxy.explicit else None
+
+
 def _options_json(
-    options: RunOptions, only: Sequence[str], skip: Sequence[str], extra: tuple[Endpoint, ...], strict: bool
+    options: RunOptions,
+    only: Sequence[str],
+    skip: Sequence[str],
+    extra: tuple[Endpoint, ...],
+    strict: bool,
+    proxy: ProxySettings,
 ) -> dict[str, Any]:
     return {
         "timeout_s": options.timeout,
@@ -288,6 +324,7 @@ def _options_json(
         "strict": strict,
         "public_roots": options.public_roots,
         "ntp_servers": list(options.ntp_servers),
+        "proxy": _proxy_option(proxy),
     }
 
 

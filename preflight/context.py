@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from preflight.model import Target, result_id
-from preflight.netutil import usable_addresses
+from preflight.netutil import is_ip_literal, is_unspecified, usable_addresses
 from preflight.plan import Plan
 from preflight.probes import dns as dns_probe
 from preflight.probes import http as http_probe
+from preflight.probes import proxy as proxy_probe
 from preflight.probes import tcp as tcp_probe
 from preflight.probes import tls as tls_probe
+from preflight.proxy import ProxyConfig
 
 T = TypeVar("T")
 
@@ -89,12 +91,71 @@ class RunContext:
 
         return await self.memo(("tls", address, port, host), probe)
 
-    async def http(self, url: str, address: str, *, host: str, method: str = "GET", content: bytes | None = None,
-                   content_type: str | None = None) -> http_probe.HttpFetch:  # fmt: skip
+    async def proxy_address(self, proxy: ProxyConfig) -> str | None:
+        """The address to reach a proxy at (a name is resolved the way the run resolves names)."""
+        if is_ip_literal(proxy.host):
+            return proxy.host
+        resolution = await self.resolve(proxy.host)
+        usable = [a for a in resolution.addresses if not is_unspecified(a)]  # a proxy may well be on loopback
+        return sorted(usable, key=lambda a: ":" in a)[0] if usable else None
+
+    async def tunnel(self, proxy: ProxyConfig, host: str, port: int) -> proxy_probe.TunnelResult:
+        """One CONNECT (then closed) per proxy, host and port."""
+
+        async def probe() -> proxy_probe.TunnelResult:
+            address = await self.proxy_address(proxy)
+            if address is None:
+                return proxy_probe.TunnelResult(proxy.display, "", host, port, "unreachable",
+                                                error=f"the proxy name {proxy.host} did not resolve")  # fmt: skip
+            async with self.slot(proxy.host):
+                result, streams = await proxy_probe.open_tunnel(
+                    proxy, address, host, port, self.options.timeout, send_credentials=self.plan.proxy.use_credentials
+                )
+                if streams is not None:
+                    streams[1].transport.abort()
+                return result
+
+        return await self.memo(("tunnel", proxy.display, host, port), probe)
+
+    async def paths(self, host: str, port: int) -> list[tuple[str, tls_probe.Opener | None]]:
+        """The ways traffic to host:port leaves this host, as (label, opener): every open address when direct,
+        or the proxy tunnel (when the CONNECT succeeded)."""
+        route = self.plan.route(host, port)
+        if route.proxy is None:
+            return [(a, None) for a in await self.open_addresses(host, port)]
+        tunnel = await self.tunnel(route.proxy, host, port)
+        if tunnel.outcome != "ok":
+            return []
+        opener = proxy_probe.tunnel_opener(route.proxy, tunnel.proxy_address, host, port, self.options.timeout,
+                                           send_credentials=self.plan.proxy.use_credentials)  # fmt: skip
+        return [(f"via {route.proxy.display}", opener)]
+
+    async def routed_handshake(self, label: str, opener: tls_probe.Opener | None, port: int, *,
+                               host: str) -> tls_probe.Handshake:  # fmt: skip
+        if opener is None:
+            return await self.handshake(label, port, host=host)
+
+        async def probe() -> tls_probe.Handshake:
+            async with self.slot(host):
+                return await tls_probe.observe(label, port, host, self.options.timeout, opener=opener)
+
+        return await self.memo(("tls-proxy", label, port, host), probe)
+
+    async def http(
+        self, url: str, address: str, *, host: str, method: str = "GET", content: bytes | None = None,
+        content_type: str | None = None, proxy: ProxyConfig | None = None,
+    ) -> http_probe.HttpFetch:  # fmt: skip
+        proxy_url = None
+        if proxy is not None:
+            proxy_address = await self.proxy_address(proxy)
+            if proxy_address is None:
+                return http_probe.HttpFetch(url, address, method, "error", error=f"proxy {proxy.host} did not resolve")
+            proxy_url = _proxy_url(proxy, proxy_address, self.plan.proxy.use_credentials)
+
         async def probe() -> http_probe.HttpFetch:
             async with self.slot(host):
                 return await http_probe.fetch(url, address, self.options.timeout, method=method, content=content,
-                                              content_type=content_type)  # fmt: skip
+                                              content_type=content_type, proxy_url=proxy_url)  # fmt: skip
 
         return await self.memo(("http", method, url, address, content), probe)
 
@@ -115,3 +176,14 @@ class RunContext:
     def cancel_probes(self) -> None:
         for task in self._memo.values():
             task.cancel()
+
+
+def _proxy_url(proxy: ProxyConfig, address: str, use_credentials: bool) -> str:
+    """The URL httpx needs for a proxy: credentials only if the user asked for them to be sent."""
+    from urllib.parse import quote
+
+    host = f"[{address}]" if ":" in address else address
+    auth = ""
+    if use_credentials and proxy.username is not None:
+        auth = f"{quote(proxy.username, safe='')}:{quote(proxy.password or '', safe='')}@"
+    return f"http://{auth}{host}:{proxy.port}"

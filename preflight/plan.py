@@ -10,6 +10,7 @@ import uuid
 from preflight.errors import UsageError
 from preflight.model import Endpoint, Target
 from preflight.profile import Profile, is_valid_host
+from preflight.proxy import ProxySettings, Route
 
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 
@@ -18,6 +19,15 @@ _PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 class Plan:
     profile: Profile
     endpoints: tuple[Endpoint, ...]
+    proxy: ProxySettings = dataclasses.field(default_factory=ProxySettings)
+
+    def route(self, host: str, port: int) -> Route:
+        """How traffic to host:port would leave this host (direct, or which proxy and why)."""
+        tls = any(e.tls_on(port) for e in self.endpoints if e.host == host and port in e.ports)
+        return self.proxy.route(host, port, tls=tls or port != 80)
+
+    def proxied(self, target: Target) -> bool:
+        return target.port is not None and not self.route(target.host, target.port).direct
 
     def host_targets(self) -> list[Target]:
         """One target per distinct host, in profile order."""
@@ -50,10 +60,11 @@ def _target(host: str, port: int | None, rows: list[Endpoint]) -> Target:
     )
 
 
-def build(profile: Profile, *, extra_endpoints: tuple[Endpoint, ...] = (), tenant_id: str | None = None) -> Plan:
+def build(profile: Profile, *, extra_endpoints: tuple[Endpoint, ...] = (), tenant_id: str | None = None,
+          proxy: ProxySettings | None = None) -> Plan:  # fmt: skip
     values = {"tenant_id": tenant_id}
     endpoints = [_expand(endpoint, values) for endpoint in (*profile.endpoints, *extra_endpoints)]
-    return Plan(profile=profile, endpoints=tuple(endpoints))
+    return Plan(profile=profile, endpoints=tuple(endpoints), proxy=proxy or ProxySettings())
 
 
 def _expand(endpoint: Endpoint, values: dict[str, str | None]) -> Endpoint:

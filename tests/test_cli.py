@@ -63,7 +63,8 @@ def test_all_clear_exits_0_with_a_valid_report(world: dict[str, Any], report_sch
     assert run.code == 0, run.stderr
     validate_report(run.report, report_schema)
     assert run.report["summary"]["verdict"] == "pass"
-    assert run.report["summary"]["counts"] == {"pass": 3, "warn": 0, "fail": 0, "skip": 0, "error": 0}
+    assert run.report["summary"]["counts"] == {"pass": 4, "warn": 0, "fail": 0, "skip": 0, "error": 0}
+    assert run.result("proxy.effective", "proxy settings")["code"] == "proxy.direct"
     clock = run.result("clock.skew", "system clock")
     assert (clock["status"], clock["code"]) == ("pass", "clock.ok")
     assert run.result("dns.resolve", "ok.test")["code"] == "dns.ok"
@@ -113,7 +114,7 @@ def test_dns_failure_collapses_downstream_checks(world: dict[str, Any]) -> None:
     # a sinkhole is a warning, but 0.0.0.0 is not worth a connect: skip, pointing at the DNS result
     sink = run.result("tcp.connect", "sink.test:443")
     assert (sink["status"], sink["code"], sink["caused_by"]) == ("skip", "tcp.no_address", "dns.resolve/sink.test")
-    assert not [r for r in run.report["results"] if r["status"] == "pass" and r["check"] != "clock.skew"]
+    assert not [r for r in run.report["results"] if r["status"] == "pass" and r["check"].startswith(("dns", "tcp"))]
 
 
 def test_table_groups_skips_under_their_root_cause(world: dict[str, Any]) -> None:
@@ -148,7 +149,7 @@ def test_strict_turns_warnings_into_exit_1(world: dict[str, Any]) -> None:
 
 def test_wildcards_and_missing_tenant_are_skips_never_passes(world: dict[str, Any]) -> None:
     rows = [("*.wild.test", [443]), ("{tenant_id}.boot.test", [443])]
-    run = run_world(world, rows, "--skip", "clock.skew")
+    run = run_world(world, rows, "--skip", "clock.skew", "--skip", "proxy.*")
     assert run.result("dns.resolve", "*.wild.test")["code"] == "target.wildcard"
     boot = run.result("dns.resolve", "{tenant_id}.boot.test")
     assert (boot["status"], boot["code"]) == ("skip", "target.needs_tenant_id")
@@ -177,7 +178,7 @@ def test_only_and_skip_select_checks(world: dict[str, Any]) -> None:
     only_dns = run_world(world, rows, "--only", "dns.*")
     assert {r["check"] for r in only_dns.report["results"]} == {"dns.resolve"}
     no_dns = run_world(world, rows, "--skip", "dns.resolve")
-    assert {r["check"] for r in no_dns.report["results"]} == {"tcp.connect", "clock.skew"}
+    assert {r["check"] for r in no_dns.report["results"]} == {"tcp.connect", "clock.skew", "proxy.effective"}
     assert no_dns.code == 0
 
 
@@ -296,7 +297,7 @@ def test_one_connect_per_address_and_port_however_many_names(world: dict[str, An
             profile = write_profile(world["tmp"] / "p.toml", [(f"n{i}.test", [port]) for i in range(5)])
             run = run_cli("run", "--profile", profile, "--dns-server", dns.address, "--format", "json")
         assert run.code == 0
-        assert all(r["code"] in ("dns.ok", "tcp.open", "clock.ok") for r in run.report["results"])
+        assert all(r["code"] in ("dns.ok", "tcp.open", "clock.ok", "proxy.direct") for r in run.report["results"])
         server.settimeout(0.3)
         accepted = 0
         with contextlib.suppress(TimeoutError):
@@ -328,5 +329,5 @@ def test_progress_line_only_on_a_terminal(world: dict[str, Any]) -> None:
     finally:
         os.close(master)
     assert proc.returncode == 0
-    assert b"[3/3] " in seen and b"\r" in seen  # the self-rewriting line, on the terminal
+    assert b"[4/4] " in seen and b"\r" in seen  # the self-rewriting line, on the terminal
     json.loads(proc.stdout)  # stdout stays pure JSON

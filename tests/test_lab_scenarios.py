@@ -10,7 +10,19 @@ from typing import Any
 
 import pytest
 from lab.topology import ROUTER_HOST_SIDE, ROUTER_HOST_SIDE6
-from lab.world import BLACKHOLE_RESOLVER, TENANT, ExtraService, LabSpec, lab_world
+from lab.world import (
+    BLACKHOLE_RESOLVER,
+    MITM_PROXY_URL,
+    PROXY_PASSWORD,
+    PROXY_URL,
+    PROXY_USER,
+    TENANT,
+    ExtraService,
+    LabSpec,
+    SquidSpec,
+    lab_pki,
+    lab_world,
+)
 
 pytestmark = pytest.mark.netns
 
@@ -301,3 +313,126 @@ def test_ntp_blocked_and_date_only_over_an_intercepted_path_is_unavailable() -> 
     clock = run.result("clock.skew", "system clock")
     assert (clock["status"], clock["code"]) == ("skip", "clock.unavailable"), clock["summary"]
     assert clock["evidence"]["https_date_trusted"] is False
+
+
+# --- the proxy path: squid-openssl (and mitmproxy) as the corporate proxy on the router ---------------------
+
+
+def verdicts(run: Any, checks: tuple[str, ...]) -> dict[tuple[str, str, Any], tuple[str, str]]:
+    """(check, host, port) → (status, code) for the endpoints the run could probe (no wildcard rows)."""
+    return {(r["check"], r["target"]["host"], r["target"]["port"]): (r["status"], r["code"])
+            for r in run.report["results"] if r["check"] in checks and "*" not in r["target"]["host"]}  # fmt: skip
+
+
+def test_proxy_required_and_reachable() -> None:
+    with lab_world(LabSpec(squid=SquidSpec())) as lab:
+        direct = lab.preflight("--proxy", "none")
+        proxied = lab.preflight("--proxy", PROXY_URL)
+    assert status_code(direct, "tcp.connect", "login.microsoftonline.com:443") == ("fail", "tcp.filtered")
+    assert proxied.code == 0, proxied.stdout[-1500:]
+    assert proxied.report["summary"]["verdict"] == "pass"
+    assert not [r for r in proxied.report["results"] if r["check"] == "tcp.connect"]  # nothing goes direct
+    assert status_code(proxied, "proxy.tunnel", "login.microsoftonline.com:443") == ("pass", "proxy.ok")
+    assert status_code(proxied, "proxy.tunnel", "crl3.digicert.com:80") == ("pass", "proxy.ok")
+    assert status_code(proxied, "tls.interception", f"{BOOT}:8398") == ("pass", "tls.clean")
+    assert status_code(proxied, "crl.fetch", "crl3.digicert.com:80") == ("pass", "crl.ok")
+    assert status_code(proxied, "proxy.effective", "proxy settings") == ("pass", "proxy.configured")
+
+
+def test_proxied_run_gives_the_same_verdicts_as_a_direct_run() -> None:
+    """The proxy is transparent to the traffic (no bump, nothing blocked): both runs must agree."""
+    with lab_world(LabSpec(squid=SquidSpec(direct_blocked=False))) as lab:
+        direct = lab.preflight("--proxy", "none")
+        proxied = lab.preflight("--proxy", PROXY_URL)
+    checks = ("dns.resolve", "tls.handshake", "tls.interception", "crl.fetch", "clock.skew")
+    assert verdicts(direct, checks) == verdicts(proxied, checks)
+    reachability = {k[1:]: v for k, v in verdicts(direct, ("tcp.connect",)).items()}
+    tunnels = {k[1:]: v for k, v in verdicts(proxied, ("proxy.tunnel",)).items()}
+    assert reachability.keys() == tunnels.keys()
+    assert {v for v in reachability.values()} == {("pass", "tcp.open")}
+    assert {v for v in tunnels.values()} == {("pass", "proxy.ok")}
+    assert direct.code == proxied.code == 0
+
+
+def test_proxy_requires_authentication() -> None:
+    with lab_world(LabSpec(squid=SquidSpec(require_auth=True))) as lab:
+        anonymous = lab.preflight("--proxy", PROXY_URL)
+        secret_url = f"http://{PROXY_USER}:{PROXY_PASSWORD}@198.18.1.1:3128"
+        with_user = lab.preflight("--proxy", secret_url, "--proxy-credentials")
+        table = lab.run("run", "--profile", str(lab_pki()[1] / "lab-profile.toml"), "--tenant-id", TENANT,
+                        "--proxy", secret_url, "--timeout", "1.5")  # fmt: skip
+    result = anonymous.result("proxy.tunnel", "login.microsoftonline.com:443")
+    assert (result["status"], result["code"]) == ("fail", "proxy.auth_required")
+    assert result["evidence"]["proxy_authenticate"] == ["Basic"]
+    assert anonymous.result("tls.handshake", "login.microsoftonline.com:443")["caused_by"] == \
+        "proxy.tunnel/login.microsoftonline.com:443"  # fmt: skip
+    assert anonymous.code == 1
+    assert status_code(with_user, "proxy.tunnel", "login.microsoftonline.com:443") == ("pass", "proxy.ok")
+    for output in (with_user.stdout, with_user.stderr, table.stdout, table.stderr):
+        assert PROXY_PASSWORD not in output
+    assert "***:***@198.18.1.1:3128" in with_user.stdout
+
+
+def test_proxy_denies_connect_to_port_80() -> None:
+    with lab_world(LabSpec(squid=SquidSpec(connect_ports=(443, 8398)))) as lab:
+        run = lab.preflight("--proxy", PROXY_URL)
+    result = run.result("proxy.tunnel", "crl3.digicert.com:80")
+    assert (result["status"], result["code"]) == ("fail", "proxy.denied")
+    assert result["evidence"]["status"] == 403
+    assert result["evidence"]["title"]  # squid's error page title, for the proxy team
+    assert status_code(run, "proxy.tunnel", "login.microsoftonline.com:443") == ("pass", "proxy.ok")
+
+
+def test_explicit_proxy_ssl_bump_untrusted() -> None:
+    with lab_world(LabSpec(squid=SquidSpec(ssl_bump=True))) as lab:
+        run = lab.preflight("--proxy", PROXY_URL)
+    result = run.result("tls.interception", "login.microsoftonline.com:443")
+    assert (result["status"], result["code"]) == ("fail", "tls.intercepted_untrusted"), result["summary"]
+    via = next(iter(result["evidence"]["addresses"].values()))
+    assert via["product_hint"]["product"] == "Squid (ssl-bump)"
+    assert status_code(run, "proxy.tunnel", "login.microsoftonline.com:443") == ("pass", "proxy.ok")
+
+
+def test_explicit_proxy_ssl_bump_with_the_ca_in_the_os_store() -> None:
+    with lab_world(LabSpec(squid=SquidSpec(ssl_bump=True), host_trusts_bump_ca=True)) as lab:
+        run = lab.preflight("--proxy", PROXY_URL)
+    result = run.result("tls.interception", "login.microsoftonline.com:443")
+    assert (result["status"], result["code"]) == ("fail", "tls.intercepted"), result["summary"]
+
+
+def test_explicit_mitmproxy_interception() -> None:
+    with lab_world(LabSpec(mitmproxy_explicit=True)) as lab:
+        run = lab.preflight("--proxy", MITM_PROXY_URL)
+    result = run.result("tls.interception", "login.microsoftonline.com:443")
+    assert (result["status"], result["code"]) == ("fail", "tls.intercepted_untrusted"), result["summary"]
+    assert "mitmproxy" in result["summary"]
+
+
+def test_local_dns_fails_but_the_proxy_resolves() -> None:
+    spec = LabSpec(squid=SquidSpec(), unrecorded=["login.microsoftonline.com"],
+                   dns_options=["--local=/login.microsoftonline.com/"])  # fmt: skip
+    with lab_world(spec) as lab:
+        run = lab.preflight("--proxy", PROXY_URL)
+    assert status_code(run, "dns.resolve", "login.microsoftonline.com") == ("warn", "dns.nxdomain")
+    assert status_code(run, "tls.handshake", "login.microsoftonline.com:443") == ("pass", "tls.ok")
+    assert run.code == 0
+
+
+def test_no_proxy_environment_sends_one_name_direct() -> None:
+    env = {"HTTPS_PROXY": PROXY_URL, "HTTP_PROXY": PROXY_URL, "NO_PROXY": "login.windows.net"}
+    with lab_world(LabSpec(squid=SquidSpec())) as lab:
+        run = lab.preflight(env=env)
+    routes = run.result("proxy.effective", "proxy settings")["evidence"]["routes"]
+    assert routes["login.windows.net:443"] == {"proxy": None, "source": "direct (NO_PROXY rule 'login.windows.net')"}
+    assert routes["login.microsoftonline.com:443"]["source"] == "HTTPS_PROXY"
+    assert status_code(run, "tcp.connect", "login.windows.net:443") == ("fail", "tcp.filtered")  # direct is blocked
+    assert status_code(run, "proxy.tunnel", "login.microsoftonline.com:443") == ("pass", "proxy.ok")
+
+
+def test_proxy_sources_disagree() -> None:
+    env = {"HTTPS_PROXY": "http://198.18.1.1:3999"}
+    with lab_world(LabSpec(squid=SquidSpec())) as lab:
+        run = lab.preflight("--proxy", PROXY_URL, env=env)
+    result = run.result("proxy.effective", "proxy settings")
+    assert (result["status"], result["code"]) == ("warn", "proxy.divergent")
+    assert "3999" in result["summary"]

@@ -56,15 +56,20 @@ def _address_url(url: str, address: str) -> tuple[str, str]:
 
 
 async def fetch(url: str, address: str, timeout: float, *, method: str = "GET", content: bytes | None = None,
-                content_type: str | None = None) -> HttpFetch:  # fmt: skip
-    target, host_header = _address_url(url, address)
+                content_type: str | None = None, proxy_url: str | None = None) -> HttpFetch:  # fmt: skip
+    """`address` is where to connect (Host carries the name); with `proxy_url` the request goes to the proxy in
+    absolute form by name (the proxy resolves it) and `address` only labels the path."""
+    if proxy_url is None:
+        target, host_header = _address_url(url, address)
+    else:
+        target, host_header = url, urlsplit(url).netloc
     headers = {"Host": host_header, "User-Agent": "connector-preflight", "Accept": "*/*"}
     if content_type:
         headers["Content-Type"] = content_type
     start = time.monotonic()
     try:
         async with (
-            httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout) as client,
+            httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout, proxy=proxy_url) as client,
             client.stream(method, target, headers=headers, content=content) as response,
         ):
             body = bytearray()

@@ -178,9 +178,10 @@ class DateReading:
 MAX_HEADER_BYTES = 16 * 1024
 
 
-async def https_date(host: str, address: str, port: int, timeout: float, *,
+async def https_date(host: str, address: str, port: int, timeout: float, *, opener: Any = None,
                      clock: Callable[[], float] = time.time) -> DateReading:  # fmt: skip
-    """HEAD / over TLS (not verified here: the caller judges the chain) and read the Date header."""
+    """HEAD / over TLS (not verified here: the caller judges the chain) and read the Date header. `address`
+    labels the path; `opener`, when given, provides the connected streams (a proxy tunnel)."""
     import email.utils
     import ssl
 
@@ -188,8 +189,11 @@ async def https_date(host: str, address: str, port: int, timeout: float, *,
 
     try:
         async with asyncio.timeout(timeout * 2):
-            reader, writer = await asyncio.open_connection(address, port, ssl=modern_context(), server_hostname=host,
-                                                           ssl_handshake_timeout=timeout)  # fmt: skip
+            if opener is not None:
+                reader, writer = await opener()
+            else:
+                reader, writer = await asyncio.open_connection(address, port)
+            await writer.start_tls(modern_context(), server_hostname=host, ssl_handshake_timeout=timeout)
             try:
                 chain, _complete = served_chain(writer.get_extra_info("ssl_object"))
                 t0 = clock()

@@ -14,6 +14,7 @@ import dataclasses
 import ssl
 import time
 import warnings
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 ALPN = ["h2", "http/1.1"]
@@ -121,11 +122,19 @@ def served_chain(ssl_object: Any) -> tuple[tuple[bytes, ...], bool]:
     return ((leaf,) if leaf else ()), False
 
 
-async def handshake(address: str, port: int, sni: str, timeout: float, *, legacy: bool = False) -> Handshake:
+Opener = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+async def handshake(address: str, port: int, sni: str, timeout: float, *, legacy: bool = False,
+                    opener: Opener | None = None) -> Handshake:  # fmt: skip
+    """`address` labels the path; `opener`, when given, provides the connected streams (a proxy tunnel)."""
     start = time.monotonic()
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(address, port)
+            if opener is not None:
+                reader, writer = await opener()
+            else:
+                reader, writer = await asyncio.open_connection(address, port)
     except TimeoutError:
         return Handshake(address, port, sni, "connect_failed", error=f"connect: no answer within {timeout:g}s")
     except OSError as exc:
@@ -198,12 +207,12 @@ async def handshake(address: str, port: int, sni: str, timeout: float, *, legacy
     return result
 
 
-async def observe(address: str, port: int, sni: str, timeout: float) -> Handshake:
+async def observe(address: str, port: int, sni: str, timeout: float, *, opener: Opener | None = None) -> Handshake:
     """A modern handshake, plus a legacy retry when the refusal was about the protocol version."""
-    modern = await handshake(address, port, sni, timeout)
+    modern = await handshake(address, port, sni, timeout, opener=opener)
     if modern.outcome not in ("protocol_too_old", "alert", "closed", "reset"):
         return modern
-    legacy = await handshake(address, port, sni, timeout, legacy=True)
+    legacy = await handshake(address, port, sni, timeout, legacy=True, opener=opener)
     if legacy.outcome == "ok":
         return dataclasses.replace(
             modern,

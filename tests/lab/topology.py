@@ -83,6 +83,12 @@ class Topology:
 
     def _build(self) -> None:
         for ns in (self.host, self.router, self.internet):
+            # No process in the lab may fall back to the machine's own resolver: each namespace gets its own
+            # resolv.conf (loopback) and hosts, which `ip netns exec` mounts over /etc.
+            folder = ETC_NETNS / ns
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+            (folder / "hosts").write_text(f"127.0.0.1 localhost {ns}\n::1 localhost\n")
             sh("ip", "netns", "add", ns)
             # Duplicate address detection on fresh veths stalls the first IPv6 packets for ~2 s.
             for scope in ("all", "default"):
@@ -237,4 +243,4 @@ class Topology:
         for ns in (self.host, self.router, self.internet):
             _kill_namespace_processes(ns)
             sh("ip", "netns", "del", ns, check=False)
-        shutil.rmtree(ETC_NETNS / self.host, ignore_errors=True)
+            shutil.rmtree(ETC_NETNS / ns, ignore_errors=True)

@@ -21,7 +21,7 @@ from typing import Any
 from helpers import ROOT, CliRun, cli_env, run_cli
 from pki import FakePki, crl, write_bundle
 
-from lab.topology import LAB_NETWORKS, Topology, clean_leftovers
+from lab.topology import HOST_ADDR, LAB_NETWORKS, ROUTER_HOST_SIDE, Topology, clean_leftovers
 from preflight.profile import DEFAULT_PROFILE, embedded_text
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -33,6 +33,11 @@ MITM_PORT = 8080
 CRL_URL = "http://crl3.digicert.com/TestMicrosoftAzureRSATLSIssuingCA04.crl"
 OCSP_URL = "http://ocsp.digicert.com/"
 BLOCK_PORT = 8081
+PROXY_PORT = 3128
+MITM_EXPLICIT_PORT = 8082
+PROXY_URL = f"http://{ROUTER_HOST_SIDE}:{PROXY_PORT}"
+MITM_PROXY_URL = f"http://{ROUTER_HOST_SIDE}:{MITM_EXPLICIT_PORT}"
+PROXY_USER, PROXY_PASSWORD = "labuser", "Lab-Proxy-Secret-42"
 NTP_SERVICE = "198.18.53.10"  # time.windows.com in the lab: chrony, under faketime when the lab's time is off
 SERVERS = ROOT / "tests" / "lab" / "servers.py"
 
@@ -92,6 +97,16 @@ class ExtraService:
 
 
 @dataclasses.dataclass
+class SquidSpec:
+    """squid-openssl as the corporate proxy on the router."""
+
+    connect_ports: Sequence[int] = (443, 8398, 80)  # CONNECT allowed to these ports only
+    require_auth: bool = False  # 407 unless the client sends the lab user's credentials
+    ssl_bump: bool = False  # re-sign TLS with the lab's bump CA
+    direct_blocked: bool = True  # the router drops this host's direct traffic: the proxy is mandatory
+
+
+@dataclasses.dataclass
 class LabSpec:
     """What a scenario changes from the all-clear lab."""
 
@@ -104,24 +119,28 @@ class LabSpec:
     router_nat: str = ""  # nftables rules for the router's nat prerouting chain (e.g. redirect to mitmproxy)
     mitmproxy: bool = False  # a transparent mitmproxy on the router, port MITM_PORT
     host_trusts_mitmproxy: bool = False  # its CA in the host's OS trust store
+    host_trusts_bump_ca: bool = False  # squid's ssl-bump CA in the host's OS trust store
+    mitmproxy_explicit: bool = False  # mitmproxy as an explicit proxy on the router at MITM_PROXY_URL
     block_page: bool = False  # a web filter on the router answering every port-80 request with an HTML page
     clock_offset_s: float = 0.0  # how far real time (the lab's NTP and HTTPS Date) is ahead of this host's clock
+    squid: SquidSpec | None = None  # an explicit proxy on the router at PROXY_URL
+    proxy_dns_options: Sequence[str] = ()  # extra options for the router's own dnsmasq (what the proxy resolves)
 
 
 class LabWorld:
     def __init__(self, topo: Topology) -> None:
         self.topo = topo
 
-    def run(self, *args: str, timeout: float = 60) -> CliRun:
-        env = cli_env(PREFLIGHT_GUARD_ALLOW=LAB_NETWORKS, PREFLIGHT_GUARD_ALLOW_NAMES="1")
-        return run_cli(*args, env=env, prefix=self.topo.prefix(self.topo.host), timeout=timeout)
+    def run(self, *args: str, timeout: float = 60, env: dict[str, str] | None = None) -> CliRun:
+        full = cli_env(PREFLIGHT_GUARD_ALLOW=LAB_NETWORKS, PREFLIGHT_GUARD_ALLOW_NAMES="1", **(env or {}))
+        return run_cli(*args, env=full, prefix=self.topo.prefix(self.topo.host), timeout=timeout)
 
-    def preflight(self, *extra: str) -> CliRun:
+    def preflight(self, *extra: str, env: dict[str, str] | None = None) -> CliRun:
         """The README's main job on the default profile's endpoints, with the lab's anchors (the fake PKI's
         roots stand in for Microsoft's), the tenant, and a lab-sized timeout."""
         profile = lab_pki()[1] / "lab-profile.toml"
         return self.run("run", "--profile", str(profile), "--tenant-id", TENANT, "--format", "json",
-                        "--timeout", "1.5", *extra)  # fmt: skip
+                        "--timeout", "1.5", *extra, env=env)  # fmt: skip
 
 
 @contextmanager
@@ -143,15 +162,30 @@ def lab_world(spec: LabSpec | None = None) -> Iterator[LabWorld]:
         if spec.block_page:
             topo.start(topo.router, ["python3", str(SERVERS), "http", "--block-page", "-", f"0.0.0.0:{BLOCK_PORT}",
                                      f"[::]:{BLOCK_PORT}"], ready_line="READY")  # fmt: skip
+        if spec.mitmproxy_explicit:
+            topo.start(topo.router, ["mitmdump", "--listen-host", ROUTER_HOST_SIDE, "--listen-port",
+                                     str(MITM_EXPLICIT_PORT), "--set", f"confdir={mitmproxy_confdir()}",
+                                     "--ssl-insecure", "-q"])  # fmt: skip
+            topo.wait_tcp(topo.router, ROUTER_HOST_SIDE, MITM_EXPLICIT_PORT)
+        if spec.host_trusts_bump_ca:
+            topo.host_trust_store(bump_ca()[1])
         if spec.host_trusts_mitmproxy:
             topo.host_trust_store((mitmproxy_confdir() / "mitmproxy-ca-cert.pem").read_bytes())
-        if spec.router_rules:
-            topo.firewall(topo.router, _table("inet", "lab", "forward", spec.router_rules))
+        router_rules = spec.router_rules
+        if spec.squid is not None and spec.squid.direct_blocked:
+            router_rules += f"\nip saddr {HOST_ADDR} tcp dport {{ 80, 443, 8398 }} drop"
+            router_rules += "\nmeta nfproto ipv6 tcp dport { 80, 443, 8398 } drop"
+        if router_rules.strip():
+            topo.firewall(topo.router, _table("inet", "lab", "forward", router_rules))
         if spec.host_rules:
             topo.firewall(topo.host, _table("inet", "lab", "output", spec.host_rules))
         topo.host_etc(resolv_conf="nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", hosts="127.0.0.1 localhost\n")
         _start_dnsmasq(topo, spec)
         _start_chrony(topo, spec.clock_offset_s)
+        if spec.squid is not None or spec.mitmproxy_explicit:
+            _start_dnsmasq(topo, spec, namespace=topo.router)  # what an explicit proxy resolves names with
+        if spec.squid is not None:
+            _start_squid(topo, spec)
         addresses = (SERVICE, f"[{SERVICE6}]")
         plain = [f"{a}:{p}" for a in addresses for p in spec.service_ports if p not in TLS_PORTS]
         tls = [f"{a}:{p}" for a in addresses for p in spec.service_ports if p in TLS_PORTS]
@@ -207,17 +241,80 @@ def _table(family: str, name: str, hook: str, rules: str) -> str:
     return f"table {family} {name} {{\n  chain {hook} {{\n    type filter hook {hook} priority 0;\n{body}\n  }}\n}}\n"
 
 
-def _start_dnsmasq(topo: Topology, spec: LabSpec) -> None:
+@functools.cache
+def bump_ca() -> tuple[Path, bytes]:
+    """The squid ssl-bump CA (certificate + key in one PEM, as squid wants it), once per session."""
+    from pki import ca
+
+    issued = ca("Squid Lab Bump CA", org="Lab Squid ssl-bump")
+    folder = Path(tempfile.mkdtemp(prefix="preflight-lab-bump-"))
+    path = folder / "bump.pem"
+    path.write_bytes(issued.pem + issued.key_pem)
+    return path, issued.pem
+
+
+def _start_squid(topo: Topology, spec: LabSpec) -> None:
+    assert spec.squid is not None
+    squid = spec.squid
+    folder = Path(tempfile.mkdtemp(prefix="preflight-lab-squid-"))
+    folder.chmod(0o777)
+    ports = " ".join(str(p) for p in squid.connect_ports)
+    lines = [
+        f"pid_filename {folder}/squid.pid", f"cache_log {folder}/cache.log", "access_log none", "cache deny all",
+        f"coredump_dir {folder}", "shutdown_lifetime 0 seconds", "pinger_enable off", "dns_nameservers 127.0.0.1",
+        "visible_hostname lab-proxy",
+        "dns_v4_first on", f"acl connect_ports port {ports}", "acl CONNECT method CONNECT",
+        "http_access deny CONNECT !connect_ports",
+    ]  # fmt: skip
+    if squid.require_auth:
+        crypted = subprocess.run(["openssl", "passwd", "-apr1", PROXY_PASSWORD], capture_output=True, text=True,
+                                 check=True).stdout.strip()  # fmt: skip
+        (folder / "passwd").write_text(f"{PROXY_USER}:{crypted}\n")
+        lines += [
+            f"auth_param basic program /usr/lib/squid/basic_ncsa_auth {folder}/passwd",
+            "auth_param basic realm lab-proxy",
+            "acl authed proxy_auth REQUIRED",
+            "http_access deny !authed",
+        ]
+    lines.append("http_access allow all")
+    if squid.ssl_bump:
+        cert, _pem = bump_ca()
+        subprocess.run(["/usr/lib/squid/security_file_certgen", "-c", "-s", f"{folder}/ssl_db", "-M", "4MB"],
+                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(["chown", "-R", "proxy", str(folder)], check=True)
+        lines += [f"http_port {ROUTER_HOST_SIDE}:{PROXY_PORT} ssl-bump cert={cert} generate-host-certificates=on "
+                  "dynamic_cert_mem_cache_size=4MB",
+                  f"sslcrtd_program /usr/lib/squid/security_file_certgen -s {folder}/ssl_db -M 4MB",
+                  "acl step1 at_step SslBump1", "ssl_bump peek step1", "ssl_bump bump all",
+                  "tls_outgoing_options flags=DONT_VERIFY_PEER"]  # fmt: skip
+        Path(cert).parent.chmod(0o755)
+        Path(cert).chmod(0o644)
+    else:
+        lines.append(f"http_port {ROUTER_HOST_SIDE}:{PROXY_PORT}")
+    (folder / "squid.conf").write_text("\n".join(lines) + "\n")
+    topo.start(topo.router, ["squid", "-N", "-f", str(folder / "squid.conf")])
+    try:
+        topo.wait_tcp(topo.router, ROUTER_HOST_SIDE, PROXY_PORT, timeout=20)
+    except RuntimeError:
+        log = (folder / "cache.log").read_text() if (folder / "cache.log").exists() else ""
+        raise RuntimeError(f"squid did not start: {log[-1500:]}") from None
+
+
+def _start_dnsmasq(topo: Topology, spec: LabSpec, namespace: str | None = None) -> None:
     records = [
         f"--host-record={name},{SERVICE},{SERVICE6}" for name in default_profile_names() if name not in spec.unrecorded
     ]
     records.append(f"--host-record=time.windows.com,{NTP_SERVICE}")
+    options = spec.dns_options if namespace is None else spec.proxy_dns_options
+    if namespace is not None:  # the proxy's resolver knows every name, whatever the host's does
+        records = [f"--host-record={name},{SERVICE},{SERVICE6}" for name in default_profile_names()]
+        records.append(f"--host-record=time.windows.com,{NTP_SERVICE}")
     args = [
         "dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
         "--listen-address=127.0.0.1", "--bind-interfaces", "--port=53", "--pid-file=", "--user=root",
-        "--log-facility=-", "--cache-size=0", *records, *spec.dns_options,
+        "--log-facility=-", "--cache-size=0", *records, *options,
     ]  # fmt: skip
-    topo.start(topo.host, args, ready_line="started, version", ready_on_stderr=True)
+    topo.start(namespace or topo.host, args, ready_line="started, version", ready_on_stderr=True)
     time.sleep(0.05)
 
 

@@ -22,8 +22,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
 def cli_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
+    """The environment for a CLI subprocess: the guard on, and no proxy variable unless a test sets one."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
     env["PYTHONPATH"] = os.pathsep.join([str(SUPPORT / "guardsite"), str(ROOT), env.get("PYTHONPATH", "")])
     env["PREFLIGHT_GUARD"] = "1"
     env.update(extra)

@@ -1,0 +1,208 @@
+"""`proxy.effective` (which proxy each target would use, and where that came from) and `proxy.tunnel` (does the
+proxy carry a CONNECT to each endpoint and port the connector needs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from preflight import CodeDoc, Finding, Status, Target
+from preflight.context import RunContext
+from preflight.plan import Plan
+from preflight.probes.proxy import TunnelResult
+from preflight.proxy import ProxySettings
+
+EFFECTIVE_TARGET = "proxy settings"
+
+EFFECTIVE_CODES: dict[str, CodeDoc] = {
+    "proxy.direct": CodeDoc(
+        Status.PASS,
+        "No proxy is configured: every endpoint is reached directly.",
+        "No --proxy, and no HTTPS_PROXY/HTTP_PROXY/ALL_PROXY in the environment (either case).",
+        "Nothing to do, unless your network requires a proxy: then configure it for the connector "
+        "(<defaultProxy> in its .exe.config) and run again with --proxy.",
+    ),
+    "proxy.configured": CodeDoc(
+        Status.PASS,
+        "A proxy is configured; the evidence lists, per endpoint, the route and where it came from.",
+        "Each target's route is decided from --proxy, then the environment with NO_PROXY.",
+        "Nothing to do; check that the connector itself is configured the same way (its .exe.config).",
+    ),
+    "proxy.divergent": CodeDoc(
+        Status.WARN,
+        "The proxy settings disagree: the connector's configured path (--proxy) and the environment would send "
+        "some endpoints different ways, so a test from the shell does not show what the connector will do.",
+        "Routes computed from each source separately differ for at least one endpoint.",
+        "Make the connector's proxy (.exe.config), WinHTTP and the environment agree, or run with the one the "
+        "connector uses.",
+    ),
+    "proxy.invalid_setting": CodeDoc(
+        Status.WARN,
+        "A proxy setting in the environment cannot be used (for example an https:// or socks proxy URL).",
+        "An environment proxy variable did not parse as an http:// proxy URL; it was ignored.",
+        "Fix or remove the variable named in the evidence.",
+    ),
+}
+
+TUNNEL_CODES: dict[str, CodeDoc] = {
+    "proxy.ok": CodeDoc(
+        Status.PASS,
+        "The proxy opened a CONNECT tunnel to the endpoint.",
+        "CONNECT host:port through the proxy was answered 2xx.",
+        "Nothing to do.",
+    ),
+    "proxy.auth_required": CodeDoc(
+        Status.FAIL,
+        "The proxy demands authentication (407). The connector cannot authenticate to a proxy: its traffic must "
+        "be allowed anonymously.",
+        "CONNECT was answered 407 Proxy Authentication Required (schemes from Proxy-Authenticate in evidence).",
+        "Exempt the connector host (or these endpoints) from proxy authentication.",
+    ),
+    "proxy.denied": CodeDoc(
+        Status.FAIL,
+        "The proxy refused the CONNECT (403 or another refusal): its policy blocks this host or port.",
+        "CONNECT was answered with a non-2xx status other than 407/502/503/504; the status and the title of the "
+        "proxy's error page are in the evidence.",
+        "Allow CONNECT to this host and port on the proxy (the connector needs 443, and 80 for CRL/OCSP).",
+    ),
+    "proxy.bad_gateway": CodeDoc(
+        Status.FAIL,
+        "The proxy could not reach the endpoint itself (502/503/504).",
+        "CONNECT was answered 502, 503 or 504.",
+        "The proxy's own outbound path (DNS or firewall) is blocked for this host: ask the proxy team.",
+    ),
+    "proxy.unreachable": CodeDoc(
+        Status.FAIL,
+        "The proxy itself cannot be reached (its name does not resolve, or TCP to it fails).",
+        "Resolving the proxy or connecting to its port failed.",
+        "Check the proxy address and port, and that this host may connect to it.",
+    ),
+    "proxy.timeout": CodeDoc(
+        Status.FAIL,
+        "The proxy accepted the connection but did not answer the CONNECT in time.",
+        "No response to CONNECT within --timeout.",
+        "The proxy is overloaded or holds the request (e.g. waiting for authentication): ask the proxy team.",
+    ),
+    "proxy.bad_response": CodeDoc(
+        Status.FAIL,
+        "The proxy answered the CONNECT with something that is not an HTTP response.",
+        "The first line was not an HTTP status line, the headers were too large, or the connection closed.",
+        "Check that the configured address is an HTTP proxy.",
+    ),
+}
+
+_TUNNEL_OUTCOMES = {
+    "ok": "proxy.ok",
+    "auth_required": "proxy.auth_required",
+    "denied": "proxy.denied",
+    "bad_gateway": "proxy.bad_gateway",
+    "unreachable": "proxy.unreachable",
+    "timeout": "proxy.timeout",
+    "bad_response": "proxy.bad_response",
+}
+
+
+def judge_tunnel(result: TunnelResult) -> Finding:
+    code = _TUNNEL_OUTCOMES.get(result.outcome, "proxy.bad_response")
+    where = f"{result.host}:{result.port} via {result.proxy}"
+    if code == "proxy.ok":
+        summary = f"{where}: tunnel open (HTTP {result.status})"
+    elif code == "proxy.auth_required":
+        schemes = ", ".join(result.proxy_authenticate) or "unspecified"
+        summary = f"{where}: 407 proxy authentication required ({schemes})"
+    elif result.status is not None:
+        summary = f"{where}: HTTP {result.status} {result.reason or ''}".rstrip()
+        if result.title:
+            summary += f" — {result.title}"
+    else:
+        summary = f"{where}: {result.error}"
+    doc = TUNNEL_CODES[code]
+    return Finding(doc.status, code, summary, result.to_json(), doc.remediation)
+
+
+def judge_effective(plan: Plan) -> Finding:
+    """The routes of every target, where each came from, and whether the sources disagree. Pure."""
+    settings = plan.proxy
+    env = settings.environment
+    routes: dict[str, dict[str, Any]] = {}
+    divergent: list[str] = []
+    for target in plan.port_targets():
+        if target.port is None or target.wildcard or target.missing:
+            continue
+        route = plan.route(target.host, target.port)
+        routes[target.key] = {"proxy": route.proxy.display if route.proxy else None, "source": route.source}
+        if settings.explicit is not None and env is not None and (env.https or env.http):
+            env_only = ProxySettings(environment=env).route(target.host, target.port, tls=target.port != 80)
+            explicit = route.proxy.display if route.proxy else None
+            other = env_only.proxy.display if env_only.proxy else None
+            if explicit != other:
+                divergent.append(f"{target.key}: --proxy {explicit or 'direct'} vs environment {other or 'direct'}")
+    evidence: dict[str, Any] = {
+        "explicit": settings.explicit.display if settings.explicit else ("none" if settings.explicit_none else None),
+        "environment": _environment(settings),
+        "routes": routes,
+        "send_credentials": settings.use_credentials,
+    }
+    if env is not None and env.problems:
+        evidence["problems"] = list(env.problems)
+        return _effective("proxy.invalid_setting", f"ignored proxy settings: {'; '.join(env.problems)}", evidence)
+    if divergent:
+        evidence["divergent"] = divergent
+        return _effective("proxy.divergent", f"proxy sources disagree for {len(divergent)} endpoint(s): "
+                          f"{divergent[0]}", evidence)  # fmt: skip
+    proxied = sorted({r["proxy"] for r in routes.values() if r["proxy"]})
+    if not proxied:
+        return _effective("proxy.direct", "no proxy configured: every endpoint is reached directly", evidence)
+    direct = sum(1 for r in routes.values() if r["proxy"] is None)
+    summary = f"{len(routes) - direct} endpoint(s) via {', '.join(proxied)}, {direct} direct"
+    return _effective("proxy.configured", summary, evidence)
+
+
+def _environment(settings: ProxySettings) -> dict[str, Any]:
+    env = settings.environment
+    if env is None:
+        return {}
+    out: dict[str, Any] = {}
+    if env.https:
+        out[env.https[0]] = env.https[1].display
+    if env.http:
+        out[env.http[0]] = env.http[1].display
+    if env.no_proxy:
+        out[env.no_proxy[0]] = [rule.text for rule in env.no_proxy[1]]
+    return out
+
+
+def _effective(code: str, summary: str, evidence: dict[str, Any]) -> Finding:
+    doc = EFFECTIVE_CODES[code]
+    return Finding(doc.status, code, summary, evidence, doc.remediation)
+
+
+class ProxyEffectiveCheck:
+    id = "proxy.effective"
+    title = "The proxy each endpoint would use, where that setting came from, and whether sources disagree"
+    requires = "nothing on the network (reads --proxy and the environment)"
+    needs: tuple[str, ...] = ()
+    codes = EFFECTIVE_CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        return [Target(host=EFFECTIVE_TARGET)]
+
+    async def run(self, target: Target, ctx: RunContext) -> Finding:
+        return judge_effective(ctx.plan)
+
+
+class ProxyTunnelCheck:
+    id = "proxy.tunnel"
+    title = "HTTP CONNECT through the proxy to every endpoint and port that goes through it"
+    requires = "a configured proxy (--proxy or the environment) reachable from this host"
+    needs: tuple[str, ...] = ()
+    codes = TUNNEL_CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        return [t for t in plan.port_targets() if plan.proxied(t)]
+
+    async def run(self, target: Target, ctx: RunContext) -> Finding:
+        assert target.port is not None
+        route = ctx.plan.route(target.host, target.port)
+        assert route.proxy is not None
+        return judge_tunnel(await ctx.tunnel(route.proxy, target.host, target.port))

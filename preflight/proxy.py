@@ -1,0 +1,180 @@
+"""Which proxy each target's traffic would use, and why: explicit option, environment (with NO_PROXY), or none.
+
+Pure functions over settings; reading the settings (environment, later the Windows registry and the connector's
+.exe.config) is separate. Credentials in a proxy URL are kept out of every printed form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
+
+from preflight.errors import UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class ProxyConfig:
+    scheme: str  # http (CONNECT for TLS, absolute-form for plain HTTP)
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def display(self) -> str:
+        """The URL with any credentials redacted: the only form that may be printed or written."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        auth = "***:***@" if self.username is not None else ""
+        return f"{self.scheme}://{auth}{host}:{self.port}"
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.username is not None
+
+
+def parse_proxy_url(value: str, *, where: str = "--proxy") -> ProxyConfig:
+    text = value.strip()
+    if "://" not in text:
+        text = "http://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"{where} {redact_url(value)!r}: {exc}") from None
+    if parts.scheme.lower() != "http":
+        raise UsageError(f"{where} {redact_url(value)!r}: only http:// proxies are supported (CONNECT is used for TLS)")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise UsageError(f"{where} {redact_url(value)!r}: no proxy host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise UsageError(f"{where} {redact_url(value)!r}: a proxy URL has no path")
+    username = unquote(parts.username) if parts.username is not None else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return ProxyConfig("http", host, port or 8080, username, password)
+
+
+def redact_url(value: str) -> str:
+    """Any URL-like string with its userinfo replaced, for error messages about bad input."""
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "", value
+    at = rest.rfind("@")
+    if at < 0:
+        return value
+    return f"{scheme}{sep}***:***@{rest[at + 1 :]}"
+
+
+@dataclasses.dataclass(frozen=True)
+class NoProxyRule:
+    text: str
+
+    def matches(self, host: str) -> bool:
+        """httpx/curl semantics: '*' all; 'example.com' the name and its subdomains; '.example.com' subdomains
+        only; an IP matches exactly; CIDR is honoured here for IPs although many clients ignore it."""
+        rule = self.text.strip().lower()
+        host = host.lower().rstrip(".")
+        if not rule:
+            return False
+        if rule == "*":
+            return True
+        rule = rule.split(":")[0] if rule.count(":") == 1 else rule.strip("[]")
+        try:
+            network = ipaddress.ip_network(rule, strict=False)
+        except ValueError:
+            network = None
+        if network is not None:
+            try:
+                return ipaddress.ip_address(host) in network
+            except ValueError:
+                return False
+        if rule.startswith("."):
+            return host.endswith(rule)
+        if rule.startswith("*."):
+            return host.endswith(rule[1:])
+        return host == rule or host.endswith("." + rule)
+
+
+def parse_no_proxy(value: str) -> tuple[NoProxyRule, ...]:
+    return tuple(NoProxyRule(part.strip()) for part in value.split(",") if part.strip())
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvironmentProxies:
+    https: tuple[str, ProxyConfig] | None  # (variable name, proxy)
+    http: tuple[str, ProxyConfig] | None
+    no_proxy: tuple[str, tuple[NoProxyRule, ...]] | None
+    problems: tuple[str, ...] = ()
+
+
+def from_environment(env: Mapping[str, str]) -> EnvironmentProxies:
+    """HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY in either case (lower case wins, as in curl and httpx)."""
+    problems: list[str] = []
+
+    def pick(*names: str) -> tuple[str, ProxyConfig] | None:
+        for name in names:
+            for variant in (name.lower(), name.upper()):
+                value = env.get(variant)
+                if value:
+                    try:
+                        return variant, parse_proxy_url(value, where=variant)
+                    except UsageError as exc:
+                        problems.append(str(exc))
+                        return None
+        return None
+
+    https = pick("HTTPS_PROXY", "ALL_PROXY")
+    http = pick("HTTP_PROXY", "ALL_PROXY")
+    no_proxy = None
+    for variant in ("no_proxy", "NO_PROXY"):
+        if env.get(variant):
+            no_proxy = (variant, parse_no_proxy(env[variant]))
+            break
+    return EnvironmentProxies(https, http, no_proxy, tuple(problems))
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """How traffic to one host and port would leave this host."""
+
+    proxy: ProxyConfig | None
+    source: str  # "--proxy", "HTTPS_PROXY", "none (NO_PROXY: .contoso.com)", "direct (no proxy configured)"...
+
+    @property
+    def direct(self) -> bool:
+        return self.proxy is None
+
+
+@dataclasses.dataclass(frozen=True)
+class ProxySettings:
+    """What the run was told: --proxy URL|none, and the environment."""
+
+    explicit: ProxyConfig | None = None
+    explicit_none: bool = False
+    environment: EnvironmentProxies | None = None
+    use_credentials: bool = False
+
+    def route(self, host: str, port: int, *, tls: bool) -> Route:
+        if self.explicit_none:
+            return Route(None, "direct (--proxy none)")
+        if self.explicit is not None:
+            return Route(self.explicit, "--proxy")
+        env = self.environment
+        if env is None:
+            return Route(None, "direct (no proxy configured)")
+        chosen = env.https if tls else env.http
+        if chosen is None:
+            return Route(None, "direct (no proxy configured)")
+        if env.no_proxy is not None:
+            variable, rules = env.no_proxy
+            for rule in rules:
+                if rule.matches(host):
+                    return Route(None, f"direct ({variable} rule {rule.text!r})")
+        return Route(chosen[1], chosen[0])
+
+    def any(self) -> bool:
+        if self.explicit_none:
+            return False
+        env = self.environment
+        return self.explicit is not None or (env is not None and (env.https is not None or env.http is not None))
