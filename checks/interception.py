@@ -242,8 +242,32 @@ class TlsInterceptionCheck:
         if len(codes) > 1:
             evidence["mixed"] = "addresses of this host disagree: only some paths are intercepted"
         first = next(ev for c, ev in per_address.values() if c == code)
-        return Finding(CODES[code].status, code, _summary(target.key, code, first, per_address), evidence,
-                       CODES[code].remediation)  # fmt: skip
+        summary = _summary(target.key, code, first, per_address)
+        if ctx.plan.proxied(target):
+            # The verdict is the proxied path's (the connector's); a direct path, if one opens, is compared.
+            direct = await self._direct(target.host, port, ctx, expected, public, system)
+            if direct:
+                evidence["direct_path"] = direct
+                direct_codes = {d["code"] for d in direct.values()}
+                if direct_codes != {code}:
+                    evidence["paths_differ"] = True
+                    summary += f"; the direct path gives {', '.join(sorted(direct_codes))}"
+        return Finding(CODES[code].status, code, summary, evidence, CODES[code].remediation)
+
+    async def _direct(
+        self, host: str, port: int, ctx: RunContext, expected: Sequence[x509.Certificate],
+        public: Sequence[x509.Certificate], system: Sequence[x509.Certificate],
+    ) -> dict[str, Any]:  # fmt: skip
+        """Codes (and issuers) for the direct path's addresses, when any opens; empty when none does."""
+        if not (await ctx.resolve(host)).addresses:
+            return {}
+        out: dict[str, Any] = {}
+        for address in await ctx.open_addresses(host, port):
+            handshake = await ctx.handshake(address, port, host=host)
+            if handshake.chain:
+                code, ev = judge(host, handshake.chain, ctx.now(), expected=expected, public=public, os_store=system)
+                out[address] = {"code": code, "issuer": ev.get("leaf", {}).get("issuer")}
+        return out
 
 
 def _summary(where: str, code: str, ev: dict[str, Any], per_address: dict[str, Any]) -> str:

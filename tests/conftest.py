@@ -83,3 +83,15 @@ def listener() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def report_schema() -> dict[str, Any]:
     return json.loads((ROOT / "reports" / "schema" / "report.schema.json").read_text())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Every lab namespace and /etc/netns entry must be gone when the suite ends, whatever happened."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        return
+    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    leftovers = [line.split()[0] for line in listing.splitlines() if line.startswith("pft-")]
+    leftovers += [p.name for p in Path("/etc/netns").glob("pft-*")] if Path("/etc/netns").is_dir() else []
+    if leftovers:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\nlab leftovers after the test session: {', '.join(sorted(set(leftovers)))}", file=sys.stderr)

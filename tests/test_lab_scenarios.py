@@ -436,3 +436,28 @@ def test_proxy_sources_disagree() -> None:
     result = run.result("proxy.effective", "proxy settings")
     assert (result["status"], result["code"]) == ("warn", "proxy.divergent")
     assert "3999" in result["summary"]
+
+
+def test_only_the_proxied_path_is_intercepted() -> None:
+    """squid bumps TLS; the direct path (also open here) is clean: the verdict is the connector's (proxied) path,
+    and the difference is reported."""
+    with lab_world(LabSpec(squid=SquidSpec(ssl_bump=True, direct_blocked=False))) as lab:
+        run = lab.preflight("--proxy", PROXY_URL)
+    result = run.result("tls.interception", "login.microsoftonline.com:443")
+    assert result["code"] == "tls.intercepted_untrusted"
+    assert result["evidence"]["paths_differ"] is True
+    assert {d["code"] for d in result["evidence"]["direct_path"].values()} == {"tls.clean"}
+    assert "the direct path gives tls.clean" in result["summary"]
+
+
+def test_only_the_direct_path_is_intercepted() -> None:
+    """A transparent interceptor sits on the direct path, the proxy path is clean: pass, with the direct path's
+    interception reported in the evidence (what a shell without the proxy would see)."""
+    redirect = "ip saddr 198.18.1.2 ip daddr 198.18.50.10 tcp dport 443 redirect to :8080"
+    spec = LabSpec(squid=SquidSpec(direct_blocked=False), mitmproxy=True, router_nat=redirect)
+    with lab_world(spec) as lab:
+        run = lab.preflight("--proxy", PROXY_URL)
+    result = run.result("tls.interception", "login.microsoftonline.com:443")
+    assert (result["status"], result["code"]) == ("pass", "tls.clean")
+    assert result["evidence"]["direct_path"]["198.18.50.10"]["code"] == "tls.intercepted_untrusted"
+    assert "direct path gives" in result["summary"]
