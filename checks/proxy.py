@@ -3,6 +3,7 @@ proxy carry a CONNECT to each endpoint and port the connector needs)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,16 +31,18 @@ EFFECTIVE_CODES: dict[str, CodeDoc] = {
     ),
     "proxy.divergent": CodeDoc(
         Status.WARN,
-        "The proxy settings disagree: the connector's configured path (--proxy) and the environment would send "
-        "some endpoints different ways, so a test from the shell does not show what the connector will do.",
-        "Routes computed from each source separately differ for at least one endpoint.",
+        "The proxy settings disagree: the connector's configured path (its .exe.config or --proxy), WinHTTP (which "
+        "certificate-revocation fetches are believed to use), WinINET and the environment would send some "
+        "endpoints different ways, so one of them (often CRL/OCSP) may bypass the proxy the connector uses.",
+        "Routes computed from each source separately differ for at least one endpoint (listed per source).",
         "Make the connector's proxy (.exe.config), WinHTTP and the environment agree, or run with the one the "
         "connector uses.",
     ),
     "proxy.invalid_setting": CodeDoc(
         Status.WARN,
-        "A proxy setting in the environment cannot be used (for example an https:// or socks proxy URL).",
-        "An environment proxy variable did not parse as an http:// proxy URL; it was ignored.",
+        "A proxy setting cannot be used (an https:// or socks URL in the environment, a corrupt WinHTTP record, "
+        "an unreadable connector configuration file).",
+        "A proxy setting did not parse; it was ignored. The problem and where it is are in the evidence.",
         "Fix or remove the variable named in the evidence.",
     ),
 }
@@ -130,22 +133,31 @@ def judge_effective(plan: Plan) -> Finding:
         if target.port is None or target.wildcard or target.missing:
             continue
         route = plan.route(target.host, target.port)
-        routes[target.key] = {"proxy": route.proxy.display if route.proxy else None, "source": route.source}
-        if settings.explicit is not None and env is not None and (env.https or env.http):
-            env_only = ProxySettings(environment=env).route(target.host, target.port, tls=target.port != 80)
-            explicit = route.proxy.display if route.proxy else None
-            other = env_only.proxy.display if env_only.proxy else None
-            if explicit != other:
-                divergent.append(f"{target.key}: --proxy {explicit or 'direct'} vs environment {other or 'direct'}")
+        entry: dict[str, Any] = {"proxy": route.proxy.display if route.proxy else None, "source": route.source}
+        by_source = settings.source_routes(target.host, target.port, tls=target.port != 80)
+        if len(by_source) > 1:
+            entry["by_source"] = {name: r.proxy.display if r.proxy else "direct" for name, r in by_source.items()}
+            if len(set(entry["by_source"].values())) > 1:
+                divergent.append(f"{target.key}: " + ", ".join(f"{k} {v}" for k, v in entry["by_source"].items()))
+        routes[target.key] = entry
     evidence: dict[str, Any] = {
         "explicit": settings.explicit.display if settings.explicit else ("none" if settings.explicit_none else None),
         "environment": _environment(settings),
         "routes": routes,
         "send_credentials": settings.use_credentials,
     }
-    if env is not None and env.problems:
-        evidence["problems"] = list(env.problems)
-        return _effective("proxy.invalid_setting", f"ignored proxy settings: {'; '.join(env.problems)}", evidence)
+    problems = [*(env.problems if env is not None else ()), *settings.problems]
+    if settings.connector is not None:
+        evidence["connector_config"] = dataclasses.asdict(settings.connector)
+    if settings.winhttp is not None:
+        evidence["winhttp"] = dataclasses.asdict(settings.winhttp)
+    if settings.wininet is not None:
+        evidence["wininet"] = {"enabled": settings.wininet.enabled, "servers": settings.wininet.servers,
+                               "bypass": list(settings.wininet.bypass.patterns),
+                               "autoconfig_url": settings.wininet.autoconfig_url}  # fmt: skip
+    if problems:
+        evidence["problems"] = problems
+        return _effective("proxy.invalid_setting", f"ignored proxy settings: {'; '.join(problems)}", evidence)
     if divergent:
         evidence["divergent"] = divergent
         return _effective("proxy.divergent", f"proxy sources disagree for {len(divergent)} endpoint(s): "
@@ -180,7 +192,8 @@ def _effective(code: str, summary: str, evidence: dict[str, Any]) -> Finding:
 class ProxyEffectiveCheck:
     id = "proxy.effective"
     title = "The proxy each endpoint would use, where that setting came from, and whether sources disagree"
-    requires = "nothing on the network (reads --proxy and the environment)"
+    requires = "nothing on the network (reads --proxy, --connector-config, the environment; on Windows WinHTTP, "
+    "WinINET and the connector's .exe.config)"
     needs: tuple[str, ...] = ()
     codes = EFFECTIVE_CODES
 

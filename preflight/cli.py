@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
@@ -24,6 +25,7 @@ from preflight.proxy import ProxySettings, from_environment, parse_proxy_url
 from preflight.registry import all_codes, load_checks, load_reporters
 from preflight.report import Report, host_facts
 from preflight.runner import RunState, execute, failure_result
+from preflight.winproxy import default_reader, windows_settings
 
 
 def _usage_exit(message: str) -> NoReturn:
@@ -113,6 +115,12 @@ def cli() -> None:
     help="The proxy the connector uses (http://host:port); 'none' ignores the environment's proxy variables.",
 )
 @click.option(
+    "--connector-config",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="A connector .exe.config (or machine.config) whose <defaultProxy> the connector will use.",
+)
+@click.option(
     "--proxy-credentials",
     is_flag=True,
     help="Send the credentials in the proxy URL (the connector itself cannot authenticate to a proxy).",
@@ -155,6 +163,7 @@ def run_command(
     deadline: float,
     concurrency: int,
     proxy: str | None,
+    connector_config: str | None,
     proxy_credentials: bool,
     ntp_servers: Sequence[str],
     public_roots: str | None,
@@ -172,7 +181,7 @@ def run_command(
     tenant = plan_mod.parse_tenant_id(tenant_id) if tenant_id is not None else None
     servers = tuple(plan_mod.parse_server_option(s, option="--dns-server", default_port=53) for s in dns_servers)
     profile = profile_mod.load(profile_name)
-    proxy_settings = _proxy_settings(proxy, proxy_credentials)
+    proxy_settings = _proxy_settings(proxy, proxy_credentials, connector_config)
     plan = plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant, proxy=proxy_settings)
     options = RunOptions(
         timeout=timeout,
@@ -243,13 +252,13 @@ async def _run_async(
             loop.remove_signal_handler(sig)
 
 
-def _proxy_settings(value: str | None, use_credentials: bool) -> ProxySettings:
+def _proxy_settings(value: str | None, use_credentials: bool, connector_config: str | None) -> ProxySettings:
     environment = from_environment(os.environ)
-    if value is None:
-        return ProxySettings(environment=environment, use_credentials=use_credentials)
-    if value.strip().lower() == "none":
-        return ProxySettings(explicit_none=True, environment=environment)
-    return ProxySettings(explicit=parse_proxy_url(value), environment=environment, use_credentials=use_credentials)
+    windows = windows_settings(default_reader(), connector_config)
+    if value is not None and value.strip().lower() == "none":
+        return dataclasses.replace(windows, explicit_none=True, environment=environment)
+    explicit = parse_proxy_url(value) if value is not None else None
+    return dataclasses.replace(windows, explicit=explicit, environment=environment, use_credentials=use_credentials)
 
 
 def _ntp_server(value: str) -> str:

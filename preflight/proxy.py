@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from preflight.errors import UsageError
@@ -148,18 +149,69 @@ class Route:
 
 @dataclasses.dataclass(frozen=True)
 class ProxySettings:
-    """What the run was told: --proxy URL|none, and the environment."""
+    """What the run was told and found: --proxy URL|none, the connector's <defaultProxy>, WinHTTP, WinINET and
+    the environment. Probes follow `route`; `source_routes` shows what each source alone would do."""
 
     explicit: ProxyConfig | None = None
     explicit_none: bool = False
     environment: EnvironmentProxies | None = None
     use_credentials: bool = False
+    connector: Any = None  # winproxy.DotNetProxy
+    winhttp: Any = None  # winproxy.WinHttpSettings
+    wininet: Any = None  # winproxy.WinInetSettings
+    problems: tuple[str, ...] = ()
 
     def route(self, host: str, port: int, *, tls: bool) -> Route:
         if self.explicit_none:
             return Route(None, "direct (--proxy none)")
         if self.explicit is not None:
             return Route(self.explicit, "--proxy")
+        connector = self._connector_route(host, tls)
+        if connector is not None:
+            return connector
+        return self._environment_route(host, tls)
+
+    def source_routes(self, host: str, port: int, *, tls: bool) -> dict[str, Route]:
+        """What each configured source alone would do for this target."""
+        routes: dict[str, Route] = {}
+        if self.explicit is not None:
+            routes["--proxy"] = Route(self.explicit, "--proxy")
+        connector = self._connector_route(host, tls)
+        if connector is not None:
+            routes["connector"] = connector
+        if self.winhttp is not None:
+            routes["winhttp"] = _windows_route(self.winhttp.manual, self.winhttp.proxy, self.winhttp.bypass, host,
+                                               tls, "WinHTTP")  # fmt: skip
+        if self.wininet is not None:
+            routes["wininet"] = self._wininet_route(host, tls, "WinINET")
+        env = self.environment
+        if env is not None and (env.https or env.http):
+            routes["environment"] = self._environment_route(host, tls)
+        return routes
+
+    def _connector_route(self, host: str, tls: bool) -> Route | None:
+        config = self.connector
+        if config is None or not config.found:
+            return None
+        if not config.enabled:
+            return Route(None, f"direct (<defaultProxy enabled=false> in {config.source})")
+        if config.proxy_address:
+            bypass = config.bypassed(host)
+            if bypass:
+                return Route(None, f"direct ({config.source} bypass {bypass!r})")
+            try:
+                return Route(parse_proxy_url(config.proxy_address, where=config.source), f"connector ({config.source})")
+            except UsageError:
+                return Route(None, f"direct (unusable proxyaddress in {config.source})")
+        if config.use_system_default and self.wininet is not None:
+            return self._wininet_route(host, tls, f"connector → system default ({config.source})")
+        return None
+
+    def _wininet_route(self, host: str, tls: bool, label: str) -> Route:
+        server = ";".join(f"{k}={v}" if k != "*" else v for k, v in self.wininet.servers.items())
+        return _windows_route(self.wininet.enabled, server, ";".join(self.wininet.bypass.patterns), host, tls, label)
+
+    def _environment_route(self, host: str, tls: bool) -> Route:
         env = self.environment
         if env is None:
             return Route(None, "direct (no proxy configured)")
@@ -178,3 +230,18 @@ class ProxySettings:
             return False
         env = self.environment
         return self.explicit is not None or (env is not None and (env.https is not None or env.http is not None))
+
+
+def _windows_route(enabled: bool, server: str, bypass: str, host: str, tls: bool, label: str) -> Route:
+    from preflight.winproxy import BypassList, parse_proxy_server, proxy_for
+
+    if not enabled or not server:
+        return Route(None, f"direct ({label}: no proxy)")
+    matched = BypassList.parse(bypass).matches(host)
+    if matched:
+        return Route(None, f"direct ({label} bypass {matched!r})")
+    try:
+        proxy = proxy_for(parse_proxy_server(server), "https" if tls else "http")
+    except UsageError:
+        return Route(None, f"direct ({label}: unusable proxy setting)")
+    return Route(proxy, label) if proxy else Route(None, f"direct ({label}: no proxy for this scheme)")

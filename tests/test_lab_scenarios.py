@@ -6,6 +6,7 @@ matter, and the exit code. The list, with the verdict each proves, is in tests/l
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -461,3 +462,22 @@ def test_only_the_direct_path_is_intercepted() -> None:
     assert (result["status"], result["code"]) == ("pass", "tls.clean")
     assert result["evidence"]["direct_path"]["198.18.50.10"]["code"] == "tls.intercepted_untrusted"
     assert "direct path gives" in result["summary"]
+
+
+def test_connector_config_routes_through_the_proxy(tmp_path: Path) -> None:
+    """The connector's own <defaultProxy> decides its route, with nothing on the command line or in the env."""
+    config = tmp_path / "MicrosoftEntraPrivateNetworkConnectorService.exe.config"
+    config.write_text(
+        '<?xml version="1.0"?><configuration><system.net><defaultProxy enabled="true">'
+        f'<proxy proxyaddress="{PROXY_URL}" usesystemdefault="false" /></defaultProxy></system.net></configuration>'
+    )
+    with lab_world(LabSpec(squid=SquidSpec())) as lab:
+        run = lab.preflight("--connector-config", str(config))
+        broken = tmp_path / "broken.exe.config"
+        broken.write_text("<configuration><system.net>")
+        bad = lab.preflight("--connector-config", str(broken), "--only", "proxy.*")
+    assert run.code == 0, run.stdout[-1500:]
+    route = run.result("proxy.effective", "proxy settings")["evidence"]["routes"]["login.microsoftonline.com:443"]
+    assert route["source"].startswith("connector (") and route["proxy"] == PROXY_URL
+    assert status_code(run, "proxy.tunnel", "login.microsoftonline.com:443") == ("pass", "proxy.ok")
+    assert status_code(bad, "proxy.effective", "proxy settings") == ("warn", "proxy.invalid_setting")

@@ -1,0 +1,324 @@
+"""Windows proxy settings as the connector, WinHTTP and WinINET see them: pure parsers, plus a thin reader.
+
+- WinHTTP: the registry value WinHttpSettings (HKLM\\...\\Internet Settings\\Connections), a binary record:
+  DWORD version, DWORD counter, DWORD flags (1 always, 2 manual proxy, 4 autoconfig URL, 8 auto-detect), then
+  three DWORD-length-prefixed ASCII strings: proxy, bypass list, autoconfig URL. WinINET's
+  DefaultConnectionSettings starts with the same layout.
+- WinINET per user: ProxyEnable, ProxyServer, ProxyOverride, AutoConfigURL.
+- .NET (the connector and its updater): <system.net><defaultProxy> in the service's .exe.config, falling back to
+  machine.config.
+Parsers never raise on hostile input other than WindowsSettingsError with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import importlib
+import re
+import struct
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+from xml.etree import ElementTree
+
+from preflight.proxy import ProxyConfig, ProxySettings, parse_proxy_url
+
+MAX_BLOB = 64 * 1024
+MAX_CONFIG = 4 * 1024 * 1024
+
+_PROGRAMS = "C:\\Program Files\\"
+CONNECTOR_CONFIGS = (
+    _PROGRAMS + "Microsoft Entra private network connector\\MicrosoftEntraPrivateNetworkConnectorService.exe.config",
+    _PROGRAMS + "Microsoft Entra private network connector Updater\\"
+    "MicrosoftEntraPrivateNetworkConnectorUpdaterService.exe.config",
+    _PROGRAMS + "Microsoft AAD App Proxy Connector\\ApplicationProxyConnectorService.exe.config",
+    _PROGRAMS + "Microsoft AAD App Proxy Connector Updater\\ApplicationProxyConnectorUpdaterService.exe.config",
+)
+MACHINE_CONFIG = r"C:\Windows\Microsoft.NET\Framework64\v4.0.30319\Config\machine.config"
+
+
+class WindowsSettingsError(ValueError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class WinHttpSettings:
+    version: int
+    counter: int
+    flags: int
+    proxy: str
+    bypass: str
+    autoconfig_url: str
+
+    @property
+    def manual(self) -> bool:
+        return bool(self.flags & 2) and bool(self.proxy)
+
+    @property
+    def auto_detect(self) -> bool:
+        return bool(self.flags & 8)
+
+    @property
+    def uses_autoconfig(self) -> bool:
+        return bool(self.flags & 4) and bool(self.autoconfig_url)
+
+
+def parse_winhttp_settings(blob: bytes) -> WinHttpSettings:
+    """Decode a WinHttpSettings (or the head of a DefaultConnectionSettings) registry value."""
+    if len(blob) > MAX_BLOB:
+        raise WindowsSettingsError(f"settings blob too large ({len(blob)} bytes)")
+    if len(blob) < 12:
+        raise WindowsSettingsError(f"settings blob too short ({len(blob)} bytes, need at least 12)")
+    version, counter, flags = struct.unpack_from("<III", blob, 0)
+    offset = 12
+    strings: list[str] = []
+    for name in ("proxy", "bypass", "autoconfig URL"):
+        if offset == len(blob) and name != "proxy":
+            strings.append("")  # older records stop after the bypass list
+            continue
+        if offset + 4 > len(blob):
+            raise WindowsSettingsError(f"settings blob ends inside the {name} length at offset {offset}")
+        (length,) = struct.unpack_from("<I", blob, offset)
+        offset += 4
+        if length > len(blob) - offset:
+            raise WindowsSettingsError(f"{name} length {length} at offset {offset - 4} runs past the end")
+        strings.append(blob[offset : offset + length].decode("latin-1"))
+        offset += length
+    return WinHttpSettings(version, counter, flags, *strings)
+
+
+def build_winhttp_settings(proxy: str = "", bypass: str = "", autoconfig_url: str = "", *, flags: int | None = None,
+                           version: int = 0x28, counter: int = 1) -> bytes:  # fmt: skip
+    """The inverse of parse_winhttp_settings, for fixtures and round-trip tests."""
+    if flags is None:
+        flags = 1 | (2 if proxy else 0) | (4 if autoconfig_url else 0)
+    out = struct.pack("<III", version, counter, flags)
+    for text in (proxy, bypass, autoconfig_url):
+        raw = text.encode("latin-1")
+        out += struct.pack("<I", len(raw)) + raw
+    return out
+
+
+def parse_proxy_server(text: str) -> dict[str, str]:
+    """WinINET/WinHTTP proxy lists: 'host:port' (every scheme), or 'http=h:p;https=h:p' (per scheme)."""
+    out: dict[str, str] = {}
+    for part in re.split(r"[;\s]+", text.strip()):
+        if not part:
+            continue
+        scheme, sep, server = part.partition("=")
+        if sep:
+            out[scheme.strip().lower()] = server.strip()
+        else:
+            out.setdefault("*", part.strip())
+    return out
+
+
+def proxy_for(servers: dict[str, str], scheme: str) -> ProxyConfig | None:
+    server = servers.get(scheme) or servers.get("*")
+    if not server:
+        return None
+    server = re.sub(r"^[a-z]+://", "", server, flags=re.IGNORECASE)
+    return parse_proxy_url(f"http://{server}", where="proxy server setting")
+
+
+@dataclasses.dataclass(frozen=True)
+class BypassList:
+    """Windows bypass syntax: ';'-separated patterns with '*' wildcards; '<local>' = names without a dot."""
+
+    patterns: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> BypassList:
+        return cls(tuple(p.strip().lower() for p in re.split(r"[;,\s]+", text) if p.strip()))
+
+    def matches(self, host: str) -> str | None:
+        name = host.lower().rstrip(".")
+        for pattern in self.patterns:
+            if pattern == "<local>":
+                if "." not in name:
+                    return pattern
+            elif fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name, pattern.split("://")[-1]):
+                return pattern
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class WinInetSettings:
+    enabled: bool
+    servers: dict[str, str]
+    bypass: BypassList
+    autoconfig_url: str | None
+
+
+def parse_wininet(values: dict[str, object]) -> WinInetSettings:
+    """Per-user Internet Settings values (ProxyEnable, ProxyServer, ProxyOverride, AutoConfigURL)."""
+    enable = values.get("ProxyEnable", 0)
+    server = values.get("ProxyServer", "")
+    override = values.get("ProxyOverride", "")
+    autoconfig = values.get("AutoConfigURL")
+    if not isinstance(enable, int) or not isinstance(server, str) or not isinstance(override, str):
+        raise WindowsSettingsError("ProxyEnable must be a DWORD and ProxyServer/ProxyOverride strings")
+    return WinInetSettings(bool(enable), parse_proxy_server(server), BypassList.parse(override),
+                           autoconfig if isinstance(autoconfig, str) and autoconfig else None)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class DotNetProxy:
+    """<defaultProxy> of a .NET configuration file, with .NET's defaults for what is absent."""
+
+    source: str
+    found: bool  # False: the file has no <defaultProxy> (the next level decides)
+    enabled: bool = True
+    use_system_default: bool = True
+    proxy_address: str | None = None
+    bypass_on_local: bool = False
+    bypass_regexes: tuple[str, ...] = ()
+    use_default_credentials: bool = False
+
+    def bypassed(self, host: str) -> str | None:
+        if self.bypass_on_local and "." not in host:
+            return "bypassonlocal"
+        for expression in self.bypass_regexes:
+            try:
+                if re.fullmatch(expression, host, flags=re.IGNORECASE):
+                    return expression
+            except re.error:
+                continue
+        return None
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    return value.strip().lower() in ("true", "1")
+
+
+def parse_dotnet_config(text: str, source: str) -> DotNetProxy:
+    if len(text) > MAX_CONFIG:
+        raise WindowsSettingsError(f"{source}: configuration file too large")
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise WindowsSettingsError(f"{source}: DTDs and entities are not accepted in a configuration file")
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        raise WindowsSettingsError(f"{source}: not valid XML ({exc})") from None
+    element = root.find("./system.net/defaultProxy")
+    if element is None:
+        return DotNetProxy(source, found=False)
+    proxy = element.find("proxy")
+    bypass = tuple(add.get("address", "") for add in element.findall("./bypasslist/add") if add.get("address"))
+    return DotNetProxy(
+        source=source,
+        found=True,
+        enabled=_bool(element.get("enabled"), True),
+        use_system_default=_bool(proxy.get("usesystemdefault") if proxy is not None else None, True),
+        proxy_address=(proxy.get("proxyaddress") or None) if proxy is not None else None,
+        bypass_on_local=_bool(proxy.get("bypassonlocal") if proxy is not None else None, False),
+        bypass_regexes=bypass,
+        use_default_credentials=_bool(element.get("useDefaultCredentials"), False),
+    )
+
+
+class WindowsSettingsReader(Protocol):
+    """Where the raw settings come from: the registry on Windows, files elsewhere (and in tests)."""
+
+    def winhttp_blob(self) -> bytes | None: ...
+
+    def wininet_values(self) -> dict[str, object] | None: ...
+
+    def config_text(self, path: str) -> str | None: ...
+
+
+class RegistryReader:  # pragma: no cover - Windows only
+    def winhttp_blob(self) -> bytes | None:
+        winreg: Any = importlib.import_module("winreg")
+
+        key_path = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings\Connections"
+        try:
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, key_path) as key:
+                value, _kind = winreg.QueryValueEx(key, "WinHttpSettings")
+        except OSError:
+            return None
+        return bytes(value) if isinstance(value, bytes | bytearray) else None
+
+    def wininet_values(self) -> dict[str, object] | None:
+        winreg: Any = importlib.import_module("winreg")
+
+        key_path = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings"
+        values: dict[str, object] = {}
+        try:
+            with winreg.OpenKey(winreg.HKEY_CURRENT_USER, key_path) as key:
+                for name in ("ProxyEnable", "ProxyServer", "ProxyOverride", "AutoConfigURL"):
+                    try:
+                        values[name] = winreg.QueryValueEx(key, name)[0]
+                    except OSError:
+                        continue
+        except OSError:
+            return None
+        return values
+
+    def config_text(self, path: str) -> str | None:
+        return _read_text(Path(path))
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_CONFIG:
+            return None
+        return path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError:
+        return None
+
+
+def default_reader() -> WindowsSettingsReader | None:
+    return RegistryReader() if sys.platform == "win32" else None
+
+
+class FileReader:
+    """Reads only configuration files: what is available off Windows (and for --connector-config)."""
+
+    def winhttp_blob(self) -> bytes | None:
+        return None
+
+    def wininet_values(self) -> dict[str, object] | None:
+        return None
+
+    def config_text(self, path: str) -> str | None:
+        return _read_text(Path(path))
+
+
+def windows_settings(reader: WindowsSettingsReader | None, connector_config: str | None = None) -> ProxySettings:
+    """Everything the Windows side says about proxies, as ProxySettings (without --proxy or the environment).
+    Problems are collected, never raised: a corrupt record must not stop the run."""
+    problems: list[str] = []
+    winhttp = wininet = connector = None
+    if reader is not None:
+        blob = reader.winhttp_blob()
+        if blob is not None:
+            try:
+                winhttp = parse_winhttp_settings(blob)
+            except WindowsSettingsError as exc:
+                problems.append(f"WinHttpSettings: {exc}")
+        values = reader.wininet_values()
+        if values is not None:
+            try:
+                wininet = parse_wininet(values)
+            except WindowsSettingsError as exc:
+                problems.append(f"WinINET settings: {exc}")
+    # The connector reads its own .exe.config first and machine.config only when that has no <defaultProxy>.
+    files = [connector_config] if connector_config else ([*CONNECTOR_CONFIGS, MACHINE_CONFIG] if reader else [])
+    file_reader = reader or FileReader()
+    for path in files:
+        text = file_reader.config_text(path)
+        if text is None:
+            continue
+        try:
+            parsed = parse_dotnet_config(text, path)
+        except WindowsSettingsError as exc:
+            problems.append(str(exc))
+            continue
+        if parsed.found:
+            connector = parsed
+            break
+    return ProxySettings(connector=connector, winhttp=winhttp, wininet=wininet, problems=tuple(problems))

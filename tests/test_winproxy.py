@@ -1,0 +1,199 @@
+"""The Windows proxy settings parsers, on fixture files, and how their routes combine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import ROOT
+
+from checks.proxy import judge_effective
+from preflight import plan as plan_mod
+from preflight import profile as profile_mod
+from preflight.proxy import ProxySettings, parse_proxy_url
+from preflight.winproxy import (
+    BypassList,
+    WindowsSettingsError,
+    build_winhttp_settings,
+    parse_dotnet_config,
+    parse_proxy_server,
+    parse_winhttp_settings,
+    parse_wininet,
+    windows_settings,
+)
+
+FIXTURES = ROOT / "tests" / "fixtures" / "windows"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def test_winhttp_direct_record_from_netsh_reset() -> None:
+    settings = parse_winhttp_settings(fixture("winhttp-direct.bin"))
+    assert (settings.version, settings.flags, settings.proxy, settings.bypass) == (0x18, 1, "", "")
+    assert not settings.manual
+
+
+def test_winhttp_proxy_record() -> None:
+    settings = parse_winhttp_settings(fixture("winhttp-proxy.bin"))
+    assert settings.manual and settings.counter == 3
+    assert settings.proxy == "198.18.1.1:3128"
+    assert settings.bypass == "<local>;*.contoso.com"
+    assert settings.autoconfig_url == ""
+
+
+def test_winhttp_per_scheme_record() -> None:
+    settings = parse_winhttp_settings(fixture("winhttp-per-scheme.bin"))
+    assert parse_proxy_server(settings.proxy) == {"http": "198.18.1.1:3128", "https": "198.18.1.1:3129"}
+
+
+@pytest.mark.parametrize("name", ["winhttp-truncated.bin", "winhttp-length-past-end.bin"])
+def test_corrupt_winhttp_records_are_one_line_errors(name: str) -> None:
+    with pytest.raises(WindowsSettingsError) as caught:
+        parse_winhttp_settings(fixture(name))
+    assert "\n" not in str(caught.value) and "offset" in str(caught.value)
+
+
+@pytest.mark.parametrize("blob", [b"", b"\x00" * 11, b"\xff" * 100_000])
+def test_hostile_winhttp_blobs(blob: bytes) -> None:
+    with pytest.raises(WindowsSettingsError):
+        parse_winhttp_settings(blob)
+
+
+def test_round_trip() -> None:
+    blob = build_winhttp_settings("proxy.lab:8080", "<local>", "http://wpad.lab/proxy.pac")
+    parsed = parse_winhttp_settings(blob)
+    assert (parsed.proxy, parsed.bypass, parsed.autoconfig_url, parsed.uses_autoconfig) == (
+        "proxy.lab:8080", "<local>", "http://wpad.lab/proxy.pac", True)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("proxy:8080", {"*": "proxy:8080"}), ("http=a:1;https=b:2", {"http": "a:1", "https": "b:2"}),
+     ("  http=a:1  https=b:2 ", {"http": "a:1", "https": "b:2"}), ("", {})],
+)  # fmt: skip
+def test_proxy_server_syntax(text: str, expected: dict[str, str]) -> None:
+    assert parse_proxy_server(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("bypass", "host", "matched"),
+    [("<local>", "intranet", "<local>"), ("<local>", "login.microsoftonline.com", None),
+     ("*.contoso.com", "app.contoso.com", "*.contoso.com"), ("*.contoso.com", "contoso.com", None),
+     ("198.18.*", "198.18.50.10", "198.18.*"), ("*.msappproxy.net;<local>", "x.msappproxy.net", "*.msappproxy.net")],
+)  # fmt: skip
+def test_windows_bypass_lists(bypass: str, host: str, matched: str | None) -> None:
+    assert BypassList.parse(bypass).matches(host) == matched
+
+
+def test_wininet_values() -> None:
+    settings = parse_wininet(json.loads((FIXTURES / "wininet-proxy.json").read_text()))
+    assert settings.enabled and settings.servers == {"*": "198.18.1.1:3128"}
+    assert settings.bypass.matches("a.msappproxy.net") == "*.msappproxy.net"
+    assert not parse_wininet(json.loads((FIXTURES / "wininet-disabled.json").read_text())).enabled
+    with pytest.raises(WindowsSettingsError):
+        parse_wininet({"ProxyEnable": "yes"})
+
+
+def test_connector_config_with_proxy_and_bypass() -> None:
+    config = parse_dotnet_config((FIXTURES / "connector-proxy.exe.config").read_text(), "connector.exe.config")
+    assert config.found and config.enabled and not config.use_system_default
+    assert config.proxy_address == "http://198.18.1.1:3128"
+    assert config.bypassed("crl.microsoft.com") == r"crl\.microsoft\.com"
+    assert config.bypassed("intranet") == "bypassonlocal"
+    assert config.bypassed("login.microsoftonline.com") is None
+
+
+def test_connector_config_variants() -> None:
+    disabled = parse_dotnet_config((FIXTURES / "connector-disabled.exe.config").read_text(), "d")
+    assert disabled.found and not disabled.enabled
+    system = parse_dotnet_config((FIXTURES / "connector-systemdefault.exe.config").read_text(), "s")
+    assert system.found and system.use_system_default and system.proxy_address is None
+    assert not parse_dotnet_config((FIXTURES / "machine.config").read_text(), "m").found
+
+
+@pytest.mark.parametrize("name", ["connector-entities.exe.config", "connector-broken.exe.config"])
+def test_hostile_or_broken_configs_are_refused(name: str) -> None:
+    with pytest.raises(WindowsSettingsError) as caught:
+        parse_dotnet_config((FIXTURES / name).read_text(), name)
+    assert name in str(caught.value) and "\n" not in str(caught.value)
+
+
+class FixtureReader:
+    """The registry, as fixture files: what RegistryReader returns on Windows."""
+
+    def __init__(self, winhttp: str | None, wininet: str | None, configs: dict[str, str]) -> None:
+        self.winhttp, self.wininet, self.configs = winhttp, wininet, configs
+
+    def winhttp_blob(self) -> bytes | None:
+        return fixture(self.winhttp) if self.winhttp else None
+
+    def wininet_values(self) -> dict[str, object] | None:
+        return json.loads((FIXTURES / self.wininet).read_text()) if self.wininet else None
+
+    def config_text(self, path: str) -> str | None:
+        name = self.configs.get(path)
+        return (FIXTURES / name).read_text() if name else None
+
+
+def plan_with(settings: ProxySettings) -> plan_mod.Plan:
+    return plan_mod.build(profile_mod.load("entra-private-access"), proxy=settings)
+
+
+def test_connector_route_wins_and_crl_bypass_is_divergent_from_winhttp() -> None:
+    """The GlobalSecureAccess#24 shape: the connector proxies everything but WinHTTP (revocation) goes direct."""
+    from preflight.winproxy import CONNECTOR_CONFIGS
+
+    reader = FixtureReader("winhttp-direct.bin", None, {CONNECTOR_CONFIGS[0]: "connector-proxy.exe.config"})
+    settings = windows_settings(reader)
+    plan = plan_with(settings)
+    login = plan.route("login.microsoftonline.com", 443)
+    assert login.proxy is not None and login.source.startswith("connector (")
+    assert plan.route("crl.microsoft.com", 80).direct  # the config's own bypass list
+    finding = judge_effective(plan)
+    assert finding.code == "proxy.divergent"
+    by_source = finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"]
+    assert by_source == {"connector": "http://198.18.1.1:3128", "winhttp": "direct"}
+
+
+def test_sources_that_agree_are_not_divergent() -> None:
+    from preflight.winproxy import CONNECTOR_CONFIGS
+
+    reader = FixtureReader("winhttp-proxy.bin", "wininet-proxy.json",
+                           {CONNECTOR_CONFIGS[0]: "connector-systemdefault.exe.config"})  # fmt: skip
+    plan = plan_with(windows_settings(reader))
+    route = plan.route("login.microsoftonline.com", 443)
+    assert route.proxy is not None and "system default" in route.source
+    routes = judge_effective(plan).evidence["routes"]
+    assert set(routes["login.microsoftonline.com:443"]["by_source"].values()) == {"http://198.18.1.1:3128"}
+
+
+def test_corrupt_settings_are_reported_not_raised() -> None:
+    reader = FixtureReader("winhttp-truncated.bin", None, {})
+    settings = windows_settings(reader)
+    assert settings.winhttp is None and "WinHttpSettings" in settings.problems[0]
+    assert judge_effective(plan_with(settings)).code == "proxy.invalid_setting"
+
+
+def test_machine_config_is_the_fallback() -> None:
+    from preflight.winproxy import CONNECTOR_CONFIGS, MACHINE_CONFIG
+
+    reader = FixtureReader(None, None, {CONNECTOR_CONFIGS[0]: "machine.config",
+                                        MACHINE_CONFIG: "connector-disabled.exe.config"})  # fmt: skip
+    settings = windows_settings(reader)
+    assert settings.connector is not None and settings.connector.source == MACHINE_CONFIG
+
+
+def test_explicit_proxy_still_wins_over_the_connector_config() -> None:
+    settings = windows_settings(None, str(FIXTURES / "connector-disabled.exe.config"))
+    assert plan_with(settings).route("login.microsoftonline.com", 443).direct
+    import dataclasses
+
+    explicit = dataclasses.replace(settings, explicit=parse_proxy_url("http://198.18.1.9:8080"))
+    assert plan_with(explicit).route("login.microsoftonline.com", 443).source == "--proxy"
+
+
+def test_fixture_files_are_committed() -> None:
+    assert len(list(Path(FIXTURES).iterdir())) >= 12
