@@ -151,6 +151,9 @@ def judge_effective(plan: Plan) -> Finding:
         evidence["connector_config"] = dataclasses.asdict(settings.connector)
     if settings.winhttp is not None:
         evidence["winhttp"] = dataclasses.asdict(settings.winhttp)
+    if settings.pac_origin is not None:
+        evidence["pac"] = {"origin": settings.pac_origin,
+                           "results": {f"{h}:{p}": r for (h, p), r in settings.pac_decisions.items()}}  # fmt: skip
     if settings.wininet is not None:
         evidence["wininet"] = {"enabled": settings.wininet.enabled, "servers": settings.wininet.servers,
                                "bypass": list(settings.wininet.bypass.patterns),

@@ -21,6 +21,7 @@ from preflight.context import RunOptions
 from preflight.errors import UsageError
 from preflight.model import CheckResult, Endpoint, Status
 from preflight.output import write_atomic, write_stdout
+from preflight.pacsource import dns_server_resolver, load_pac, system_resolver, with_pac
 from preflight.proxy import ProxySettings, from_environment, parse_proxy_url
 from preflight.registry import all_codes, load_checks, load_reporters
 from preflight.report import Report, host_facts
@@ -115,6 +116,12 @@ def cli() -> None:
     help="The proxy the connector uses (http://host:port); 'none' ignores the environment's proxy variables.",
 )
 @click.option(
+    "--pac",
+    "pac",
+    metavar="FILE|URL",
+    help="A proxy auto-config script; FindProxyForURL decides each endpoint's route (after --connector-config).",
+)
+@click.option(
     "--connector-config",
     type=click.Path(exists=True, dir_okay=False),
     metavar="FILE",
@@ -163,6 +170,7 @@ def run_command(
     deadline: float,
     concurrency: int,
     proxy: str | None,
+    pac: str | None,
     connector_config: str | None,
     proxy_credentials: bool,
     ntp_servers: Sequence[str],
@@ -183,6 +191,11 @@ def run_command(
     profile = profile_mod.load(profile_name)
     proxy_settings = _proxy_settings(proxy, proxy_credentials, connector_config)
     plan = plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant, proxy=proxy_settings)
+    if pac is not None:
+        source, origin = load_pac(pac, timeout)
+        resolver = dns_server_resolver(servers, timeout) if servers else system_resolver(timeout)
+        proxy_settings = with_pac(proxy_settings, source, origin, plan.port_targets(), resolver)
+        plan = plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant, proxy=proxy_settings)
     options = RunOptions(
         timeout=timeout,
         deadline=deadline,

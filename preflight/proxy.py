@@ -159,6 +159,8 @@ class ProxySettings:
     connector: Any = None  # winproxy.DotNetProxy
     winhttp: Any = None  # winproxy.WinHttpSettings
     wininet: Any = None  # winproxy.WinInetSettings
+    pac_origin: str | None = None  # --pac FILE|URL
+    pac_decisions: Mapping[tuple[str, int], str] = dataclasses.field(default_factory=dict)  # (host, port) → result
     problems: tuple[str, ...] = ()
 
     def route(self, host: str, port: int, *, tls: bool) -> Route:
@@ -169,6 +171,9 @@ class ProxySettings:
         connector = self._connector_route(host, tls)
         if connector is not None:
             return connector
+        pac = self._pac_route(host, port)
+        if pac is not None:
+            return pac
         return self._environment_route(host, tls)
 
     def source_routes(self, host: str, port: int, *, tls: bool) -> dict[str, Route]:
@@ -179,6 +184,9 @@ class ProxySettings:
         connector = self._connector_route(host, tls)
         if connector is not None:
             routes["connector"] = connector
+        pac = self._pac_route(host, port)
+        if pac is not None:
+            routes["pac"] = pac
         if self.winhttp is not None:
             routes["winhttp"] = _windows_route(self.winhttp.manual, self.winhttp.proxy, self.winhttp.bypass, host,
                                                tls, "WinHTTP")  # fmt: skip
@@ -210,6 +218,23 @@ class ProxySettings:
     def _wininet_route(self, host: str, tls: bool, label: str) -> Route:
         server = ";".join(f"{k}={v}" if k != "*" else v for k, v in self.wininet.servers.items())
         return _windows_route(self.wininet.enabled, server, ";".join(self.wininet.bypass.patterns), host, tls, label)
+
+    def _pac_route(self, host: str, port: int) -> Route | None:
+        result = self.pac_decisions.get((host, port))
+        if result is None:
+            return None
+        first = result.split(";")[0].strip()
+        words = first.split()
+        kind = words[0].upper() if words else ""
+        label = f"PAC {self.pac_origin}: {first}"
+        if kind in ("PROXY", "HTTP") and len(words) > 1:
+            try:
+                return Route(parse_proxy_url(words[1], where="PAC result"), label)
+            except UsageError:
+                return Route(None, f"direct (unusable PAC result {first!r})")
+        if kind == "DIRECT":
+            return Route(None, f"direct ({label})")
+        return Route(None, f"direct ({label}: not an HTTP proxy, which the connector cannot use)")
 
     def _environment_route(self, host: str, tls: bool) -> Route:
         env = self.environment

@@ -481,3 +481,20 @@ def test_connector_config_routes_through_the_proxy(tmp_path: Path) -> None:
     assert route["source"].startswith("connector (") and route["proxy"] == PROXY_URL
     assert status_code(run, "proxy.tunnel", "login.microsoftonline.com:443") == ("pass", "proxy.ok")
     assert status_code(bad, "proxy.effective", "proxy settings") == ("warn", "proxy.invalid_setting")
+
+
+def test_pac_file_sends_microsoft_names_to_the_proxy(tmp_path: Path) -> None:
+    pac = tmp_path / "proxy.pac"
+    pac.write_text(
+        "function FindProxyForURL(url, host) {\n"
+        f'  if (dnsDomainIs(host, ".microsoftonline.com")) return "PROXY {PROXY_URL.removeprefix("http://")}";\n'
+        '  return "DIRECT";\n}\n'
+    )
+    with lab_world(LabSpec(squid=SquidSpec())) as lab:
+        run = lab.preflight("--pac", str(pac))
+    routes = run.result("proxy.effective", "proxy settings")["evidence"]["routes"]
+    assert routes["login.microsoftonline.com:443"]["source"].startswith(f"PAC {pac}: PROXY")
+    assert status_code(run, "proxy.tunnel", "login.microsoftonline.com:443") == ("pass", "proxy.ok")
+    assert status_code(run, "tls.interception", "login.microsoftonline.com:443") == ("pass", "tls.clean")
+    # everything else goes DIRECT, which this lab blocks: the PAC sends those endpoints nowhere useful
+    assert status_code(run, "tcp.connect", "login.windows.net:443") == ("fail", "tcp.filtered")
