@@ -201,10 +201,7 @@ async def _served_chains(ctx: RunContext) -> list[Sequence[bytes]]:
     async def one(target: Target) -> None:
         if target.wildcard or target.missing or target.port is None:
             return
-        for label, opener in await ctx.paths(target.host, target.port):
-            handshake = await ctx.routed_handshake(label, opener, target.port, host=target.host)
-            if handshake.chain:
-                chains.append(handshake.chain)
+        chains.extend(h.chain for h in await ctx.handshakes(target.host, target.port) if h.chain)
 
     await asyncio.gather(*(one(t) for t in targets))
     return chains

@@ -13,7 +13,6 @@ reported by tls.handshake / clock.skew, never as interception.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 import ipaddress
@@ -215,11 +214,7 @@ class TlsInterceptionCheck:
     async def run(self, target: Target, ctx: RunContext) -> Finding:
         assert target.port is not None
         port = target.port
-        paths = await ctx.paths(target.host, port)
-        handshakes = await asyncio.gather(
-            *(ctx.routed_handshake(label, opener, port, host=target.host) for label, opener in paths)
-        )
-        served = [h for h in handshakes if h.chain]
+        served = [h for h in await ctx.handshakes(target.host, port) if h.chain]
         if not served:
             return Finding(Status.SKIP, "run.upstream", f"{target.key}: no certificate was served",
                            caused_by=ctx.result_id_for("tls.handshake", target))  # fmt: skip

@@ -6,7 +6,6 @@ Trust (who issued it) is `tls.interception`'s question; this check is about the 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -194,12 +193,9 @@ class TlsHandshakeCheck:
     async def run(self, target: Target, ctx: RunContext) -> Finding:
         assert target.port is not None
         port = target.port
-        paths = await ctx.paths(target.host, port)
-        if not paths:
+        handshakes = await ctx.handshakes(target.host, port)
+        if not handshakes:
             upstream = "proxy.tunnel" if ctx.plan.proxied(target) else "tcp.connect"
             return Finding(Status.SKIP, "run.upstream", f"{target.key}: no path opened (see {upstream})",
                            caused_by=ctx.result_id_for(upstream, target))  # fmt: skip
-        handshakes = await asyncio.gather(
-            *(ctx.routed_handshake(label, opener, port, host=target.host) for label, opener in paths)
-        )
         return judge(target.host, port, handshakes, ctx.now())

@@ -130,6 +130,12 @@ class RunContext:
                                            send_credentials=self.plan.proxy.use_credentials)  # fmt: skip
         return [(f"via {route.proxy.display}", opener)]
 
+    async def handshakes(self, host: str, port: int) -> list[tls_probe.Handshake]:
+        """One handshake per path the connector's traffic to host:port would take (shared, memoised)."""
+        paths = await self.paths(host, port)
+        return list(await asyncio.gather(*(self.routed_handshake(label, opener, port, host=host)
+                                           for label, opener in paths)))  # fmt: skip
+
     async def routed_handshake(self, label: str, opener: tls_probe.Opener | None, port: int, *,
                                host: str) -> tls_probe.Handshake:  # fmt: skip
         if opener is None:

@@ -232,27 +232,23 @@ def _finish(check: Check, target: Target, finding: Finding, start: float) -> Che
     )
 
 
-def _crash(check: Check, target: Target, message: str, start: float) -> CheckResult:
+def _engine_error(check: Check, target: Target, code: str, summary: str, error: str, start: float) -> CheckResult:
     return CheckResult(
         check=check.id,
         target=target,
         status=Status.ERROR,
-        code="check.crashed",
-        summary=f"{check.id} crashed: {message}",
-        remediation=ENGINE_CODES["check.crashed"].remediation,
+        code=code,
+        summary=summary,
+        remediation=ENGINE_CODES[code].remediation,
         duration_ms=round((time.monotonic() - start) * 1000) if start else 0,
-        error=traceback.format_exc(),
+        error=error,
     )
+
+
+def _crash(check: Check, target: Target, message: str, start: float) -> CheckResult:
+    return _engine_error(check, target, "check.crashed", f"{check.id} crashed: {message}", traceback.format_exc(),
+                         start)  # fmt: skip
 
 
 def _bad_result(check: Check, target: Target, message: str, start: float) -> CheckResult:
-    return CheckResult(
-        check=check.id,
-        target=target,
-        status=Status.ERROR,
-        code="check.bad_result",
-        summary=f"{check.id}: {message}",
-        remediation=ENGINE_CODES["check.bad_result"].remediation,
-        duration_ms=round((time.monotonic() - start) * 1000),
-        error=message,
-    )
+    return _engine_error(check, target, "check.bad_result", f"{check.id}: {message}", message, start)

@@ -8,8 +8,20 @@ import json
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
+
+
+async def serve_forever(handler: Any, specs: list[str], ssl_context: Any = None) -> None:
+    """Listen on each ADDRESS:PORT ([IPv6]:PORT), say READY, and serve until killed."""
+    for spec in specs:
+        host, _, port = spec.rpartition(":")
+        host = host.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        await asyncio.start_server(handler, host, int(port), family=family, ssl=ssl_context)
+    print("READY", flush=True)
+    await asyncio.Event().wait()
 
 
 async def tcp_listeners(specs: list[str]) -> None:
@@ -19,13 +31,7 @@ async def tcp_listeners(specs: list[str]) -> None:
         await reader.read()
         writer.close()
 
-    for spec in specs:
-        host, _, port = spec.rpartition(":")
-        host = host.strip("[]")
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        await asyncio.start_server(hold, host, int(port), family=family)
-    print("READY", flush=True)
-    await asyncio.Event().wait()
+    await serve_forever(hold, specs)
 
 
 async def tls_listeners(chain: str, key: str, specs: list[str], *, legacy: bool = False,
@@ -58,13 +64,7 @@ async def tls_listeners(chain: str, key: str, specs: list[str], *, legacy: bool 
                 await writer.drain()
         writer.close()
 
-    for spec in specs:
-        host, _, port = spec.rpartition(":")
-        host = host.strip("[]")
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        await asyncio.start_server(hold, host, int(port), family=family, ssl=ctx)
-    print("READY", flush=True)
-    await asyncio.Event().wait()
+    await serve_forever(hold, specs, ctx)
 
 
 BLOCK_PAGE = (
@@ -108,13 +108,7 @@ async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = 
             await writer.drain()
         writer.close()
 
-    for spec in specs:
-        host, _, port = spec.rpartition(":")
-        host = host.strip("[]")
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        await asyncio.start_server(serve, host, int(port), family=family)
-    print("READY", flush=True)
-    await asyncio.Event().wait()
+    await serve_forever(serve, specs)
 
 
 def dns_server(zone_file: str, listen: str) -> None:

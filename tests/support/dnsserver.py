@@ -10,7 +10,6 @@ import asyncio
 import dataclasses
 import socket
 import struct
-import threading
 from collections.abc import Mapping
 
 import dns.flags
@@ -20,6 +19,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+from loopthread import LoopThread
 
 
 @dataclasses.dataclass
@@ -35,30 +35,17 @@ class Behaviour:
     delay_s: float = 0.0  # answer this late (emulates a resolver's round trip)
 
 
-class DnsServer:
+class DnsServer(LoopThread):
     def __init__(self, zone: Mapping[str, Behaviour], host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__()
         self.zone = {dns.name.from_text(k): v for k, v in zone.items()}
         self.host = host
         self.port = port
         self.queries: list[tuple[str, str, str]] = []  # (transport, name, type)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._ready = threading.Event()
-        self._handlers: set[asyncio.Task[None]] = set()
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
-
-    def __enter__(self) -> DnsServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
 
     async def _start(self) -> None:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -85,9 +72,6 @@ class DnsServer:
     async def _stop(self) -> None:
         self._udp_transport.close()
         self._tcp_server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
 
     def answer(self, wire: bytes, transport: str) -> bytes | None:
         try:
@@ -136,9 +120,7 @@ class DnsServer:
         return behaviour.delay_s if behaviour is not None else 0.0
 
     async def _handle_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
+        task = self.track()
         try:
             while True:
                 header = await reader.readexactly(2)
@@ -152,7 +134,7 @@ class DnsServer:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
         finally:
-            self._handlers.discard(task)
+            self.discard(task)
             writer.close()
 
 

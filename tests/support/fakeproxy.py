@@ -4,27 +4,16 @@ stalls, or answers garbage."""
 from __future__ import annotations
 
 import asyncio
-import threading
+
+from loopthread import LoopThread
 
 
-class FakeProxy:
+class FakeProxy(LoopThread):
     def __init__(self, mode: str = "status", status: int = 502, title: str = "Bad Gateway (lab proxy)") -> None:
+        super().__init__()
         self.mode, self.status, self.title = mode, status, title
         self.port = 0
         self.requests: list[bytes] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._handlers: set[asyncio.Task[None]] = set()
-
-    def __enter__(self) -> FakeProxy:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
 
     async def _start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -32,14 +21,9 @@ class FakeProxy:
 
     async def _stop(self) -> None:
         self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
+        task = self.track()
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             self.requests.append(head)
@@ -55,5 +39,5 @@ class FakeProxy:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError, asyncio.LimitOverrunError):
             pass
         finally:
-            self._handlers.discard(task)
+            self.discard(task)
             writer.close()

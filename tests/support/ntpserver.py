@@ -6,30 +6,23 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-import threading
 import time
+
+from loopthread import LoopThread
 
 from preflight.probes.ntp import to_ntp
 
 
-class NtpServer:
+class NtpServer(LoopThread):
     def __init__(self, *, offset_s: float = 0.0, mode: str = "ok", stratum: int = 2, host: str = "127.0.0.1",
                  delay_s: float = 0.0) -> None:  # fmt: skip
+        super().__init__()
         self.offset_s, self.mode, self.stratum, self.host, self.delay_s = offset_s, mode, stratum, host, delay_s
         self.port = 0
         self.requests = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
-    def __enter__(self) -> NtpServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._transport.close)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+    async def _stop(self) -> None:
+        self._transport.close()
 
     async def _start(self) -> None:
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_DGRAM)

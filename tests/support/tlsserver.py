@@ -11,33 +11,22 @@ import asyncio
 import socket
 import ssl
 import struct
-import threading
 import warnings
 from pathlib import Path
+
+from loopthread import LoopThread
 
 ALERT_HANDSHAKE_FAILURE = b"\x15\x03\x03\x00\x02\x02\x28"
 
 
-class TlsServer:
+class TlsServer(LoopThread):
     def __init__(self, mode: str, chain: Path | None = None, key: Path | None = None, host: str = "127.0.0.1") -> None:
+        super().__init__()
         self.mode = mode
         self.chain, self.key = chain, key
         self.host = host
         self.port = 0
         self.accepted = 0
-        self._handlers: set[asyncio.Task[None]] = set()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-
-    def __enter__(self) -> TlsServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
 
     def _context(self) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -58,15 +47,10 @@ class TlsServer:
 
     async def _stop(self) -> None:
         self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
+        task = self.track()
         try:
             if self.mode in ("ok", "legacy"):
                 await reader.read(1)  # hold the session open until the client goes
@@ -86,5 +70,5 @@ class TlsServer:
         except (ConnectionError, ssl.SSLError, asyncio.CancelledError):
             pass
         finally:
-            self._handlers.discard(task)
+            self.discard(task)
             writer.close()
