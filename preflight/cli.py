@@ -371,6 +371,26 @@ class _Progress:
             sys.stderr.flush()
 
 
+@cli.command("show")
+@click.argument("report_path", metavar="REPORT.json")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    metavar="FORMAT[=PATH]",
+    help="Format(s) to render (default: table); '=PATH' writes that format to a file.",
+)
+@click.option("--output", "output", default="-", show_default=True, help="Where formats without '=PATH' go.")
+def show_command(report_path: str, formats: Sequence[str], output: str) -> None:
+    """Render a saved JSON report in any format, offline."""
+    from preflight.report import load as load_report
+
+    reporters = load_reporters()
+    destinations = _destinations(formats or ("table",), output, set(reporters.reporters))
+    report = load_report(report_path)
+    _emit(report, destinations, reporters.reporters)
+
+
 @cli.command("checks")
 def checks_command() -> None:
     """List the available checks, what each needs, and plugins that failed to load."""

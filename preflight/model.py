@@ -83,7 +83,23 @@ class Target:
         data: dict[str, Any] = {"host": self.host, "port": self.port, "address": self.address}
         if self.template:
             data["template"] = self.template
+        if self.purposes:
+            data["purposes"] = list(self.purposes)
+        if self.sources:
+            data["sources"] = list(self.sources)
         return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Target:
+        return cls(
+            host=str(data["host"]),
+            port=data.get("port"),
+            address=data.get("address"),
+            purposes=tuple(data.get("purposes", ())),
+            sources=tuple(data.get("sources", ())),
+            wildcard=str(data["host"]).startswith("*."),
+            template=data.get("template"),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +130,21 @@ class CheckResult:
     @property
     def id(self) -> str:
         return result_id(self.check, self.target)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CheckResult:
+        return cls(
+            check=str(data["check"]),
+            target=Target.from_json(data["target"]),
+            status=Status(data["status"]),
+            code=str(data["code"]),
+            summary=str(data["summary"]),
+            evidence=dict(data.get("evidence") or {}),
+            remediation=str(data.get("remediation") or ""),
+            caused_by=data.get("caused_by"),
+            duration_ms=int(data.get("duration_ms") or 0),
+            error=data.get("error"),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -10,9 +10,14 @@ import sys
 from typing import Any
 
 from preflight import policy
+from preflight.errors import UsageError
 from preflight.model import CheckResult
 
 SCHEMA_VERSION = "1.0"
+
+
+class ReportError(UsageError):
+    pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +57,49 @@ class Report:
             "summary": {"counts": self.counts, "verdict": self.verdict, "exit_code": self.exit_code},
             "results": [r.to_json() for r in self.results],
         }
+
+
+def from_json(data: Any, origin: str) -> Report:
+    """A saved report, read back for show/diff/merge. Anything malformed is one ReportError naming the problem."""
+    import datetime as _dt
+
+    if not isinstance(data, dict):
+        raise ReportError(f"{origin}: not a connector-preflight report (top level is not an object)")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise ReportError(f"{origin}: unsupported schema_version {data.get('schema_version')!r} "
+                          f"(this tool reads {SCHEMA_VERSION})")  # fmt: skip
+    try:
+        started = _dt.datetime.fromisoformat(str(data["started_at"])).timestamp()
+        results = [CheckResult.from_json(r) for r in data["results"]]
+        return Report(
+            tool_version=str(data["tool"]["version"]),
+            profile=dict(data["profile"]),
+            host=dict(data["host"]),
+            options=dict(data.get("options") or {}),
+            started_at=started,
+            duration_ms=int(data["duration_ms"]),
+            results=results,
+            ended_by=data.get("ended_by"),
+            strict=bool((data.get("options") or {}).get("strict", False)),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ReportError(f"{origin}: not a valid report ({type(exc).__name__}: {exc})") from None
+
+
+def load(path: str) -> Report:
+    import json
+
+    try:
+        text = open(path, encoding="utf-8").read()  # noqa: SIM115
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ReportError(f"{path}: not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+    return from_json(data, path)
 
 
 def host_facts() -> dict[str, Any]:

@@ -1,0 +1,99 @@
+"""`--format firewall` (CSV) and `firewall-md`: the request a network team can act on — every destination this
+host could not use as the connector needs, with what was observed and what to ask for. Wildcard rows that could
+not be probed are listed too: they must be allowed all the same."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from preflight.model import CheckResult, Status
+from preflight.report import Report
+
+COLUMNS = ("fqdn", "port", "protocol", "purpose", "source", "observed", "code", "request")
+
+# What to ask the network team for, by the code that was observed.
+_REQUESTS = {
+    "tcp": "allow outbound TCP from this host",
+    "proxy.auth_required": "allow this host through the proxy without authentication",
+    "proxy.denied": "allow CONNECT to this host and port on the proxy",
+    "proxy.bad_gateway": "let the proxy itself reach this host and port",
+    "tls.intercepted": "exempt from TLS inspection",
+    "tls.intercepted_untrusted": "exempt from TLS inspection",
+    "tls.reset": "allow this FQDN (SNI) on the filtering device",
+    "crl.blocked_page": "allow plain HTTP without filtering or authentication",
+    "crl.http_error": "allow plain HTTP without filtering or authentication",
+    "target.wildcard": "allow (not testable from here: wildcard)",
+    "target.needs_tenant_id": "allow (not tested: run with --tenant-id)",
+}
+
+
+def rows(report: Report) -> list[dict[str, str]]:
+    seen: set[tuple[str, str, str]] = set()
+    out: list[dict[str, str]] = []
+    for result in report.results:
+        request = _request(result)
+        if request is None:
+            continue
+        port = str(result.target.port or "")
+        key = (result.target.host, port, request)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append({
+            "fqdn": result.target.template or result.target.host, "port": port,
+            "protocol": "TCP" if port else "", "purpose": "; ".join(result.target.purposes),
+            "source": " ".join(result.target.sources), "observed": result.summary, "code": result.code,
+            "request": request,
+        })  # fmt: skip
+    return out
+
+
+def _request(result: CheckResult) -> str | None:
+    if result.status == Status.SKIP and result.target.port is not None:
+        # Rows that could not be probed are still required: a wildcard, or a name that needs the tenant ID.
+        if result.target.host.startswith("*."):
+            return _REQUESTS["target.wildcard"]
+        if "{" in result.target.host:
+            return _REQUESTS["target.needs_tenant_id"]
+        return None
+    if result.status not in (Status.FAIL, Status.WARN):
+        return None
+    if result.check == "tcp.connect" or result.code in ("proxy.unreachable", "crl.filtered", "crl.unreachable"):
+        return _REQUESTS["tcp"]
+    return _REQUESTS.get(result.code)
+
+
+class FirewallCsvReporter:
+    name = "firewall"
+    description = "CSV firewall/proxy request: destinations not reachable as the connector needs, and what to ask"
+
+    def render(self, report: Report) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows(report))
+        return buffer.getvalue()
+
+
+class FirewallMarkdownReporter:
+    name = "firewall-md"
+    description = "Markdown firewall/proxy request for a ticket"
+
+    def render(self, report: Report) -> str:
+        found = rows(report)
+        lines = [f"# Network request for the Microsoft Entra connector on `{report.host.get('hostname')}`", ""]
+        if not found:
+            return "\n".join([*lines, "Nothing to request: every required destination was reachable.", ""])
+        lines += ["| FQDN | port | protocol | request | observed | purpose | source |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for row in found:
+            source = " ".join(f"[link]({s})" if s.startswith("http") else s for s in row["source"].split())
+            observed = f"`{row['code']}`: {_cell(row['observed'])}"
+            lines.append(f"| `{row['fqdn']}` | {row['port']} | {row['protocol']} | {row['request']} | {observed} | "
+                         f"{_cell(row['purpose'])} | {source} |")  # fmt: skip
+        return "\n".join([*lines, ""])
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
