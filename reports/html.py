@@ -1,0 +1,103 @@
+"""`--format html`: one self-contained page (no external fetch): the verdict at the top, failures first, grouped
+by root cause, evidence (including PEM chains) in collapsible sections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from collections import defaultdict
+
+from preflight.model import CheckResult, Status
+from preflight.report import Report
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1b1f24;background:#f6f8fa}
+header{padding:20px 28px;color:#fff}header h1{margin:0;font-size:24px}header p{margin:4px 0 0;opacity:.9}
+.v-pass{background:#1a7f37}.v-warn{background:#9a6700}.v-fail,.v-error{background:#cf222e}
+.v-incomplete,.v-inconclusive{background:#57606a}main{padding:16px 28px}
+.counts span{display:inline-block;margin-right:14px}section{background:#fff;border:1px solid #d0d7de;
+border-radius:6px;margin:12px 0;padding:10px 14px}h2{font-size:17px;margin:18px 0 6px}
+.r{border-left:4px solid #d0d7de;padding:4px 10px;margin:6px 0}.r.fail,.r.error{border-color:#cf222e}
+.r.warn{border-color:#bf8700}.r.pass{border-color:#1a7f37}.r.skip{border-color:#8c959f;color:#57606a}
+.tag{font:12px ui-monospace,monospace;padding:1px 6px;border-radius:4px;background:#eaeef2}
+.fix{color:#57606a;margin:2px 0}details pre{white-space:pre-wrap;word-break:break-all;font-size:12px;
+background:#f6f8fa;padding:8px;border-radius:4px;max-height:420px;overflow:auto}.folded{margin-left:18px}
+"""
+_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.WARN: 2, Status.PASS: 3, Status.SKIP: 4}
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+class HtmlReporter:
+    name = "html"
+    description = "one self-contained HTML page: verdict first, failures first, collapsible evidence"
+
+    def render(self, report: Report) -> str:
+        by_id = {r.id: r for r in report.results}
+        folded: dict[str, list[CheckResult]] = defaultdict(list)
+        shown: list[CheckResult] = []
+        for result in report.results:
+            if result.status == Status.SKIP and result.caused_by in by_id:
+                folded[result.caused_by].append(result)
+            else:
+                shown.append(result)
+        groups: dict[str, list[CheckResult]] = defaultdict(list)
+        for result in shown:
+            groups[result.target.host].append(result)
+        ordered = sorted(groups.items(), key=lambda kv: min(_ORDER[r.status] for r in kv[1]))
+        when = dt.datetime.fromtimestamp(report.started_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        counts = report.counts
+        parts = [
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+            "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+            f"<title>connector-preflight: {_e(report.verdict.upper())}</title><style>{_CSS}</style></head><body>",
+            f"<header class='v-{_e(report.verdict)}'><h1>Verdict: {_e(report.verdict.upper())}</h1>",
+            f"<p>host {_e(report.host.get('hostname'))} · profile {_e(report.profile.get('name'))} · {_e(when)} · "
+            f"connector-preflight {_e(report.tool_version)} · exit code {report.exit_code}</p></header><main>",
+            "<p class='counts'>" + "".join(f"<span>{counts[s.value]} {s.value}</span>" for s in Status) + "</p>",
+        ]
+        for host, results in ordered:
+            parts.append(f"<section><h2>{_e(host)}</h2>")
+            for result in sorted(results, key=lambda r: _ORDER[r.status]):
+                parts.append(self._result(result, folded.get(result.id, [])))
+            parts.append("</section>")
+        parts.append("<p>Explain any code with <code>preflight explain CODE</code>.</p></main></body></html>")
+        return "\n".join(parts) + "\n"
+
+    def _result(self, result: CheckResult, skipped: list[CheckResult]) -> str:
+        status = result.status.value
+        where = result.target.key
+        body = [f"<div class='r {status}'><b>{_e(status.upper())}</b> <span class='tag'>{_e(result.check)}</span> "
+                f"<span class='tag'>{_e(result.code)}</span> {_e(where)} — {_e(result.summary)}"]  # fmt: skip
+        if result.status in (Status.FAIL, Status.WARN, Status.ERROR) and result.remediation:
+            body.append(f"<p class='fix'>What to do: {_e(result.remediation)}</p>")
+        if skipped:
+            names = ", ".join(f"{s.check} {s.target.key}" for s in skipped)
+            body.append(f"<p class='folded'>Not run because of this: {_e(names)}</p>")
+        pems = _pems(result.evidence)
+        if pems:
+            body.append(f"<details><summary>Certificate chain ({len(pems)} PEM)</summary><pre>"
+                        f"{_e(''.join(pems))}</pre></details>")  # fmt: skip
+        evidence = json.dumps(result.evidence, indent=2, default=str, ensure_ascii=False)
+        body.append(f"<details><summary>Evidence</summary><pre>{_e(evidence)}</pre></details>")
+        if result.error:
+            body.append(f"<details><summary>Error trace</summary><pre>{_e(result.error)}</pre></details>")
+        body.append("</div>")
+        return "".join(body)
+
+
+def _pems(evidence: object) -> list[str]:
+    found: list[str] = []
+    if isinstance(evidence, dict):
+        for key, value in evidence.items():
+            if key == "chain_pem" and isinstance(value, list):
+                found.extend(str(v) for v in value)
+            else:
+                found.extend(_pems(value))
+    elif isinstance(evidence, list):
+        for value in evidence:
+            found.extend(_pems(value))
+    return found
