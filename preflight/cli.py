@@ -391,6 +391,27 @@ def show_command(report_path: str, formats: Sequence[str], output: str) -> None:
     _emit(report, destinations, reporters.reporters)
 
 
+@cli.command("diff")
+@click.argument("before_path", metavar="BEFORE.json")
+@click.argument("after_path", metavar="AFTER.json")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def diff_command(before_path: str, after_path: str, output_format: str) -> None:
+    """What changed between two runs (fixed, broke, still failing, ...). Exits 1 if anything broke."""
+    import json
+
+    from preflight.diff import diff, render_text
+    from preflight.report import load as load_report
+
+    before, after = load_report(before_path), load_report(after_path)
+    changes = diff(before, after)
+    if output_format == "json":
+        write_stdout(json.dumps({"before": before_path, "after": after_path,
+                                 "changes": [c.to_json() for c in changes]}, indent=2) + "\n")  # fmt: skip
+    else:
+        write_stdout(render_text(before, after, changes, before_path, after_path))
+    sys.exit(policy.EXIT_FAIL if any(c.kind == "broke" for c in changes) else policy.EXIT_OK)
+
+
 @cli.command("checks")
 def checks_command() -> None:
     """List the available checks, what each needs, and plugins that failed to load."""

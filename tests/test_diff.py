@@ -1,0 +1,55 @@
+"""preflight diff: before/after a firewall change, from real saved runs."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+from dnsserver import Behaviour, DnsServer
+from helpers import run_cli
+
+
+def saved_run(tmp: Path, name: str, zone: dict[str, Behaviour], port: int) -> Path:
+    profile = tmp / f"{name}.toml"
+    profile.write_text('name = "diff"\n[clock]\nntp_servers = []\n'
+                       f'[[endpoint]]\nhost = "a.test"\nports = [{port}]\npurpose = "p"\nsource = "s"\n'
+                       f'[[endpoint]]\nhost = "b.test"\nports = [{port}]\npurpose = "p"\nsource = "s"\n')  # fmt: skip
+    report = tmp / f"{name}.json"
+    with DnsServer(zone) as dns:
+        run_cli("run", "--profile", str(profile), "--dns-server", dns.address, "--format", f"json={report}",
+                "--quiet", "--timeout", "1")  # fmt: skip
+    return report
+
+
+def test_diff_reports_fixed_and_broke(tmp_path: Path) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    port = server.getsockname()[1]
+    try:
+        before = saved_run(tmp_path, "before", {"a.test": Behaviour(rcode="NXDOMAIN"),
+                                                "b.test": Behaviour(a=("127.0.0.1",))}, port)  # fmt: skip
+        after = saved_run(tmp_path, "after", {"a.test": Behaviour(a=("127.0.0.1",)),
+                                              "b.test": Behaviour(rcode="SERVFAIL")}, port)  # fmt: skip
+    finally:
+        server.close()
+    run = run_cli("diff", str(before), str(after), "--format", "json")
+    assert run.code == 1  # something broke
+    changes: dict[str, Any] = {c["id"]: c for c in json.loads(run.stdout)["changes"]}
+    assert changes["dns.resolve/a.test"]["kind"] == "fixed"
+    assert changes["dns.resolve/b.test"]["kind"] == "broke"
+    assert changes["dns.resolve/b.test"]["after"]["code"] == "dns.servfail"
+    assert changes[f"tcp.connect/a.test:{port}"]["kind"] == "changed"  # a skip became a pass
+    text = run_cli("diff", str(before), str(after))
+    assert "broke" in text.stdout and "1 fixed" in text.stdout
+    same = run_cli("diff", str(before), str(before))
+    assert same.code == 0 and "0 broke, 1 still failing, 0 changed, 0 fixed" in same.stdout
+
+
+def test_diff_refuses_a_bad_report(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    run = run_cli("diff", str(bad), str(bad))
+    assert run.code == 2 and len(run.stderr.strip().splitlines()) == 1
