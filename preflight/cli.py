@@ -412,6 +412,23 @@ def diff_command(before_path: str, after_path: str, output_format: str) -> None:
     sys.exit(policy.EXIT_FAIL if any(c.kind == "broke" for c in changes) else policy.EXIT_OK)
 
 
+@cli.command("merge")
+@click.argument("report_paths", metavar="REPORT.json...", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "markdown", "html"]),
+    default="table",
+    show_default=True,
+)
+def merge_command(report_paths: Sequence[str], output_format: str) -> None:
+    """A fleet matrix: hosts x checks, the worst status per cell."""
+    from preflight.merge import render
+    from preflight.report import load as load_report
+
+    write_stdout(render([(path, load_report(path)) for path in report_paths], output_format))
+
+
 @cli.command("checks")
 def checks_command() -> None:
     """List the available checks, what each needs, and plugins that failed to load."""

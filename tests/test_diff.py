@@ -53,3 +53,26 @@ def test_diff_refuses_a_bad_report(tmp_path: Path) -> None:
     bad.write_text("{}")
     run = run_cli("diff", str(bad), str(bad))
     assert run.code == 2 and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_merge_builds_a_fleet_matrix(tmp_path: Path) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    port = server.getsockname()[1]
+    try:
+        good = saved_run(tmp_path, "good", {"a.test": Behaviour(a=("127.0.0.1",)),
+                                            "b.test": Behaviour(a=("127.0.0.1",))}, port)  # fmt: skip
+        bad = saved_run(tmp_path, "bad", {"a.test": Behaviour(rcode="NXDOMAIN"),
+                                          "b.test": Behaviour(a=("127.0.0.1",))}, port)  # fmt: skip
+    finally:
+        server.close()
+    run = run_cli("merge", str(good), str(bad), "--format", "json")
+    hosts = json.loads(run.stdout)["hosts"]
+    assert [h["verdict"] for h in hosts] == ["pass", "fail"]
+    assert hosts[0]["checks"]["dns.resolve"] == {"status": "pass", "codes": []}
+    assert hosts[1]["checks"]["dns.resolve"] == {"status": "fail", "codes": ["dns.nxdomain"]}
+    assert hosts[1]["checks"]["clock.skew"]["status"] == "skip"  # not evaluated: never shown as a pass
+    markdown = run_cli("merge", str(good), str(bad), "--format", "markdown").stdout
+    assert markdown.splitlines()[0].startswith("| host | verdict | ") and "fail (dns.nxdomain)" in markdown
+    assert "<table>" in run_cli("merge", str(good), str(bad), "--format", "html").stdout
