@@ -15,7 +15,7 @@ from preflight.context import RunContext
 from preflight.netutil import is_ip_literal, usable_addresses
 from preflight.plan import Plan, parse_server_option
 from preflight.probes.ntp import DateReading, NtpReading, https_date, query
-from preflight.truststore import load_file, os_roots, public_roots
+from preflight.truststore import expected_roots, os_roots, public_roots
 
 CODES: dict[str, CodeDoc] = {
     "clock.ok": CodeDoc(
@@ -153,7 +153,7 @@ class ClockSkewCheck:
                 reading = await https_date(target.host, label, target.port, ctx.options.timeout, opener=opener)
             if reading.outcome == "error":
                 continue
-            expected = load_file(ctx.plan.profile.expected_roots) if ctx.plan.profile.expected_roots else []
+            expected = expected_roots(ctx.plan.profile.expected_roots)
             public = public_roots(ctx.options.public_roots)
             code, _ = judge_interception(
                 target.host, reading.chain, ctx.now(), expected=expected, public=public, os_store=os_roots()

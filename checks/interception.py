@@ -36,7 +36,7 @@ from preflight.certs import facts, is_self_signed, load_der, matches_host, sct_c
 from preflight.context import RunContext
 from preflight.netutil import is_ip_literal
 from preflight.plan import Plan
-from preflight.truststore import load_file, os_roots, public_roots
+from preflight.truststore import expected_roots, os_roots, public_roots
 
 CODES: dict[str, CodeDoc] = {
     "tls.clean": CodeDoc(
@@ -218,7 +218,7 @@ class TlsInterceptionCheck:
         if not served:
             return Finding(Status.SKIP, "run.upstream", f"{target.key}: no certificate was served",
                            caused_by=ctx.result_id_for("tls.handshake", target))  # fmt: skip
-        expected = load_file(ctx.plan.profile.expected_roots) if ctx.plan.profile.expected_roots else []
+        expected = expected_roots(ctx.plan.profile.expected_roots)
         public = public_roots(ctx.options.public_roots)
         system = os_roots()
         now = ctx.now()

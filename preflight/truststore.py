@@ -25,6 +25,12 @@ def load_file(path: Path) -> list[x509.Certificate]:
 
 
 @functools.cache
+def expected_roots(path: Path | None) -> tuple[x509.Certificate, ...]:
+    """The profile's anchors, parsed once per run however many endpoints are judged against them."""
+    return tuple(load_file(path)) if path is not None else ()
+
+
+@functools.cache
 def public_roots(path: str | None = None) -> tuple[x509.Certificate, ...]:
     if path is None:
         import certifi
