@@ -220,16 +220,18 @@ class ProxySettings:
         return _windows_route(self.wininet.enabled, server, ";".join(self.wininet.bypass.patterns), host, tls, label)
 
     def _pac_route(self, host: str, port: int) -> Route | None:
+        from preflight.pac import parse_result
+
         result = self.pac_decisions.get((host, port))
         if result is None:
             return None
-        first = result.split(";")[0].strip()
-        words = first.split()
-        kind = words[0].upper() if words else ""
+        decisions = parse_result(result)  # the connector follows the first; fallbacks are not tested
+        first = decisions[0].raw if decisions else ""
+        kind = decisions[0].kind if decisions else ""
         label = f"PAC {self.pac_origin}: {first}"
-        if kind in ("PROXY", "HTTP") and len(words) > 1:
+        if kind in ("PROXY", "HTTP") and decisions[0].server:
             try:
-                return Route(parse_proxy_url(words[1], where="PAC result"), label)
+                return Route(parse_proxy_url(decisions[0].server, where="PAC result"), label)
             except UsageError:
                 return Route(None, f"direct (unusable PAC result {first!r})")
         if kind == "DIRECT":
