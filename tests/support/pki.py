@@ -48,6 +48,13 @@ def _name(common_name: str, org: str | None) -> x509.Name:
     return x509.Name(parts)
 
 
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    """What the web PKI profile wants: signing for leaves, certificate and CRL signing for CAs."""
+    return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+                         encipher_only=False, decipher_only=False)  # fmt: skip
+
+
 def fake_scts(count: int = 2) -> x509.UnrecognizedExtension:
     """A well-formed SignedCertificateTimestampList (RFC 6962) with made-up logs and signatures."""
     entries = b""
@@ -84,20 +91,7 @@ def ca(common_name: str, *, parent: Issued | None = None, org: str | None = "Dig
         .not_valid_before(not_before or NOW - 365 * DAY)
         .not_valid_after(not_after or NOW + 3650 * DAY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(ca=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
     if parent:
@@ -127,20 +121,7 @@ def leaf(names: list[str], issuer: Issued, *, sct: int = 2, not_before: dt.datet
         .not_valid_after(not_after or NOW + 180 * DAY)
         .add_extension(x509.SubjectAlternativeName(alt), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(ca=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
