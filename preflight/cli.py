@@ -63,88 +63,114 @@ def cli() -> None:
     let it work, and what to fix if not."""
 
 
+_RUN_OPTIONS = [
+    click.option(
+        "--profile",
+        "profile_name",
+        default=profile_mod.DEFAULT_PROFILE,
+        show_default=True,
+        help="Embedded profile name or path to a profile TOML file.",
+    ),
+    click.option(
+        "--endpoint",
+        "endpoints",
+        multiple=True,
+        metavar="HOST:PORT[,PORT...]",
+        help="Add an endpoint to the profile (repeatable).",
+    ),
+    click.option("--tenant-id", help="Tenant ID (GUID): fills {tenant_id} rows such as the bootstrap name."),
+    click.option(
+        "--only", multiple=True, metavar="PATTERN", help="Run only checks whose id matches (glob, repeatable)."
+    ),
+    click.option("--skip", multiple=True, metavar="PATTERN", help="Do not run checks whose id matches (repeatable)."),
+    click.option(
+        "--dns-server",
+        "dns_servers",
+        multiple=True,
+        metavar="IP[:PORT]",
+        help="Query these DNS servers instead of the system resolver; their answers drive later checks.",
+    ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.05, max=300),
+        default=5.0,
+        show_default=True,
+        help="Seconds for each network wait (DNS query, TCP connect).",
+    ),
+    click.option(
+        "--deadline",
+        type=click.FloatRange(min=0.1, max=3600),
+        default=90.0,
+        show_default=True,
+        help="Seconds for the whole run; unfinished checks are reported as skipped.",
+    ),
+    click.option(
+        "--concurrency",
+        type=click.IntRange(min=1, max=512),
+        default=32,
+        show_default=True,
+        help="Network operations at once (at most 4 per host).",
+    ),
+    click.option(
+        "--proxy",
+        "proxy",
+        metavar="URL|none",
+        help="The proxy the connector uses (http://host:port); 'none' ignores the environment's proxy variables.",
+    ),
+    click.option(
+        "--pac",
+        "pac",
+        metavar="FILE|URL",
+        help="A proxy auto-config script; FindProxyForURL decides each endpoint's route (after --connector-config).",
+    ),
+    click.option(
+        "--connector-config",
+        type=click.Path(exists=True, dir_okay=False),
+        metavar="FILE",
+        help="A connector .exe.config (or machine.config) whose <defaultProxy> the connector will use.",
+    ),
+    click.option(
+        "--proxy-credentials",
+        is_flag=True,
+        help="Send the credentials in the proxy URL (the connector itself cannot authenticate to a proxy).",
+    ),
+    click.option(
+        "--ntp-server",
+        "ntp_servers",
+        multiple=True,
+        metavar="HOST[:PORT]",
+        help="NTP servers for clock.skew (repeatable; default: the profile's ntp_servers).",
+    ),
+    click.option(
+        "--public-roots",
+        type=click.Path(exists=True, dir_okay=False),
+        metavar="PEM",
+        help="PEM bundle standing for the public web PKI (default: certifi's Mozilla bundle).",
+    ),
+    click.option("--strict", is_flag=True, help="Exit 1 on warnings too."),
+    click.option(
+        "--quiet", is_flag=True, help="No progress line, and no table on stdout when every format goes to a file."
+    ),
+]
+
+
+def _run_options(command: Any) -> Any:
+    """The options `run` and `bundle` share: what to check and how."""
+    for option in reversed(_RUN_OPTIONS):
+        command = option(command)
+    return command
+
+
+@dataclasses.dataclass
+class _Outcome:
+    report: Report
+    profile: profile_mod.Profile
+    proxy_settings: ProxySettings
+    attachments: dict[str, str]
+
+
 @cli.command("run")
-@click.option(
-    "--profile",
-    "profile_name",
-    default=profile_mod.DEFAULT_PROFILE,
-    show_default=True,
-    help="Embedded profile name or path to a profile TOML file.",
-)
-@click.option(
-    "--endpoint",
-    "endpoints",
-    multiple=True,
-    metavar="HOST:PORT[,PORT...]",
-    help="Add an endpoint to the profile (repeatable).",
-)
-@click.option("--tenant-id", help="Tenant ID (GUID): fills {tenant_id} rows such as the bootstrap name.")
-@click.option("--only", multiple=True, metavar="PATTERN", help="Run only checks whose id matches (glob, repeatable).")
-@click.option("--skip", multiple=True, metavar="PATTERN", help="Do not run checks whose id matches (repeatable).")
-@click.option(
-    "--dns-server",
-    "dns_servers",
-    multiple=True,
-    metavar="IP[:PORT]",
-    help="Query these DNS servers instead of the system resolver; their answers drive later checks.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.05, max=300),
-    default=5.0,
-    show_default=True,
-    help="Seconds for each network wait (DNS query, TCP connect).",
-)
-@click.option(
-    "--deadline",
-    type=click.FloatRange(min=0.1, max=3600),
-    default=90.0,
-    show_default=True,
-    help="Seconds for the whole run; unfinished checks are reported as skipped.",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1, max=512),
-    default=32,
-    show_default=True,
-    help="Network operations at once (at most 4 per host).",
-)
-@click.option(
-    "--proxy",
-    "proxy",
-    metavar="URL|none",
-    help="The proxy the connector uses (http://host:port); 'none' ignores the environment's proxy variables.",
-)
-@click.option(
-    "--pac",
-    "pac",
-    metavar="FILE|URL",
-    help="A proxy auto-config script; FindProxyForURL decides each endpoint's route (after --connector-config).",
-)
-@click.option(
-    "--connector-config",
-    type=click.Path(exists=True, dir_okay=False),
-    metavar="FILE",
-    help="A connector .exe.config (or machine.config) whose <defaultProxy> the connector will use.",
-)
-@click.option(
-    "--proxy-credentials",
-    is_flag=True,
-    help="Send the credentials in the proxy URL (the connector itself cannot authenticate to a proxy).",
-)
-@click.option(
-    "--ntp-server",
-    "ntp_servers",
-    multiple=True,
-    metavar="HOST[:PORT]",
-    help="NTP servers for clock.skew (repeatable; default: the profile's ntp_servers).",
-)
-@click.option(
-    "--public-roots",
-    type=click.Path(exists=True, dir_okay=False),
-    metavar="PEM",
-    help="PEM bundle standing for the public web PKI (default: certifi's Mozilla bundle).",
-)
+@_run_options
 @click.option(
     "--format",
     "formats",
@@ -155,11 +181,19 @@ def cli() -> None:
 @click.option(
     "--output", "output", default="-", show_default=True, help="Where formats without '=PATH' go ('-' is stdout)."
 )
-@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-@click.option(
-    "--quiet", is_flag=True, help="No progress line, and no table on stdout when every format goes to a file."
-)
-def run_command(
+def run_command(formats: Sequence[str], output: str, **options: Any) -> None:
+    """Run the checks of a profile and report."""
+    reporters = load_reporters()
+    destinations = _destinations(formats or ("table",), output, set(reporters.reporters))
+    if not options["quiet"] and all(path != "-" for _name, path in destinations) and "table" in reporters.reporters:
+        destinations.append(("table", "-"))  # reports went to files: still show the person the verdict
+    outcome = _perform_run(reporters.failures, **options)
+    _emit(outcome.report, destinations, reporters.reporters)
+    sys.exit(outcome.report.exit_code)
+
+
+def _perform_run(
+    reporter_failures: Sequence[Any],
     profile_name: str,
     endpoints: Sequence[str],
     tenant_id: str | None,
@@ -175,24 +209,21 @@ def run_command(
     proxy_credentials: bool,
     ntp_servers: Sequence[str],
     public_roots: str | None,
-    formats: Sequence[str],
-    output: str,
     strict: bool,
     quiet: bool,
-) -> None:
-    """Run the checks of a profile and report."""
-    reporters = load_reporters()
-    destinations = _destinations(formats or ("table",), output, set(reporters.reporters))
-    if not quiet and all(path != "-" for _name, path in destinations) and "table" in reporters.reporters:
-        destinations.append(("table", "-"))  # reports went to files: still show the person the verdict
+) -> _Outcome:
     extra = tuple(plan_mod.parse_endpoint_option(e) for e in endpoints)
     tenant = plan_mod.parse_tenant_id(tenant_id) if tenant_id is not None else None
     servers = tuple(plan_mod.parse_server_option(s, option="--dns-server", default_port=53) for s in dns_servers)
     profile = profile_mod.load(profile_name)
     proxy_settings = _proxy_settings(proxy, proxy_credentials, connector_config)
     plan = plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant, proxy=proxy_settings)
+    attachments: dict[str, str] = {}
+    if connector_config is not None:
+        attachments["evidence/connector.config"] = _read_bounded(connector_config)
     if pac is not None:
         source, origin = load_pac(pac, timeout)
+        attachments["evidence/proxy.pac"] = source
         resolver = dns_server_resolver(servers, timeout) if servers else system_resolver(timeout)
         proxy_settings = with_pac(proxy_settings, source, origin, plan.port_targets(), resolver)
         plan = plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant, proxy=proxy_settings)
@@ -219,7 +250,7 @@ def run_command(
         state.ended_by = state.ended_by or "SIGINT"
     progress.clear()
 
-    results = state.ordered_results() + [failure_result(f) for f in reporters.failures]
+    results = state.ordered_results() + [failure_result(f) for f in reporter_failures]
     report = Report(
         tool_version=__version__,
         profile={
@@ -236,8 +267,96 @@ def run_command(
         ended_by=state.ended_by,
         strict=strict,
     )
-    _emit(report, destinations, reporters.reporters)
-    sys.exit(report.exit_code)
+    return _Outcome(report, profile, proxy_settings, attachments)
+
+
+@cli.command("bundle")
+@_run_options
+@click.option(
+    "-o", "--output", "output", required=True, metavar="BUNDLE.zip", help="Where to write the support bundle."
+)
+@click.option(
+    "--redact",
+    "redact_patterns",
+    multiple=True,
+    metavar="REGEX",
+    help="Also redact every match of this regular expression (repeatable).",
+)
+@click.option(
+    "--pseudonymize",
+    is_flag=True,
+    help="Replace host names, internal IPs, user names and the tenant ID with stable pseudonyms; the reverse "
+    "map is written beside the bundle (BUNDLE.zip.pseudonyms.json), never inside it.",
+)
+def bundle_command(output: str, redact_patterns: Sequence[str], pseudonymize: bool, **options: Any) -> None:
+    """Run the checks and write one redacted support bundle: report.json, report.html, evidence/, host.json and
+    a manifest with the SHA-256 of every file."""
+    from preflight.bundle.redact import compile_user_pattern
+
+    try:
+        patterns = [compile_user_pattern(p) for p in redact_patterns]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    target = Path(output)
+    if target.is_dir() or not (target.parent if str(target.parent) else Path(".")).is_dir():
+        raise UsageError(f"--output {output!r}: not a file in an existing directory")
+    reporters = load_reporters()
+    outcome = _perform_run(reporters.failures, **options)
+    if not options["quiet"] and "table" in reporters.reporters:
+        _emit(outcome.report, [("table", "-")], reporters.reporters)
+    code = _write_bundle(outcome, target, patterns, pseudonymize, reporters.reporters)
+    sys.exit(code if code is not None else outcome.report.exit_code)
+
+
+def _write_bundle(
+    outcome: _Outcome, target: Path, patterns: list[Any], pseudonymize: bool, reporters: dict[str, Any]
+) -> int | None:
+    """Writes the bundle; returns an exit code when it could not be written (the run's verdict is already out)."""
+    from preflight.bundle import archive, build, hostinfo
+    from preflight.bundle.pseudonym import Pseudonymizer
+    from preflight.bundle.redact import Redactor
+
+    public = {e.host for e in outcome.profile.endpoints} | set(outcome.profile.clock.ntp_servers)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # so an interrupted write still cleans up
+    try:
+        contents = build.assemble(
+            outcome.report,
+            hostinfo.collect(outcome.report.profile),
+            outcome.attachments,
+            Redactor(patterns),
+            Pseudonymizer() if pseudonymize else None,
+            reporters["html"].render,
+            public_names=public,
+        )
+        extra = {"tool_version": __version__, "profile_sha256": outcome.report.profile.get("sha256"),
+                 "redactions": contents.redactions, "user_patterns": len(patterns),
+                 "pseudonymized": pseudonymize, "verdict": outcome.report.verdict}  # fmt: skip
+        digest = archive.write(target, contents.files, extra, contents.audit_values, contents.audit_names, patterns)
+        if pseudonymize:
+            import json
+
+            reverse = Path(f"{target}.pseudonyms.json")
+            write_atomic(reverse, json.dumps({"bundle": target.name, "bundle_sha256": digest,
+                                              "pseudonyms": contents.reverse_map}, indent=2) + "\n")  # fmt: skip
+    except archive.BundleError as exc:
+        click.echo(f"preflight: error: {exc}", err=True)
+        return policy.EXIT_USAGE
+    except KeyboardInterrupt as exc:
+        name = str(exc) if str(exc) in policy.EXIT_SIGNAL else "SIGINT"
+        click.echo(f"preflight: error: bundle not written: interrupted by {name}", err=True)
+        return policy.EXIT_SIGNAL[name]
+    except OSError as exc:
+        click.echo(f"preflight: error: cannot write bundle {target}: {exc.strerror or exc}", err=True)
+        return policy.EXIT_USAGE
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo(f"preflight: bundle written: {target} ({len(contents.files) + 1} files, "
+               f"{contents.redactions} redactions, sha256 {digest})", err=True)  # fmt: skip
+    return None
+
+
+def _raise_interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 async def _run_async(
@@ -272,6 +391,11 @@ def _proxy_settings(value: str | None, use_credentials: bool, connector_config: 
         return dataclasses.replace(windows, explicit_none=True, environment=environment)
     explicit = parse_proxy_url(value) if value is not None else None
     return dataclasses.replace(windows, explicit=explicit, environment=environment, use_credentials=use_credentials)
+
+
+def _read_bounded(path: str, limit: int = 1024 * 1024) -> str:
+    with open(path, "rb") as handle:
+        return handle.read(limit).decode("utf-8", errors="replace")
 
 
 def _ntp_server(value: str) -> str:
@@ -372,7 +496,7 @@ class _Progress:
 
 
 @cli.command("show")
-@click.argument("report_path", metavar="REPORT.json")
+@click.argument("report_path", metavar="REPORT.json|BUNDLE.zip")
 @click.option(
     "--format",
     "formats",
@@ -382,7 +506,7 @@ class _Progress:
 )
 @click.option("--output", "output", default="-", show_default=True, help="Where formats without '=PATH' go.")
 def show_command(report_path: str, formats: Sequence[str], output: str) -> None:
-    """Render a saved JSON report in any format, offline."""
+    """Render a saved JSON report or a support bundle in any format, offline."""
     from preflight.report import load as load_report
 
     reporters = load_reporters()

@@ -87,7 +87,19 @@ def from_json(data: Any, origin: str) -> Report:
 
 
 def load(path: str) -> Report:
+    """A saved JSON report, or the report inside a support bundle (checked against its manifest first)."""
     import json
+
+    from preflight.bundle import archive
+
+    if archive.is_bundle(path):
+        files = archive.read(path)
+        if "report.json" not in files:
+            raise ReportError(f"{path}: the bundle has no report.json")
+        try:
+            return from_json(json.loads(files["report.json"]), f"{path}!report.json")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ReportError(f"{path}!report.json: not JSON ({exc})") from None
 
     try:
         text = open(path, encoding="utf-8").read()  # noqa: SIM115

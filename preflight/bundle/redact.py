@@ -1,0 +1,204 @@
+"""Secret redaction for bundle contents: detectors for credentials in URLs, auth headers, tokens, keys and
+secret-named settings, plus the user's own patterns. Every value it removes is remembered, so the same secret
+is also removed where it appears without context, and the self-audit can look for it afterwards."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import re
+import urllib.parse
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+REDACTED = "[REDACTED]"
+# Shorter remembered values would match inside unrelated words and numbers; they are still removed where a
+# detector sees them in context, just not hunted down elsewhere.
+MIN_REMEMBERED = 4
+
+_SECRET_WORDS = (
+    r"password|passwd|passphrase|pwd|secret|token|apikey|api[_-]?key|access[_-]?key|accountkey|"
+    r"sharedaccesskey|client[_-]?secret|private[_-]?key|credentials?|sig|signature|session[_-]?id|cookie"
+)
+# A key is secret-named when it ends with one of the words ("proxy_password", "x-api-key", "AccountKey").
+SECRET_KEY = re.compile(rf"(?i)^[\w.-]*?(?:{_SECRET_WORDS})$")
+_NOT_A_VALUE = r"(?!(?:true|false|null|none|yes|no|\[REDACTED\])(?![\w-]))"
+
+
+@dataclasses.dataclass(frozen=True)
+class Detector:
+    name: str
+    pattern: re.Pattern[str]
+    check: Any = None  # optional predicate on the secret text, to keep prose like "basic connectivity" out
+
+    def secrets(self, text: str) -> Iterator[tuple[int, int]]:
+        for match in self.pattern.finditer(text):
+            start, end = match.span("secret")
+            value = text[start:end]
+            if value and not value.startswith(REDACTED) and (self.check is None or self.check(value)):
+                yield start, end
+
+
+def _looks_like_basic(value: str) -> bool:
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return False
+    return ":" in decoded and decoded.isprintable()
+
+
+DETECTORS: tuple[Detector, ...] = (
+    Detector(
+        "private key",
+        re.compile(
+            r"(?s)(?P<secret>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?"
+            r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z))"
+        ),
+    ),
+    Detector(
+        "URL credentials",
+        re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?P<secret>[^\s/?#@'\"<>]*:[^\s/?#'\"<>]*)@(?=[^\s@/]*[\w\]])"),
+    ),
+    Detector(
+        "authorization header",
+        re.compile(
+            r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:(?:basic|bearer|negotiate|ntlm|digest)\s+)?"
+            r"(?P<secret>[^\r\n\"']+)"
+        ),
+    ),
+    Detector("cookie header", re.compile(r"(?i)\b(?:set-)?cookie[\"']?\s*[:=]\s*[\"']?(?P<secret>[^\r\n\"']+)")),
+    Detector("bearer token", re.compile(r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9._~+/=-]{16,})")),
+    Detector("basic credentials", re.compile(r"(?i)\bbasic\s+(?P<secret>[A-Za-z0-9+/]{6,}={0,2})"), _looks_like_basic),
+    Detector(
+        "negotiate token", re.compile(r"(?i)\b(?:negotiate|ntlm)\s+(?P<secret>(?:TlRMTVNTUA|YII)[A-Za-z0-9+/=]+)")
+    ),
+    Detector("JWT", re.compile(r"(?P<secret>\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*)")),
+    Detector("AWS access key", re.compile(r"\b(?P<secret>(?:AKIA|ASIA)[0-9A-Z]{16})\b")),
+    Detector("GitHub token", re.compile(r"\b(?P<secret>gh[pousr]_[A-Za-z0-9]{30,})\b")),
+    Detector("Slack token", re.compile(r"\b(?P<secret>xox[abprs]-[A-Za-z0-9-]{10,})")),
+    Detector(
+        "XML secret element",
+        re.compile(rf"(?i)<(?P<tag>[\w:.-]*?(?:{_SECRET_WORDS}))(?:\s[^>]*)?>(?P<secret>[^<]+)</(?P=tag)>"),
+    ),
+    Detector(
+        "secret appSetting",
+        re.compile(rf"(?i)\bkey\s*=\s*[\"'][\w.:-]*?(?:{_SECRET_WORDS})[\"']\s+value\s*=\s*[\"'](?P<secret>[^\"']+)"),
+    ),
+    Detector(
+        "secret setting",
+        re.compile(
+            rf"(?i)(?<![\w.-])[\w.-]*?(?:{_SECRET_WORDS})[\"']?\s*(?:=|:)\s*[\"']?{_NOT_A_VALUE}"
+            r"(?P<secret>[^\s\"'&;,<>]+)"
+        ),
+    ),
+)
+
+
+class Redactor:
+    """Applies the detectors and the user's patterns; remembers every value removed."""
+
+    def __init__(self, user_patterns: Iterable[re.Pattern[str]] = ()) -> None:
+        self.user_patterns = tuple(user_patterns)
+        self.remembered: set[str] = set()
+        self.count = 0
+        self._remembered_re: re.Pattern[str] | None = None
+        self._remembered_size = -1
+
+    def text(self, text: str) -> str:
+        text = self._apply(text, self._spans(text))
+        return self.sweep(text)
+
+    def walk(self, value: Any, key: str | None = None) -> Any:
+        """A JSON tree with secrets removed: secret-named keys lose their string values, strings are scanned."""
+        if isinstance(value, dict):
+            return {k: self.walk(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.walk(v) for v in value]
+        if isinstance(value, str):
+            if key is not None and SECRET_KEY.match(key) and value and value != REDACTED:
+                self._remember(value)
+                self.count += 1
+                return REDACTED
+            return self.text(value)
+        return value
+
+    def _spans(self, text: str) -> list[tuple[int, int]]:
+        spans = [span for detector in DETECTORS for span in detector.secrets(text)]
+        for pattern in self.user_patterns:
+            spans.extend(m.span() for m in pattern.finditer(text) if m.end() > m.start())
+        return spans
+
+    def _apply(self, text: str, spans: list[tuple[int, int]]) -> str:
+        if not spans:
+            return text
+        merged: list[list[int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        out: list[str] = []
+        cursor = 0
+        for start, end in merged:
+            self._remember(text[start:end])
+            out.append(text[cursor:start])
+            out.append(REDACTED)
+            cursor = end
+        self.count += len(merged)
+        out.append(text[cursor:])
+        return "".join(out)
+
+    def _remember(self, value: str) -> None:
+        for variant in _variants(value):
+            if len(variant) >= MIN_REMEMBERED and variant != REDACTED:
+                self.remembered.add(variant)
+
+    def sweep(self, text: str) -> str:
+        """Removes remembered values wherever they still stand alone in the text."""
+        pattern = self.remembered_pattern()
+        if pattern is None:
+            return text
+        text, replaced = pattern.subn(REDACTED, text)
+        self.count += replaced
+        return text
+
+    def remembered_pattern(self) -> re.Pattern[str] | None:
+        if not self.remembered:
+            return None
+        if self._remembered_size != len(self.remembered):
+            self._remembered_re = value_pattern(self.remembered)
+            self._remembered_size = len(self.remembered)
+        return self._remembered_re
+
+
+def value_pattern(values: Iterable[str]) -> re.Pattern[str]:
+    """Any of the values, not as part of a longer word or number."""
+    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")
+
+
+def _variants(value: str) -> set[str]:
+    """The forms a secret takes elsewhere: as found, URL-decoded, and the password half of user:password."""
+    variants = {value, urllib.parse.unquote(value)}
+    for form in list(variants):
+        if ":" in form and "://" not in form and "\n" not in form:
+            variants.add(form.split(":", 1)[1])
+    if _looks_like_basic(value):
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
+        variants.update({decoded, decoded.split(":", 1)[1]})
+    for prefix in ("Basic ", "Bearer ", "basic ", "bearer "):
+        if value.startswith(prefix):
+            variants |= _variants(value[len(prefix) :])
+    return {v.strip() for v in variants if v.strip()}
+
+
+def compile_user_pattern(text: str) -> re.Pattern[str]:
+    """--redact REGEX; raises ValueError with a one-line reason."""
+    try:
+        pattern = re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"--redact {text!r}: not a regular expression ({exc})") from None
+    if pattern.search(""):
+        raise ValueError(f"--redact {text!r}: matches the empty string, which would redact nothing useful")
+    return pattern
