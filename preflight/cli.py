@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
@@ -188,8 +189,8 @@ def run_command(formats: Sequence[str], output: str, **options: Any) -> None:
     if not options["quiet"] and all(path != "-" for _name, path in destinations) and "table" in reporters.reporters:
         destinations.append(("table", "-"))  # reports went to files: still show the person the verdict
     outcome = _perform_run(reporters.failures, **options)
-    _emit(outcome.report, destinations, reporters.reporters)
-    sys.exit(outcome.report.exit_code)
+    written = _emit(outcome.report, destinations, reporters.reporters)
+    sys.exit(outcome.report.exit_code if written else policy.EXIT_USAGE)
 
 
 def _perform_run(
@@ -245,7 +246,8 @@ def _perform_run(
     state = RunState()
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     try:
-        asyncio.run(_run_async(plan, loaded.checks, loaded.failures, options, state, progress))
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the report: a plugin's prints go to stderr
+            asyncio.run(_run_async(plan, loaded.checks, loaded.failures, options, state, progress))
     except KeyboardInterrupt:  # platforms without loop signal handlers (Windows)
         state.ended_by = state.ended_by or "SIGINT"
     progress.clear()
@@ -427,20 +429,28 @@ def _destinations(formats: Sequence[str], output: str, known: set[str]) -> list[
     return out
 
 
-def _emit(report: Report, destinations: list[tuple[str, str]], reporters: dict[str, Any]) -> None:
+def _emit(report: Report, destinations: list[tuple[str, str]], reporters: dict[str, Any]) -> bool:
+    """Renders and writes every requested format; one that fails is a one-line error and the others still
+    come out. Returns False if any could not be produced."""
+    complete = True
     for name, path in destinations:
         try:
-            data = reporters[name].render(report)
+            with contextlib.redirect_stdout(sys.stderr):
+                data = reporters[name].render(report)
         except Exception as exc:  # a broken reporter must not take the others down
             click.echo(f"preflight: error: reporter {name!r} failed: {type(exc).__name__}: {exc}", err=True)
+            complete = False
             continue
-        if path == "-":
-            write_stdout(data)
-        else:
-            try:
+        try:
+            if path == "-":
+                write_stdout(data)
+            else:
                 write_atomic(Path(path), data)
-            except OSError as exc:
-                click.echo(f"preflight: error: cannot write {name} report to {path}: {exc.strerror or exc}", err=True)
+        except OSError as exc:
+            where = "stdout" if path == "-" else path
+            click.echo(f"preflight: error: cannot write {name} report to {where}: {exc.strerror or exc}", err=True)
+            complete = False
+    return complete
 
 
 def _proxy_option(proxy: ProxySettings) -> str | None:
@@ -512,7 +522,8 @@ def show_command(report_path: str, formats: Sequence[str], output: str) -> None:
     reporters = load_reporters()
     destinations = _destinations(formats or ("table",), output, set(reporters.reporters))
     report = load_report(report_path)
-    _emit(report, destinations, reporters.reporters)
+    if not _emit(report, destinations, reporters.reporters):
+        sys.exit(policy.EXIT_USAGE)
 
 
 @cli.command("diff")

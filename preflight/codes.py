@@ -55,6 +55,13 @@ ENGINE_CODES: dict[str, CodeDoc] = {
         "The runner's per-check watchdog expired.",
         "Report it to the check's author; raise --timeout if the network is very slow.",
     ),
+    "check.blocked": CodeDoc(
+        Status.ERROR,
+        "A check blocked the whole run (a synchronous sleep or network call inside its async run) and was interrupted.",
+        "The event loop did not turn for longer than the stall limit (max(5 s, 2 x --timeout)); the runner "
+        "interrupted the blocking call.",
+        "Report it to the check's author: network I/O in a check must use asyncio (or run in a thread).",
+    ),
     "check.bad_result": CodeDoc(
         Status.ERROR,
         "A check returned something that is not a valid result (wrong type, or a code it does not document).",

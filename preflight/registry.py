@@ -5,9 +5,11 @@ A plugin that fails to load is recorded as a failure naming it, never raised: th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import inspect
+import sys
 import traceback
 from collections.abc import Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
@@ -53,8 +55,9 @@ def _failure(ep: EntryPoint, group: str, message: str, trace: str = "") -> Plugi
 
 
 def _instantiate(ep: EntryPoint) -> Any:
-    obj = ep.load()
-    return obj() if inspect.isclass(obj) else obj
+    with contextlib.redirect_stdout(sys.stderr):  # stdout may carry a report: a plugin's prints go to stderr
+        obj = ep.load()
+        return obj() if inspect.isclass(obj) else obj
 
 
 def validate_check(obj: Any) -> str | None:

@@ -20,11 +20,13 @@ from preflight.model import CheckResult, Finding, Status, Target, result_id
 from preflight.plan import Plan
 from preflight.policy import root_cause
 from preflight.registry import PluginFailure
+from preflight.stall import LoopStalled, guard
 
 RUN_TARGET = Target(host="(run)")
 # A check's own network waits are each bounded by --timeout; this only catches checks that ignore that.
 WATCHDOG_STAGES = 6
 WATCHDOG_MIN_S = 20.0
+STALL_MIN_S = 5.0
 
 
 @dataclasses.dataclass
@@ -114,7 +116,8 @@ async def execute(
     stopper = asyncio.ensure_future(stop.wait())
     try:
         waiters: set[asyncio.Future[Any]] = {everything, stopper}
-        await asyncio.wait(waiters, timeout=options.deadline, return_when=asyncio.FIRST_COMPLETED)
+        async with guard(max(STALL_MIN_S, 2 * options.timeout)):
+            await asyncio.wait(waiters, timeout=options.deadline, return_when=asyncio.FIRST_COMPLETED)
     finally:
         if not everything.done():
             if state.ended_by is None:
@@ -203,6 +206,8 @@ async def _run_one(
         )
     except asyncio.CancelledError:
         raise
+    except LoopStalled as exc:
+        return _engine_error(check, target, "check.blocked", f"{check.id} {exc}", traceback.format_exc(), start)
     except Exception as exc:
         return _crash(check, target, f"{type(exc).__name__}: {exc}", start)
     if not isinstance(finding, Finding) or not isinstance(finding.status, Status):
