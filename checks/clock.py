@@ -166,6 +166,6 @@ def _split_server(server: str) -> tuple[str, int]:
     if is_ip_literal(server.strip("[]")) or server.startswith("["):
         return parse_server_option(server, option="--ntp-server", default_port=DEFAULT_NTP_PORT)
     host, sep, port = server.rpartition(":")
-    if sep and port.isdigit():
+    if sep and port.isascii() and port.isdigit():
         return host, int(port)
     return server, DEFAULT_NTP_PORT

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import click
 
-from preflight import __version__, policy
+from preflight import __version__, policy, signals
 from preflight import plan as plan_mod
 from preflight import profile as profile_mod
 from preflight.context import RunOptions
@@ -250,6 +250,7 @@ def _perform_run(
             asyncio.run(_run_async(plan, loaded.checks, loaded.failures, options, state, progress))
     except KeyboardInterrupt:  # platforms without loop signal handlers (Windows)
         state.ended_by = state.ended_by or "SIGINT"
+    state.ended_by = state.ended_by or signals.pending()
     progress.clear()
 
     results = state.ordered_results() + [failure_result(f) for f in reporter_failures]
@@ -319,7 +320,10 @@ def _write_bundle(
     from preflight.bundle.redact import Redactor
 
     public = {e.host for e in outcome.profile.endpoints} | set(outcome.profile.clock.ntp_servers)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # so an interrupted write still cleans up
+    # A signal during the run already shaped the report; a new one while writing aborts the write, cleanly.
+    signals.clear()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _raise_interrupt)
     try:
         contents = build.assemble(
             outcome.report,
@@ -351,7 +355,7 @@ def _write_bundle(
         click.echo(f"preflight: error: cannot write bundle {target}: {exc.strerror or exc}", err=True)
         return policy.EXIT_USAGE
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signals.install()
     click.echo(f"preflight: bundle written: {target} ({len(contents.files) + 1} files, "
                f"{contents.redactions} redactions, sha256 {digest})", err=True)  # fmt: skip
     return None
@@ -372,6 +376,9 @@ async def _run_async(
             state.ended_by = name
         stop.set()
 
+    early = signals.pending()  # a signal while starting or planning: plan, then stop at once
+    if early is not None:
+        on_signal(early)
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -383,7 +390,8 @@ async def _run_async(
         await execute(plan, checks, failures, options, state, stop, progress.update)
     finally:
         for sig in installed:
-            loop.remove_signal_handler(sig)
+            loop.remove_signal_handler(sig)  # this resets them to the defaults: record again instead
+        signals.install()
 
 
 def _proxy_settings(value: str | None, use_credentials: bool, connector_config: str | None) -> ProxySettings:
@@ -400,12 +408,16 @@ def _read_bounded(path: str, limit: int = 1024 * 1024) -> str:
         return handle.read(limit).decode("utf-8", errors="replace")
 
 
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # str.isdigit alone accepts "²", which int() rejects
+
+
 def _ntp_server(value: str) -> str:
     text = value.strip()
     host = text.rsplit(":", 1)[0] if text.count(":") == 1 else text.strip("[]").split("]:")[0]
     if not text or not (profile_mod.is_valid_host(host.strip("[]")) and "{" not in host):
         raise UsageError(f"--ntp-server {value!r}: expected HOST[:PORT] or [IPV6]:PORT")
-    if text.count(":") == 1 and not text.rsplit(":", 1)[1].isdigit():
+    if text.count(":") == 1 and not _ascii_digits(text.rsplit(":", 1)[1]):
         raise UsageError(f"--ntp-server {value!r}: {text.rsplit(':', 1)[1]!r} is not a port")
     return text
 
@@ -622,7 +634,13 @@ def profiles_show(name: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    cli.main(args=list(argv) if argv is not None else None, prog_name="preflight")
+    args = list(argv) if argv is not None else sys.argv[1:]
+    if not any(a in ("run", "bundle") for a in args[:1]):  # only runs turn a signal into a partial report
+        early = signals.pending()
+        if early is not None:
+            sys.exit(policy.EXIT_SIGNAL[early])
+        signals.restore_defaults()
+    cli.main(args=args, prog_name="preflight")
     sys.exit(0)
 
 

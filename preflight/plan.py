@@ -110,7 +110,7 @@ def parse_endpoint_option(value: str) -> Endpoint:
         raise UsageError(f"--endpoint {value!r}: {host!r} is not a host name or address")
     ports: list[int] = []
     for part in port_text.split(","):
-        if not part.strip().isdigit() or not 1 <= int(part) <= 65535:
+        if not (part.strip().isascii() and part.strip().isdigit()) or not 1 <= int(part) <= 65535:
             raise UsageError(f"--endpoint {value!r}: {part!r} is not a TCP port (1-65535)")
         if int(part) not in ports:
             ports.append(int(part))
@@ -127,12 +127,12 @@ def parse_server_option(value: str, *, option: str, default_port: int) -> tuple[
             raise UsageError(f"{option} {value!r}: missing ']'")
         host, rest = text[1:close], text[close + 1 :]
         if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
+            if not rest.startswith(":") or not (rest[1:].isascii() and rest[1:].isdigit()):
                 raise UsageError(f"{option} {value!r}: expected [IPV6]:PORT")
             port = int(rest[1:])
     elif text.count(":") == 1:
         host, port_text = text.split(":")
-        if not port_text.isdigit():
+        if not (port_text.isascii() and port_text.isdigit()):
             raise UsageError(f"{option} {value!r}: {port_text!r} is not a port")
         port = int(port_text)
     else:

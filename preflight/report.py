@@ -11,7 +11,7 @@ from typing import Any
 
 from preflight import policy
 from preflight.errors import UsageError
-from preflight.model import CheckResult
+from preflight.model import CheckResult, Status
 
 SCHEMA_VERSION = "1.0"
 
@@ -60,30 +60,94 @@ class Report:
 
 
 def from_json(data: Any, origin: str) -> Report:
-    """A saved report, read back for show/diff/merge. Anything malformed is one ReportError naming the problem."""
+    """A saved report, read back for show/diff/merge. Anything malformed is one ReportError naming the field."""
     import datetime as _dt
 
     if not isinstance(data, dict):
         raise ReportError(f"{origin}: not a connector-preflight report (top level is not an object)")
     if data.get("schema_version") != SCHEMA_VERSION:
-        raise ReportError(f"{origin}: unsupported schema_version {data.get('schema_version')!r} "
+        raise ReportError(f"{origin}: unsupported schema_version {str(data.get('schema_version'))[:40]!r} "
                           f"(this tool reads {SCHEMA_VERSION})")  # fmt: skip
+    field = _Fields(origin)
+    tool = field.get(data, "tool", dict)
+    options = field.get(data, "options", dict, optional=True) or {}
+    ended_by = field.get(data, "ended_by", str, optional=True)
+    if ended_by is not None and ended_by not in ("deadline", *policy.EXIT_SIGNAL):
+        raise ReportError(f"{origin}: ended_by: unknown value {ended_by[:40]!r}")
+    started_text = field.get(data, "started_at", str)
     try:
-        started = _dt.datetime.fromisoformat(str(data["started_at"])).timestamp()
-        results = [CheckResult.from_json(r) for r in data["results"]]
-        return Report(
-            tool_version=str(data["tool"]["version"]),
-            profile=dict(data["profile"]),
-            host=dict(data["host"]),
-            options=dict(data.get("options") or {}),
-            started_at=started,
-            duration_ms=int(data["duration_ms"]),
-            results=results,
-            ended_by=data.get("ended_by"),
-            strict=bool((data.get("options") or {}).get("strict", False)),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ReportError(f"{origin}: not a valid report ({type(exc).__name__}: {exc})") from None
+        started = _dt.datetime.fromisoformat(started_text).timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise ReportError(f"{origin}: started_at: not an ISO 8601 time ({started_text[:40]!r})") from None
+    results = field.get(data, "results", list)
+    return Report(
+        tool_version=field.get(tool, "version", str, where="tool."),
+        profile=field.get(data, "profile", dict),
+        host=field.get(data, "host", dict),
+        options=options,
+        started_at=started,
+        duration_ms=field.get(data, "duration_ms", int),
+        results=[_result(item, f"results[{i}]", field) for i, item in enumerate(results)],
+        ended_by=ended_by,
+        strict=options.get("strict") is True,
+    )
+
+
+class _Fields:
+    """Typed access to a parsed JSON object, raising ReportError with the field's path."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+
+    def get(self, obj: Any, key: str, kind: type, *, optional: bool = False, where: str = "") -> Any:
+        if not isinstance(obj, dict):
+            raise ReportError(f"{self.origin}: {where.rstrip('.') or 'report'}: expected an object")
+        value = obj.get(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            got = "missing" if key not in obj else f"a {type(value).__name__}"
+            raise ReportError(f"{self.origin}: {where}{key}: expected {kind.__name__}, got {got}")
+        return value
+
+
+def _result(item: Any, where: str, field: _Fields) -> CheckResult:
+    if not isinstance(item, dict):
+        raise ReportError(f"{field.origin}: {where}: expected an object")
+    target = field.get(item, "target", dict, where=f"{where}.")
+    port = field.get(target, "port", int, optional=True, where=f"{where}.target.")
+    if port is not None and not 0 <= port <= 65535:
+        raise ReportError(f"{field.origin}: {where}.target.port: {port} is not a port")
+    for name in ("purposes", "sources"):
+        values = field.get(target, name, list, optional=True, where=f"{where}.target.") or []
+        if not all(isinstance(v, str) for v in values):
+            raise ReportError(f"{field.origin}: {where}.target.{name}: expected a list of strings")
+    status = field.get(item, "status", str, where=f"{where}.")
+    if status not in {s.value for s in Status}:
+        raise ReportError(f"{field.origin}: {where}.status: unknown status {status[:20]!r}")
+    duration = field.get(item, "duration_ms", int, optional=True, where=f"{where}.")
+    if duration is not None and duration < 0:
+        raise ReportError(f"{field.origin}: {where}.duration_ms: negative")
+    checked = {
+        "check": field.get(item, "check", str, where=f"{where}."),
+        "target": {
+            "host": field.get(target, "host", str, where=f"{where}.target."),
+            "port": port,
+            "address": field.get(target, "address", str, optional=True, where=f"{where}.target."),
+            "template": field.get(target, "template", str, optional=True, where=f"{where}.target."),
+            "purposes": target.get("purposes") or [],
+            "sources": target.get("sources") or [],
+        },
+        "status": status,
+        "code": field.get(item, "code", str, where=f"{where}."),
+        "summary": field.get(item, "summary", str, where=f"{where}."),
+        "evidence": field.get(item, "evidence", dict, optional=True, where=f"{where}.") or {},
+        "remediation": field.get(item, "remediation", str, optional=True, where=f"{where}.") or "",
+        "caused_by": field.get(item, "caused_by", str, optional=True, where=f"{where}."),
+        "duration_ms": duration or 0,
+        "error": field.get(item, "error", str, optional=True, where=f"{where}."),
+    }
+    return CheckResult.from_json(checked)
 
 
 def load(path: str) -> Report:

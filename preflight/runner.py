@@ -125,7 +125,7 @@ async def execute(
             for job in jobs:
                 job.cancel()
             ctx.cancel_probes()
-            await asyncio.wait(jobs, timeout=1.0)
+            await asyncio.wait(jobs, timeout=0.5)  # the whole exit must fit in one second
         stopper.cancel()
         for future in futures.values():
             if not future.done():

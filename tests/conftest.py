@@ -95,3 +95,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if leftovers:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print(f"\nlab leftovers after the test session: {', '.join(sorted(set(leftovers)))}", file=sys.stderr)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from casecount import COUNTS
+
+    if COUNTS:
+        terminalreporter.write_sep("-", "property-based cases run per parser")
+        for name, number in sorted(COUNTS.items()):
+            terminalreporter.write_line(f"{name:32} {number:>7,} cases")

@@ -85,7 +85,7 @@ def test_firewall_request(saved: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("content", "words"),
     [("not json at all", "not JSON"), ('{"schema_version": "9"}', "unsupported schema_version"),
-     ("[1, 2]", "not a connector-preflight report"), ('{"schema_version": "1.0"}', "not a valid report")],
+     ("[1, 2]", "not a connector-preflight report"), ('{"schema_version": "1.0"}', "tool: expected dict, got missing")],
 )  # fmt: skip
 def test_show_refuses_bad_input_in_one_line(tmp_path: Path, content: str, words: str) -> None:
     path = tmp_path / "bad.json"

@@ -94,7 +94,7 @@ async def open_tunnel(proxy: ProxyConfig, proxy_address: str, host: str, port: i
     elapsed = round((time.monotonic() - start) * 1000, 2)
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not (parts[1].isascii() and parts[1].isdigit()):
         _close(writer)
         return result_of("bad_response", error=f"not an HTTP response: {status_line[:80]!r}",
                             sent_credentials=credentials, elapsed_ms=elapsed), None  # fmt: skip

@@ -1,0 +1,15 @@
+"""The console script: signal recording goes in before the heavy imports (click, httpx, cryptography), so a
+signal during start-up is not lost."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+
+def main() -> NoReturn:
+    from preflight import signals
+
+    signals.install()
+    from preflight.cli import main as cli_main
+
+    cli_main()

@@ -1,0 +1,93 @@
+"""SIGINT and SIGTERM at random moments (start-up, planning, mid-probe, while writing): every run exits within
+one second with a complete, schema-valid partial report, unfinished results are skip / run.interrupted, and
+nothing is left behind: no temp file, no child process."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dnsserver import Behaviour, DnsServer
+from helpers import cli_env, free_port, validate_report
+from tlsserver import TlsServer
+
+RUNS = 50
+
+
+@pytest.fixture
+def slow_site(listener: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A run that takes a few seconds: a name that never answers, a TLS server that stalls, a closed port."""
+    with TlsServer("stall") as stall, DnsServer({
+        "stall.test": Behaviour(a=("127.0.0.1",)), "silent.test": Behaviour(silent=True),
+        "ok.test": Behaviour(a=("127.0.0.1",)),
+    }) as dns:  # fmt: skip
+        rows = [("stall.test", stall.port), ("silent.test", 443), ("ok.test", listener()), ("ok.test", free_port())]
+        text = 'name = "interrupts"\n[clock]\nntp_servers = []\n'
+        for host, port in rows:
+            text += f'[[endpoint]]\nhost = "{host}"\nports = [{port}]\npurpose = "t"\nsource = "t"\ntls = true\n'
+        (tmp_path / "p.toml").write_text(text)
+        yield {"tmp": tmp_path, "profile": str(tmp_path / "p.toml"), "dns": dns}
+
+
+def processes_marked(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_fifty_random_interrupts(slow_site: dict[str, Any], report_schema: dict[str, Any]) -> None:
+    rng = random.Random(20261127)
+    out_dir = slow_site["tmp"] / "out"
+    out_dir.mkdir()
+    exits: list[float] = []
+    interrupted = 0
+    for run in range(RUNS):
+        sig = rng.choice([signal.SIGINT, signal.SIGTERM])
+        delay = rng.uniform(0.1, 2.5)
+        marker = f"PREFLIGHT_TEST_MARKER={uuid.uuid4()}"
+        report_path = out_dir / f"run{run}.json"
+        env = cli_env(**dict([marker.split("=", 1)]))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "preflight", "run", "--profile", slow_site["profile"], "--dns-server",
+             slow_site["dns"].address, "--timeout", "1", "--format", f"json={report_path}", "--quiet"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        )  # fmt: skip
+        time.sleep(delay)
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        _stdout, stderr = proc.communicate(timeout=10)
+        exits.append(time.monotonic() - sent)
+        where = f"run {run}: {sig.name} after {delay:.2f}s"
+        assert exits[-1] < 1.0, f"{where}: took {exits[-1]:.2f}s to exit"
+        assert b"Traceback" not in stderr, f"{where}: {stderr.decode()}"
+        report = json.loads(report_path.read_text())
+        validate_report(report, report_schema)
+        assert len(report["results"]) == 17, f"{where}: {len(report['results'])} results"  # every planned one
+        if proc.returncode in (130, 143):
+            interrupted += 1
+            assert proc.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], where
+            assert report["ended_by"] == sig.name and report["summary"]["exit_code"] == proc.returncode
+            unfinished = [r for r in report["results"] if r["code"] == "run.interrupted"]
+            assert all(r["status"] == "skip" for r in unfinished)
+        else:  # the run had finished before the signal landed
+            assert proc.returncode in (1, 3), f"{where}: exit {proc.returncode}"
+        assert sorted(p.name for p in out_dir.iterdir() if p.name.startswith(".")) == [], f"{where}: temp files"
+        assert processes_marked(marker) == [], f"{where}: a child process outlived the run"
+    print(f"\n{RUNS} interrupted runs: {interrupted} mid-run; exit after the signal: max {max(exits) * 1000:.0f} ms, "
+          f"median {sorted(exits)[len(exits) // 2] * 1000:.0f} ms")  # fmt: skip
+    assert interrupted >= RUNS // 2
