@@ -100,8 +100,8 @@ def judge_fetch(fetch: HttpFetch, kind: str) -> str:
     if fetch.status != 200:
         return "crl.blocked_page" if looks_html and fetch.status in (401, 403, 407, 451) else "crl.http_error"
     if kind == "crl":
-        if fetch.truncated:
-            return "crl.ok" if fetch.body[:1] == b"\x30" else "crl.bad_body"
+        if fetch.truncated:  # a large CRL: only its DER header can be checked, and it must announce the size
+            return "crl.ok" if _der_longer_than(fetch.body) else "crl.bad_body"
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -114,6 +114,18 @@ def judge_fetch(fetch: HttpFetch, kind: str) -> str:
     except ValueError:
         return "crl.bad_body"
     return "crl.ok"
+
+
+def _der_longer_than(body: bytes) -> bool:
+    """Whether `body` starts a DER SEQUENCE whose declared length runs past what was read."""
+    if len(body) < 2 or body[0] != 0x30:
+        return False
+    if body[1] < 0x80:
+        return 2 + body[1] > len(body)
+    size = body[1] & 0x7F
+    if not 1 <= size <= 8 or len(body) < 2 + size:
+        return False
+    return 2 + size + int.from_bytes(body[2 : 2 + size], "big") > len(body)
 
 
 def ocsp_request(leaf: x509.Certificate, issuer: x509.Certificate) -> bytes:

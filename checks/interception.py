@@ -36,6 +36,7 @@ from preflight.certs import facts, is_self_signed, load_der, matches_host, sct_c
 from preflight.context import RunContext
 from preflight.netutil import is_ip_literal
 from preflight.plan import Plan
+from preflight.probes.tls import MAX_CHAIN
 from preflight.truststore import expected_roots, os_roots, public_roots
 
 CODES: dict[str, CodeDoc] = {
@@ -73,6 +74,21 @@ CODES: dict[str, CodeDoc] = {
         "Find the device that terminates TLS (issuer and product hint in the evidence) and exempt the "
         "connector's endpoints from inspection.",
     ),
+    "tls.bad_extension": CodeDoc(
+        Status.FAIL,
+        "A certificate in the chain carries a critical extension no client understands, so every standard "
+        "client (the connector included) rejects it.",
+        "No path verifies and a served certificate has a critical extension of an unknown type.",
+        "Something non-standard serves this name (not a Microsoft certificate): find it from the issuer in the "
+        "evidence.",
+    ),
+    "tls.chain_too_long": CodeDoc(
+        Status.FAIL,
+        "The server sent a certificate chain longer than this tool evaluates (20), and the part read does not "
+        "verify: no Microsoft endpoint does this, a middlebox or a misconfigured server does.",
+        "The served chain reached the 20-certificate cap and no path to any store could be built from it.",
+        "Find what answers for this name (the issuers are in the evidence) and fix or bypass it.",
+    ),
     "tls.self_signed": CodeDoc(
         Status.FAIL,
         "The endpoint served a self-signed certificate: not the real service (a portal, a test box, or an "
@@ -97,7 +113,8 @@ CODES: dict[str, CodeDoc] = {
     ),
 }
 
-_PRIORITY = ("tls.intercepted", "tls.intercepted_untrusted", "tls.self_signed", "tls.wrong_host",
+_PRIORITY = ("tls.intercepted", "tls.intercepted_untrusted", "tls.chain_too_long", "tls.bad_extension",
+             "tls.self_signed", "tls.wrong_host",
              "tls.unexpected_public_ca", "tls.incomplete_chain", "tls.clean")  # fmt: skip
 
 
@@ -184,12 +201,27 @@ def judge(
         return code, evidence
     if hint:
         evidence["product_hint"] = {"product": hint, "note": "a hint from the issuer name, not proof"}
+    unhandled = sorted({e.oid.dotted_string for c in chain for e in _extensions(c)
+                        if e.critical and isinstance(e.value, x509.UnrecognizedExtension)})  # fmt: skip
+    if unhandled:
+        evidence["unhandled_critical_extensions"] = unhandled
+        return "tls.bad_extension", evidence
+    if len(chain_der) >= MAX_CHAIN:
+        evidence["served_at_least"] = len(chain_der)
+        return "tls.chain_too_long", evidence
     top = chain[-1]
     if len(chain) == 1 and is_self_signed(leaf):
         return "tls.self_signed", evidence
     if not is_self_signed(top) and _same_organisation(top.issuer, expected) and not hint:
         return "tls.incomplete_chain", evidence
     return "tls.intercepted_untrusted", evidence
+
+
+def _extensions(cert: x509.Certificate) -> list[x509.Extension[x509.ExtensionType]]:
+    try:
+        return list(cert.extensions)
+    except ValueError:  # malformed extensions: nothing to list
+        return []
 
 
 def _same_organisation(name: x509.Name, anchors: Sequence[x509.Certificate]) -> bool:

@@ -6,6 +6,7 @@ Trust (who issued it) is `tls.interception`'s question; this check is about the 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -104,6 +105,7 @@ _OUTCOME_CODES = {
 _PRIORITY = ("tls.wrong_host", "tls.not_tls", "tls.protocol_too_old", "tls.reset", "tls.alert", "tls.timeout",
              "tls.expired", "tls.not_yet_valid", "tls.no_certificate", "tls.error", "tls.ok")  # fmt: skip
 MAX_PEM_CERTS = 10
+MAX_RAW_LEAF = 16 * 1024  # bytes of an unparseable leaf kept as evidence
 
 
 def judge_one(host: str, handshake: Handshake, now: dt.datetime) -> tuple[str, dict[str, Any]]:
@@ -114,7 +116,10 @@ def judge_one(host: str, handshake: Handshake, now: dt.datetime) -> tuple[str, d
             evidence["chain"] = _chain_facts(handshake.chain)
         return _OUTCOME_CODES.get(handshake.outcome, "tls.error"), evidence
     certs = [c for c in (load_der(der) for der in handshake.chain) if c is not None]
-    if not certs:
+    if not certs or load_der(handshake.chain[0]) is None:
+        if handshake.chain:  # the leaf itself is unparseable: do not judge the next certificate as the leaf
+            evidence["leaf_error"] = "the server's certificate cannot be parsed (malformed DER, date or extension)"
+            evidence["leaf_der_base64"] = base64.b64encode(handshake.chain[0][:MAX_RAW_LEAF]).decode()
         return "tls.no_certificate", evidence
     evidence["chain"] = _chain_facts(handshake.chain)
     evidence["chain_pem"] = [to_pem(c) for c in certs[:MAX_PEM_CERTS]]

@@ -71,7 +71,31 @@ INTERCEPTION_CASES: list[tuple[str, Callable[[FakePki], tuple[list[bytes], dict[
     ),
     ("self-signed", lambda p: (chain(self_signed([HOST])), {}), "tls.self_signed"),
     ("wrong host", lambda p: (chain(leaf(["portal.example.net"], p.issuing), p.issuing), {}), "tls.wrong_host"),
+    ("served chain at the 20-certificate cap, unverifiable", lambda p: (deep(p, 20), {}), "tls.chain_too_long"),
+    ("unknown critical extension", lambda p: (chain(strange_leaf(p), p.issuing), {}), "tls.bad_extension"),
 ]
+
+
+def deep(pki: FakePki, length: int) -> list[bytes]:
+    parent, cas = pki.issuing, []
+    for depth in range(length - 1):
+        parent = ca(f"Deep CA {depth}", parent=parent, org="Deep")
+        cas.append(parent)
+    return chain(leaf([HOST], parent), *reversed(cas))
+
+
+def strange_leaf(pki: FakePki) -> Any:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    base = leaf([HOST], pki.issuing).cert
+    builder = (x509.CertificateBuilder().subject_name(base.subject).issuer_name(base.issuer)
+               .public_key(base.public_key()).serial_number(base.serial_number)
+               .not_valid_before(base.not_valid_before_utc).not_valid_after(base.not_valid_after_utc))  # fmt: skip
+    for extension in base.extensions:
+        builder = builder.add_extension(extension.value, extension.critical)
+    strange = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"\x04\x01x")
+    return Issued(builder.add_extension(strange, True).sign(pki.issuing.key, hashes.SHA256()), pki.issuing.key)
 
 
 @pytest.mark.parametrize(("label", "build", "code"), INTERCEPTION_CASES, ids=[c[0] for c in INTERCEPTION_CASES])
@@ -158,6 +182,12 @@ HANDSHAKE_CASES = [
         "tls.expired",
     ),
     ("no certificate", lambda p: ok_handshake([b"garbage"]), NOW, "tls.no_certificate"),
+    (
+        "unparseable leaf before a good intermediate (not judged as if the intermediate were the leaf)",
+        lambda p: ok_handshake([b"\x30\x03garbage", p.issuing.der]),
+        NOW,
+        "tls.no_certificate",
+    ),
     (
         "old protocol",
         lambda p: Handshake("198.18.50.10", 443, HOST, "protocol_too_old", legacy_version="TLSv1"),

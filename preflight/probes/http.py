@@ -6,6 +6,7 @@ place. Environment proxies are never applied silently (trust_env=False): the pro
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import time
@@ -16,6 +17,7 @@ import httpx
 
 MAX_BODY = 4 * 1024 * 1024  # bytes read from any HTTP peer; the rest is not read
 MAX_HEADER_NOTE = 200
+EXCHANGE_TIMEOUTS = 3  # a whole request/response may take this many --timeout periods
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +71,8 @@ async def fetch(url: str, address: str, timeout: float, *, method: str = "GET", 
     start = time.monotonic()
     try:
         async with (
+            # httpx's timeout is per read: a peer trickling bytes would never trip it. This bounds the exchange.
+            asyncio.timeout(timeout * EXCHANGE_TIMEOUTS),
             httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout, proxy=proxy_url) as client,
             client.stream(method, target, headers=headers, content=content) as response,
         ):
@@ -85,6 +89,9 @@ async def fetch(url: str, address: str, timeout: float, *, method: str = "GET", 
                              truncated, None, round((time.monotonic() - start) * 1000, 2))  # fmt: skip
     except httpx.TimeoutException as exc:
         return HttpFetch(url, address, method, "timeout", error=f"{type(exc).__name__}: no answer within {timeout:g}s")
+    except TimeoutError:
+        bound = timeout * EXCHANGE_TIMEOUTS
+        return HttpFetch(url, address, method, "timeout", error=f"no complete answer within {bound:g}s")
     except httpx.ConnectError as exc:
         text = str(exc)
         outcome = "refused" if "refused" in text.lower() else "error"

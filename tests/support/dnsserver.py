@@ -33,6 +33,8 @@ class Behaviour:
     ttl: int = 300
     tcp_silent: bool = False
     delay_s: float = 0.0  # answer this late (emulates a resolver's round trip)
+    # UDP misbehaviour: wrong_id | wrong_question | wrong_port (reply from another socket) | flood (1000 copies)
+    hostile: str = ""
 
 
 class DnsServer(LoopThread):
@@ -111,6 +113,13 @@ class DnsServer(LoopThread):
             response.answer.append(dns.rrset.from_text_list(name, behaviour.ttl, "IN", rtype, list(records)))
         return response.to_wire()
 
+    def hostile_for(self, wire: bytes) -> str:
+        try:
+            behaviour = self.zone.get(dns.message.from_wire(wire).question[0].name)
+        except Exception:
+            return ""
+        return behaviour.hostile if behaviour is not None else ""
+
     def delay_for(self, wire: bytes) -> float:
         try:
             name = dns.message.from_wire(wire).question[0].name
@@ -148,6 +157,24 @@ class _Udp(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         reply = self.server.answer(data, "udp")
         if reply is None:
+            return
+        hostile = self.server.hostile_for(data)
+        if hostile == "wrong_id":
+            reply = bytes([(reply[0] + 1) % 256]) + reply[1:]
+        elif hostile == "wrong_question":
+            other = dns.message.make_response(dns.message.make_query("other.test", "A"))
+            other.id = dns.message.from_wire(reply).id
+            other.answer = dns.message.from_wire(reply).answer
+            reply = other.to_wire()
+        elif hostile == "wrong_port":
+            family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+            with socket.socket(family, socket.SOCK_DGRAM) as stranger:
+                stranger.bind((self.server.host, 0))
+                stranger.sendto(reply, addr)
+            return
+        elif hostile == "flood":
+            for _ in range(1000):
+                self.transport.sendto(reply, addr)  # type: ignore[attr-defined]
             return
         delay = self.server.delay_for(data)
         if delay:
