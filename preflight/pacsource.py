@@ -35,11 +35,14 @@ def load_pac(value: str, timeout: float) -> tuple[str, str]:
             raise UsageError(f"--pac {value}: {type(exc).__name__}: {exc}") from None
         return body.decode("utf-8", "replace"), value
     path = Path(value)
-    if not path.is_file():
-        raise UsageError(f"--pac {value!r}: no such file")
-    if path.stat().st_size > MAX_SOURCE:
-        raise UsageError(f"--pac {value}: larger than {MAX_SOURCE} bytes")
-    return path.read_text(encoding="utf-8", errors="replace"), str(path)
+    try:
+        if not path.is_file():
+            raise UsageError(f"--pac {value!r}: no such file")
+        if path.stat().st_size > MAX_SOURCE:
+            raise UsageError(f"--pac {value}: larger than {MAX_SOURCE} bytes")
+        return path.read_text(encoding="utf-8", errors="replace"), str(path)
+    except OSError as exc:
+        raise UsageError(f"--pac {value!r}: cannot read: {exc.strerror or exc}") from None
 
 
 def system_resolver(timeout: float) -> Resolver:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import ipaddress
+import os
 import re
 import tomllib
 from importlib import resources
@@ -67,7 +68,11 @@ def load(name_or_path: str) -> Profile:
         with resources.as_file(folder) as base:
             return parse(embedded_text(name_or_path), origin=f"embedded:{name_or_path}", base_dir=Path(base))
     path = Path(name_or_path)
-    if not path.is_file():
+    try:
+        exists = path.is_file()
+    except OSError as exc:  # e.g. a folder this user may not enter
+        raise ProfileError(f"{path}: cannot read profile: {exc.strerror or exc}") from None
+    if not exists:
         raise ProfileError(
             f"profile {name_or_path!r}: no such file, and not an embedded profile ({', '.join(embedded_names())})"
         )
@@ -105,8 +110,12 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
         _check_keys(data["tls"], _TLS_KEYS, where, ("tls",))
         if "expected_roots" in data["tls"]:
             expected_roots = (base_dir / data["tls"]["expected_roots"]).resolve()
-            if not expected_roots.is_file():
-                raise where.error(("tls", "expected_roots"), f"file not found: {expected_roots}")
+            try:
+                found = expected_roots.is_file() and os.access(expected_roots, os.R_OK)
+            except OSError:
+                found = False
+            if not found:
+                raise where.error(("tls", "expected_roots"), f"file not found or not readable: {expected_roots}")
 
     clock = ClockPolicy()
     if "clock" in data:

@@ -46,14 +46,21 @@ def os_roots() -> tuple[x509.Certificate, ...]:
     return tuple(_openssl_roots())
 
 
+def _readable(path: Path) -> bool:
+    try:
+        return os.access(path, os.R_OK) and (path.is_file() or path.is_dir())
+    except OSError:  # a folder this user may not enter: no store there
+        return False
+
+
 def _openssl_roots() -> list[x509.Certificate]:
     paths = ssl.get_default_verify_paths()
     certs: list[x509.Certificate] = []
     cafile = os.environ.get(paths.openssl_cafile_env) or paths.cafile or paths.openssl_cafile
-    if cafile and Path(cafile).is_file():
+    if cafile and _readable(Path(cafile)):
         certs.extend(load_file(Path(cafile)))
     capath = os.environ.get(paths.openssl_capath_env) or paths.capath
-    if not certs and capath and Path(capath).is_dir():
+    if not certs and capath and _readable(Path(capath)):
         for entry in sorted(Path(capath).iterdir()):
             if entry.is_file() and entry.suffix in (".pem", ".crt", ".0", ".1"):
                 try:
