@@ -560,7 +560,8 @@ def diff_command(before_path: str, after_path: str, output_format: str) -> None:
 
 
 @cli.command("merge")
-@click.argument("report_paths", metavar="REPORT.json...", nargs=-1, required=True)
+@click.argument("report_paths", metavar="[REPORT.json|BUNDLE.zip]...", nargs=-1)
+@click.option("--fleet", "fleet", metavar="DIR", help="A fleet folder written by the Ansible role (status/*.json).")
 @click.option(
     "--format",
     "output_format",
@@ -568,12 +569,24 @@ def diff_command(before_path: str, after_path: str, output_format: str) -> None:
     default="table",
     show_default=True,
 )
-def merge_command(report_paths: Sequence[str], output_format: str) -> None:
-    """A fleet matrix: hosts x checks, the worst status per cell."""
-    from preflight.merge import render
-    from preflight.report import load as load_report
+@click.option("--output", "output", default="-", show_default=True, help="Where to write the matrix.")
+def merge_command(report_paths: Sequence[str], fleet: str | None, output_format: str, output: str) -> None:
+    """A fleet matrix: hosts x checks, the worst status per cell, and per connector group how many candidates are
+    ready. Exits 0 when every group has at least one ready candidate, 1 otherwise."""
+    from preflight import merge
 
-    write_stdout(render([(path, load_report(path)) for path in report_paths], output_format))
+    if not report_paths and fleet is None:
+        raise UsageError("merge: give saved reports, --fleet DIR, or both")
+    hosts = merge.from_reports(list(report_paths)) + (merge.from_fleet_folder(fleet) if fleet else [])
+    text = merge.render(hosts, output_format)
+    if output == "-":
+        write_stdout(text)
+    else:
+        try:
+            write_atomic(Path(output), text)
+        except OSError as exc:
+            _usage_exit(f"cannot write the fleet matrix to {output}: {exc.strerror or exc}")
+    sys.exit(merge.exit_code(hosts))
 
 
 @cli.command("checks")

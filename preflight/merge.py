@@ -1,65 +1,150 @@
-"""A fleet matrix: candidate hosts x checks, the worst status in each cell, for validating many hosts at once."""
+"""A fleet matrix: candidate hosts x checks, the worst status in each cell, for validating many hosts at once.
+
+Hosts come from saved reports, or from a fleet folder written by the Ansible role (`status/HOST.json` per
+host: its connector group, and either the path of its fetched report or why there is none: unreachable, install
+failed, run failed). A host without a report is a row with that status and reason, never a silent gap."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
+from pathlib import Path
 from typing import Any
 
 from preflight.model import Status
-from preflight.report import Report
+from preflight.report import Report, ReportError
+from preflight.report import load as load_report
+
+NO_GROUP = "(all)"
+RUN_STATUSES = ("unreachable", "install_failed", "run_failed", "bad_report", "no_result")
 
 
-def matrix(reports: list[tuple[str, Report]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """(check ids in first-seen order, one row per report with the worst status and its codes per check)."""
+@dataclasses.dataclass(frozen=True)
+class FleetHost:
+    name: str
+    group: str | None
+    report: Report | None
+    status: str | None = None  # one of RUN_STATUSES when there is no report
+    reason: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Ready for a connector: the run completed with no fail and no error (warnings allowed)."""
+        return self.report is not None and self.report.exit_code == 0
+
+    @property
+    def verdict(self) -> str:
+        return self.report.verdict if self.report is not None else str(self.status)
+
+
+def from_reports(paths: list[str]) -> list[FleetHost]:
+    hosts = []
+    for path in paths:
+        report = load_report(path)
+        hosts.append(FleetHost(str(report.host.get("hostname") or path), None, report))
+    return hosts
+
+
+def from_fleet_folder(folder: str) -> list[FleetHost]:
+    """Every `status/*.json` in the folder the Ansible role fills; report paths are relative to the folder."""
+    base = Path(folder)
+    files = sorted((base / "status").glob("*.json")) if (base / "status").is_dir() else []
+    if not files:
+        raise ReportError(f"{folder}: no status/*.json: not a fleet folder written by the connector_preflight role")
+    hosts = []
+    for file in files:
+        try:
+            entry = json.loads(file.read_text(encoding="utf-8"))
+            name, group = str(entry["host"]), entry.get("group") or None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ReportError(f"{file}: not a fleet status file ({type(exc).__name__}: {exc})") from None
+        reason = entry.get("reason")
+        if entry.get("report"):
+            try:
+                hosts.append(FleetHost(name, group, load_report(str(base / entry["report"])), reason=reason))
+            except ReportError as exc:
+                hosts.append(FleetHost(name, group, None, "bad_report", str(exc)))
+            continue
+        status = entry.get("status") if entry.get("status") in RUN_STATUSES else "no_result"
+        hosts.append(FleetHost(name, group, None, status, str(reason or "no report and no reason recorded")))
+    return hosts
+
+
+def groups(hosts: list[FleetHost]) -> dict[str, dict[str, Any]]:
+    """Per connector group: how many candidates, which are ready."""
+    out: dict[str, dict[str, Any]] = {}
+    for host in hosts:
+        group = out.setdefault(host.group or NO_GROUP, {"candidates": 0, "ready": []})
+        group["candidates"] += 1
+        if host.ready:
+            group["ready"].append(host.name)
+    return out
+
+
+def exit_code(hosts: list[FleetHost]) -> int:
+    """0 when every connector group has at least one ready candidate, 1 otherwise."""
+    return 0 if all(g["ready"] for g in groups(hosts).values()) else 1
+
+
+def matrix(hosts: list[FleetHost]) -> tuple[list[str], list[dict[str, dict[str, Any]]]]:
+    """(check ids in first-seen order, per host and check the worst evaluated status with its codes). A cell is
+    `skip` only when nothing in it was evaluated: a wildcard row that cannot be probed does not hide the passes of
+    the names that were, and a collapsed skip is shown once, at its root cause."""
     checks: list[str] = []
-    rows: list[dict[str, Any]] = []
-    for name, report in reports:
-        cells: dict[str, dict[str, Any]] = {}
-        for result in report.results:
+    rows: list[dict[str, dict[str, Any]]] = []
+    for host in hosts:
+        results: dict[str, list[Any]] = {}
+        for result in host.report.results if host.report is not None else []:
             if result.check not in checks:
                 checks.append(result.check)
-            cell = cells.setdefault(result.check, {"status": Status.PASS, "codes": set(), "evaluated": False})
-            if result.status.evaluated:
-                cell["evaluated"] = True
-            if result.status.severity > cell["status"].severity:
-                cell["status"] = result.status
-            if result.status != Status.PASS:
-                cell["codes"].add(result.code)
-        for cell in cells.values():
-            if not cell["evaluated"] and cell["status"] == Status.PASS:
-                cell["status"] = Status.SKIP  # nothing was evaluated: never shown as a pass
-        rows.append({"name": name, "host": report.host.get("hostname"), "verdict": report.verdict, "cells": cells})
+            results.setdefault(result.check, []).append(result)
+        cells: dict[str, dict[str, Any]] = {}
+        for check, items in results.items():
+            evaluated = [r for r in items if r.status.evaluated] or items
+            worst = max(evaluated, key=lambda r: r.status.severity).status
+            codes = {r.code for r in evaluated if r.status == worst and worst != Status.PASS}
+            cells[check] = {"status": worst, "codes": codes}
+        rows.append(cells)
     return checks, rows
 
 
-def render(reports: list[tuple[str, Report]], output_format: str) -> str:
-    checks, rows = matrix(reports)
+def render(hosts: list[FleetHost], output_format: str) -> str:
+    checks, rows = matrix(hosts)
+    summary = groups(hosts)
+    grouped = any(h.group for h in hosts)
     if output_format == "json":
-        data = [{"report": r["name"], "host": r["host"], "verdict": r["verdict"],
-                 "checks": {c: {"status": v["status"].value, "codes": sorted(v["codes"])}
-                            for c, v in r["cells"].items()}} for r in rows]  # fmt: skip
-        return json.dumps({"checks": checks, "hosts": data}, indent=2) + "\n"
+        data = [{"host": h.name, "group": h.group, "ready": h.ready, "verdict": h.verdict, "status": h.status,
+                 "reason": h.reason, "checks": {c: {"status": v["status"].value, "codes": sorted(v["codes"])}
+                                                for c, v in cells.items()}}
+                for h, cells in zip(hosts, rows, strict=True)]  # fmt: skip
+        ready = {g: {"candidates": v["candidates"], "ready": v["ready"], "ok": bool(v["ready"])}
+                 for g, v in summary.items()}  # fmt: skip
+        return json.dumps({"checks": checks, "hosts": data, "groups": ready,
+                           "exit_code": exit_code(hosts)}, indent=2) + "\n"  # fmt: skip
+    lead = ["host", *(["group"] if grouped else []), "ready", "verdict"]
+    table = [[h.name, *([h.group or "-"] if grouped else []), "yes" if h.ready else "NO",
+              h.verdict + (f": {_short(h.reason)}" if h.report is None and h.reason else ""),
+              *(_cell(cells.get(c)) for c in checks)] for h, cells in zip(hosts, rows, strict=True)]  # fmt: skip
+    group_rows = [[g, f"{len(v['ready'])} of {v['candidates']}", ", ".join(v["ready"]) or "NONE"]
+                  for g, v in summary.items()]  # fmt: skip
     if output_format == "html":
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in checks)
-        body = "".join(
-            f"<tr><td>{html.escape(str(r['host']))}</td><td>{html.escape(r['verdict'])}</td>"
-            + "".join(_html_cell(r["cells"].get(c)) for c in checks)
-            + "</tr>"
-            for r in rows
-        )
-        return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>connector-preflight fleet</title>"
-                "<style>td,th{border:1px solid #ccc;padding:4px 8px;font:13px sans-serif}"
-                ".fail,.error{background:#ffd7d5}.warn{background:#fff1c2}.pass{background:#dafbe1}.skip{color:#666}</style></head><body>"
-                f"<table><tr><th>host</th><th>verdict</th>{head}</tr>{body}</table></body></html>\n")  # fmt: skip
-    sep = " | "
-    header = ["host", "verdict", *checks]
-    lines = [sep.join(header)] if output_format == "table" else ["| " + sep.join(header) + " |",
-                                                                  "|" + "---|" * len(header)]  # fmt: skip
-    for row in rows:
-        cells = [str(row["host"]), row["verdict"], *(_cell(row["cells"].get(c)) for c in checks)]
-        lines.append(sep.join(cells) if output_format == "table" else "| " + sep.join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        return _html(lead + checks, table, group_rows, hosts)
+    from tabulate import tabulate
+
+    style = "github" if output_format == "markdown" else "simple"
+    text = tabulate(table, headers=lead + checks, tablefmt=style)
+    text += "\n\n" + tabulate(group_rows, headers=["connector group", "ready", "ready hosts"], tablefmt=style)
+    verdict = (
+        "every connector group has a ready candidate"
+        if exit_code(hosts) == 0
+        else ("NOT READY: " + ", ".join(g for g, v in summary.items() if not v["ready"]) + " has no ready candidate")
+    )
+    return text + f"\n\n{verdict}\n"  # fmt: skip
+
+
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _cell(cell: dict[str, Any] | None) -> str:
@@ -70,7 +155,21 @@ def _cell(cell: dict[str, Any] | None) -> str:
     return status.value + (f" ({codes})" if codes and status != Status.PASS else "")
 
 
-def _html_cell(cell: dict[str, Any] | None) -> str:
-    if cell is None:
-        return "<td>-</td>"
-    return f"<td class='{cell['status'].value}'>{html.escape(_cell(cell))}</td>"
+def _html(header: list[str], table: list[list[str]], group_rows: list[list[str]], hosts: list[FleetHost]) -> str:
+    def row(cells: list[str], tag: str = "td") -> str:
+        out = ""
+        for text in cells:
+            status = text.split(" ", 1)[0].split(":", 1)[0]
+            css = f" class='{status}'" if status in ("pass", "warn", "fail", "error", "skip", "NO", "yes") else ""
+            out += f"<{tag}{css}>{html.escape(text)}</{tag}>"
+        return f"<tr>{out}</tr>"
+
+    body = "".join(row(r) for r in table)
+    summary = "".join(row(r) for r in group_rows)
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>connector-preflight fleet</title>"
+            "<style>td,th{border:1px solid #ccc;padding:4px 8px;font:13px sans-serif}table{border-collapse:collapse;"
+            "margin-bottom:16px}.fail,.error,.NO{background:#ffd7d5}.warn{background:#fff1c2}"
+            ".pass,.yes{background:#dafbe1}.skip{color:#666}</style></head><body>"
+            f"<h1>Connector candidates: {sum(h.ready for h in hosts)} of {len(hosts)} ready</h1>"
+            f"<table>{row(['connector group', 'ready', 'ready hosts'], 'th')}{summary}</table>"
+            f"<table>{row(header, 'th')}{body}</table></body></html>\n")  # fmt: skip

@@ -68,11 +68,15 @@ def test_merge_builds_a_fleet_matrix(tmp_path: Path) -> None:
     finally:
         server.close()
     run = run_cli("merge", str(good), str(bad), "--format", "json")
+    assert run.code == 0  # one ready host: the (only) group has a ready candidate
     hosts = json.loads(run.stdout)["hosts"]
+    assert [h["ready"] for h in hosts] == [True, False]
     assert [h["verdict"] for h in hosts] == ["pass", "fail"]
     assert hosts[0]["checks"]["dns.resolve"] == {"status": "pass", "codes": []}
     assert hosts[1]["checks"]["dns.resolve"] == {"status": "fail", "codes": ["dns.nxdomain"]}
     assert hosts[1]["checks"]["clock.skew"]["status"] == "skip"  # not evaluated: never shown as a pass
     markdown = run_cli("merge", str(good), str(bad), "--format", "markdown").stdout
-    assert markdown.splitlines()[0].startswith("| host | verdict | ") and "fail (dns.nxdomain)" in markdown
+    assert markdown.splitlines()[0].replace(" ", "").startswith("|host|ready|verdict|")
+    assert "fail (dns.nxdomain)" in markdown and "1 of 2" in markdown
+    assert run_cli("merge", str(bad)).code == 1  # no ready candidate at all
     assert "<table>" in run_cli("merge", str(good), str(bad), "--format", "html").stdout

@@ -144,9 +144,11 @@ class LabWorld:
 
 
 @contextmanager
-def lab_world(spec: LabSpec | None = None) -> Iterator[LabWorld]:
+def lab_world(spec: LabSpec | None = None, *, clean: bool = True) -> Iterator[LabWorld]:
+    """One lab. `clean=False` keeps other labs alive (several at once, e.g. a fleet of candidate hosts)."""
     spec = spec or LabSpec()
-    clean_leftovers()
+    if clean:
+        clean_leftovers()
     with Topology() as topo:
         topo.add_service_address(SERVICE)
         topo.add_service_address(SERVICE6)
