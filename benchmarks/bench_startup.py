@@ -1,0 +1,42 @@
+"""Start-up: how long `preflight --version` and `preflight checks` take, from process start to exit, over
+repeated runs (median and spread). Run: python3 benchmarks/bench_startup.py [--repeat 30]"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+
+def timed(command: list[str], repeat: int) -> list[float]:
+    subprocess.run(command, capture_output=True, check=True)  # warm the page cache and .pyc files
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=True)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    entry = shutil.which("preflight")
+    commands = {
+        "python -c pass (the interpreter alone)": [sys.executable, "-c", "pass"],
+        "preflight --version": [entry or "preflight", "--version"],
+        "preflight checks": [entry or "preflight", "checks"],
+    }
+    print("| command | median ms | min ms | max ms |")
+    print("|---|---:|---:|---:|")
+    for label, command in commands.items():
+        times = timed(command, args.repeat)
+        print(f"| `{label}` | {statistics.median(times):.0f} | {min(times):.0f} | {max(times):.0f} |")
+
+
+if __name__ == "__main__":
+    main()
