@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import ssl
 
 
@@ -20,21 +21,37 @@ async def main() -> None:
     context.load_cert_chain(args.chain, args.key)
     delay = args.delay_ms / 1000
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            if delay:
-                await asyncio.sleep(delay)
-            await writer.start_tls(context)
-            await reader.read(1024)
-        except (OSError, ssl.SSLError, ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
+    loop = asyncio.get_running_loop()
 
-    server = await asyncio.start_server(handle, "0.0.0.0", args.port, reuse_port=True, backlog=4096)
+    class Drain(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            pass
+
+    async def serve(sock: socket.socket) -> None:
+        try:
+            if delay:  # the ClientHello waits in the kernel's buffer meanwhile, as on a slow network
+                await asyncio.sleep(delay)
+            await loop.connect_accepted_socket(Drain, sock, ssl=context, ssl_handshake_timeout=10)
+        except (OSError, ssl.SSLError, ConnectionError):
+            sock.close()
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listener.bind(("0.0.0.0", args.port))
+    listener.listen(4096)
+    listener.setblocking(False)
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def accept_forever() -> None:
+        while True:
+            sock, _peer = await loop.sock_accept(listener)
+            task = asyncio.ensure_future(serve(sock))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
     print("READY", flush=True)
-    async with server:
-        await server.serve_forever()
+    await accept_forever()
 
 
 if __name__ == "__main__":

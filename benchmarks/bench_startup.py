@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 def timed(command: list[str], repeat: int) -> list[float]:
@@ -25,7 +26,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
-    entry = shutil.which("preflight")
+    # The console script next to this interpreter: a version manager's shim (pyenv) would add its own start-up.
+    beside = Path(sys.executable).parent / "preflight"
+    entry = str(beside) if beside.exists() else shutil.which("preflight")
     commands = {
         "python -c pass (the interpreter alone)": [sys.executable, "-c", "pass"],
         "preflight --version": [entry or "preflight", "--version"],

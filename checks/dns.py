@@ -193,7 +193,7 @@ class DnsResolveCheck:
 
     async def run(self, target: Target, ctx: RunContext) -> Finding:
         finding = judge(await ctx.resolve(target.host))
-        ports = {p for e in ctx.plan.endpoints if e.host == target.host for p in e.ports}
+        ports = {p for e in ctx.plan.endpoints_for(target.host) for p in e.ports}
         if finding.status == Status.FAIL and ports and all(not ctx.plan.route(target.host, p).direct for p in ports):
             # Through a proxy the proxy resolves the name: a local failure only matters for direct paths.
             return dataclasses.replace(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import os
@@ -11,23 +10,26 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from preflight import __version__, policy, signals
-from preflight import plan as plan_mod
 from preflight import profile as profile_mod
-from preflight.context import RunOptions
 from preflight.errors import UsageError
-from preflight.model import CheckResult, Endpoint, Status
+from preflight.model import Status
 from preflight.output import write_atomic, write_stdout
-from preflight.pacsource import dns_server_resolver, load_pac, system_resolver, with_pac
-from preflight.proxy import ProxySettings, from_environment, parse_proxy_url
 from preflight.registry import all_codes, load_checks, load_reporters
-from preflight.report import Report, host_facts
-from preflight.runner import RunState, execute, failure_result
-from preflight.winproxy import default_reader, windows_settings
+
+# The engine, probes and their libraries (httpx, dnspython, cryptography) load only when a command needs them:
+# `preflight --version`, `checks` and `explain` start fast.
+if TYPE_CHECKING:
+    from preflight import plan as plan_mod
+    from preflight.context import RunOptions
+    from preflight.model import CheckResult, Endpoint
+    from preflight.proxy import ProxySettings
+    from preflight.report import Report
+    from preflight.runner import RunState
 
 
 def _usage_exit(message: str) -> NoReturn:
@@ -213,6 +215,14 @@ def _perform_run(
     strict: bool,
     quiet: bool,
 ) -> _Outcome:
+    import asyncio
+
+    from preflight import plan as plan_mod
+    from preflight.context import RunOptions
+    from preflight.pacsource import dns_server_resolver, load_pac, system_resolver, with_pac
+    from preflight.report import Report, host_facts
+    from preflight.runner import RunState, failure_result
+
     extra = tuple(plan_mod.parse_endpoint_option(e) for e in endpoints)
     tenant = plan_mod.parse_tenant_id(tenant_id) if tenant_id is not None else None
     servers = tuple(plan_mod.parse_server_option(s, option="--dns-server", default_port=53) for s in dns_servers)
@@ -368,6 +378,10 @@ def _raise_interrupt(signum: int, _frame: Any) -> None:
 async def _run_async(
     plan: plan_mod.Plan, checks: Any, failures: Any, options: RunOptions, state: RunState, progress: _Progress
 ) -> None:
+    import asyncio
+
+    from preflight.runner import execute
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -395,6 +409,9 @@ async def _run_async(
 
 
 def _proxy_settings(value: str | None, use_credentials: bool, connector_config: str | None) -> ProxySettings:
+    from preflight.proxy import from_environment, parse_proxy_url
+    from preflight.winproxy import default_reader, windows_settings
+
     environment = from_environment(os.environ)
     windows = windows_settings(default_reader(), connector_config)
     if value is not None and value.strip().lower() == "none":
@@ -446,21 +463,21 @@ def _emit(report: Report, destinations: list[tuple[str, str]], reporters: dict[s
     come out. Returns False if any could not be produced."""
     complete = True
     for name, path in destinations:
+        reporter = reporters[name]
         try:
             with contextlib.redirect_stdout(sys.stderr):
-                data = reporters[name].render(report)
-        except Exception as exc:  # a broken reporter must not take the others down
-            click.echo(f"preflight: error: reporter {name!r} failed: {type(exc).__name__}: {exc}", err=True)
-            complete = False
-            continue
-        try:
+                streaming = callable(getattr(reporter, "render_chunks", None)) and path != "-"
+                data = reporter.render_chunks(report) if streaming else reporter.render(report)
+                if path != "-":
+                    write_atomic(Path(path), data)
             if path == "-":
                 write_stdout(data)
-            else:
-                write_atomic(Path(path), data)
         except OSError as exc:
             where = "stdout" if path == "-" else path
             click.echo(f"preflight: error: cannot write {name} report to {where}: {exc.strerror or exc}", err=True)
+            complete = False
+        except Exception as exc:  # a broken reporter must not take the others down
+            click.echo(f"preflight: error: reporter {name!r} failed: {type(exc).__name__}: {exc}", err=True)
             complete = False
     return complete
 

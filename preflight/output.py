@@ -6,22 +6,35 @@ import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
+
+Payload = str | bytes | Iterable[str]
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
+def _write_payload(handle: BinaryIO, data: Payload) -> None:
+    if isinstance(data, bytes):
+        handle.write(data)
+    elif isinstance(data, str):
+        handle.write(data.encode("utf-8"))
+    else:  # chunks from a streaming reporter: never the whole report in memory at once
+        for chunk in data:
+            handle.write(chunk.encode("utf-8"))
+
+
+def write_atomic(path: Path, data: Payload) -> None:
     """Temp file + rename for regular files; devices and pipes (/dev/null, /dev/stdout, a FIFO) are written
     in place, since renaming over them would replace the device node with a file."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     if path.exists() and not path.is_file():
         with open(path, "wb") as handle:
-            handle.write(payload)
+            _write_payload(handle, data)
         return
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            _write_payload(handle, data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -31,9 +44,12 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         raise
 
 
-def write_stdout(data: str | bytes) -> None:
+def write_stdout(data: Payload) -> None:
     if isinstance(data, bytes):
         sys.stdout.buffer.write(data)
-    else:
+    elif isinstance(data, str):
         sys.stdout.write(data)
+    else:
+        for chunk in data:
+            sys.stdout.write(chunk)
     sys.stdout.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 import uuid
@@ -21,9 +22,20 @@ class Plan:
     endpoints: tuple[Endpoint, ...]
     proxy: ProxySettings = dataclasses.field(default_factory=ProxySettings)
 
+    @functools.cached_property
+    def _by_host(self) -> dict[str, tuple[Endpoint, ...]]:
+        index: dict[str, list[Endpoint]] = {}
+        for endpoint in self.endpoints:
+            index.setdefault(endpoint.host, []).append(endpoint)
+        return {host: tuple(rows) for host, rows in index.items()}
+
+    def endpoints_for(self, host: str) -> tuple[Endpoint, ...]:
+        """The profile rows for one host (an index: checks ask this for every target)."""
+        return self._by_host.get(host, ())
+
     def route(self, host: str, port: int) -> Route:
         """How traffic to host:port would leave this host (direct, or which proxy and why)."""
-        tls = any(e.tls_on(port) for e in self.endpoints if e.host == host and port in e.ports)
+        tls = any(e.tls_on(port) for e in self.endpoints_for(host) if port in e.ports)
         return self.proxy.route(host, port, tls=tls or port != 80)
 
     def proxied(self, target: Target) -> bool:

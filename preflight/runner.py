@@ -97,6 +97,11 @@ async def execute(
     state.planned.extend(_host_major_order(plan, checks, targets_of))
 
     ctx = RunContext(plan, options, selected=targets_of)
+    # check id → host → its targets: finding a target's upstream results must not scan every target (O(n²)).
+    by_host: dict[str, dict[str, list[Target]]] = {}
+    for check_id, targets in targets_of.items():
+        for planned in targets:
+            by_host.setdefault(check_id, {}).setdefault(planned.host, []).append(planned)
     futures: dict[str, asyncio.Future[CheckResult]] = {
         result_id(check.id, target): asyncio.get_running_loop().create_future() for check, target in state.planned
     }
@@ -105,7 +110,7 @@ async def execute(
 
     async def run_job(check: Check, target: Target) -> None:
         rid = result_id(check.id, target)
-        result = await _run_one(check, target, ctx, futures, targets_of, watchdog)
+        result = await _run_one(check, target, ctx, futures, targets_of, by_host, watchdog)
         state.results[rid] = result
         futures[rid].set_result(result)
         if progress is not None:
@@ -158,6 +163,7 @@ async def _run_one(
     ctx: RunContext,
     futures: dict[str, asyncio.Future[CheckResult]],
     targets_of: dict[str, list[Target]],
+    by_host: dict[str, dict[str, list[Target]]],
     watchdog: float,
 ) -> CheckResult:
     # `after`: wait for those checks to finish (whatever their verdict), e.g. TLS waits for the clock offset.
@@ -166,7 +172,7 @@ async def _run_one(
         if waits:
             await asyncio.wait([asyncio.shield(w) for w in waits])
     for need in check.needs:
-        for upstream_target in targets_of.get(need, []):
+        for upstream_target in by_host.get(need, {}).get(target.host, []):
             if not upstream_target.covers(target):
                 continue
             upstream = await asyncio.shield(futures[result_id(need, upstream_target)])

@@ -13,8 +13,6 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 MAX_BODY = 4 * 1024 * 1024  # bytes read from any HTTP peer; the rest is not read
 MAX_HEADER_NOTE = 200
 EXCHANGE_TIMEOUTS = 3  # a whole request/response may take this many --timeout periods
@@ -65,6 +63,8 @@ async def fetch(url: str, address: str, timeout: float, *, method: str = "GET", 
         target, host_header = _address_url(url, address)
     else:
         target, host_header = url, urlsplit(url).netloc
+    import httpx  # loaded on first use: runs without CRL/OCSP checks never pay for it
+
     headers = {"Host": host_header, "User-Agent": "connector-preflight", "Accept": "*/*"}
     if content_type:
         headers["Content-Type"] = content_type

@@ -11,6 +11,8 @@ import _ssl
 import asyncio
 import contextlib
 import dataclasses
+import functools
+import socket
 import ssl
 import time
 import warnings
@@ -83,6 +85,7 @@ def alert_name(reason: str | None) -> str | None:
     return None
 
 
+@functools.cache  # one per process: building a context per handshake cost time and ~50 KB that lingered
 def modern_context() -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -92,6 +95,7 @@ def modern_context() -> ssl.SSLContext:
     return ctx
 
 
+@functools.cache
 def legacy_context() -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -129,12 +133,11 @@ async def handshake(address: str, port: int, sni: str, timeout: float, *, legacy
                     opener: Opener | None = None) -> Handshake:  # fmt: skip
     """`address` labels the path; `opener`, when given, provides the connected streams (a proxy tunnel)."""
     start = time.monotonic()
+    if opener is None:
+        return await _direct_handshake(address, port, sni, timeout, legacy, start)
     try:
         async with asyncio.timeout(timeout):
-            if opener is not None:
-                reader, writer = await opener()
-            else:
-                reader, writer = await asyncio.open_connection(address, port)
+            reader, writer = await opener()  # through a proxy tunnel: the streams are given
     except TimeoutError:
         return Handshake(address, port, sni, "connect_failed", error=f"connect: no answer within {timeout:g}s")
     except OSError as exc:
@@ -205,6 +208,71 @@ async def handshake(address: str, port: int, sni: str, timeout: float, *, legacy
     _abort(writer)
     del reader
     return result
+
+
+async def _direct_handshake(address: str, port: int, sni: str, timeout: float, legacy: bool,
+                            start: float) -> Handshake:  # fmt: skip
+    """The handshake on a plain non-blocking socket through memory BIOs. Streams would work too, but their closed
+    transports linger in reference cycles until a full garbage collection, holding OpenSSL's buffers: tens of
+    kilobytes per endpoint at thousands of endpoints."""
+    loop = asyncio.get_running_loop()
+    try:
+        family, _type, _proto, _name, sockaddr = socket.getaddrinfo(
+            address, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
+        )[0]
+    except (OSError, UnicodeError) as exc:
+        return Handshake(address, port, sni, "connect_failed", error=f"connect: {exc}")
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        try:
+            async with asyncio.timeout(timeout):
+                await loop.sock_connect(sock, sockaddr)
+        except TimeoutError:
+            return Handshake(address, port, sni, "connect_failed", error=f"connect: no answer within {timeout:g}s")
+        except OSError as exc:
+            return Handshake(address, port, sni, "connect_failed", error=f"connect: {exc.strerror or exc}")
+        connected = time.monotonic()
+        connect_ms = round((connected - start) * 1000, 2)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        ctx = legacy_context() if legacy else modern_context()
+        tls = ctx.wrap_bio(incoming, outgoing, server_hostname=sni if not _is_ip(sni) else None)
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    try:
+                        tls.do_handshake()
+                        break
+                    except ssl.SSLWantReadError:
+                        pending = outgoing.read()
+                        if pending:
+                            await loop.sock_sendall(sock, pending)
+                        data = await loop.sock_recv(sock, 65536)
+                        if not data:
+                            raise EOFError from None
+                        incoming.write(data)
+        except TimeoutError:
+            return Handshake(address, port, sni, "timeout", error=f"handshake not finished within {timeout:g}s",
+                             connect_ms=connect_ms)  # fmt: skip
+        except ConnectionResetError as exc:
+            return Handshake(address, port, sni, "reset", error=str(exc) or "connection reset", connect_ms=connect_ms)
+        except ssl.SSLError as exc:
+            reason = getattr(exc, "reason", None)
+            return Handshake(address, port, sni, classify_ssl_error(reason, str(exc)), alert=alert_name(reason),
+                             error=f"{reason or type(exc).__name__}: {exc}", connect_ms=connect_ms)  # fmt: skip
+        except (EOFError, BrokenPipeError):
+            return Handshake(address, port, sni, "closed", error="connection closed during the handshake",
+                             connect_ms=connect_ms)  # fmt: skip
+        except OSError as exc:
+            return Handshake(address, port, sni, "error", error=f"{type(exc).__name__}: {exc}", connect_ms=connect_ms)
+        chain, complete = served_chain(tls)
+        cipher = tls.cipher()
+        handshake_ms = round((time.monotonic() - connected) * 1000, 2)
+        return Handshake(address, port, sni, "ok", version=tls.version(), cipher=cipher[0] if cipher else None,
+                         alpn=tls.selected_alpn_protocol(), chain=chain, chain_complete=complete,
+                         connect_ms=connect_ms, handshake_ms=handshake_ms)  # fmt: skip
+    finally:
+        sock.close()
 
 
 async def observe(address: str, port: int, sni: str, timeout: float, *, opener: Opener | None = None) -> Handshake:
