@@ -86,6 +86,13 @@ class RunContext:
 
     async def handshake(self, address: str, port: int, *, host: str) -> tls_probe.Handshake:
         async def probe() -> tls_probe.Handshake:
+            if "tcp.connect" in self._selected:
+                # The run connects to this address anyway: share that attempt, and do not spend a second
+                # --timeout (and a slot) on an address that is filtered or refused.
+                attempt = await self.connect(address, port, host=host)
+                if attempt.outcome != "open":
+                    why = f"connect: {attempt.outcome} ({attempt.error or attempt.errno_name})"
+                    return tls_probe.Handshake(address, port, host, "connect_failed", error=why)
             async with self.slot(host):
                 return await tls_probe.observe(address, port, host, self.options.timeout)
 
