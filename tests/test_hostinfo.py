@@ -18,19 +18,19 @@ def test_ip_addr_json() -> None:
     interfaces = hostinfo.parse_ip_addr_json((FIXTURES / "ip-addr.json").read_text())
     assert interfaces == [
         {"name": "lo", "state": "UNKNOWN", "mtu": 65536, "addresses": ["127.0.0.1/8", "::1/128"]},
-        {"name": "eth0", "state": "UP", "mtu": 1500, "addresses": ["192.168.50.10/24", "fe80::5054:ff:fe12:3456/64"]},
+        {"name": "eth0", "state": "UP", "mtu": 1500, "addresses": ["192.0.2.10/24", "fe80::5054:ff:fe12:3456/64"]},
         {"name": "dummy0", "state": "DOWN", "mtu": 1500, "addresses": []},
     ]
 
 
 def test_ip_route_json() -> None:
     routes = hostinfo.parse_ip_route_json((FIXTURES / "ip-route4.json").read_text())
-    assert routes == ["default via 192.168.50.1 dev eth0 metric 100", "192.168.50.0/24 dev eth0"]
+    assert routes == ["default via 192.0.2.1 dev eth0 metric 100", "192.0.2.0/24 dev eth0"]
 
 
 def test_resolv_conf_and_hosts() -> None:
     resolver = hostinfo.parse_resolv_conf((FIXTURES / "resolv.conf").read_text())
-    assert resolver == {"nameservers": ["192.168.50.2", "192.168.50.3"],
+    assert resolver == {"nameservers": ["192.0.2.2", "192.0.2.3"],
                         "search": ["corp.contoso.example", "lab.contoso.example"],
                         "options": ["edns0", "trust-ad", "timeout:2"]}  # fmt: skip
     hosts = hostinfo.parse_hosts((FIXTURES / "hosts").read_text())
@@ -72,7 +72,7 @@ def test_windows_collector_keeps_command_text(monkeypatch: pytest.MonkeyPatch, t
     facts = hostinfo._windows(scripted({"ipconfig /all": "Windows IP Configuration\r\n", "route print": "IPv4"}))
     assert facts["interfaces_text"]["stdout"].startswith("Windows IP Configuration")
     assert facts["winhttp_proxy_text"]["error"] == "netsh not found"
-    assert facts["hosts"][-1]["address"] == "192.168.50.20"
+    assert facts["hosts"][-1]["address"] == "192.0.2.20"
 
 
 def test_commands_are_bounded_in_time_and_size(monkeypatch: pytest.MonkeyPatch) -> None:
