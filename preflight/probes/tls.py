@@ -59,8 +59,8 @@ class Handshake:
     handshake_ms: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data.pop("chain")
+        # Not dataclasses.asdict: it would deep-copy the chain only for it to be dropped, per handshake.
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "chain"}
         data["chain_length"] = len(self.chain)
         return data
 
