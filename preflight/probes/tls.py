@@ -148,46 +148,9 @@ async def handshake(address: str, port: int, sni: str, timeout: float, *, legacy
     server_hostname = sni if not _is_ip(sni) else None
     try:
         await writer.start_tls(ctx, server_hostname=server_hostname, ssl_handshake_timeout=timeout)
-    except TimeoutError:
+    except _HANDSHAKE_FAILURES as exc:
         _abort(writer)
-        return Handshake(
-            address, port, sni, "timeout", error=f"handshake not finished within {timeout:g}s", connect_ms=connect_ms
-        )
-    except ConnectionResetError as exc:
-        _abort(writer)
-        return Handshake(address, port, sni, "reset", error=str(exc) or "connection reset", connect_ms=connect_ms)
-    except ConnectionAbortedError as exc:
-        _abort(writer)
-        if "taking longer" in str(exc):  # asyncio's own ssl_handshake_timeout, as of Python 3.11
-            return Handshake(address, port, sni, "timeout", error=f"handshake not finished within {timeout:g}s",
-                             connect_ms=connect_ms)  # fmt: skip
-        return Handshake(address, port, sni, "closed", error=f"connection aborted during the handshake: {exc}",
-                         connect_ms=connect_ms)  # fmt: skip
-    except ssl.SSLError as exc:
-        _abort(writer)
-        reason = getattr(exc, "reason", None)
-        return Handshake(
-            address,
-            port,
-            sni,
-            classify_ssl_error(reason, str(exc)),
-            alert=alert_name(reason),
-            error=f"{reason or type(exc).__name__}: {exc}",
-            connect_ms=connect_ms,
-        )
-    except (asyncio.IncompleteReadError, BrokenPipeError, EOFError) as exc:
-        _abort(writer)
-        return Handshake(
-            address,
-            port,
-            sni,
-            "closed",
-            error=f"{type(exc).__name__}: connection closed during the handshake",
-            connect_ms=connect_ms,
-        )
-    except OSError as exc:
-        _abort(writer)
-        return Handshake(address, port, sni, "error", error=f"{type(exc).__name__}: {exc}", connect_ms=connect_ms)
+        return _failed_handshake(address, port, sni, exc, timeout, connect_ms)
     handshake_ms = round((time.monotonic() - connected) * 1000, 2)
     ssl_object = writer.get_extra_info("ssl_object")
     chain, complete = served_chain(ssl_object)
@@ -208,6 +171,32 @@ async def handshake(address: str, port: int, sni: str, timeout: float, *, legacy
     _abort(writer)
     del reader
     return result
+
+
+_HANDSHAKE_FAILURES = (TimeoutError, ssl.SSLError, OSError, EOFError, asyncio.IncompleteReadError)
+
+
+def _failed_handshake(address: str, port: int, sni: str, exc: BaseException, timeout: float,
+                      connect_ms: float) -> Handshake:  # fmt: skip
+    """The outcome of a handshake that raised, whichever way it was driven (streams or memory BIOs)."""
+
+    def failed(outcome: str, error: str, alert: str | None = None) -> Handshake:
+        return Handshake(address, port, sni, outcome, alert=alert, error=error, connect_ms=connect_ms)
+
+    if isinstance(exc, TimeoutError) or (isinstance(exc, ConnectionAbortedError) and "taking longer" in str(exc)):
+        return failed("timeout", f"handshake not finished within {timeout:g}s")  # the latter: asyncio's own
+    if isinstance(exc, ConnectionResetError):
+        return failed("reset", str(exc) or "connection reset")
+    if isinstance(exc, ConnectionAbortedError):
+        return failed("closed", f"connection aborted during the handshake: {exc}")
+    if isinstance(exc, ssl.SSLError):
+        reason = getattr(exc, "reason", None)
+        return failed(
+            classify_ssl_error(reason, str(exc)), f"{reason or type(exc).__name__}: {exc}", alert_name(reason)
+        )
+    if isinstance(exc, (asyncio.IncompleteReadError, BrokenPipeError, EOFError)):
+        return failed("closed", f"{type(exc).__name__}: connection closed during the handshake")
+    return failed("error", f"{type(exc).__name__}: {exc}")
 
 
 async def _direct_handshake(address: str, port: int, sni: str, timeout: float, legacy: bool,
@@ -251,20 +240,8 @@ async def _direct_handshake(address: str, port: int, sni: str, timeout: float, l
                         if not data:
                             raise EOFError from None
                         incoming.write(data)
-        except TimeoutError:
-            return Handshake(address, port, sni, "timeout", error=f"handshake not finished within {timeout:g}s",
-                             connect_ms=connect_ms)  # fmt: skip
-        except ConnectionResetError as exc:
-            return Handshake(address, port, sni, "reset", error=str(exc) or "connection reset", connect_ms=connect_ms)
-        except ssl.SSLError as exc:
-            reason = getattr(exc, "reason", None)
-            return Handshake(address, port, sni, classify_ssl_error(reason, str(exc)), alert=alert_name(reason),
-                             error=f"{reason or type(exc).__name__}: {exc}", connect_ms=connect_ms)  # fmt: skip
-        except (EOFError, BrokenPipeError):
-            return Handshake(address, port, sni, "closed", error="connection closed during the handshake",
-                             connect_ms=connect_ms)  # fmt: skip
-        except OSError as exc:
-            return Handshake(address, port, sni, "error", error=f"{type(exc).__name__}: {exc}", connect_ms=connect_ms)
+        except _HANDSHAKE_FAILURES as exc:
+            return _failed_handshake(address, port, sni, exc, timeout, connect_ms)
         chain, complete = served_chain(tls)
         cipher = tls.cipher()
         handshake_ms = round((time.monotonic() - connected) * 1000, 2)
