@@ -12,6 +12,8 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
+from preflight.netutil import is_ip_literal
+
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:%[\w.-]+)?(?![\w:])")
@@ -43,7 +45,7 @@ class Pseudonymizer:
     def add(self, kind: str, names: Iterable[str | None]) -> None:
         for name in names:
             cleaned = (name or "").strip().strip(".")
-            if len(cleaned) >= 2 and not _is_address(cleaned) and cleaned.lower() != "localhost":
+            if len(cleaned) >= 2 and not is_ip_literal(cleaned.strip("[]")) and cleaned.lower() != "localhost":
                 self.names.setdefault(cleaned.lower(), kind)
                 self._names_re = None
 
@@ -51,7 +53,7 @@ class Pseudonymizer:
         """The internal domain a host name belongs to ("corp.contoso.com" for "proxy.corp.contoso.com")."""
         for name in names:
             labels = name.strip(".").split(".")
-            if len(labels) >= 3 and not _is_address(name):
+            if len(labels) >= 3 and not is_ip_literal(name.strip("[]")):
                 self.add("domain", [".".join(labels[1:])])
 
     def learn(self, text: str) -> None:
@@ -97,11 +99,3 @@ class Pseudonymizer:
             alternatives = "|".join(re.escape(n) for n in sorted(self.names, key=len, reverse=True))
             self._names_re = re.compile(rf"(?i)(?<![\w-])(?:{alternatives})(?![\w-])")
         return self._names_re
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return False
-    return True
