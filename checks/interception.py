@@ -32,7 +32,7 @@ from cryptography.x509.verification import (
 )
 
 from preflight import CodeDoc, Finding, Status, Target
-from preflight.certs import facts, is_self_signed, load_der, matches_host, sct_count, subject
+from preflight.certs import facts, is_self_signed, issuer, load_der, matches_host, sct_count, subject
 from preflight.context import RunContext
 from preflight.netutil import is_ip_literal
 from preflight.plan import Plan
@@ -176,7 +176,7 @@ def judge(
     leaf, pool = chain[0], chain[1:]
     leaf_facts = facts(leaf)
     evidence["leaf"] = leaf_facts
-    evidence["chain"] = [{"subject": subject(c), "issuer": c.issuer.rfc4514_string()} for c in chain]
+    evidence["chain"] = [{"subject": subject(c), "issuer": issuer(c)} for c in chain]
     evidence["sct_count"] = sct_count(leaf)
     hint = product_hint(leaf_facts["issuer"] + " " + " ".join(e["issuer"] for e in evidence["chain"]))
     if not matches_host(leaf, host):

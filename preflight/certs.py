@@ -1,11 +1,15 @@
 """Facts about certificates, as evidence: what a person or a firewall team needs to recognise a chain.
 
 Everything here tolerates hostile certificates: a field that cannot be parsed is reported as such, never raised.
+
+Parsing and the facts are memoised per certificate: the endpoints of a run share a handful of intermediates and
+often one wildcard leaf, and turning names into text cost more than the TLS handshake that fetched them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import ipaddress
 import warnings
@@ -16,8 +20,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 
 SCT_OID = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
+# Distinct certificates remembered: a run sees a few dozen. A handshake delivers at most ~100 KB of chain, so even
+# a hostile run serving thousands of different large certificates keeps the caches within ~25 MB.
+CACHED_CERTS = 256
+
+_memo = functools.lru_cache(maxsize=CACHED_CERTS)
 
 
+@_memo
 def load_der(der: bytes) -> x509.Certificate | None:
     try:
         with warnings.catch_warnings():
@@ -45,10 +55,12 @@ def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
     return certs
 
 
+@_memo
 def sha256(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 
+@_memo
 def spki_sha256(cert: x509.Certificate) -> str | None:
     try:
         spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
@@ -64,10 +76,12 @@ def _name(name_getter: Any) -> str:
         return "(unparseable name)"
 
 
+@_memo
 def subject(cert: x509.Certificate) -> str:
     return _name(lambda: cert.subject)
 
 
+@_memo
 def issuer(cert: x509.Certificate) -> str:
     return _name(lambda: cert.issuer)
 
@@ -79,13 +93,14 @@ def _extension(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> Any:
         return None
 
 
-def san_names(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+@_memo
+def san_names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(DNS names, IP addresses) from subjectAltName."""
     san = _extension(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
     if san is None:
-        return [], []
-    dns_names = [str(n) for n in san.get_values_for_type(x509.DNSName)]
-    ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+        return (), ()
+    dns_names = tuple(str(n) for n in san.get_values_for_type(x509.DNSName))
+    ips = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
     return dns_names, ips
 
 
@@ -110,6 +125,7 @@ def matches_host(cert: x509.Certificate, host: str) -> bool:
     return False
 
 
+@_memo
 def sct_count(cert: x509.Certificate) -> int:
     """Embedded certificate-transparency SCTs (0 when absent; 1 when present but unparseable)."""
     try:
@@ -143,6 +159,7 @@ def urls(cert: x509.Certificate) -> dict[str, list[str]]:
     return out
 
 
+@_memo
 def is_self_signed(cert: x509.Certificate) -> bool:
     if cert.subject != cert.issuer:
         return False
@@ -158,7 +175,17 @@ def validity(cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
 
 
 def facts(cert: x509.Certificate) -> dict[str, Any]:
-    """The evidence for one certificate."""
+    """The evidence for one certificate (a fresh copy: callers own what they are given)."""
+    known = _facts(cert)
+    return known | {
+        "san_dns": list(known["san_dns"]),
+        "san_ip": list(known["san_ip"]),
+        "urls": {kind: list(found) for kind, found in known["urls"].items()},
+    }
+
+
+@_memo
+def _facts(cert: x509.Certificate) -> dict[str, Any]:
     dns_names, ips = san_names(cert)
     not_before, not_after = validity(cert)
     return {
@@ -178,5 +205,6 @@ def facts(cert: x509.Certificate) -> dict[str, Any]:
     }
 
 
+@_memo
 def to_pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(Encoding.PEM).decode("ascii")
