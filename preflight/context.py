@@ -1,6 +1,9 @@
 """The run context: options, limits and the memoised probes every check shares.
 
-One DNS resolution per host and one TCP connect per address and port, however many checks read them.
+One DNS resolution per host and one TCP connect per address and port, however many checks read them. When a
+direct TLS handshake will follow on that address and port, the connection the TCP probe opened is parked for it
+instead of closed: the handshake starts from the connection whose connect `tcp.connect` reports, as any client
+would, and the run opens one connection per endpoint instead of two.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -23,6 +28,11 @@ from preflight.probes import tls as tls_probe
 from preflight.proxy import ProxyConfig
 
 T = TypeVar("T")
+
+# A parked connection older than this is closed rather than used: servers drop idle connections that never sent
+# a ClientHello (a handshake on a stale one is retried on a new connection anyway, see tls_probe.observe).
+PARKED_MAX_AGE_S = 2.0
+TLS_CHECKS = ("tls.handshake", "tls.interception")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +57,15 @@ class RunContext:
         self._per_host: dict[str, asyncio.Semaphore] = {}
         # Set by the clock check once it has measured one: TLS validity is judged at the corrected time.
         self.clock_offset_s: float | None = None
+        # (host, port) pairs a direct handshake is planned for; their connections are parked, at most one per
+        # concurrency slot, so parked sockets never outnumber the run's own limit.
+        self._handshake_planned = {
+            (t.host, t.port)
+            for check_id in TLS_CHECKS
+            for t in self._selected.get(check_id, [])
+            if t.port is not None and not t.wildcard and plan.route(t.host, t.port).direct
+        }
+        self._parked: dict[tuple[str, int], tuple[socket.socket, float, float | None]] = {}
 
     def now(self) -> dt.datetime:
         """The corrected current time (this host's clock plus the measured offset, when there is one)."""
@@ -55,9 +74,11 @@ class RunContext:
     @contextlib.asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
         """A place in the global and the per-host concurrency limits, for one network operation."""
-        host_limit = self._per_host.setdefault(host, asyncio.Semaphore(self.options.per_host))
-        async with host_limit, self._global:
+        async with self._host_slot(host), self._global:
             yield
+
+    def _host_slot(self, host: str) -> asyncio.Semaphore:
+        return self._per_host.setdefault(host, asyncio.Semaphore(self.options.per_host))
 
     async def memo(self, key: Any, factory: Callable[[], Awaitable[T]]) -> T:
         """Run `factory` once per key for the whole run; every caller awaits the same task."""
@@ -80,9 +101,25 @@ class RunContext:
     async def connect(self, address: str, port: int, *, host: str) -> tcp_probe.ConnectAttempt:
         async def probe() -> tcp_probe.ConnectAttempt:
             async with self.slot(host):
-                return await tcp_probe.connect(address, port, self.options.timeout)
+                attempt, sock = await tcp_probe.open_connection(address, port, self.options.timeout)
+            if sock is not None:
+                if (host, port) in self._handshake_planned and len(self._parked) < self.options.concurrency:
+                    self._parked[(address, port)] = (sock, time.monotonic(), attempt.latency_ms)
+                else:
+                    sock.close()
+            return attempt
 
         return await self.memo(("tcp", address, port), probe)
+
+    def _take_parked(self, address: str, port: int) -> tls_probe.Connected | None:
+        parked = self._parked.pop((address, port), None)
+        if parked is None:
+            return None
+        sock, since, connect_ms = parked
+        if time.monotonic() - since > PARKED_MAX_AGE_S:
+            sock.close()
+            return None
+        return tls_probe.Connected(sock, connect_ms)
 
     async def handshake(self, address: str, port: int, *, host: str) -> tls_probe.Handshake:
         async def probe() -> tls_probe.Handshake:
@@ -93,6 +130,16 @@ class RunContext:
                 if attempt.outcome != "open":
                     why = f"connect: {attempt.outcome} ({attempt.error or attempt.errno_name})"
                     return tls_probe.Handshake(address, port, host, "connect_failed", error=why)
+            connected = self._take_parked(address, port)
+            if connected is not None:
+                # The connection already holds its place: it counted against the limit when it was opened and
+                # parked connections are capped at the limit, so waiting in the queue again would only let it idle.
+                try:
+                    async with self._host_slot(host):
+                        return await tls_probe.observe(address, port, host, self.options.timeout,
+                                                       connection=connected)  # fmt: skip
+                finally:
+                    connected.sock.close()  # the handshake closes it; this covers a cancellation before it began
             async with self.slot(host):
                 return await tls_probe.observe(address, port, host, self.options.timeout)
 
@@ -189,6 +236,12 @@ class RunContext:
     def cancel_probes(self) -> None:
         for task in self._memo.values():
             task.cancel()
+
+    def close(self) -> None:
+        """Close the connections no handshake came for (its check was skipped, or the run ended first)."""
+        for sock, _since, _connect_ms in self._parked.values():
+            sock.close()
+        self._parked.clear()
 
 
 def _proxy_url(proxy: ProxyConfig, address: str, use_credentials: bool) -> str:

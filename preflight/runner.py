@@ -132,6 +132,7 @@ async def execute(
             ctx.cancel_probes()
             await asyncio.wait(jobs, timeout=0.5)  # the whole exit must fit in one second
         stopper.cancel()
+        ctx.close()
         for future in futures.values():
             if not future.done():
                 future.cancel()

@@ -7,6 +7,7 @@ Windows has no equivalent, so there only the error number is read. The verdict i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import errno
 import ipaddress
@@ -174,30 +175,38 @@ def is_local_address(address: str | None) -> bool:
 
 
 async def connect(address: str, port: int, timeout: float) -> ConnectAttempt:
+    attempt, sock = await open_connection(address, port, timeout)
+    if sock is not None:
+        sock.close()
+    return attempt
+
+
+async def open_connection(address: str, port: int, timeout: float) -> tuple[ConnectAttempt, socket.socket | None]:
+    """One connect; on success the connected non-blocking socket is handed over (the caller closes it)."""
     loop = asyncio.get_running_loop()
     ip = ipaddress.ip_address(address.split("%", maxsplit=1)[0])
     family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
-    if sys.platform.startswith("linux"):
+    recverr = _recverr_option(family)
+    if recverr is not None:
         try:
-            if family == socket.AF_INET:
-                sock.setsockopt(socket.IPPROTO_IP, _IP_RECVERR, 1)
-            else:
-                sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)
+            sock.setsockopt(*recverr, 1)
         except OSError:
-            pass
+            recverr = None
     sockaddr: tuple[Any, ...] = (address, port) if family == socket.AF_INET else (address, port, 0, 0)
     start = time.monotonic()
     try:
         async with asyncio.timeout(timeout):
             await loop.sock_connect(sock, sockaddr)
     except TimeoutError:
-        return ConnectAttempt(address, port, "filtered", error=f"no answer within {timeout:g}s")
+        sock.close()
+        return ConnectAttempt(address, port, "filtered", error=f"no answer within {timeout:g}s"), None
     except OSError as exc:
         number = exc.errno if exc.errno is not None else getattr(exc, "winerror", None)
         icmp = _read_icmp(sock)
-        return ConnectAttempt(
+        sock.close()
+        attempt = ConnectAttempt(
             address,
             port,
             classify_error(number, icmp),
@@ -205,6 +214,20 @@ async def connect(address: str, port: int, timeout: float) -> ConnectAttempt:
             error=exc.strerror or str(exc),
             icmp=icmp,
         )
-    finally:
+        return attempt, None
+    except BaseException:
         sock.close()
-    return ConnectAttempt(address, port, "open", latency_ms=round((time.monotonic() - start) * 1000, 2))
+        raise
+    latency_ms = round((time.monotonic() - start) * 1000, 2)
+    if recverr is not None:
+        # The error queue explains a failed connect; on a connection that carries traffic it would turn ICMP
+        # noise into errors the application never asked for.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(*recverr, 0)
+    return ConnectAttempt(address, port, "open", latency_ms=latency_ms), sock
+
+
+def _recverr_option(family: int) -> tuple[int, int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    return (socket.IPPROTO_IP, _IP_RECVERR) if family == socket.AF_INET else (socket.IPPROTO_IPV6, _IPV6_RECVERR)

@@ -129,12 +129,21 @@ def served_chain(ssl_object: Any) -> tuple[tuple[bytes, ...], bool]:
 Opener = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
 
+@dataclasses.dataclass(frozen=True)
+class Connected:
+    """A connection the TCP probe opened and handed over, and how long its connect took."""
+
+    sock: socket.socket
+    connect_ms: float | None
+
+
 async def handshake(address: str, port: int, sni: str, timeout: float, *, legacy: bool = False,
-                    opener: Opener | None = None) -> Handshake:  # fmt: skip
-    """`address` labels the path; `opener`, when given, provides the connected streams (a proxy tunnel)."""
+                    opener: Opener | None = None, connection: Connected | None = None) -> Handshake:  # fmt: skip
+    """`address` labels the path; `opener`, when given, provides the connected streams (a proxy tunnel);
+    `connection`, a direct connection already open to address:port (which the handshake then owns and closes)."""
     start = time.monotonic()
     if opener is None:
-        return await _direct_handshake(address, port, sni, timeout, legacy, start)
+        return await _direct_handshake(address, port, sni, timeout, legacy, start, connection)
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await opener()  # through a proxy tunnel: the streams are given
@@ -177,7 +186,7 @@ _HANDSHAKE_FAILURES = (TimeoutError, ssl.SSLError, OSError, EOFError, asyncio.In
 
 
 def _failed_handshake(address: str, port: int, sni: str, exc: BaseException, timeout: float,
-                      connect_ms: float) -> Handshake:  # fmt: skip
+                      connect_ms: float | None) -> Handshake:  # fmt: skip
     """The outcome of a handshake that raised, whichever way it was driven (streams or memory BIOs)."""
 
     def failed(outcome: str, error: str, alert: str | None = None) -> Handshake:
@@ -199,30 +208,35 @@ def _failed_handshake(address: str, port: int, sni: str, exc: BaseException, tim
     return failed("error", f"{type(exc).__name__}: {exc}")
 
 
-async def _direct_handshake(address: str, port: int, sni: str, timeout: float, legacy: bool,
-                            start: float) -> Handshake:  # fmt: skip
+async def _direct_handshake(address: str, port: int, sni: str, timeout: float, legacy: bool, start: float,
+                            given: Connected | None) -> Handshake:  # fmt: skip
     """The handshake on a plain non-blocking socket through memory BIOs. Streams would work too, but their closed
     transports linger in reference cycles until a full garbage collection, holding OpenSSL's buffers: tens of
     kilobytes per endpoint at thousands of endpoints."""
     loop = asyncio.get_running_loop()
-    try:
-        family, _type, _proto, _name, sockaddr = socket.getaddrinfo(
-            address, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
-        )[0]
-    except (OSError, UnicodeError) as exc:
-        return Handshake(address, port, sni, "connect_failed", error=f"connect: {exc}")
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    try:
+    if given is not None:
+        sock, connect_ms = given.sock, given.connect_ms
+    else:
         try:
-            async with asyncio.timeout(timeout):
-                await loop.sock_connect(sock, sockaddr)
-        except TimeoutError:
-            return Handshake(address, port, sni, "connect_failed", error=f"connect: no answer within {timeout:g}s")
-        except OSError as exc:
-            return Handshake(address, port, sni, "connect_failed", error=f"connect: {exc.strerror or exc}")
+            family, _type, _proto, _name, sockaddr = socket.getaddrinfo(
+                address, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
+            )[0]
+        except (OSError, UnicodeError) as exc:
+            return Handshake(address, port, sni, "connect_failed", error=f"connect: {exc}")
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+    try:
+        if given is None:
+            try:
+                async with asyncio.timeout(timeout):
+                    await loop.sock_connect(sock, sockaddr)
+            except TimeoutError:
+                return Handshake(address, port, sni, "connect_failed",
+                                 error=f"connect: no answer within {timeout:g}s")  # fmt: skip
+            except OSError as exc:
+                return Handshake(address, port, sni, "connect_failed", error=f"connect: {exc.strerror or exc}")
+            connect_ms = round((time.monotonic() - start) * 1000, 2)
         connected = time.monotonic()
-        connect_ms = round((connected - start) * 1000, 2)
         incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         ctx = legacy_context() if legacy else modern_context()
         tls = ctx.wrap_bio(incoming, outgoing, server_hostname=sni if not _is_ip(sni) else None)
@@ -242,6 +256,10 @@ async def _direct_handshake(address: str, port: int, sni: str, timeout: float, l
                         incoming.write(data)
         except _HANDSHAKE_FAILURES as exc:
             return _failed_handshake(address, port, sni, exc, timeout, connect_ms)
+        finished = outgoing.read()  # TLS 1.3: the client's Finished, so the server logs a completed handshake
+        if finished:
+            with contextlib.suppress(OSError):
+                sock.send(finished)  # a few dozen bytes into an empty send buffer: no wait
         chain, complete = served_chain(tls)
         cipher = tls.cipher()
         handshake_ms = round((time.monotonic() - connected) * 1000, 2)
@@ -252,9 +270,16 @@ async def _direct_handshake(address: str, port: int, sni: str, timeout: float, l
         sock.close()
 
 
-async def observe(address: str, port: int, sni: str, timeout: float, *, opener: Opener | None = None) -> Handshake:
-    """A modern handshake, plus a legacy retry when the refusal was about the protocol version."""
-    modern = await handshake(address, port, sni, timeout, opener=opener)
+async def observe(address: str, port: int, sni: str, timeout: float, *, opener: Opener | None = None,
+                  connection: Connected | None = None) -> Handshake:  # fmt: skip
+    """A modern handshake, plus a legacy retry when the refusal was about the protocol version.
+
+    On a connection handed over by the TCP probe, a peer that closed or reset before answering is asked again on a
+    new connection: the handed-over one may have idled out while it waited, and a device that resets on the
+    ClientHello does so on the new connection too, so the verdict does not depend on which connection was used."""
+    modern = await handshake(address, port, sni, timeout, opener=opener, connection=connection)
+    if connection is not None and modern.outcome in ("closed", "reset"):
+        modern = await handshake(address, port, sni, timeout, opener=opener)
     if modern.outcome not in ("protocol_too_old", "alert", "closed", "reset"):
         return modern
     legacy = await handshake(address, port, sni, timeout, legacy=True, opener=opener)
