@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+import dns._asyncbackend
 import dns.asyncquery
 import dns.exception
 import dns.flags
@@ -142,6 +143,34 @@ def _settle(future: asyncio.Future[list[Any]], result: Any) -> None:
         future.set_result(result)
 
 
+class _UdpSocket(dns._asyncbackend.DatagramSocket):
+    """One plain non-blocking UDP socket driven by the loop's own sock_* calls, for dnspython's query functions
+    (which still check the source, the ID, the question and truncation). Its asyncio backend builds a datagram
+    transport, a protocol and a queue per query, which cost more than the query itself at thousands of names.
+    Receive timeouts are left to the caller's overall bound."""
+
+    def __init__(self, family: int) -> None:
+        super().__init__(family, socket.SOCK_DGRAM)
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self.sock.setblocking(False)
+            # Bound before the first receive: Windows' proactor loop refuses recvfrom on an unbound socket.
+            self.sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+        except BaseException:
+            self.sock.close()
+            raise
+
+    async def sendto(self, what: bytes, destination: Any, timeout: float | None) -> int:
+        await asyncio.get_running_loop().sock_sendto(self.sock, what, destination)
+        return len(what)
+
+    async def recvfrom(self, size: int, timeout: float | None) -> tuple[bytes, Any]:
+        return await asyncio.get_running_loop().sock_recvfrom(self.sock, size)
+
+    async def close(self) -> None:
+        self.sock.close()
+
+
 async def query_server(host: str, qtype: str, server: tuple[str, int], timeout: float) -> ServerAnswer:
     """Ask one server for one record type, following a CNAME chain the server left unfinished."""
     label = _server_label(server)
@@ -156,9 +185,10 @@ async def query_server(host: str, qtype: str, server: tuple[str, int], timeout: 
         async with asyncio.timeout(timeout):
             while True:
                 query = dns.message.make_query(qname, rdtype)
-                response, used_tcp = await dns.asyncquery.udp_with_fallback(
-                    query, server[0], timeout=timeout, port=server[1]
-                )
+                async with _UdpSocket(socket.AF_INET6 if ":" in server[0] else socket.AF_INET) as udp:
+                    response, used_tcp = await dns.asyncquery.udp_with_fallback(
+                        query, server[0], timeout=timeout, port=server[1], udp_sock=udp
+                    )
                 truncated = truncated or used_tcp
                 transport = "tcp" if used_tcp else transport
                 rcode = dns.rcode.to_text(response.rcode())
