@@ -15,26 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import ipaddress
 import tomllib
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import Any
 
 from cryptography import x509
-from cryptography.x509 import DNSName, IPAddress
-from cryptography.x509.verification import (
-    Criticality,
-    ExtensionPolicy,
-    PolicyBuilder,
-    Store,
-    VerificationError,
-)
 
 from preflight import CodeDoc, Finding, Status, Target
 from preflight.certs import facts, is_self_signed, issuer, load_der, matches_host, sct_count, subject
 from preflight.context import RunContext
-from preflight.netutil import is_ip_literal
+from preflight.pathverify import verified_path
 from preflight.plan import Plan
 from preflight.probes.tls import MAX_CHAIN
 from preflight.truststore import expected_roots, os_roots, public_roots
@@ -132,29 +123,6 @@ def product_hint(issuer_text: str) -> str | None:
     return None
 
 
-def _verify(
-    leaf: x509.Certificate, pool: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], name: str,
-    when: dt.datetime, *, relaxed: bool,
-) -> list[x509.Certificate] | None:  # fmt: skip
-    """The verified path (leaf first, anchor last), or None."""
-    if not anchors:
-        return None
-    builder = PolicyBuilder().store(Store(list(anchors))).time(when).max_chain_depth(8)
-    if relaxed:  # enterprise CAs mint leaves the OS accepts but the web PKI profile would not
-        builder = builder.extension_policies(
-            ca_policy=ExtensionPolicy.webpki_defaults_ca(),
-            ee_policy=ExtensionPolicy.permit_all().require_present(
-                x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
-            ),
-        )
-    subject_name = IPAddress(ipaddress.ip_address(name)) if is_ip_literal(name) else DNSName(name)
-    verifier = builder.build_server_verifier(subject_name)
-    try:
-        return list(verifier.verify(leaf, list(pool)))
-    except (VerificationError, ValueError):  # no path, or a certificate the verifier cannot parse
-        return None
-
-
 def _judging_time(chain: Sequence[x509.Certificate], now: dt.datetime) -> dt.datetime:
     """Now, moved inside the served certificates' common validity window if it falls outside it."""
     start = max(c.not_valid_before_utc for c in chain)
@@ -181,14 +149,15 @@ def judge(
     hint = product_hint(leaf_facts["issuer"] + " " + " ".join(e["issuer"] for e in evidence["chain"]))
     if not matches_host(leaf, host):
         return "tls.wrong_host", evidence
-    when = _judging_time(chain, now)
+    # Whole seconds, as certificates state their validity: chains judged within the same second share a verdict.
+    when = _judging_time(chain, now.replace(microsecond=0))
     evidence["judged_at"] = when.isoformat()
     for store_name, anchors, relaxed, code in (
         ("expected", expected, False, "tls.clean"),
         ("public", public, False, "tls.unexpected_public_ca"),
         ("os", os_store, True, "tls.intercepted"),
     ):
-        path = _verify(leaf, pool, anchors, host, when, relaxed=relaxed)
+        path = verified_path(leaf, pool, anchors, host, when, relaxed=relaxed)
         if path is None:
             continue
         evidence["matched_store"] = store_name

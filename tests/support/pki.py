@@ -77,7 +77,8 @@ def _der_length(n: int) -> bytes:
 
 def ca(common_name: str, *, parent: Issued | None = None, org: str | None = "DigiCert Inc",
        not_before: dt.datetime | None = None, not_after: dt.datetime | None = None,
-       key: ec.EllipticCurvePrivateKey | None = None) -> Issued:  # fmt: skip
+       key: ec.EllipticCurvePrivateKey | None = None,
+       name_constraints: x509.NameConstraints | None = None) -> Issued:  # fmt: skip
     key = key or ec.generate_private_key(ec.SECP256R1())
     name = _name(common_name, org)
     issuer_name = parent.cert.subject if parent else name
@@ -98,6 +99,8 @@ def ca(common_name: str, *, parent: Issued | None = None, org: str | None = "Dig
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(parent.key.public_key()), critical=False
         )
+    if name_constraints is not None:
+        builder = builder.add_extension(name_constraints, critical=True)
     return Issued(builder.sign(signer, hashes.SHA256()), key)
 
 
