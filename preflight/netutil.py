@@ -1,7 +1,11 @@
-"""Address and name classification shared by checks."""
+"""Address and name classification shared by checks.
+
+The address functions are memoised: every check of every endpoint asks them about the same few addresses, and
+parsing an address with ipaddress costs more than the question."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -34,6 +38,10 @@ def is_special_use_name(host: str) -> bool:
     return any(name == s or name.endswith("." + s) for s in _SPECIAL_USE_SUFFIXES)
 
 
+_memo = functools.lru_cache(maxsize=4096)
+
+
+@_memo
 def is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -42,6 +50,7 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
+@_memo
 def unmapped(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     ip = ipaddress.ip_address(address.split("%", maxsplit=1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -49,11 +58,13 @@ def unmapped(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ip
 
 
+@_memo
 def is_unspecified(address: str) -> bool:
     ip = unmapped(address)
     return ip.is_unspecified or (isinstance(ip, ipaddress.IPv4Address) and ip in _SINKHOLE_NETWORKS[0])
 
 
+@_memo
 def sinkhole_kind(address: str) -> str | None:
     """Why an answer for a public name looks sinkholed or internal, or None if it looks public."""
     ip = unmapped(address)
@@ -70,6 +81,7 @@ def sinkhole_kind(address: str) -> str | None:
     return None
 
 
+@_memo
 def family_name(address: str) -> str:
     return (
         "ipv6" if isinstance(ipaddress.ip_address(address.split("%", maxsplit=1)[0]), ipaddress.IPv6Address) else "ipv4"
