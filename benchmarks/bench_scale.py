@@ -156,7 +156,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def probe_only(size: int, roots: str) -> None:
-    """The same observations and verdicts without the engine: resolve, connect, handshake, judge; 32 at a time."""
+    """The same observations and verdicts without the engine: resolve, connect, handshake on that connection,
+    judge; 32 at a time."""
     from checks.interception import judge as judge_interception
     from checks.tls import judge as judge_handshake
     from preflight.certs import load_pem_bundle
@@ -171,10 +172,10 @@ def probe_only(size: int, roots: str) -> None:
         async with slots:
             resolution = await dns.resolve(name, timeout=5, dns_servers=[("127.0.0.1", 53)], use_system=False)
         ip = resolution.addresses[0]
-        async with slots:
-            await tcp.connect(ip, 443, 5)
-        async with slots:
-            shake = await tls.handshake(ip, 443, name, 5)
+        async with slots:  # one connection for the connect and the handshake, as the tool does
+            attempt, sock = await tcp.open_connection(ip, 443, 5)
+            assert sock is not None, attempt
+            shake = await tls.handshake(ip, 443, name, 5, connection=tls.Connected(sock, attempt.latency_ms))
         now = dt.datetime.now(dt.UTC)
         judge_handshake(name, 443, [shake], now)
         judge_interception(name, shake.chain, now, expected=expected, public=public, os_store=os_store)
