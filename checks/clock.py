@@ -7,6 +7,7 @@ proxy may rewrite Date). Once an offset is measured, the TLS checks judge validi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from preflight.context import RunContext
 from preflight.netutil import is_ip_literal, usable_addresses
 from preflight.plan import Plan, parse_server_option
 from preflight.probes.ntp import DateReading, NtpReading, https_date, query
+from preflight.probes.tls import Opener
 from preflight.truststore import expected_roots, os_roots, public_roots
 
 CODES: dict[str, CodeDoc] = {
@@ -119,8 +121,10 @@ class ClockSkewCheck:
     async def run(self, target: Target, ctx: RunContext) -> Finding:
         policy = ctx.plan.profile.clock
         servers = list(ctx.options.ntp_servers) or list(policy.ntp_servers)
-        readings = [await self._ntp(ctx, server) for server in servers]
-        date, trusted = await self._https_date(ctx)  # the fallback, and a cross-check when NTP answered
+        # The NTP servers and the HTTPS Date are asked at once: one silent source must not hold up the others.
+        readings, (date, trusted) = await asyncio.gather(
+            asyncio.gather(*(self._ntp(ctx, server) for server in servers)), self._https_date(ctx)
+        )
         finding, offset = judge(readings, date, trusted, policy.warn_s, policy.fail_s)
         if offset is not None:
             ctx.clock_offset_s = offset
@@ -140,26 +144,37 @@ class ClockSkewCheck:
             return await query(server, address, port, min(ctx.options.timeout, 2.0))
 
     async def _https_date(self, ctx: RunContext) -> tuple[DateReading | None, bool]:
+        """The Date of the first TLS endpoint whose path opens (in the order they open: a filtered endpoint first
+        in the profile must not cost a whole timeout), trusted only if its chain is clean."""
         from checks.interception import judge as judge_interception
 
-        for target in ctx.plan.port_targets(tls_only=True):
-            if target.wildcard or target.missing or target.port is None:
-                continue
-            paths = await ctx.paths(target.host, target.port)
-            if not paths:
-                continue
-            label, opener = paths[0]
-            async with ctx.slot(target.host):
-                reading = await https_date(target.host, label, target.port, ctx.options.timeout, opener=opener)
-            if reading.outcome == "error":
-                continue
-            expected = expected_roots(ctx.plan.profile.expected_roots)
-            public = public_roots(ctx.options.public_roots)
-            code, _ = judge_interception(
-                target.host, reading.chain, ctx.now(), expected=expected, public=public, os_store=os_roots()
-            )
-            return reading, code == "tls.clean"
-        return None, False
+        async def opened(target: Target) -> tuple[Target, list[tuple[str, Opener | None]]]:
+            assert target.port is not None
+            return target, await ctx.paths(target.host, target.port)
+
+        candidates = [asyncio.ensure_future(opened(t)) for t in ctx.plan.port_targets(tls_only=True)
+                      if not (t.wildcard or t.missing or t.port is None)]  # fmt: skip
+        try:
+            for next_open in asyncio.as_completed(candidates):
+                target, paths = await next_open
+                if not paths:
+                    continue
+                assert target.port is not None
+                label, opener = paths[0]
+                async with ctx.slot(target.host):
+                    reading = await https_date(target.host, label, target.port, ctx.options.timeout, opener=opener)
+                if reading.outcome == "error":
+                    continue
+                expected = expected_roots(ctx.plan.profile.expected_roots)
+                public = public_roots(ctx.options.public_roots)
+                code, _ = judge_interception(
+                    target.host, reading.chain, ctx.now(), expected=expected, public=public, os_store=os_roots()
+                )
+                return reading, code == "tls.clean"
+            return None, False
+        finally:
+            for candidate in candidates:
+                candidate.cancel()
 
 
 def _split_server(server: str) -> tuple[str, int]:

@@ -8,8 +8,9 @@ must answer a real OCSP request with an OCSP response). A middlebox answering 20
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ from preflight.context import RunContext
 from preflight.netutil import usable_addresses
 from preflight.plan import Plan
 from preflight.probes.http import MAX_BODY, HttpFetch
+from preflight.proxy import ProxyConfig
 
 CODES: dict[str, CodeDoc] = {
     "crl.ok": CodeDoc(
@@ -144,7 +146,6 @@ class CrlFetchCheck:
         return [t for t in plan.port_targets() if t.port == 80]
 
     async def run(self, target: Target, ctx: RunContext) -> Finding:
-        jobs = await _revocation_urls(ctx, target.host)
         route = ctx.plan.route(target.host, 80)
         if route.proxy is not None:
             addresses = [f"via {route.proxy.display}"]
@@ -154,29 +155,24 @@ class CrlFetchCheck:
         if not addresses:
             return Finding(Status.SKIP, "run.upstream", f"{target.key}: no address to fetch from",
                            caused_by=ctx.result_id_for("dns.resolve", target))  # fmt: skip
-        if not jobs:
-            jobs = [("probe", f"http://{target.host}/", None)]
-        results: list[dict[str, Any]] = []
-        for kind, url, request in jobs:
-            for address in addresses:
-                if route.proxy is not None:
-                    ocsp_type = "application/ocsp-request" if request else None
-                    fetch = await ctx.http(url, address, host=target.host, method="POST" if request else "GET",
-                                           content=request, content_type=ocsp_type, proxy=route.proxy)  # fmt: skip
-                    results.append({"kind": kind, **fetch.to_json(), "code": judge_fetch(fetch, kind),
-                                    "body_head": fetch.body[:120].decode("latin-1")})  # fmt: skip
-                    continue
-                attempt = await ctx.connect(address, 80, host=target.host)
-                if attempt.outcome != "open":
-                    code = _TCP_CODES.get(attempt.outcome, "crl.unreachable")
-                    results.append({"kind": kind, "url": url, "address": address, "code": code,
-                                    "tcp": attempt.outcome})  # fmt: skip
-                    continue
-                ocsp_type = "application/ocsp-request" if request else None
-                fetch = await ctx.http(url, address, host=target.host, method="POST" if request else "GET",
-                                       content=request, content_type=ocsp_type)  # fmt: skip
-                results.append({"kind": kind, **fetch.to_json(), "code": judge_fetch(fetch, kind),
-                                "body_head": fetch.body[:120].decode("latin-1")})  # fmt: skip
+        # Each URL is fetched as soon as a chain names it: a filtered TLS endpoint delays the verdict only until
+        # its handshake gives up, not by that wait plus every fetch after it.
+        fetches: dict[str, list[asyncio.Task[dict[str, Any]]]] = {}
+        try:
+            async with contextlib.aclosing(_served_chains(ctx)) as chains:
+                async for chain in chains:
+                    for kind, url, request in _revocation_jobs(chain, target.host):
+                        if url not in fetches:
+                            fetches[url] = [asyncio.ensure_future(_fetch(ctx, target.host, route.proxy, kind, url,
+                                                                         request, a)) for a in addresses]  # fmt: skip
+            if not fetches:
+                probe = f"http://{target.host}/"
+                fetches[probe] = [asyncio.ensure_future(_fetch(ctx, target.host, route.proxy, "probe", probe, None,
+                                                               a)) for a in addresses]  # fmt: skip
+            results = [await fetch for each in fetches.values() for fetch in each]
+        finally:
+            for fetch in (f for each in fetches.values() for f in each):
+                fetch.cancel()
         codes = {r["code"] for r in results}
         code = next(c for c in _PRIORITY if c in codes)
         worst = next(r for r in results if r["code"] == code)
@@ -185,38 +181,52 @@ class CrlFetchCheck:
                        CODES[code].remediation)  # fmt: skip
 
 
-async def _revocation_urls(ctx: RunContext, host: str) -> list[tuple[str, str, bytes | None]]:
-    """(kind, url, OCSP request) for every CRL/OCSP URL on `host` named by any chain served in this run."""
-    chains = await _served_chains(ctx)
+async def _fetch(ctx: RunContext, host: str, proxy: ProxyConfig | None, kind: str, url: str, request: bytes | None,
+                 address: str) -> dict[str, Any]:  # fmt: skip
+    """One CRL/OCSP fetch (or the plain probe) on one address or through the proxy, as a result row."""
+    if proxy is None:
+        attempt = await ctx.connect(address, 80, host=host)
+        if attempt.outcome != "open":
+            code = _TCP_CODES.get(attempt.outcome, "crl.unreachable")
+            return {"kind": kind, "url": url, "address": address, "code": code, "tcp": attempt.outcome}
+    ocsp_type = "application/ocsp-request" if request else None
+    fetch = await ctx.http(url, address, host=host, method="POST" if request else "GET", content=request,
+                           content_type=ocsp_type, proxy=proxy)  # fmt: skip
+    return {"kind": kind, **fetch.to_json(), "code": judge_fetch(fetch, kind),
+            "body_head": fetch.body[:120].decode("latin-1")}  # fmt: skip
+
+
+def _revocation_jobs(chain: Sequence[bytes], host: str) -> list[tuple[str, str, bytes | None]]:
+    """(kind, url, OCSP request) for every CRL/OCSP URL on `host` that a served chain names."""
     jobs: dict[str, tuple[str, str, bytes | None]] = {}
-    for chain in chains:
-        certs = [c for c in (load_der(d) for d in chain) if c is not None]
-        for position, cert in enumerate(certs):
-            found = urls(cert)
-            for url in found["crl"]:
-                if _host_of(url) == host:
-                    jobs.setdefault(url, ("crl", url, None))
-            issuer = certs[position + 1] if position + 1 < len(certs) else None
-            for url in found["ocsp"]:
-                if _host_of(url) == host and issuer is not None and url not in jobs:
-                    try:
-                        jobs[url] = ("ocsp", url, ocsp_request(cert, issuer))
-                    except ValueError:
-                        continue
+    certs = [c for c in (load_der(d) for d in chain) if c is not None]
+    for position, cert in enumerate(certs):
+        found = urls(cert)
+        for url in found["crl"]:
+            if _host_of(url) == host:
+                jobs.setdefault(url, ("crl", url, None))
+        issuer = certs[position + 1] if position + 1 < len(certs) else None
+        for url in found["ocsp"]:
+            if _host_of(url) == host and issuer is not None and url not in jobs:
+                try:
+                    jobs[url] = ("ocsp", url, ocsp_request(cert, issuer))
+                except ValueError:
+                    continue
     return list(jobs.values())
 
 
-async def _served_chains(ctx: RunContext) -> list[Sequence[bytes]]:
-    targets = ctx.plan.port_targets(tls_only=True)
-    chains: list[Sequence[bytes]] = []
-
-    async def one(target: Target) -> None:
-        if target.wildcard or target.missing or target.port is None:
-            return
-        chains.extend(h.chain for h in await ctx.handshakes(target.host, target.port) if h.chain)
-
-    await asyncio.gather(*(one(t) for t in targets))
-    return chains
+async def _served_chains(ctx: RunContext) -> AsyncGenerator[Sequence[bytes], None]:
+    """Every chain served in this run, as each endpoint's handshakes finish (the probes are shared)."""
+    waits = [asyncio.ensure_future(ctx.handshakes(t.host, t.port)) for t in ctx.plan.port_targets(tls_only=True)
+             if not (t.wildcard or t.missing or t.port is None)]  # fmt: skip
+    try:
+        for finished in asyncio.as_completed(waits):
+            for handshake in await finished:
+                if handshake.chain:
+                    yield handshake.chain
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 def _host_of(url: str) -> str | None:

@@ -306,6 +306,18 @@ def test_ntp_blocked_but_https_date_available() -> None:
     assert clock["evidence"]["ntp"][0]["outcome"] == "timeout"
 
 
+def test_443_filtered_the_clock_takes_its_date_from_8398_without_waiting() -> None:
+    # The profile's first TLS endpoints are on 443: the clock's HTTPS Date cross-check must come from an endpoint
+    # that opens instead of sitting out their timeout first (it did, so every TLS check waited with it).
+    with lab_world(LabSpec(router_rules="tcp dport 443 drop")) as lab:
+        run = lab.preflight("--timeout", "4")
+    clock = run.result("clock.skew", "system clock")
+    assert (clock["status"], clock["code"]) == ("pass", "clock.ok"), clock["summary"]
+    assert clock["evidence"]["https_date"]["port"] == 8398
+    assert clock["duration_ms"] < 4000
+    assert status_code(run, "tcp.connect", "login.microsoftonline.com:443") == ("fail", "tcp.filtered")
+
+
 def test_ntp_blocked_and_date_only_over_an_intercepted_path_is_unavailable() -> None:
     spec = LabSpec(router_rules="udp dport 123 drop", mitmproxy=True,
                    router_nat="tcp dport 443 redirect to :8080\ntcp dport 8398 redirect to :8080")  # fmt: skip
