@@ -1,11 +1,13 @@
 """Scale: N endpoints served on loopback (distinct names and 127.0.0.0/8 addresses, one DNS server, TLS
 listeners), the full DNS + TCP + TLS + interception verdict, against the same work done by the probes alone (no
-engine, no report) and, at 1,000 endpoints, sslyze's certificate scan of the same endpoints, in the same run.
+engine, no report) and, at 1,000 endpoints, sslyze's certificate scan and the sequential shell loop
+(benchmarks/sequential.sh) over the same endpoints, in the same run.
 
 Everything runs in a network namespace of its own (root needed), so one TLS listener on 0.0.0.0 inside it answers
-every 127.0.0.0/8 address and nothing outside the namespace can reach it.
+every 127.0.0.0/8 address and nothing outside the namespace can reach it; the namespace's resolv.conf (through
+/etc/netns) points the loop's openssl and curl at the benchmark's DNS server.
 
-Run: python3 benchmarks/bench_scale.py [--sizes 100,1000,5000] [--delays 0,30] [--no-sslyze]
+Run: python3 benchmarks/bench_scale.py [--sizes 100,1000,5000] [--delays 0,30] [--no-sslyze] [--no-loop]
 sslyze is installed on first use into build/bench-venv (its own environment: it pins its own cryptography).
 """
 
@@ -17,6 +19,7 @@ import datetime as dt
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -51,15 +54,21 @@ def outer(args: argparse.Namespace) -> None:
         raise SystemExit("bench_scale needs root (it makes a network namespace)")
     sslyze = None if args.no_sslyze else sslyze_python()
     namespace = f"pfbench-{os.getpid()}"
+    etc = Path("/etc/netns") / namespace  # `ip netns exec` mounts these files over /etc inside the namespace
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "resolv.conf").write_text("nameserver 127.0.0.1\n")
     subprocess.run(["ip", "netns", "add", namespace], check=True)
     try:
         subprocess.run(["ip", "-n", namespace, "link", "set", "lo", "up"], check=True)
         inner_args = ["--inner", "--sizes", args.sizes, "--delays", args.delays, "--repeat", str(args.repeat)]
         if sslyze:
             inner_args += ["--sslyze", str(sslyze)]
+        if args.no_loop:
+            inner_args += ["--no-loop"]
         subprocess.run(["ip", "netns", "exec", namespace, sys.executable, __file__, *inner_args], check=True)
     finally:
         subprocess.run(["ip", "netns", "del", namespace], check=False)
+        shutil.rmtree(etc, ignore_errors=True)
 
 
 def run_measured(command: list[str], **kwargs: Any) -> tuple[float, int, None]:
@@ -130,6 +139,15 @@ def measure(size: int, delay_ms: float, profile: Path, folder: Path, args: argpa
         "rss_mib": max(r[1] for r in runs), "probes_s": statistics.median(r[0] for r in probe), "codes": codes,
     }  # fmt: skip
     row["overhead_ms_per_check"] = (row["wall_s"] - row["probes_s"]) * 1000 / row["checks"]
+    if not args.no_loop and size == 1000:
+        listing = folder / "endpoints.txt"
+        listing.write_text("".join(f"e{i}.bench.test 443\n" for i in range(size)))
+        start = time.perf_counter()
+        loop = subprocess.run(["bash", str(HERE / "sequential.sh"), str(listing), "5", str(roots)],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        row["loop_s"] = time.perf_counter() - start
+        # Proof the loop did the work (a loop that fails fast would look quick): every line connected and verified.
+        row["loop_ok"] = loop.stdout.count("tcp=open tls=ok http=ok")
     if args.sslyze and size == 1000:
         targets = folder / "targets.txt"
         targets.write_text("".join(f"e{i}.bench.test:443{{{address(i)}}}\n" for i in range(size)))
@@ -142,17 +160,23 @@ def measure(size: int, delay_ms: float, profile: Path, folder: Path, args: argpa
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
         "| endpoints | delay ms | checks | wall s (median) | spread s | probes alone s | overhead ms/check "
-        "| peak RSS MiB | sslyze --certinfo s |"
+        "| peak RSS MiB | sslyze --certinfo s | sequential loop s |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        sslyze = f"{r['sslyze_s']:.2f}" if "sslyze_s" in r else "-"
+        sslyze = f"{r['sslyze_s']:.2f} ({r['sslyze_s'] / r['wall_s']:.1f}×)" if "sslyze_s" in r else "-"
+        loop = f"{r['loop_s']:.2f} ({r['loop_s'] / r['wall_s']:.1f}×)" if "loop_s" in r else "-"
         print(
             f"| {r['endpoints']} | {r['delay_ms']:g} | {r['checks']} | {r['wall_s']:.2f} | {r['spread_s']:.2f} | "
-            f"{r['probes_s']:.2f} | {r['overhead_ms_per_check']:.3f} | {r['rss_mib']} | {sslyze} |"
+            f"{r['probes_s']:.2f} | {r['overhead_ms_per_check']:.3f} | {r['rss_mib']} | {sslyze} | {loop} |"
         )
     for r in rows:
         print(f"codes at {r['endpoints']} endpoints, {r['delay_ms']:g} ms: {r['codes']}")
+        if "loop_ok" in r:
+            print(
+                f"sequential loop at {r['delay_ms']:g} ms: {r['loop_ok']} of {r['endpoints']} endpoints open, "
+                "verified and answering"
+            )
 
 
 def probe_only(size: int, roots: str) -> None:
@@ -192,6 +216,7 @@ def main() -> None:
     parser.add_argument("--delays", default="0,30")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-sslyze", action="store_true")
+    parser.add_argument("--no-loop", action="store_true", help="skip the sequential shell loop (minutes at 30 ms)")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--sslyze", help=argparse.SUPPRESS)
     parser.add_argument("--probe-only", type=int, help=argparse.SUPPRESS)

@@ -1,6 +1,7 @@
 """A TLS endpoint for benchmarks: one asyncio server on 0.0.0.0:PORT inside the benchmark's own network namespace
 (so every 127.0.0.0/8 address reaches it), SO_REUSEPORT so several processes share the load, and an optional
-delay before the handshake standing for a network round trip. Prints READY when listening."""
+delay before the handshake standing for a network round trip. An HTTP request (the sequential loop's curl) gets
+an empty 200. Prints READY when listening."""
 
 from __future__ import annotations
 
@@ -23,15 +24,26 @@ async def main() -> None:
 
     loop = asyncio.get_running_loop()
 
-    class Drain(asyncio.Protocol):
+    class Answer(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.head = b""
+            self.transport: asyncio.Transport | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self.transport = transport
+
         def data_received(self, data: bytes) -> None:
-            pass
+            self.head = (self.head + data)[-8192:]
+            if b"\r\n\r\n" in self.head and self.transport is not None:
+                self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                self.transport.close()
 
     async def serve(sock: socket.socket) -> None:
         try:
             if delay:  # the ClientHello waits in the kernel's buffer meanwhile, as on a slow network
                 await asyncio.sleep(delay)
-            await loop.connect_accepted_socket(Drain, sock, ssl=context, ssl_handshake_timeout=10)
+            await loop.connect_accepted_socket(Answer, sock, ssl=context, ssl_handshake_timeout=10)
         except (OSError, ssl.SSLError, ConnectionError):
             sock.close()
 
