@@ -69,12 +69,37 @@ def _verify(
                 x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
             ),
         )
-    subject_name = IPAddress(ipaddress.ip_address(name)) if is_ip_literal(name) else DNSName(name)
-    verifier = builder.build_server_verifier(subject_name)
+    if is_ip_literal(name):
+        verifier = builder.build_server_verifier(IPAddress(ipaddress.ip_address(name)))
+    else:
+        verifier = builder.build_server_verifier(DNSName(_reference_name(leaf, name, store)))
     try:
         return list(verifier.verify(leaf, list(pool)))
     except (VerificationError, ValueError):  # no path, or a certificate the verifier cannot parse
         return None
+
+
+def _reference_name(leaf: x509.Certificate, name: str, store: Store) -> str:
+    """The name to ask the verifier for. An FQDN's final dot is not part of a certificate name (RFC 6125 6.2.1).
+    A label the web PKI verifier refuses (an underscore, as in `_dmarc` or service names) is replaced by a plain
+    one when a wildcard entry covers the name: the name itself was matched already (`certs.matches_host`), and
+    what is verified here is the path to the anchors. Anything else is left to the verifier to refuse."""
+    trimmed = name[:-1] if name.endswith(".") else name
+    if _verifier_takes(trimmed, store):
+        return trimmed
+    _label, dot, rest = trimmed.partition(".")
+    dns_names, _ips = san_names(leaf)
+    if dot and f"*.{rest}".lower() in (n.lower() for n in dns_names) and _verifier_takes(f"x.{rest}", store):
+        return f"x.{rest}"
+    return trimmed
+
+
+def _verifier_takes(name: str, store: Store) -> bool:
+    try:
+        PolicyBuilder().store(store).build_server_verifier(DNSName(name))
+    except ValueError:
+        return False
+    return True
 
 
 def _store(anchors: Sequence[x509.Certificate]) -> tuple[int, Store, bool]:

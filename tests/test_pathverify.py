@@ -58,7 +58,8 @@ PAIRS = [
     ("exact.bench.test", "e1.bench.test", False),  # one matched its own entry, the other the wildcard
     ("e0.bench.test", "a.b.bench.test", False),  # two labels under the wildcard: not covered
     ("e0.bench.test", "xn--bcher-kva.bench.test", False),  # an IDNA label
-    ("e0.bench.test", "under_score.bench.test", False),  # not a host name label (the verifier refuses it)
+    ("e0.bench.test", "under_score.bench.test", False),  # not a host name label: verified as another one
+    ("e0.bench.test", "e1.bench.test.", False),  # an FQDN with its final dot
     ("e0.bench.test", "-dash.bench.test", False),
     ("e0.bench.test", "E1.bench.test", False),  # case: left to the verifier
     ("e0.bench.test", "e0.other.test", False),
@@ -144,3 +145,10 @@ def test_a_store_is_built_once_per_anchor_list(pki: FakePki, counted: list[str],
         assert pathverify.verified_path(served.cert, pool, anchors, name, WHEN, relaxed=False)
     assert counted == ["a.bench.test", "b.bench.test"]
     assert built == [2]
+
+
+def test_a_name_only_an_exact_entry_could_match_is_left_to_the_verifier(pki: FakePki, counted: list[str]) -> None:
+    served = leaf(["_svc.bench.test"], pki.issuing)
+    with pytest.raises(ValueError, match="invalid domain name"):
+        pathverify.verified_path(served.cert, [pki.issuing.cert], pki.expected, "_svc.bench.test", WHEN,
+                                 relaxed=False)  # fmt: skip

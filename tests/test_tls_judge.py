@@ -135,6 +135,22 @@ def test_skewed_clock_is_not_interception(pki: FakePki) -> None:
 
 
 @pytest.mark.parametrize(
+    ("host", "sans", "code"),
+    [
+        ("gw.bench.test.", ["gw.bench.test"], "tls.clean"),  # an FQDN's final dot is not part of the name
+        ("node_1.bench.test", ["*.bench.test"], "tls.clean"),  # a label the web PKI verifier refuses
+        ("_svc.bench.test.", ["*.bench.test"], "tls.clean"),
+        ("gw.bench.test.", ["*.other.test"], "tls.wrong_host"),
+    ],
+)
+def test_host_names_the_verifier_refuses_are_judged_not_crashed(pki: FakePki, host: str, sans: list[str],
+                                                                code: str) -> None:  # fmt: skip
+    served = chain(leaf(sans, pki.issuing), pki.issuing)
+    got, evidence = judge_interception(host, served, NOW, expected=pki.expected, public=[], os_store=[])
+    assert got == code, evidence
+
+
+@pytest.mark.parametrize(
     ("issuer", "product"),
     [("CN=Zscaler Root CA,O=Zscaler Inc.", "Zscaler Internet Access"), ("CN=mitmproxy,O=mitmproxy", "mitmproxy"),
      ("CN=FortiGate CA,O=Fortinet", "Fortinet FortiGate (deep inspection)"), ("CN=Contoso Root", None)],
