@@ -390,22 +390,11 @@ async def _run_async(
             state.ended_by = name
         stop.set()
 
-    early = signals.pending()  # a signal while starting or planning: plan, then stop at once
-    if early is not None:
-        on_signal(early)
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig.name)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
-    try:
+    with signals.listening(lambda name: loop.call_soon_threadsafe(on_signal, name)):
+        early = signals.pending()  # a signal while starting or planning: plan, then stop at once
+        if early is not None:
+            on_signal(early)
         await execute(plan, checks, failures, options, state, stop, progress.update)
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)  # this resets them to the defaults: record again instead
-        signals.install()
 
 
 def _proxy_settings(value: str | None, use_credentials: bool, connector_config: str | None) -> ProxySettings:

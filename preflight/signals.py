@@ -1,21 +1,42 @@
 """SIGINT and SIGTERM from the first moment the CLI runs: recorded, never raised, so a signal that arrives while
 the tool is still starting, planning or writing its report ends the run cleanly with a complete partial report
-instead of a traceback or a half-written file. While checks run, the event loop's own handlers take over."""
+instead of a traceback or a half-written file.
+
+While checks run, the same handler also tells the event loop (`listening`). The loop's own signal handlers are
+not used: swapping handlers at the start of the run left a moment in which a signal that had already arrived,
+but whose Python handler had not run yet, was handed to the new handler before the loop could hear it, and the
+run went on to the end as if nothing had happened."""
 
 from __future__ import annotations
 
 import contextlib
 import signal
+from collections.abc import Callable, Iterator
 from typing import Any
 
 HANDLED = ("SIGINT", "SIGTERM")
 _pending: list[str] = []
+_listeners: list[Callable[[str], object]] = []
 
 
 def _record(signum: int, _frame: Any) -> None:
     name = signal.Signals(signum).name
     if name not in _pending:
         _pending.append(name)
+    for listener in list(_listeners):
+        listener(name)
+
+
+@contextlib.contextmanager
+def listening(listener: Callable[[str], object]) -> Iterator[None]:
+    """Call `listener(name)` for every SIGINT/SIGTERM from here on (in the main thread, from the handler: it
+    must only schedule work, e.g. with loop.call_soon_threadsafe)."""
+    install()
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
 
 
 def install() -> None:

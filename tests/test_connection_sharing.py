@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,15 @@ class CountingTlsServer(LoopThread):
         self.accepted = 0
         self.handshakes = 0
         self.closed_by_client = 0  # connections whose client went away before saying anything
+
+    def settle(self, handshakes: int, closed_by_client: int = 0) -> None:
+        """Wait (from the test's thread) until the server has seen what the client already finished: a client's
+        last bytes can still be in flight when its process ends."""
+        deadline = time.monotonic() + 5
+        while self.handshakes < handshakes or self.closed_by_client < closed_by_client:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
 
     async def _start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -112,6 +122,7 @@ def _run(served: dict[str, Any], server: CountingTlsServer, *only: str) -> Any:
 def test_the_handshake_uses_the_connection_tcp_connect_opened(served: dict[str, Any]) -> None:
     with CountingTlsServer(served["chain"], served["key"]) as server:
         run = _run(served, server, "tcp.connect", "tls.handshake", "tls.interception")
+        server.settle(handshakes=1)
     key = f"shared.test:{server.port}"
     assert run.result("tcp.connect", key)["code"] == "tcp.open"
     handshake = run.result("tls.handshake", key)
@@ -125,6 +136,7 @@ def test_the_handshake_uses_the_connection_tcp_connect_opened(served: dict[str, 
 def test_a_connection_dropped_while_parked_is_replaced_by_a_new_one(served: dict[str, Any]) -> None:
     with CountingTlsServer(served["chain"], served["key"], drop=(1,)) as server:
         run = _run(served, server, "tcp.connect", "tls.handshake")
+        server.settle(handshakes=1, closed_by_client=0)
     key = f"shared.test:{server.port}"
     assert run.result("tcp.connect", key)["code"] == "tcp.open"
     handshake = run.result("tls.handshake", key)
@@ -135,6 +147,7 @@ def test_a_connection_dropped_while_parked_is_replaced_by_a_new_one(served: dict
 def test_without_a_tls_check_the_connection_is_closed_at_once(served: dict[str, Any]) -> None:
     with CountingTlsServer(served["chain"], served["key"]) as server:
         run = _run(served, server, "tcp.connect")
+        server.settle(handshakes=0, closed_by_client=1)
     assert run.result("tcp.connect", f"shared.test:{server.port}")["code"] == "tcp.open"
     assert (server.accepted, server.closed_by_client, server.handshakes) == (1, 1, 0)
 
@@ -182,6 +195,7 @@ def test_a_connection_parked_too_long_is_not_used(served: dict[str, Any], monkey
             handshake = await ctx.handshake("127.0.0.1", server.port, host="shared.test")
             assert handshake.outcome == "ok", handshake.error
             ctx.close()
+            await _wait_for(lambda: (server.handshakes, server.closed_by_client) == (1, 1), "the server to see both")
 
         asyncio.run(scenario())
     assert (server.accepted, server.handshakes, server.closed_by_client) == (2, 1, 1)
