@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -65,7 +64,7 @@ class RunContext:
             for t in self._selected.get(check_id, [])
             if t.port is not None and not t.wildcard and plan.route(t.host, t.port).direct
         }
-        self._parked: dict[tuple[str, int], tuple[socket.socket, float, float | None]] = {}
+        self._parked: dict[tuple[str, int], tuple[tls_probe.Connected, float]] = {}  # → (connection, since)
 
     def now(self) -> dt.datetime:
         """The corrected current time (this host's clock plus the measured offset, when there is one)."""
@@ -104,7 +103,7 @@ class RunContext:
                 attempt, sock = await tcp_probe.open_connection(address, port, self.options.timeout)
             if sock is not None:
                 if (host, port) in self._handshake_planned and len(self._parked) < self.options.concurrency:
-                    self._parked[(address, port)] = (sock, time.monotonic(), attempt.latency_ms)
+                    self._parked[(address, port)] = (tls_probe.Connected(sock, attempt.latency_ms), time.monotonic())
                 else:
                     sock.close()
             return attempt
@@ -115,11 +114,11 @@ class RunContext:
         parked = self._parked.pop((address, port), None)
         if parked is None:
             return None
-        sock, since, connect_ms = parked
+        connection, since = parked
         if time.monotonic() - since > PARKED_MAX_AGE_S:
-            sock.close()
+            connection.sock.close()
             return None
-        return tls_probe.Connected(sock, connect_ms)
+        return connection
 
     async def handshake(self, address: str, port: int, *, host: str) -> tls_probe.Handshake:
         async def probe() -> tls_probe.Handshake:
@@ -239,8 +238,8 @@ class RunContext:
 
     def close(self) -> None:
         """Close the connections no handshake came for (its check was skipped, or the run ended first)."""
-        for sock, _since, _connect_ms in self._parked.values():
-            sock.close()
+        for connection, _since in self._parked.values():
+            connection.sock.close()
         self._parked.clear()
 
 
