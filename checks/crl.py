@@ -91,7 +91,7 @@ def judge_fetch(fetch: HttpFetch, kind: str) -> str:
     """The code for one fetch of a CRL ('crl'), an OCSP responder ('ocsp') or a bare host ('probe'). Pure."""
     if fetch.outcome == "timeout":
         return "crl.timeout"
-    if fetch.outcome in ("refused", "reset", "error"):
+    if fetch.outcome in ("refused", "reset", "error", "tls_error", "proxy_error"):
         return "crl.unreachable"
     content_type = (fetch.content_type or "").lower()
     looks_html = "html" in content_type or fetch.body.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))

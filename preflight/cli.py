@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from preflight.proxy import ProxySettings
     from preflight.report import Report
     from preflight.runner import RunState
+    from preflight.tenant import TenantInput, TenantResolution
 
 
 def _usage_exit(message: str) -> NoReturn:
@@ -81,7 +82,12 @@ _RUN_OPTIONS = [
         metavar="HOST:PORT[,PORT...]",
         help="Add an endpoint to the profile (repeatable).",
     ),
-    click.option("--tenant-id", help="Tenant ID (GUID): fills {tenant_id} rows such as the bootstrap name."),
+    click.option(
+        "--tenant-id",
+        metavar="GUID|DOMAIN",
+        help="The tenant, as its ID or a domain of it (contoso.onmicrosoft.com, looked up at the profile's sign-in "
+        "service): fills {tenant_id} rows such as the bootstrap name. Default: an installed connector's tenant.",
+    ),
     click.option(
         "--only", multiple=True, metavar="PATTERN", help="Run only checks whose id matches (glob, repeatable)."
     ),
@@ -218,17 +224,25 @@ def _perform_run(
     import asyncio
 
     from preflight import plan as plan_mod
+    from preflight import tenant as tenant_mod
     from preflight.context import RunOptions
     from preflight.pacsource import dns_server_resolver, load_pac, system_resolver, with_pac
     from preflight.report import Report, host_facts
     from preflight.runner import RunState, failure_result
 
     extra = tuple(plan_mod.parse_endpoint_option(e) for e in endpoints)
-    tenant = plan_mod.parse_tenant_id(tenant_id) if tenant_id is not None else None
+    given = tenant_mod.parse_tenant_option(tenant_id) if tenant_id is not None else None
     servers = tuple(plan_mod.parse_server_option(s, option="--dns-server", default_port=53) for s in dns_servers)
     profile = profile_mod.load(profile_name)
     proxy_settings = _proxy_settings(proxy, proxy_credentials, connector_config)
-    plan = plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant, proxy=proxy_settings)
+    known_tenant = _known_tenant(given)
+
+    def build_plan(tenant: tenant_mod.TenantResolution) -> plan_mod.Plan:
+        """The plan for a tenant (its GUID fills {tenant_id}), over the proxy settings as they stand."""
+        return plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant.guid, proxy=proxy_settings,
+                              tenant=tenant)  # fmt: skip
+
+    plan = build_plan(known_tenant)
     attachments: dict[str, str] = {}
     if connector_config is not None:
         attachments["evidence/connector.config"] = _read_bounded(connector_config)
@@ -237,13 +251,12 @@ def _perform_run(
         attachments["evidence/proxy.pac"] = source
         resolver = dns_server_resolver(servers, timeout) if servers else system_resolver(timeout)
         proxy_settings = with_pac(proxy_settings, source, origin, plan.port_targets(), resolver)
-        plan = plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant, proxy=proxy_settings)
+        plan = build_plan(known_tenant)
     options = RunOptions(
         timeout=timeout,
         deadline=deadline,
         concurrency=concurrency,
         dns_servers=servers,
-        tenant_id=tenant,
         public_roots=str(Path(public_roots).resolve()) if public_roots else None,
         ntp_servers=tuple(_ntp_server(s) for s in ntp_servers),
     )
@@ -257,7 +270,8 @@ def _perform_run(
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     try:
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries the report: a plugin's prints go to stderr
-            asyncio.run(_run_async(plan, loaded.checks, loaded.failures, options, state, progress))
+            plan = asyncio.run(_run_async(plan, build_plan, given, loaded.checks, loaded.failures, options, state,
+                                          progress))  # fmt: skip
     except KeyboardInterrupt:  # platforms without loop signal handlers (Windows)
         state.ended_by = state.ended_by or "SIGINT"
     state.ended_by = state.ended_by or signals.pending()
@@ -271,9 +285,10 @@ def _perform_run(
             "origin": profile.origin,
             "sha256": profile.sha256,
             "endpoints": len(plan.endpoints),
+            "service_rows": [{"host": host, "port": port} for host, port in plan_mod.service_rows(plan)],
         },
         host=host_facts(),
-        options=_options_json(options, only, skip, extra, strict, proxy_settings),
+        options=_options_json(options, only, skip, extra, strict, proxy_settings, plan.tenant or known_tenant),
         started_at=state.started_at,
         duration_ms=round(((state.finished_at or time.time()) - state.started_at) * 1000),
         results=results,
@@ -376,8 +391,17 @@ def _raise_interrupt(signum: int, _frame: Any) -> None:
 
 
 async def _run_async(
-    plan: plan_mod.Plan, checks: Any, failures: Any, options: RunOptions, state: RunState, progress: _Progress
-) -> None:
+    plan: plan_mod.Plan,
+    build_plan: Callable[[TenantResolution], plan_mod.Plan],
+    given: TenantInput | None,
+    checks: Any,
+    failures: Any,
+    options: RunOptions,
+    state: RunState,
+    progress: _Progress,
+) -> plan_mod.Plan:
+    """Looks the tenant up (a domain), plans with it, and runs the checks: all under the same deadline and
+    signals. Returns the plan the checks ran on."""
     import asyncio
 
     from preflight.runner import execute
@@ -394,7 +418,53 @@ async def _run_async(
         early = signals.pending()  # a signal while starting or planning: plan, then stop at once
         if early is not None:
             on_signal(early)
+        if given is not None and given.domain is not None:
+            plan = build_plan(await _look_up_tenant(plan, given, options, state, stop))
+            remaining = options.deadline - (time.time() - state.started_at)
+            options = dataclasses.replace(options, deadline=max(0.01, remaining))
         await execute(plan, checks, failures, options, state, stop, progress.update)
+    return plan
+
+
+async def _look_up_tenant(plan: plan_mod.Plan, given: TenantInput, options: RunOptions, state: RunState,
+                          stop: Any) -> TenantResolution:  # fmt: skip
+    """The tenant lookup, ended like any probe by the deadline or a signal (then the run stops at once)."""
+    import asyncio
+
+    from preflight.tenant import TenantResolution, look_up
+
+    if stop.is_set():
+        return TenantResolution("domain", given.text, ended="run.interrupted")
+    lookup = asyncio.ensure_future(look_up(plan, options, given))
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({lookup, stopper}, timeout=options.deadline, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if lookup.done() and not lookup.cancelled():
+        return lookup.result()
+    lookup.cancel()
+    await asyncio.wait({lookup}, timeout=0.5)
+    if state.ended_by is None:
+        state.ended_by = "deadline"
+    stop.set()
+    ended = "run.deadline" if state.ended_by == "deadline" else "run.interrupted"
+    return TenantResolution("domain", given.text, ended=ended)
+
+
+def _known_tenant(given: TenantInput | None) -> TenantResolution:
+    """The tenant known before anything is asked on the network: a GUID given, or an installed connector's."""
+    from preflight import installed
+    from preflight.tenant import TenantResolution
+
+    if given is not None:
+        return TenantResolution("guid" if given.guid else "domain", given.text, given.guid)
+    found = installed.read_host_tenant(installed.default_reader())
+    if found.outcome == "found":
+        return TenantResolution("host", guid=found.tenant_id, host=found.evidence)
+    if found.outcome == "unreadable":
+        return TenantResolution("none", host=found.evidence, host_problem=found.problem)
+    return TenantResolution("none")
 
 
 def _proxy_settings(value: str | None, use_credentials: bool, connector_config: str | None) -> ProxySettings:
@@ -484,6 +554,7 @@ def _options_json(
     extra: tuple[Endpoint, ...],
     strict: bool,
     proxy: ProxySettings,
+    tenant: TenantResolution,
 ) -> dict[str, Any]:
     return {
         "timeout_s": options.timeout,
@@ -491,7 +562,8 @@ def _options_json(
         "concurrency": options.concurrency,
         "per_host": options.per_host,
         "dns_servers": [f"{a}:{p}" for a, p in options.dns_servers],
-        "tenant_id": options.tenant_id,
+        "tenant_id": tenant.guid,
+        "tenant": {"given": tenant.given, "source": tenant.source},
         "only": list(only),
         "skip": list(skip),
         "extra_endpoints": [f"{e.host}:{','.join(map(str, e.ports))}" for e in extra],

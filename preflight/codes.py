@@ -32,10 +32,11 @@ ENGINE_CODES: dict[str, CodeDoc] = {
     ),
     "target.needs_tenant_id": CodeDoc(
         Status.SKIP,
-        "The row's host depends on your tenant (e.g. {tenant_id}.bootstrap.msappproxy.net) and no --tenant-id "
-        "was given.",
-        "The profile row holds a {tenant_id} placeholder that no option filled.",
-        "Run again with --tenant-id GUID (Entra admin center > Overview > Tenant ID).",
+        "The row's host depends on your tenant (e.g. {tenant_id}.bootstrap.msappproxy.net) and the tenant is not "
+        "known: no --tenant-id, no installed connector, or its lookup failed.",
+        "The profile row holds a {tenant_id} placeholder that nothing filled.",
+        "Run again with --tenant-id and a domain of the tenant (contoso.onmicrosoft.com) or its ID (Entra admin "
+        "center > Overview > Tenant ID).",
     ),
     "plugin.load_failed": CodeDoc(
         Status.ERROR,

@@ -41,7 +41,6 @@ class RunOptions:
     concurrency: int = 32
     per_host: int = 4
     dns_servers: tuple[tuple[str, int], ...] = ()
-    tenant_id: str | None = None
     public_roots: str | None = None  # PEM bundle standing for the public web PKI; None = certifi
     ntp_servers: tuple[str, ...] = ()  # --ntp-server HOST[:PORT]; empty = the profile's
 
@@ -202,21 +201,26 @@ class RunContext:
 
     async def http(
         self, url: str, address: str, *, host: str, method: str = "GET", content: bytes | None = None,
-        content_type: str | None = None, proxy: ProxyConfig | None = None,
+        content_type: str | None = None, proxy: ProxyConfig | None = None, ssl_context: Any = None,
+        max_body: int = http_probe.MAX_BODY,
     ) -> http_probe.HttpFetch:  # fmt: skip
+        """One HTTP exchange, shared by every caller with the same request. https is verified with `ssl_context`
+        (certifi when None)."""
         proxy_url = None
         if proxy is not None:
             proxy_address = await self.proxy_address(proxy)
             if proxy_address is None:
-                return http_probe.HttpFetch(url, address, method, "error", error=f"proxy {proxy.host} did not resolve")
+                return http_probe.HttpFetch(url, address, method, "proxy_error",
+                                            error=f"the proxy name {proxy.host} did not resolve")  # fmt: skip
             proxy_url = _proxy_url(proxy, proxy_address, self.plan.proxy.use_credentials)
 
         async def probe() -> http_probe.HttpFetch:
             async with self.slot(host):
                 return await http_probe.fetch(url, address, self.options.timeout, method=method, content=content,
-                                              content_type=content_type, proxy_url=proxy_url)  # fmt: skip
+                                              content_type=content_type, proxy_url=proxy_url,
+                                              ssl_context=ssl_context, max_body=max_body)  # fmt: skip
 
-        return await self.memo(("http", method, url, address, content), probe)
+        return await self.memo(("http", method, url, address, content, id(ssl_context), max_body), probe)
 
     async def open_addresses(self, host: str, port: int) -> list[str]:
         """The addresses of a host that accepted a TCP connection on a port (shared probes, no new connects)."""

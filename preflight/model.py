@@ -39,6 +39,7 @@ class Endpoint:
     tls: bool | None = None
     template: str | None = None  # the host as written, when it held a placeholder
     missing: tuple[str, ...] = ()  # placeholders that no option filled
+    role: str | None = None  # "service": the row carries the connector's own service traffic
 
     @property
     def is_wildcard(self) -> bool:
@@ -62,6 +63,7 @@ class Target:
     wildcard: bool = False
     missing: tuple[str, ...] = ()
     template: str | None = None
+    roles: tuple[str, ...] = ()  # the profile rows' roles ("service": the connector's own service traffic)
 
     @property
     def key(self) -> str:
@@ -87,6 +89,8 @@ class Target:
             data["purposes"] = list(self.purposes)
         if self.sources:
             data["sources"] = list(self.sources)
+        if self.roles:
+            data["roles"] = list(self.roles)
         return data
 
     @classmethod
@@ -99,6 +103,7 @@ class Target:
             sources=tuple(data.get("sources", ())),
             wildcard=str(data["host"]).startswith("*."),
             template=data.get("template"),
+            roles=tuple(data.get("roles", ())),
         )
 
 

@@ -6,12 +6,15 @@ import dataclasses
 import functools
 import ipaddress
 import re
-import uuid
+from typing import TYPE_CHECKING
 
 from preflight.errors import UsageError
 from preflight.model import Endpoint, Target
 from preflight.profile import Profile, is_valid_host
 from preflight.proxy import ProxySettings, Route
+
+if TYPE_CHECKING:
+    from preflight.tenant import TenantResolution
 
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 
@@ -21,6 +24,7 @@ class Plan:
     profile: Profile
     endpoints: tuple[Endpoint, ...]
     proxy: ProxySettings = dataclasses.field(default_factory=ProxySettings)
+    tenant: TenantResolution | None = None  # how the tenant was found (None: the plan was built without asking)
 
     @functools.cached_property
     def _by_host(self) -> dict[str, tuple[Endpoint, ...]]:
@@ -66,6 +70,7 @@ def _target(host: str, port: int | None, rows: list[Endpoint]) -> Target:
         port=port,
         purposes=tuple(dict.fromkeys(r.purpose for r in rows)),
         sources=tuple(dict.fromkeys(r.source for r in rows)),
+        roles=tuple(dict.fromkeys(r.role for r in rows if r.role)),
         wildcard=first.is_wildcard,
         missing=first.missing,
         template=first.template,
@@ -73,10 +78,16 @@ def _target(host: str, port: int | None, rows: list[Endpoint]) -> Target:
 
 
 def build(profile: Profile, *, extra_endpoints: tuple[Endpoint, ...] = (), tenant_id: str | None = None,
-          proxy: ProxySettings | None = None) -> Plan:  # fmt: skip
+          proxy: ProxySettings | None = None, tenant: TenantResolution | None = None) -> Plan:  # fmt: skip
     values = {"tenant_id": tenant_id}
     endpoints = [_expand(endpoint, values) for endpoint in (*profile.endpoints, *extra_endpoints)]
-    return Plan(profile=profile, endpoints=tuple(endpoints), proxy=proxy or ProxySettings())
+    return Plan(profile=profile, endpoints=tuple(endpoints), proxy=proxy or ProxySettings(), tenant=tenant)
+
+
+def service_rows(plan: Plan) -> list[tuple[str, int]]:
+    """The (host, port) rows that carry the connector's service traffic, wildcards and unfilled names included."""
+    rows = [(e.host, port) for e in plan.endpoints if e.role == "service" for port in e.ports]
+    return list(dict.fromkeys(rows))
 
 
 def _expand(endpoint: Endpoint, values: dict[str, str | None]) -> Endpoint:
@@ -88,15 +99,6 @@ def _expand(endpoint: Endpoint, values: dict[str, str | None]) -> Endpoint:
     if not missing:
         host = _PLACEHOLDER_RE.sub(lambda m: str(values[m.group(1)]), host)
     return dataclasses.replace(endpoint, host=host, template=endpoint.host, missing=missing)
-
-
-def parse_tenant_id(value: str) -> str:
-    try:
-        return str(uuid.UUID(value.strip()))
-    except ValueError:
-        raise UsageError(
-            f"--tenant-id {value!r}: not a tenant ID (a GUID like 00000000-0000-0000-0000-000000000000)"
-        ) from None
 
 
 def parse_endpoint_option(value: str) -> Endpoint:

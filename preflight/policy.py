@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from preflight.model import CheckResult, Status
 
@@ -19,8 +20,56 @@ def counts(results: Iterable[CheckResult]) -> dict[str, int]:
     return {status.value: tally.get(status, 0) for status in Status}
 
 
-def verdict(results: list[CheckResult], ended_by: str | None = None) -> str:
-    """pass | warn | fail | error | incomplete | inconclusive. A skip never counts as a pass."""
+@dataclasses.dataclass(frozen=True)
+class Untested:
+    """A row carrying the connector's service traffic that the run did not probe, and why."""
+
+    host: str
+    port: int
+    reason: str  # needs_tenant | not_selected | not_finished | skipped
+    code: str | None = None  # the skip code behind `skipped`
+
+    @property
+    def key(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def untested_service(service_rows: Sequence[tuple[str, int]], results: Iterable[CheckResult]) -> list[Untested]:
+    """The concrete service rows (host, port) without any evaluated result on that host and port.
+
+    Wildcard rows stay informational: no run can probe them, and their concrete members (the tenant's bootstrap
+    name) stand for them. A host with a fail or error anywhere is not listed: that finding already explains it.
+    """
+    evaluated: set[tuple[str, int | None]] = set()
+    failed_hosts: set[str] = set()
+    skips: dict[tuple[str, int | None], list[str]] = {}
+    for result in results:
+        key = (result.target.host, result.target.port)
+        if result.status.evaluated:
+            evaluated.add(key)
+        else:
+            skips.setdefault(key, []).append(result.code)
+        if result.status in (Status.FAIL, Status.ERROR):
+            failed_hosts.add(result.target.host)
+    out: list[Untested] = []
+    for host, port in dict.fromkeys(service_rows):
+        if host.startswith("*.") or (host, port) in evaluated or host in failed_hosts:
+            continue
+        codes = skips.get((host, port), [])
+        if "{" in host or "target.needs_tenant_id" in codes:
+            out.append(Untested(host, port, "needs_tenant"))
+        elif not codes:
+            out.append(Untested(host, port, "not_selected"))
+        elif {"run.deadline", "run.interrupted"} & set(codes):
+            out.append(Untested(host, port, "not_finished"))
+        else:
+            out.append(Untested(host, port, "skipped", sorted(set(codes))[0]))
+    return out
+
+
+def verdict(results: list[CheckResult], ended_by: str | None = None, untested: Sequence[Untested] = ()) -> str:
+    """pass | warn | fail | error | incomplete | inconclusive. A skip never counts as a pass, and neither does a
+    run that left the connector's service path untested."""
     statuses = {r.status for r in results}
     if Status.FAIL in statuses:
         return "fail"
@@ -30,15 +79,18 @@ def verdict(results: list[CheckResult], ended_by: str | None = None) -> str:
         return "incomplete"
     if not any(s.evaluated for s in statuses):
         return "inconclusive"
+    if untested:
+        return "incomplete"
     if Status.WARN in statuses:
         return "warn"
     return "pass"
 
 
-def exit_code(results: list[CheckResult], ended_by: str | None = None, *, strict: bool = False) -> int:
+def exit_code(results: list[CheckResult], ended_by: str | None = None, *, strict: bool = False,
+              untested: Sequence[Untested] = ()) -> int:  # fmt: skip
     if ended_by in EXIT_SIGNAL:
         return EXIT_SIGNAL[ended_by]
-    outcome = verdict(results, ended_by)
+    outcome = verdict(results, ended_by, untested)
     if outcome == "fail" or (strict and outcome == "warn"):
         return EXIT_FAIL
     if outcome in ("error", "incomplete", "inconclusive"):
@@ -51,3 +103,23 @@ def root_cause(result: CheckResult) -> str:
     if result.status == Status.SKIP and result.caused_by:
         return result.caused_by
     return result.id
+
+
+_UNTESTED_FIX = {
+    "needs_tenant": "run again with --tenant-id GUID or a domain of the tenant (contoso.onmicrosoft.com)",
+    "not_selected": "run again without the --only/--skip patterns that leave out tcp.connect, proxy.tunnel and tls.*",
+    "not_finished": "run again with a longer --deadline",
+}
+
+
+def describe_untested(untested: Sequence[Untested]) -> str | None:
+    """One line for the top of a report: which service rows were not tested, and the one option that fixes it."""
+    if not untested:
+        return None
+    ports: dict[str, list[str]] = {}
+    for row in untested:
+        ports.setdefault(row.host, []).append(str(row.port))
+    rows = ", ".join(f"{host}:{','.join(found)}" for host, found in ports.items())
+    first = untested[0]
+    fix = _UNTESTED_FIX.get(first.reason) or f"fix what {first.code} reports for {first.host}"
+    return f"NOT TESTED: the connector's service path ({rows}): {fix}."

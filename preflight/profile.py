@@ -21,8 +21,11 @@ from preflight.model import Endpoint
 DEFAULT_PROFILE = "entra-private-access"
 PLACEHOLDERS = frozenset({"tenant_id"})
 
-_TOP_KEYS = {"name": str, "description": str, "endpoint": list, "tls": dict, "clock": dict}
-_ENDPOINT_KEYS = {"host": str, "ports": list, "purpose": str, "source": str, "tls": bool}
+_TOP_KEYS = {"name": str, "description": str, "endpoint": list, "tls": dict, "clock": dict, "tenant": dict}
+_ENDPOINT_KEYS = {"host": str, "ports": list, "purpose": str, "source": str, "tls": bool, "role": str}
+# "service": the row carries the connector's own traffic to the service (a run that did not probe it is incomplete)
+ROLES = ("service",)
+_TENANT_KEYS = {"authority": str, "cloud_instance_name": str}
 _REQUIRED_ENDPOINT_KEYS = ("host", "ports", "purpose", "source")
 _TLS_KEYS = {"expected_roots": str}
 _CLOCK_KEYS = {"ntp_servers": list, "warn_s": (int, float), "fail_s": (int, float)}
@@ -40,6 +43,14 @@ class ClockPolicy:
 
 
 @dataclasses.dataclass(frozen=True)
+class TenantPolicy:
+    """Where a tenant domain is looked up (the cloud's sign-in authority) and which cloud the profile is for."""
+
+    authority: str = "https://login.microsoftonline.com"
+    cloud_instance_name: str = "microsoftonline.com"
+
+
+@dataclasses.dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -48,6 +59,7 @@ class Profile:
     sha256: str
     expected_roots: Path | None = None
     clock: ClockPolicy = ClockPolicy()
+    tenant: TenantPolicy = TenantPolicy()
 
 
 def embedded_names() -> list[str]:
@@ -120,6 +132,9 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
     clock = ClockPolicy()
     if "clock" in data:
         clock = _clock(data["clock"], where)
+    tenant = TenantPolicy()
+    if "tenant" in data:
+        tenant = _tenant(data["tenant"], where)
 
     return Profile(
         name=name,
@@ -129,6 +144,7 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         expected_roots=expected_roots,
         clock=clock,
+        tenant=tenant,
     )
 
 
@@ -157,13 +173,29 @@ def _endpoint(row: Any, index: int, where: _Locator) -> Endpoint:
     for key in ("purpose", "source"):
         if not row[key].strip():
             raise where.error((*path, key), "must not be empty")
+    role = row.get("role")
+    if role is not None and role not in ROLES:
+        raise where.error((*path, "role"), f"unknown role {role!r} (known: {', '.join(ROLES)})")
     return Endpoint(
         host=host,
         ports=tuple(ports),
         purpose=row["purpose"].strip(),
         source=row["source"].strip(),
         tls=row.get("tls"),
+        role=role,
     )
+
+
+def _tenant(table: Any, where: _Locator) -> TenantPolicy:
+    _check_keys(table, _TENANT_KEYS, where, ("tenant",))
+    default = TenantPolicy()
+    authority = table.get("authority", default.authority).strip().rstrip("/")
+    if not re.match(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", authority):
+        raise where.error(("tenant", "authority"), f"expected https://HOST[:PORT] (no path), got {authority!r}")
+    cloud = table.get("cloud_instance_name", default.cloud_instance_name).strip().lower()
+    if not is_valid_host(cloud):
+        raise where.error(("tenant", "cloud_instance_name"), f"not a domain name: {cloud!r}")
+    return TenantPolicy(authority=authority, cloud_instance_name=cloud)
 
 
 def _clock(table: Any, where: _Locator) -> ClockPolicy:
@@ -242,7 +274,7 @@ class _Locator:
         index: int | None = None
         key: str | None = None
         rest: list[Any] = list(path)
-        if rest and rest[0] in ("endpoint", "tls", "clock"):
+        if rest and rest[0] in ("endpoint", "tls", "clock", "tenant"):
             table = str(rest.pop(0))
             if rest and isinstance(rest[0], int):
                 index = int(rest.pop(0))

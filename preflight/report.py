@@ -37,12 +37,26 @@ class Report:
         return policy.counts(self.results)
 
     @property
+    def service_rows(self) -> list[tuple[str, int]]:
+        """The profile rows (host, port) that carry the connector's service traffic: recorded by the run, or (in a
+        report without that record) read from the results' roles."""
+        recorded = self.profile.get("service_rows")
+        if isinstance(recorded, list):
+            return [(str(r["host"]), int(r["port"])) for r in recorded if isinstance(r, dict)]
+        rows = [(r.target.host, r.target.port) for r in self.results if "service" in r.target.roles]
+        return [(host, port) for host, port in dict.fromkeys(rows) if port is not None]
+
+    @property
+    def untested(self) -> list[policy.Untested]:
+        return policy.untested_service(self.service_rows, self.results)
+
+    @property
     def verdict(self) -> str:
-        return policy.verdict(self.results, self.ended_by)
+        return policy.verdict(self.results, self.ended_by, self.untested)
 
     @property
     def exit_code(self) -> int:
-        return policy.exit_code(self.results, self.ended_by, strict=self.strict)
+        return policy.exit_code(self.results, self.ended_by, strict=self.strict, untested=self.untested)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,7 +68,12 @@ class Report:
             "started_at": dt.datetime.fromtimestamp(self.started_at, dt.UTC).isoformat(timespec="milliseconds"),
             "duration_ms": self.duration_ms,
             "ended_by": self.ended_by,
-            "summary": {"counts": self.counts, "verdict": self.verdict, "exit_code": self.exit_code},
+            "summary": {
+                "counts": self.counts,
+                "verdict": self.verdict,
+                "exit_code": self.exit_code,
+                "untested_service": [dataclasses.asdict(u) for u in self.untested],
+            },
             "results": [r.to_json() for r in self.results],
         }
 
@@ -80,9 +99,15 @@ def from_json(data: Any, origin: str) -> Report:
     except (ValueError, OverflowError, OSError):
         raise ReportError(f"{origin}: started_at: not an ISO 8601 time ({started_text[:40]!r})") from None
     results = field.get(data, "results", list)
+    profile = field.get(data, "profile", dict)
+    service_rows = profile.get("service_rows")
+    if service_rows is not None and not (isinstance(service_rows, list) and all(
+            isinstance(r, dict) and isinstance(r.get("host"), str) and type(r.get("port")) is int
+            for r in service_rows)):  # fmt: skip
+        raise ReportError(f"{origin}: profile.service_rows: expected a list of {{host, port}} objects")
     return Report(
         tool_version=field.get(tool, "version", str, where="tool."),
-        profile=field.get(data, "profile", dict),
+        profile=profile,
         host=field.get(data, "host", dict),
         options=options,
         started_at=started,
@@ -118,7 +143,7 @@ def _result(item: Any, where: str, field: _Fields) -> CheckResult:
     port = field.get(target, "port", int, optional=True, where=f"{where}.target.")
     if port is not None and not 0 <= port <= 65535:
         raise ReportError(f"{field.origin}: {where}.target.port: {port} is not a port")
-    for name in ("purposes", "sources"):
+    for name in ("purposes", "sources", "roles"):
         values = field.get(target, name, list, optional=True, where=f"{where}.target.") or []
         if not all(isinstance(v, str) for v in values):
             raise ReportError(f"{field.origin}: {where}.target.{name}: expected a list of strings")
@@ -137,6 +162,7 @@ def _result(item: Any, where: str, field: _Fields) -> CheckResult:
             "template": field.get(target, "template", str, optional=True, where=f"{where}.target."),
             "purposes": target.get("purposes") or [],
             "sources": target.get("sources") or [],
+            "roles": target.get("roles") or [],
         },
         "status": status,
         "code": field.get(item, "code", str, where=f"{where}."),

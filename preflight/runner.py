@@ -146,10 +146,11 @@ def _host_major_order(
     host_rank = {endpoint.host: i for i, endpoint in reversed(list(enumerate(plan.endpoints)))}
     pairs = [(check, target) for check in checks for target in targets_of[check.id]]
     check_rank = {check.id: i for i, check in enumerate(checks)}
+    after_every_host = len(plan.endpoints)  # run-wide rows (the tenant, proxy settings, the clock) come last
     return sorted(
         pairs,
         key=lambda pair: (
-            host_rank.get(pair[1].host, len(host_rank)),
+            host_rank.get(pair[1].host, after_every_host),
             pair[1].host,
             check_rank[pair[0].id],
             pair[1].port or 0,
@@ -196,7 +197,7 @@ async def _run_one(
         return _finish(
             check,
             target,
-            _engine_finding("target.needs_tenant_id", f"{target.template} needs --tenant-id"),
+            _engine_finding("target.needs_tenant_id", _needs_tenant(target, ctx.plan)),
             0.0,
         )
 
@@ -222,6 +223,13 @@ async def _run_one(
     if finding.code not in check.codes and finding.code not in ENGINE_CODES:
         return _bad_result(check, target, f"run() returned undocumented code {finding.code!r}", start)
     return _finish(check, target, finding, start)
+
+
+def _needs_tenant(target: Target, plan: Plan) -> str:
+    tenant = plan.tenant
+    if tenant is not None and tenant.given and tenant.guid is None:
+        return f"{target.template} needs the tenant ID: the lookup of {tenant.given} did not give one"
+    return f"{target.template} needs --tenant-id"
 
 
 def _engine_finding(code: str, summary: str) -> Finding:

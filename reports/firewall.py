@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from preflight.model import CheckResult, Status
 from preflight.report import Report
@@ -24,7 +25,7 @@ _REQUESTS = {
     "crl.blocked_page": "allow plain HTTP without filtering or authentication",
     "crl.http_error": "allow plain HTTP without filtering or authentication",
     "target.wildcard": "allow (not testable from here: wildcard)",
-    "target.needs_tenant_id": "allow (not tested: run with --tenant-id)",
+    "target.needs_tenant_id": "allow (not tested: <your-tenant-id> is your tenant's ID; run with --tenant-id)",
 }
 
 
@@ -41,12 +42,18 @@ def rows(report: Report) -> list[dict[str, str]]:
             continue
         seen.add(key)
         out.append({
-            "fqdn": result.target.template or result.target.host, "port": port,
+            "fqdn": readable_host(result.target.host), "port": port,
             "protocol": "TCP" if port else "", "purpose": "; ".join(result.target.purposes),
             "source": " ".join(result.target.sources), "observed": result.summary, "code": result.code,
             "request": request,
         })  # fmt: skip
     return out
+
+
+def readable_host(host: str) -> str:
+    """The name to put in a request: the concrete name when the tenant is known, else a pattern a person can
+    read (`<your-tenant-id>.bootstrap.msappproxy.net`), never a raw `{tenant_id}` placeholder."""
+    return re.sub(r"\{([a-z_]+)\}", lambda m: f"<your-{m.group(1).replace('_', '-')}>", host)
 
 
 def _request(result: CheckResult) -> str | None:

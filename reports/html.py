@@ -9,6 +9,7 @@ import json
 from collections import defaultdict
 
 from preflight.model import CheckResult, Status
+from preflight.policy import describe_untested
 from preflight.report import Report
 
 _CSS = """
@@ -59,6 +60,9 @@ class HtmlReporter:
             f"connector-preflight {_e(report.tool_version)} · exit code {report.exit_code}</p></header><main>",
             "<p class='counts'>" + "".join(f"<span>{counts[s.value]} {s.value}</span>" for s in Status) + "</p>",
         ]
+        headline = describe_untested(report.untested)
+        if headline:
+            parts.append(f"<p class='untested'><b>{_e(headline)}</b></p>")
         for host, results in ordered:
             parts.append(f"<section><h2>{_e(host)}</h2>")
             for result in sorted(results, key=lambda r: _ORDER[r.status]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from preflight.model import CheckResult, Status
+from preflight.policy import describe_untested
 from preflight.report import Report
 
 _ICON = {Status.PASS: "pass", Status.WARN: "**WARN**", Status.FAIL: "**FAIL**", Status.SKIP: "skip",
@@ -31,6 +32,9 @@ class MarkdownReporter:
             " · ".join(f"{counts[s.value]} {s.value}" for s in Status),
             "",
         ]
+        headline = describe_untested(report.untested)
+        if headline:
+            lines += [f"**{cell(headline)}**", ""]
         problems = sorted((r for r in report.results if r.status in (Status.FAIL, Status.ERROR, Status.WARN)),
                           key=lambda r: -r.status.severity)  # fmt: skip
         if problems:

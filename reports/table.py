@@ -7,13 +7,14 @@ from collections import defaultdict
 from tabulate import tabulate
 
 from preflight.model import CheckResult, Status
+from preflight.policy import describe_untested
 from preflight.report import Report
 
 _MARK = {Status.PASS: "pass", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.SKIP: "skip", Status.ERROR: "ERROR"}
 # Rows the run could not probe at all; listed once at the end instead of filling the table.
 _NOT_PROBED = {
     "target.wildcard": "wildcard: allow it on the firewall/proxy",
-    "target.needs_tenant_id": "needs --tenant-id",
+    "target.needs_tenant_id": "needs --tenant-id GUID|DOMAIN",
 }
 
 
@@ -59,7 +60,9 @@ class TableReporter:
                     ]
                 )
 
-        lines = [
+        headline = describe_untested(report.untested)
+        lines = [headline, ""] if headline else []
+        lines += [
             f"connector-preflight {report.tool_version} · profile {report.profile.get('name')} · "
             f"host {report.host.get('hostname')}",
             "",

@@ -31,6 +31,7 @@ def world(listener: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
         "refused.test": Behaviour(rcode="REFUSED"),
         "nodata.test": Behaviour(),
         "silent.test": Behaviour(silent=True),
+        f"{TENANT}.boot.svc.test": Behaviour(a=("127.0.0.1",)),
     }
     with DnsServer(zone) as dns, NtpServer() as ntp:
         NTP_SERVERS[:] = [f"127.0.0.1:{ntp.port}"]
@@ -41,11 +42,13 @@ def world(listener: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
 NTP_SERVERS: list[str] = []  # the world's SNTP responder, written into every profile the tests make
 
 
-def write_profile(path: Path, rows: list[tuple[str, list[int]]]) -> str:
+def write_profile(path: Path, rows: list[tuple[str, list[int]]] | list[tuple[str, list[int], str]]) -> str:
+    """A profile over `rows`: (host, ports) or (host, ports, role)."""
     text = 'name = "cli-test"\ndescription = "loopback"\n'
     text += f"[clock]\nntp_servers = {NTP_SERVERS!r}\n".replace("'", '"')
-    for host, ports in rows:
+    for host, ports, *role in rows:
         text += f'\n[[endpoint]]\nhost = "{host}"\nports = {ports}\npurpose = "test"\nsource = "tests"\n'
+        text += f'role = "{role[0]}"\n' if role else ""
     path.write_text(text)
     return str(path)
 
@@ -136,7 +139,7 @@ def test_table_lists_unprobed_rows_once_at_the_end(world: dict[str, Any]) -> Non
     run = run_cli("run", "--profile", profile, "--dns-server", world["dns"].address)
     section = run.stdout.split("Not probed (never counted as passed):")[1]
     assert "*.wild.test:443,8398 (wildcard" in section
-    assert "{tenant_id}.boot.test:443 (needs --tenant-id)" in section
+    assert "{tenant_id}.boot.test:443 (needs --tenant-id GUID|DOMAIN)" in section
     assert "*.wild.test" not in run.stdout.split("Not probed")[0]
     assert run.code == 0
 
@@ -215,8 +218,8 @@ def test_malformed_profile_exits_2_naming_file_line_and_key(tmp_path: Path) -> N
     run = run_cli("run", "--profile", str(path), "--format", "json")
     assert run.code == 2
     assert (
-        run.stderr.strip()
-        == f"preflight: error: {path}:8: endpoint[1].prot: unknown key (allowed: host, ports, purpose, source, tls)"
+        run.stderr.strip() == f"preflight: error: {path}:8: endpoint[1].prot: unknown key "
+        "(allowed: host, ports, purpose, source, tls, role)"
     )
 
 
@@ -331,3 +334,42 @@ def test_progress_line_only_on_a_terminal(world: dict[str, Any]) -> None:
     assert proc.returncode == 0
     assert b"[4/4] " in seen and b"\r" in seen  # the self-rewriting line, on the terminal
     json.loads(proc.stdout)  # stdout stays pure JSON
+
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+def test_a_run_that_did_not_probe_the_service_rows_is_incomplete_and_says_so_first(world: dict[str, Any]) -> None:
+    rows = [("ok.test", [world["open"]]), ("*.svc.test", [443], "service"),
+            ("{tenant_id}.boot.svc.test", [world["open"]], "service")]  # fmt: skip
+    profile = write_profile(world["tmp"] / "p.toml", rows)
+    base = ("run", "--profile", profile, "--dns-server", world["dns"].address, "--timeout", "1")
+    table = run_cli(*base)
+    assert table.code == 3, table.stdout
+    first = table.stdout.splitlines()[0]
+    assert first.startswith(f"NOT TESTED: the connector's service path ({{tenant_id}}.boot.svc.test:{world['open']})")
+    assert "--tenant-id" in first
+    assert "verdict: INCOMPLETE" in table.stdout.splitlines()[-1]
+    report = run_cli(*base, "--format", "json").report
+    assert report["summary"]["verdict"] == "incomplete"
+    assert report["summary"]["untested_service"] == [
+        {"host": "{tenant_id}.boot.svc.test", "port": world["open"], "reason": "needs_tenant", "code": None}
+    ]
+    assert {"host": "*.svc.test", "port": 443} in report["profile"]["service_rows"]
+
+    with_tenant = run_cli(*base, "--tenant-id", TENANT, "--format", "json")
+    assert with_tenant.code == 0, with_tenant.stdout[-1500:]
+    assert with_tenant.report["summary"] | {"counts": None} == {
+        "counts": None, "verdict": "pass", "exit_code": 0, "untested_service": []}  # fmt: skip
+    assert with_tenant.result("tcp.connect", f"{TENANT}.boot.svc.test:{world['open']}")["status"] == "pass"
+
+    dns_only = run_cli(*base, "--tenant-id", TENANT, "--only", "dns.*")
+    assert dns_only.code == 3
+    assert "without the --only/--skip" in dns_only.stdout.splitlines()[0]
+
+
+def test_a_wildcard_service_family_alone_stays_informational(world: dict[str, Any]) -> None:
+    rows = [("ok.test", [world["open"]]), ("*.svc.test", [443, 8398], "service")]
+    run = run_world(world, rows)
+    assert run.code == 0
+    assert run.report["summary"]["verdict"] == "pass"

@@ -6,11 +6,13 @@ matter, and the exit code. The list, with the verdict each proves, is in tests/l
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from lab.topology import ROUTER_HOST_SIDE, ROUTER_HOST_SIDE6
+from helpers import ROOT, cli_env, run_cli
+from lab.topology import LAB_NETWORKS, ROUTER_HOST_SIDE, ROUTER_HOST_SIDE6
 from lab.world import (
     BLACKHOLE_RESOLVER,
     MITM_PROXY_URL,
@@ -18,6 +20,7 @@ from lab.world import (
     PROXY_URL,
     PROXY_USER,
     TENANT,
+    TENANT_DOMAIN,
     ExtraService,
     LabSpec,
     SquidSpec,
@@ -510,3 +513,137 @@ def test_pac_file_sends_microsoft_names_to_the_proxy(tmp_path: Path) -> None:
     assert status_code(run, "tls.interception", "login.microsoftonline.com:443") == ("pass", "tls.clean")
     # everything else goes DIRECT, which this lab blocks: the PAC sends those endpoints nowhere useful
     assert status_code(run, "tcp.connect", "login.windows.net:443") == ("fail", "tcp.filtered")
+
+
+# --- the tenant and the connector's service path ------------------------------------------------------------
+
+
+def run_with_domain(lab: Any, domain: str = TENANT_DOMAIN, *extra: str) -> Any:
+    """The lab run with the tenant given as a domain: looked up at the lab's sign-in service."""
+    return lab.run("run", "--profile", str(lab_pki()[1] / "lab-profile.toml"), "--tenant-id", domain,
+                   "--format", "json", "--timeout", "1.5", *extra)  # fmt: skip
+
+
+def test_a_tenant_domain_is_looked_up_and_the_service_path_probed() -> None:
+    with lab_world(LabSpec(host_trusts_lab_root=True)) as lab:
+        run = run_with_domain(lab)
+    tenant = run.result("tenant.resolve", "tenant")
+    assert (tenant["status"], tenant["code"]) == ("pass", "tenant.ok"), tenant["summary"]
+    assert tenant["evidence"]["tenant_id"] == TENANT
+    assert tenant["evidence"]["discovery"]["document"]["cloud_instance_name"] == "microsoftonline.com"
+    for port in (443, 8398):
+        assert status_code(run, "tcp.connect", f"{BOOT}:{port}") == ("pass", "tcp.open")
+        assert status_code(run, "tls.interception", f"{BOOT}:{port}") == ("pass", "tls.clean")
+    assert run.report["summary"]["untested_service"] == []
+    assert (run.code, run.report["summary"]["verdict"]) == (0, "pass")
+
+
+def test_a_tenant_domain_with_8398_dropped_reports_8398_filtered() -> None:
+    with lab_world(LabSpec(host_trusts_lab_root=True, router_rules="tcp dport 8398 drop")) as lab:
+        run = run_with_domain(lab)
+    assert status_code(run, "tenant.resolve", "tenant") == ("pass", "tenant.ok")
+    assert status_code(run, "tcp.connect", f"{BOOT}:8398") == ("fail", "tcp.filtered")
+    assert status_code(run, "tcp.connect", f"{BOOT}:443") == ("pass", "tcp.open")
+    assert run.code == 1
+
+
+def test_without_a_tenant_the_run_is_incomplete_never_pass() -> None:
+    with lab_world() as lab:
+        json_run = lab.run("run", "--profile", str(lab_pki()[1] / "lab-profile.toml"), "--format", "json",
+                           "--timeout", "1.5")  # fmt: skip
+        table = lab.run("run", "--profile", str(lab_pki()[1] / "lab-profile.toml"), "--timeout", "1.5")
+    assert (json_run.code, json_run.report["summary"]["verdict"]) == (3, "incomplete")
+    assert {(u["host"], u["port"]) for u in json_run.report["summary"]["untested_service"]} == {
+        ("{tenant_id}.bootstrap.msappproxy.net", 443), ("{tenant_id}.bootstrap.msappproxy.net", 8398)}  # fmt: skip
+    assert not [r for r in json_run.report["results"] if r["status"] in ("fail", "warn", "error")]  # all else clean
+    first = table.stdout.splitlines()[0]
+    assert first == ("NOT TESTED: the connector's service path ({tenant_id}.bootstrap.msappproxy.net:443,8398): run "
+                     "again with --tenant-id GUID or a domain of the tenant (contoso.onmicrosoft.com).")  # fmt: skip
+    assert table.code == 3
+
+
+def test_an_unknown_tenant_domain_fails_and_leaves_the_service_rows_unprobed() -> None:
+    with lab_world(LabSpec(host_trusts_lab_root=True)) as lab:
+        run = run_with_domain(lab, "nobody.onmicrosoft.com")
+    tenant = run.result("tenant.resolve", "tenant")
+    assert (tenant["status"], tenant["code"]) == ("fail", "tenant.not_found"), tenant["summary"]
+    assert "AADSTS90002" in tenant["summary"]
+    unprobed = run.result("dns.resolve", "{tenant_id}.bootstrap.msappproxy.net")
+    assert unprobed["code"] == "target.needs_tenant_id"
+    assert "the lookup of nobody.onmicrosoft.com did not give one" in unprobed["summary"]
+    assert run.result("tcp.connect", "{tenant_id}.bootstrap.msappproxy.net:8398")["caused_by"] == unprobed["id"]
+    assert status_code(run, "tcp.connect", "login.microsoftonline.com:443") == ("pass", "tcp.open")
+    assert run.code == 1
+
+
+def test_a_government_tenant_names_the_profile_to_use() -> None:
+    with lab_world(LabSpec(host_trusts_lab_root=True)) as lab:
+        run = run_with_domain(lab, "contoso-gov.onmicrosoft.us")
+    tenant = run.result("tenant.resolve", "tenant")
+    assert (tenant["status"], tenant["code"]) == ("fail", "tenant.other_cloud"), tenant["summary"]
+    assert "--profile azure-government" in tenant["summary"]
+    assert tenant["evidence"]["discovery"]["document"]["tenant_region_scope"] == "USGov"
+
+
+def test_the_lookup_verifies_tls_against_this_host_s_trust_store() -> None:
+    """Without the lab's root in the host's OS store, the sign-in service is not trusted, as on a real host."""
+    with lab_world() as lab:
+        run = run_with_domain(lab)
+    tenant = run.result("tenant.resolve", "tenant")
+    assert (tenant["status"], tenant["code"]) == ("fail", "tenant.tls_error"), tenant["summary"]
+    assert tenant["evidence"]["discovery"]["trust"] == "os"
+
+
+def test_the_lookup_takes_the_proxy_the_run_uses() -> None:
+    with lab_world(LabSpec(squid=SquidSpec(), host_trusts_lab_root=True)) as lab:
+        direct = run_with_domain(lab, TENANT_DOMAIN, "--proxy", "none")
+        proxied = run_with_domain(lab, TENANT_DOMAIN, "--proxy", PROXY_URL)
+    assert status_code(direct, "tenant.resolve", "tenant") == ("fail", "tenant.unreachable")
+    tenant = proxied.result("tenant.resolve", "tenant")
+    assert (tenant["status"], tenant["code"]) == ("pass", "tenant.ok"), tenant["summary"]
+    assert tenant["evidence"]["discovery"]["route"] == f"via {PROXY_URL}"
+    assert status_code(proxied, "proxy.tunnel", f"{BOOT}:8398") == ("pass", "proxy.ok")
+    assert proxied.code == 0
+
+
+def quick_start_command() -> list[str]:
+    """The README's quick start: the install step, then the run as the admin types it."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```sh\n", 1)[1].split("\n```", 1)[0]
+    install, run = block.split(" && ")
+    assert install == "python3 -m pip install ." and re.match(r"^preflight run ", run), block
+    return run.split()[1:]
+
+
+def test_readme_quick_start() -> None:
+    """The quick start, run as written in the lab, prints what the README shows. The lab's roots stand in for
+    Microsoft's in the embedded profile (bind-mounted over its anchor file, in a mount namespace of this run
+    only), and the host trusts the lab's root, as a real host trusts Microsoft's."""
+    import os
+    import socket
+
+    anchors = ROOT / "preflight" / "profiles" / "microsoft-roots.pem"
+    mount = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" "$1" && shift && exec "$@"',
+             str(lab_pki()[1] / "expected-roots.pem"), str(anchors)]  # fmt: skip
+    with lab_world(LabSpec(host_trusts_lab_root=True)) as lab:
+        env = cli_env(PREFLIGHT_GUARD_ALLOW=LAB_NETWORKS, PREFLIGHT_GUARD_ALLOW_NAMES="1")
+        run = run_cli(*quick_start_command(), env=env, prefix=[*lab.topo.prefix(lab.topo.host), *mount])
+    assert run.code == 0, run.stdout + run.stderr
+    shown = re.sub(rf"· host {re.escape(socket.gethostname())}$", "· host connector-01", run.stdout, flags=re.M)
+    readme = (ROOT / "README.md").read_text()
+    start, end = "<!-- quick-start-output -->\n```text\n", "```\n<!-- /quick-start-output -->"
+    before, rest = readme.split(start, 1)
+    documented, after = rest.split(end, 1)
+    if os.environ.get("UPDATE_README") == "1":
+        (ROOT / "README.md").write_text(before + start + shown + end + after)
+        documented = shown
+    assert without_timings(shown) == without_timings(documented), \
+        "the quick start's output changed: run with UPDATE_README=1 and review README.md"  # fmt: skip
+
+
+def without_timings(text: str) -> str:
+    """Measured times differ from run to run: connect latencies and the clock's offset."""
+    text = re.sub(r"connect [0-9.]+ ms", "connect N ms", text)
+    return re.sub(r"clock is [0-9.]+ s (ahead|behind) \(±[0-9.]+ s", "clock is N s (±N s", text)

@@ -5,6 +5,7 @@ import pytest
 from preflight import plan as plan_mod
 from preflight import profile as profile_mod
 from preflight.errors import UsageError
+from preflight.tenant import parse_tenant_option
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
@@ -57,16 +58,18 @@ def test_tenant_placeholder_is_filled_or_reported_missing() -> None:
     boot = [t for t in without.host_targets() if t.template]
     assert boot and all(t.missing == ("tenant_id",) for t in boot)
 
-    filled = plan_mod.build(profile, tenant_id=plan_mod.parse_tenant_id(TENANT.upper()))
+    filled = plan_mod.build(profile, tenant_id=parse_tenant_option(TENANT.upper()).guid)
     hosts = {t.host for t in filled.host_targets()}
     assert f"{TENANT}.bootstrap.msappproxy.net" in hosts
     assert not any(t.missing for t in filled.host_targets())
 
 
-@pytest.mark.parametrize("text", ["contoso.onmicrosoft.com", "1234", ""])
-def test_tenant_id_must_be_a_guid(text: str) -> None:
-    with pytest.raises(UsageError, match="--tenant-id"):
-        plan_mod.parse_tenant_id(text)
+def test_service_rows_are_the_profile_rows_marked_service() -> None:
+    rows = plan_mod.service_rows(plan_mod.build(profile_mod.load("entra-private-access")))
+    assert ("{tenant_id}.bootstrap.msappproxy.net", 8398) in rows and ("*.servicebus.windows.net", 443) in rows
+    assert all(host.endswith(("msappproxy.net", "servicebus.windows.net")) for host, _port in rows)
+    filled = plan_mod.service_rows(plan_mod.build(profile_mod.load("entra-private-access"), tenant_id=TENANT))
+    assert (f"{TENANT}.bootstrap.msappproxy.net", 443) in filled
 
 
 def test_targets_merge_rows_sharing_a_host_and_port() -> None:

@@ -7,7 +7,10 @@ import pytest
 from preflight import profile as profile_mod
 from preflight.errors import ProfileError
 
-SEED = "000_9e5cd9834f2ccbb2.txt"
+# The 2023-06-08 preview of this page (the seed) is the only document that names 8398: rows cite the public page.
+SEED = (
+    "https://github.com/MicrosoftDocs/azure-docs/blob/main/articles/global-secure-access/how-to-configure-connectors.md"
+)
 
 
 @pytest.mark.parametrize("name", profile_mod.embedded_names())
@@ -16,7 +19,7 @@ def test_embedded_profiles_load_and_cite_a_source_per_row(name: str) -> None:
     assert loaded.endpoints
     for endpoint in loaded.endpoints:
         assert endpoint.purpose
-        assert endpoint.source.startswith("https://") or endpoint.source == SEED, endpoint
+        assert endpoint.source.startswith("https://"), endpoint  # a public document, never a file name
 
 
 def test_the_three_design_profiles_exist_and_the_default_is_private_access() -> None:
@@ -30,6 +33,7 @@ def test_default_profile_carries_8398_only_for_gsa_connector_endpoints_citing_th
     assert rows_8398
     for endpoint in rows_8398:
         assert endpoint.source == SEED
+        assert "2023-06-08 preview" in endpoint.purpose
         assert endpoint.host.endswith((".msappproxy.net", ".servicebus.windows.net"))
     ports = {p for e in loaded.endpoints for p in e.ports}
     assert ports == {80, 443, 8398}
@@ -97,3 +101,25 @@ def test_expected_roots_resolve_relative_to_the_profile_file(tmp_path: Path) -> 
     (tmp_path / "roots.pem").write_text("not checked here")
     (tmp_path / "p.toml").write_text('name = "x"\n[tls]\nexpected_roots = "roots.pem"\n' + GOOD_ROW)
     assert profile_mod.load(str(tmp_path / "p.toml")).expected_roots == (tmp_path / "roots.pem").resolve()
+
+
+@pytest.mark.parametrize("name", profile_mod.embedded_names())
+def test_embedded_profiles_mark_the_connector_service_rows(name: str) -> None:
+    loaded = profile_mod.load(name)
+    service = {e.host for e in loaded.endpoints if e.role == "service"}
+    assert any(host.startswith("{tenant_id}.bootstrap.") for host in service)
+    assert all(".msappproxy." in host or ".servicebus." in host for host in service)
+    assert loaded.tenant.authority.startswith("https://login.microsoftonline.")
+
+
+def test_role_and_tenant_tables_are_validated(tmp_path: Path) -> None:
+    base = '[[endpoint]]\nhost = "a.test"\nports = [443]\npurpose = "p"\nsource = "s"\n'
+    for extra, problem in [
+        ('role = "primary"\n', "endpoint[1].role: unknown role 'primary' (known: service)"),
+        ('\n[tenant]\nauthority = "http://login.test/x"\n', "tenant.authority: expected https://"),
+    ]:
+        path = tmp_path / "p.toml"
+        path.write_text('name = "t"\n' + base + extra)
+        with pytest.raises(ProfileError) as caught:
+            profile_mod.load(str(path))
+        assert problem in str(caught.value)

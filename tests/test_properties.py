@@ -24,6 +24,7 @@ from preflight import pac, plan, profile, proxy, winproxy
 from preflight.errors import UsageError
 from preflight.registry import load_reporters
 from preflight.report import ReportError, from_json
+from preflight.tenant import parse_tenant_option
 
 CASES = int(os.environ.get("PREFLIGHT_PROPERTY_CASES", "10000"))
 # Deterministic in CI so a landing never depends on luck; PREFLIGHT_PROPERTY_RANDOM=1 explores new cases.
@@ -94,6 +95,7 @@ VALUES = st.one_of(
     st.sampled_from(["1", "0", "-1", "1e9", "nan", "443", "json", "json=", "table=x.txt", "none",
                      "http://u:pw@proxy.test:8080", "http://proxy.test", "socks5://p:1", "[::1]:53", "127.0.0.1:53",
                      "ok.test:443,80", "[2001:db8::1]:443", "00000000-0000-0000-0000-000000000000", "dns.*",
+                     "contoso.onmicrosoft.com", "{72f988bf-86f1-41af-91ab-2d7cd011db47}",
                      "profile.toml", "entra-private-access", "-"]),
 )  # fmt: skip
 
@@ -102,8 +104,8 @@ VALUES = st.one_of(
 def offline_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """The real option parsing and run setup, with the network part replaced: nothing is probed."""
 
-    async def no_network(*_args: Any, **_kwargs: Any) -> None:
-        return None
+    async def no_network(plan: Any, *_args: Any, **_kwargs: Any) -> Any:
+        return plan  # nothing looked up, nothing run: the plan as set up
 
     monkeypatch.setattr(cli_mod, "_run_async", no_network)
     monkeypatch.chdir(tmp_path)
@@ -134,7 +136,7 @@ def test_cli_option_parsing(offline_cli: Any, args: list[str]) -> None:
 @given(st.one_of(st.text(max_size=40), VALUES))
 def test_endpoint_server_tenant_and_ntp_options(value: str) -> None:
     count("CLI option values")
-    for parse in (plan.parse_endpoint_option, plan.parse_tenant_id, cli_mod._ntp_server,
+    for parse in (plan.parse_endpoint_option, parse_tenant_option, cli_mod._ntp_server,
                   lambda v: plan.parse_server_option(v, option="--dns-server", default_port=53)):  # fmt: skip
         try:
             parse(value)

@@ -97,3 +97,26 @@ def test_show_refuses_bad_input_in_one_line(tmp_path: Path, content: str, words:
 def test_show_of_a_missing_file(tmp_path: Path) -> None:
     run = run_cli("show", str(tmp_path / "nope.json"))
     assert run.code == 2 and "cannot read" in run.stderr
+
+
+def test_firewall_request_never_shows_a_raw_placeholder() -> None:
+    from preflight.model import CheckResult, Status, Target
+    from preflight.report import Report
+    from reports.firewall import FirewallMarkdownReporter, rows
+
+    seed = "https://github.com/MicrosoftDocs/azure-docs/blob/main/articles/global-secure-access/how-to-configure-connectors.md"
+    template = "{tenant_id}.bootstrap.msappproxy.net"
+    guid = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    unfilled = Target(template, 8398, purposes=("GSA",), sources=(seed,), template=template, roles=("service",))
+    filled = Target(f"{guid}.bootstrap.msappproxy.net", 443, sources=(seed,), template=template, roles=("service",))
+    results = [
+        CheckResult("tcp.connect", unfilled, Status.SKIP, "target.needs_tenant_id", "needs --tenant-id"),
+        CheckResult("tcp.connect", filled, Status.FAIL, "tcp.filtered", "no answer"),
+    ]
+    report = Report("0", {"name": "p"}, {"hostname": "h"}, {}, 0.0, 0, results)
+    found = {r["fqdn"]: r for r in rows(report)}
+    assert set(found) == {"<your-tenant-id>.bootstrap.msappproxy.net", f"{guid}.bootstrap.msappproxy.net"}
+    assert "<your-tenant-id> is your tenant's ID" in found["<your-tenant-id>.bootstrap.msappproxy.net"]["request"]
+    assert found[f"{guid}.bootstrap.msappproxy.net"]["source"] == seed
+    markdown = FirewallMarkdownReporter().render(report)
+    assert "{tenant_id}" not in markdown and f"[link]({seed})" in markdown

@@ -133,6 +133,9 @@ def _learn(
     tenant = report.options.get("tenant_id")
     if tenant:
         pseudonymizer.add("tenant", [str(tenant)])
+    given = (report.options.get("tenant") or {}).get("given")
+    if given and given != tenant:  # a domain of the tenant (contoso.com) names the organisation too
+        pseudonymizer.add("domain", [str(given)])
     proxies = [h for h in _proxy_hosts(documents, texts) if h.lower() not in public]
     pseudonymizer.add("host", proxies)
     pseudonymizer.add_domains_of(proxies)

@@ -23,7 +23,7 @@ class HttpFetch:
     url: str
     address: str
     method: str
-    outcome: str  # response | timeout | refused | reset | error
+    outcome: str  # response | timeout | refused | reset | tls_error | proxy_error | error
     status: int | None = None
     content_type: str | None = None
     location: str | None = None
@@ -38,6 +38,14 @@ class HttpFetch:
         data["body_bytes"] = len(self.body)
         data["title"] = page_title(self.body)
         return data
+
+
+def classify_connect_error(text: str) -> str:
+    """refused | tls_error | error, from the message of a failed connect (TLS failures surface here too)."""
+    lowered = text.lower()
+    if "certificate_verify_failed" in lowered or "[ssl" in lowered or "tlsv1" in lowered or "ssl:" in lowered:
+        return "tls_error"
+    return "refused" if "refused" in lowered else "error"
 
 
 def page_title(body: bytes) -> str | None:
@@ -56,11 +64,17 @@ def _address_url(url: str, address: str) -> tuple[str, str]:
 
 
 async def fetch(url: str, address: str, timeout: float, *, method: str = "GET", content: bytes | None = None,
-                content_type: str | None = None, proxy_url: str | None = None) -> HttpFetch:  # fmt: skip
+                content_type: str | None = None, proxy_url: str | None = None, ssl_context: Any = None,
+                max_body: int = MAX_BODY) -> HttpFetch:  # fmt: skip
     """`address` is where to connect (Host carries the name); with `proxy_url` the request goes to the proxy in
-    absolute form by name (the proxy resolves it) and `address` only labels the path."""
+    absolute form by name (the proxy resolves it) and `address` only labels the path. An https URL is verified
+    with `ssl_context` (certifi when None) against the URL's name, also when connecting to an address."""
+    extensions: dict[str, Any] = {}
     if proxy_url is None:
         target, host_header = _address_url(url, address)
+        name = urlsplit(url).hostname
+        if url.lower().startswith("https://") and name:
+            extensions["sni_hostname"] = name  # verify the certificate against the name, not the address
     else:
         target, host_header = url, urlsplit(url).netloc
     import httpx  # loaded on first use: runs without CRL/OCSP checks never pay for it
@@ -80,16 +94,16 @@ async def fetch(url: str, address: str, timeout: float, *, method: str = "GET", 
                 follow_redirects=False,
                 timeout=timeout,
                 proxy=proxy_url,
-                verify=not url.lower().startswith("http://"),
+                verify=ssl_context if ssl_context is not None else not url.lower().startswith("http://"),
             ) as client,
-            client.stream(method, target, headers=headers, content=content) as response,
+            client.stream(method, target, headers=headers, content=content, extensions=extensions) as response,
         ):
             body = bytearray()
             truncated = False
             async for chunk in response.aiter_raw():
                 body.extend(chunk)
-                if len(body) > MAX_BODY:
-                    del body[MAX_BODY:]
+                if len(body) > max_body:
+                    del body[max_body:]
                     truncated = True
                     break
             return HttpFetch(url, address, method, "response", response.status_code,
@@ -100,9 +114,11 @@ async def fetch(url: str, address: str, timeout: float, *, method: str = "GET", 
     except TimeoutError:
         bound = timeout * EXCHANGE_TIMEOUTS
         return HttpFetch(url, address, method, "timeout", error=f"no complete answer within {bound:g}s")
+    except httpx.ProxyError as exc:
+        return HttpFetch(url, address, method, "proxy_error", error=f"ProxyError: {exc}")
     except httpx.ConnectError as exc:
         text = str(exc)
-        outcome = "refused" if "refused" in text.lower() else "error"
+        outcome = classify_connect_error(text)
         return HttpFetch(url, address, method, outcome, error=f"ConnectError: {text}")
     except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
         return HttpFetch(url, address, method, "reset", error=f"{type(exc).__name__}: {exc}")

@@ -34,10 +34,36 @@ async def tcp_listeners(specs: list[str]) -> None:
     await serve_forever(hold, specs)
 
 
+def discovery_answer(path: str, tenants: dict[str, Any]) -> tuple[str, bytes] | None:
+    """What the sign-in service answers for /<tenant>/v2.0/.well-known/openid-configuration: the tenant's
+    document (shaped like Microsoft's), or 400 invalid_tenant (AADSTS90002) for a tenant nobody has."""
+    parts = path.split("/")
+    if len(parts) != 5 or parts[2:] != ["v2.0", ".well-known", "openid-configuration"]:
+        return None
+    tenant = tenants.get(parts[1].lower())
+    if tenant is None:
+        error = {"error": "invalid_tenant", "error_codes": [90002],
+                 "error_description": f"AADSTS90002: Tenant '{parts[1]}' not found. Check to make sure you have the "
+                                      "correct tenant ID and are signing into the correct cloud."}  # fmt: skip
+        return "400 Bad Request", json.dumps(error).encode()
+    guid, host = tenant["guid"], tenant.get("issuer_host", "login.microsoftonline.com")
+    document = {
+        "token_endpoint": f"https://{host}/{guid}/oauth2/v2.0/token",
+        "jwks_uri": f"https://{host}/{guid}/discovery/v2.0/keys",
+        "issuer": f"https://{host}/{guid}/v2.0",
+        "authorization_endpoint": f"https://{host}/{guid}/oauth2/v2.0/authorize",
+        "tenant_region_scope": tenant.get("region", "NA"),
+        "cloud_instance_name": tenant.get("cloud", "microsoftonline.com"),
+        "cloud_graph_host_name": "graph.windows.net",
+        "msgraph_host": "graph.microsoft.com",
+    }
+    return "200 OK", json.dumps(document).encode()
+
+
 async def tls_listeners(chain: str, key: str, specs: list[str], *, legacy: bool = False,
-                        date_offset: float = 0.0) -> None:  # fmt: skip
+                        date_offset: float = 0.0, tenants: dict[str, Any] | None = None) -> None:  # fmt: skip
     """Serve TLS with one certificate chain on each ADDRESS:PORT (1.2+, or 1.0/1.1 only when legacy); hold each
-    session until the peer goes."""
+    session until the peer goes. GET of a tenant's OpenID discovery path answers as the sign-in service does."""
     import ssl
     import warnings
 
@@ -57,10 +83,14 @@ async def tls_listeners(chain: str, key: str, specs: list[str], *, legacy: bool 
 
         with contextlib.suppress(ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             head = await reader.readuntil(b"\r\n\r\n")
-            if head.split(b" ", 1)[0] in (b"HEAD", b"GET"):
+            method, _, rest = head.partition(b" ")
+            if method in (b"HEAD", b"GET"):
                 date = email.utils.formatdate(time.time() + date_offset, usegmt=True)
-                writer.write(f"HTTP/1.1 200 OK\r\nDate: {date}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                             .encode())  # fmt: skip
+                path = rest.split(b" ", 1)[0].decode("latin-1")
+                status, body = discovery_answer(path, tenants or {}) or ("200 OK", b"")
+                kind = "Content-Type: application/json; charset=utf-8\r\n" if body else ""
+                writer.write(f"HTTP/1.1 {status}\r\nDate: {date}\r\n{kind}Content-Length: {len(body)}\r\n"
+                             "Connection: close\r\n\r\n".encode() + (body if method == b"GET" else b""))  # fmt: skip
                 await writer.drain()
         writer.close()
 
@@ -131,8 +161,11 @@ if __name__ == "__main__":
         args = sys.argv[2:]
         legacy = "--legacy" in args
         offsets = [float(a.split("=", 1)[1]) for a in args if a.startswith("--date-offset=")]
+        tenant_files = [a.split("=", 1)[1] for a in args if a.startswith("--tenants=")]
+        tenants = json.loads(Path(tenant_files[0]).read_text()) if tenant_files else {}
         args = [a for a in args if not a.startswith("--")]
-        asyncio.run(tls_listeners(args[0], args[1], args[2:], legacy=legacy, date_offset=offsets[0] if offsets else 0))
+        asyncio.run(tls_listeners(args[0], args[1], args[2:], legacy=legacy, date_offset=offsets[0] if offsets else 0,
+                                  tenants=tenants))  # fmt: skip
     elif kind == "http":
         args = sys.argv[2:]
         block = args[0] == "--block-page"

@@ -207,7 +207,8 @@ class Topology:
         """Give the host namespace its own OS trust store: a copy of /etc/ssl with `extra_pem` appended to the
         bundle, the way an enterprise deploys its inspection CA."""
         folder = ETC_NETNS / self.host / "ssl"
-        shutil.copytree("/etc/ssl", folder, symlinks=True, dirs_exist_ok=True)
+        if not folder.exists():  # a second CA is appended to the first one's store
+            shutil.copytree("/etc/ssl", folder, symlinks=True)
         bundle = folder / "certs" / "ca-certificates.crt"
         original = bundle.read_bytes() if bundle.exists() else b""
         if bundle.is_symlink():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,19 @@ from lab.topology import HOST_ADDR, LAB_NETWORKS, ROUTER_HOST_SIDE, Topology, cl
 from preflight.profile import DEFAULT_PROFILE, embedded_text
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+TENANT_DOMAIN = "contoso.onmicrosoft.com"
+GOV_TENANT = "0d3f0a52-6f4c-4b8e-9d7f-2a5a8c3e9b11"
+# What the lab's sign-in service knows: domain or GUID → the tenant's discovery facts.
+LAB_TENANTS: dict[str, dict[str, str]] = {
+    TENANT_DOMAIN: {"guid": TENANT, "region": "NA"},
+    TENANT: {"guid": TENANT, "region": "NA"},
+    "contoso-gov.onmicrosoft.us": {
+        "guid": GOV_TENANT,
+        "region": "USGov",
+        "cloud": "microsoftonline.us",
+        "issuer_host": "login.microsoftonline.us",
+    },
+}
 SERVICE, SERVICE6 = "198.18.50.10", "2001:db8:50::10"
 BLACKHOLE_RESOLVER = "198.18.100.53"  # the router drops everything to 198.18.100.0/24
 SERVICE_PORTS = (443, 8398, 80)
@@ -124,6 +138,7 @@ class LabSpec:
     block_page: bool = False  # a web filter on the router answering every port-80 request with an HTML page
     clock_offset_s: float = 0.0  # how far real time (the lab's NTP and HTTPS Date) is ahead of this host's clock
     squid: SquidSpec | None = None  # an explicit proxy on the router at PROXY_URL
+    host_trusts_lab_root: bool = False  # the fake public root in the host's OS store (as the real one is on Windows)
     proxy_dns_options: Sequence[str] = ()  # extra options for the router's own dnsmasq (what the proxy resolves)
 
 
@@ -173,6 +188,8 @@ def lab_world(spec: LabSpec | None = None, *, clean: bool = True) -> Iterator[La
             topo.host_trust_store(bump_ca()[1])
         if spec.host_trusts_mitmproxy:
             topo.host_trust_store((mitmproxy_confdir() / "mitmproxy-ca-cert.pem").read_bytes())
+        if spec.host_trusts_lab_root:
+            topo.host_trust_store(lab_pki()[0].root.pem)
         router_rules = spec.router_rules
         if spec.squid is not None and spec.squid.direct_blocked:
             router_rules += f"\nip saddr {HOST_ADDR} tcp dport {{ 80, 443, 8398 }} drop"
@@ -196,9 +213,10 @@ def lab_world(spec: LabSpec | None = None, *, clean: bool = True) -> Iterator[La
             topo.start(topo.internet, ["python3", str(SERVERS), "http", str(folder / "issuing.crl"), *plain],
                        ready_line="READY")  # fmt: skip
         if tls:
+            tenants = write_text(folder / "tenants.json", json.dumps(LAB_TENANTS))
             topo.start(topo.internet, ["python3", str(SERVERS), "tls", f"--date-offset={spec.clock_offset_s}",
-                                       str(folder / "service-chain.pem"), str(folder / "service-key.pem"), *tls],
-                       ready_line="READY")  # fmt: skip
+                                       f"--tenants={tenants}", str(folder / "service-chain.pem"),
+                                       str(folder / "service-key.pem"), *tls], ready_line="READY")  # fmt: skip
         for extra in spec.extra_services:
             _start_extra_service(topo, extra)
         yield LabWorld(topo)
