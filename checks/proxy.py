@@ -11,7 +11,7 @@ from preflight import CodeDoc, Finding, Status, Target
 from preflight.context import RunContext
 from preflight.plan import Plan
 from preflight.probes.proxy import TunnelResult
-from preflight.proxy import ProxySettings
+from preflight.proxy import ProxySettings, redact_url
 
 EFFECTIVE_TARGET = "proxy settings"
 
@@ -147,8 +147,13 @@ def judge_effective(plan: Plan) -> Finding:
         "send_credentials": settings.use_credentials,
     }
     problems = [*(env.problems if env is not None else ()), *settings.problems]
+    credentials = _with_credentials(settings)
+    if credentials:
+        evidence["credentials_configured"] = credentials  # where a proxy URL carries a user (never the values)
     if settings.connector is not None:
         evidence["connector_config"] = dataclasses.asdict(settings.connector)
+        if settings.connector.proxy_address:
+            evidence["connector_config"]["proxy_address"] = redact_url(settings.connector.proxy_address)
     if settings.winhttp is not None:
         evidence["winhttp"] = dataclasses.asdict(settings.winhttp)
     if settings.pac_origin is not None:
@@ -171,6 +176,21 @@ def judge_effective(plan: Plan) -> Finding:
     direct = sum(1 for r in routes.values() if r["proxy"] is None)
     summary = f"{len(routes) - direct} endpoint(s) via {', '.join(proxied)}, {direct} direct"
     return _effective("proxy.configured", summary, evidence)
+
+
+def _with_credentials(settings: ProxySettings) -> list[str]:
+    """The settings whose proxy URL carries a user name and password."""
+    found = []
+    if settings.explicit is not None and settings.explicit.has_credentials:
+        found.append("--proxy")
+    env = settings.environment
+    for entry in (env.https, env.http) if env is not None else ():
+        if entry is not None and entry[1].has_credentials:
+            found.append(entry[0])
+    address = settings.connector.proxy_address if settings.connector is not None else None
+    if address and redact_url(address) != address:
+        found.append("connector config")
+    return found
 
 
 def _environment(settings: ProxySettings) -> dict[str, Any]:

@@ -11,14 +11,16 @@ from pathlib import Path
 from preflight.errors import UsageError
 from preflight.model import Target
 from preflight.pac import MAX_SOURCE, PacError, PacScript, Resolver
-from preflight.proxy import ProxySettings
+from preflight.proxy import ProxySettings, redact_url, strip_userinfo
 
 
 def load_pac(value: str, timeout: float) -> tuple[str, str]:
-    """(source text, origin) from a file path or an http(s) URL (fetched directly, no proxy, bounded)."""
+    """(source text, origin) from a file path or an http(s) URL (fetched directly, no proxy, bounded). The origin,
+    and every message, names a URL without its userinfo."""
     if value.startswith(("http://", "https://")):
         import httpx
 
+        shown = redact_url(value)
         try:
             with (
                 httpx.Client(trust_env=False, timeout=timeout, follow_redirects=True) as client,
@@ -28,12 +30,12 @@ def load_pac(value: str, timeout: float) -> tuple[str, str]:
                 for chunk in response.iter_raw():
                     body += chunk
                     if len(body) > MAX_SOURCE:
-                        raise UsageError(f"--pac {value}: larger than {MAX_SOURCE} bytes")
+                        raise UsageError(f"--pac {shown}: larger than {MAX_SOURCE} bytes")
                 if response.status_code != 200:
-                    raise UsageError(f"--pac {value}: HTTP {response.status_code}")
+                    raise UsageError(f"--pac {shown}: HTTP {response.status_code}")
         except httpx.HTTPError as exc:
-            raise UsageError(f"--pac {value}: {type(exc).__name__}: {exc}") from None
-        return body.decode("utf-8", "replace"), value
+            raise UsageError(f"--pac {shown}: {type(exc).__name__}: {strip_userinfo(str(exc))}") from None
+        return body.decode("utf-8", "replace"), shown
     path = Path(value)
     try:
         if not path.is_file():

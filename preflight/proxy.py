@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -25,10 +26,11 @@ class ProxyConfig:
 
     @property
     def display(self) -> str:
-        """The URL with any credentials redacted: the only form that may be printed or written."""
+        """The URL without its userinfo: the only form that may be printed, written or used as a key. Not even a
+        mask of the credentials: a masked URL still looks like one carrying credentials to every scanner (the
+        bundle's self-audit among them); `has_credentials` says whether there were any."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        auth = "***:***@" if self.username is not None else ""
-        return f"{self.scheme}://{auth}{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     @property
     def has_credentials(self) -> bool:
@@ -57,14 +59,22 @@ def parse_proxy_url(value: str, *, where: str = "--proxy") -> ProxyConfig:
 
 
 def redact_url(value: str) -> str:
-    """Any URL-like string with its userinfo replaced, for error messages about bad input."""
+    """Any URL-like string without its userinfo, for messages and evidence about proxy settings."""
     scheme, sep, rest = value.partition("://")
     if not sep:
         scheme, rest = "", value
     at = rest.rfind("@")
     if at < 0:
         return value
-    return f"{scheme}{sep}***:***@{rest[at + 1 :]}"
+    return f"{scheme}{sep}{rest[at + 1 :]}"
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@'\"<>]*@")
+
+
+def strip_userinfo(text: str) -> str:
+    """Text (an error message) with the userinfo of every URL in it removed."""
+    return _USERINFO.sub(r"\1", text)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -324,3 +324,67 @@ def test_bundle_usage_errors(site: dict[str, Any], tmp_path: Path) -> None:
         assert run.code == 2 and words in run.stderr
     run = run_cli("bundle", "--profile", site["profile"], "-o", str(tmp_path / "missing" / "b.zip"))
     assert run.code == 2 and "existing directory" in run.stderr
+
+
+@pytest.mark.parametrize("where", ["--proxy", "HTTPS_PROXY", "connector config", "PAC URL"])
+def test_a_bundle_behind_a_proxy_with_credentials(site: dict[str, Any], tmp_path: Path, where: str) -> None:
+    """TLS evidence through an authenticated proxy is keyed by the proxy without its userinfo, so the self-audit
+    passes and no member names the user or the password, masked or not."""
+    user, password = "svc-proxy-user", secret("proxypw")
+    with FakeProxy(mode="tunnel") as proxy:
+        url = f"http://{user}:{password}@127.0.0.1:{proxy.port}"
+        extra: list[str] = []
+        env = cli_env()
+        if where == "--proxy":
+            extra = ["--proxy", url]
+        elif where == "HTTPS_PROXY":
+            env = cli_env(HTTPS_PROXY=url)
+        elif where == "connector config":
+            config = tmp_path / "connector.exe.config"
+            config.write_text(f'<configuration><system.net><defaultProxy enabled="true"><proxy proxyaddress="{url}" '
+                              'usesystemdefault="false" /></defaultProxy></system.net></configuration>')  # fmt: skip
+            extra = ["--connector-config", str(config)]
+        else:  # a PAC script behind a URL with credentials, sending everything through the proxy
+            script = f'function FindProxyForURL(url, host) {{ return "PROXY 127.0.0.1:{proxy.port}"; }}\n'
+            server = pac_server(script)
+            extra = ["--pac", f"http://{user}:{password}@127.0.0.1:{server.server_address[1]}/proxy.pac"]
+        out = tmp_path / "b.zip"
+        try:
+            run = bundle(site, out, *extra, env=env)
+            plain = run_cli("run", "--profile", site["profile"], "--dns-server", site["dns"].address, "--timeout", "1",
+                            "--format", "json", *extra, env=env)  # fmt: skip
+        finally:
+            if where == "PAC URL":
+                server.shutdown()
+        assert run.code == 0, run.stderr + run.stdout
+        assert proxy.requests, "the TLS check went through the proxy"
+    files = unpack(out)
+    pems = [name for name in files if name.startswith("evidence/tls/") and name.endswith(".pem")]
+    assert pems and all("via_http_127.0.0.1" in name for name in pems), pems
+    everything = "\n".join(files.values()) + "\n".join(files) + run.stdout + run.stderr
+    assert password not in everything and user not in everything and "***:***@" not in everything
+    assert password not in plain.stdout + plain.stderr and user not in plain.stdout  # nor in a plain report
+    tls = next(r for r in json.loads(files["report.json"])["results"] if r["check"] == "tls.interception")
+    assert tls["status"] == "pass", tls["summary"]
+
+
+def pac_server(script: str) -> Any:
+    """A PAC file over plain HTTP on loopback, in a thread; the caller shuts it down."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = script.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ns-proxy-autoconfig")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -386,7 +386,9 @@ def test_proxy_requires_authentication() -> None:
     assert status_code(with_user, "proxy.tunnel", "login.microsoftonline.com:443") == ("pass", "proxy.ok")
     for output in (with_user.stdout, with_user.stderr, table.stdout, table.stderr):
         assert PROXY_PASSWORD not in output
-    assert "***:***@198.18.1.1:3128" in with_user.stdout
+    effective = with_user.result("proxy.effective", "proxy settings")["evidence"]
+    assert effective["explicit"] == "http://198.18.1.1:3128" and effective["credentials_configured"] == ["--proxy"]
+    assert PROXY_USER not in with_user.stdout
 
 
 def test_proxy_denies_connect_to_port_80() -> None:

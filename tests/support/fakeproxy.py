@@ -1,5 +1,5 @@
 """A scriptable HTTP proxy on loopback for CONNECT tests: answers every CONNECT with a chosen status (and page),
-stalls, or answers garbage."""
+stalls, answers garbage, or (mode "tunnel") opens the tunnel to 127.0.0.1 on the requested port."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ class FakeProxy(LoopThread):
                 await asyncio.sleep(3600)
             elif self.mode == "garbage":
                 writer.write(b"\x16\x03\x01 this is not HTTP at all\r\n\r\n")
+            elif self.mode == "tunnel":
+                await self._tunnel(head, reader, writer)
+                return
             else:
                 page = f"<html><head><title>{self.title}</title></head><body>no</body></html>".encode()
                 writer.write(f"HTTP/1.1 {self.status} Lab\r\nContent-Type: text/html\r\nContent-Length: {len(page)}"
@@ -41,3 +44,20 @@ class FakeProxy(LoopThread):
         finally:
             self.discard(task)
             writer.close()
+
+    async def _tunnel(self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Every name is this machine: the tunnel goes to 127.0.0.1 on the port the CONNECT asks for."""
+        port = int(head.split(b" ", 2)[1].rsplit(b":", 1)[1])
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await writer.drain()
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True)
