@@ -8,7 +8,8 @@ from typing import Any
 from preflight.model import CheckResult, Status
 from preflight.report import Report
 
-_BAD = (Status.FAIL, Status.ERROR, Status.WARN)
+_FAILING = (Status.FAIL, Status.ERROR)
+_PROBLEM = (Status.FAIL, Status.ERROR, Status.WARN)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,24 +29,34 @@ class Change:
 ORDER = ("broke", "still_failing", "changed", "fixed", "new", "gone")
 
 
+def kind_of(before: CheckResult | None, after: CheckResult | None) -> str | None:
+    """The category of one result's transition, None when nothing changed. Pure.
+
+    broke: a problem appeared or got worse (pass/skip → warn/fail/error, warn → fail/error, error → fail), or a
+    new result is failing. fixed: a problem became a pass. still_failing: the same problem (status and code).
+    changed: any other status or code change (fail → warn, a problem → skip, a different failure code).
+    """
+    if before is None:
+        return None if after is None else ("broke" if after.status in _FAILING else "new")
+    if after is None:
+        return "gone"
+    if (before.status, before.code) == (after.status, after.code):
+        return "still_failing" if before.status in _PROBLEM else None
+    if after.status in _PROBLEM and after.status.severity > before.status.severity:
+        return "broke"
+    if before.status in _PROBLEM and after.status == Status.PASS:
+        return "fixed"
+    return "changed"
+
+
 def diff(before: Report, after: Report) -> list[Change]:
     old = {r.id: r for r in before.results}
     new = {r.id: r for r in after.results}
     changes: list[Change] = []
     for rid in dict.fromkeys([*old, *new]):
-        a, b = old.get(rid), new.get(rid)
-        if a is None:
-            changes.append(Change("new", rid, None, b))
-        elif b is None:
-            changes.append(Change("gone", rid, a, None))
-        elif a.status in _BAD and b.status == Status.PASS:
-            changes.append(Change("fixed", rid, a, b))
-        elif b.status in _BAD and a.status not in _BAD:
-            changes.append(Change("broke", rid, a, b))
-        elif a.status in _BAD and b.status in _BAD:
-            changes.append(Change("still_failing" if a.code == b.code else "changed", rid, a, b))
-        elif (a.status, a.code) != (b.status, b.code):
-            changes.append(Change("changed", rid, a, b))
+        kind = kind_of(old.get(rid), new.get(rid))
+        if kind is not None:
+            changes.append(Change(kind, rid, old.get(rid), new.get(rid)))
     return sorted(changes, key=lambda c: ORDER.index(c.kind))
 
 
