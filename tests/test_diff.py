@@ -72,11 +72,19 @@ def test_merge_builds_a_fleet_matrix(tmp_path: Path) -> None:
     hosts = json.loads(run.stdout)["hosts"]
     assert [h["ready"] for h in hosts] == [True, False]
     assert [h["verdict"] for h in hosts] == ["pass", "fail"]
-    assert hosts[0]["checks"]["dns.resolve"] == {"status": "pass", "codes": []}
-    assert hosts[1]["checks"]["dns.resolve"] == {"status": "fail", "codes": ["dns.nxdomain"]}
+    assert hosts[0]["checks"]["dns.resolve"] == {"status": "pass", "codes": [], "where": {}}
+    assert hosts[1]["checks"]["dns.resolve"] == {"status": "fail", "codes": ["dns.nxdomain"],
+                                                 "where": {"dns.nxdomain": ["a.test"]}}  # fmt: skip
+    assert hosts[1]["problems"][0] | {"summary": ""} == {
+        "status": "fail",
+        "check": "dns.resolve",
+        "endpoint": "a.test",
+        "code": "dns.nxdomain",
+        "summary": "",
+    }
     assert hosts[1]["checks"]["clock.skew"]["status"] == "skip"  # not evaluated: never shown as a pass
     markdown = run_cli("merge", str(good), str(bad), "--format", "markdown").stdout
     assert markdown.splitlines()[0].replace(" ", "").startswith("|host|ready|verdict|")
-    assert "fail (dns.nxdomain)" in markdown and "1 of 2" in markdown
+    assert "fail (dns.nxdomain: a.test)" in markdown and "1 of 2" in markdown
     assert run_cli("merge", str(bad)).code == 1  # no ready candidate at all
     assert "<table>" in run_cli("merge", str(good), str(bad), "--format", "html").stdout
