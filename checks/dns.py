@@ -6,8 +6,9 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from preflight import CodeDoc, Finding, Status, Target
+from preflight import CodeDoc, Finding, Status, Target, hostsfile
 from preflight.context import RunContext
+from preflight.hostsfile import HostsEntry
 from preflight.netutil import is_ip_literal, is_special_use_name, is_unspecified, sinkhole_kind
 from preflight.plan import Plan
 from preflight.probes.dns import Resolution, ServerAnswer
@@ -79,6 +80,15 @@ CODES: dict[str, CodeDoc] = {
         "Remove the hosts-file entry (C:\\Windows\\System32\\drivers\\etc\\hosts or /etc/hosts) and let DNS "
         "answer; if it is there on purpose, make sure it is kept current.",
     ),
+    "dns.hosts_override": CodeDoc(
+        Status.WARN,
+        "The hosts file maps the name to addresses DNS does not give: the connector uses the hosts file's, which "
+        "go stale when Microsoft moves the service (a classic connector failure).",
+        "A hosts-file line names the host, and its addresses are not among the configured DNS servers' answers; "
+        "the line, both answers and the file are in the evidence.",
+        "Remove the line named in the evidence from the hosts file (C:\\Windows\\System32\\drivers\\etc\\hosts or "
+        "/etc/hosts) and let DNS answer; if it is there on purpose, update it to what DNS gives.",
+    ),
     "dns.inconsistent": CodeDoc(
         Status.WARN,
         "The name resolved, but at least one configured DNS server failed or disagreed.",
@@ -99,18 +109,34 @@ _SYSTEM_ERRORS = {
 }
 
 
-def judge(resolution: Resolution) -> Finding:
-    """The verdict on one name, from what both resolution paths observed. Pure."""
+def judge(resolution: Resolution, hosts: tuple[str, list[HostsEntry]] = ("", [])) -> Finding:
+    """The verdict on one name, from what both resolution paths observed and the hosts file's lines for it
+    ((file, entries)). Pure."""
     evidence: dict[str, Any] = resolution.to_json()
     host = resolution.host
     public = not is_special_use_name(host)
     evidence["public_name"] = public
     where = _where(resolution)
+    hosts_file, entries = hosts
+    if entries:
+        evidence["hosts_file"] = {"path": hosts_file, "entries": [e.to_json() for e in entries]}
 
     if not resolution.addresses:
         code = _failure_code(resolution)
         detail = _failure_detail(resolution)
         return _finding(code, f"{host}: {detail}", evidence)
+
+    from_dns = {a for answer in resolution.servers for a in answer.addresses}
+    pinned = [e for e in entries if e.address not in from_dns]
+    if pinned and from_dns:
+        first = pinned[0]
+        evidence["hosts_override"] = {"hosts": sorted({e.address for e in entries}), "dns": sorted(from_dns)}
+        return _finding(
+            "dns.hosts_override",
+            f"{host}: the hosts file ({hosts_file}:{first.line}) says {first.address}; DNS says "
+            + ", ".join(sorted(from_dns)[:4]) + (", ..." if len(from_dns) > 4 else ""),
+            evidence,
+        )  # fmt: skip
 
     odd = {a: kind for a in resolution.addresses if (kind := _sinkhole(a, public))}
     if odd:
@@ -121,9 +147,12 @@ def judge(resolution: Resolution) -> Finding:
     dns_silent = resolution.servers and all(a.outcome in ("nxdomain", "nodata") for a in resolution.servers)
     if resolution.source == "system" and dns_silent:
         evidence["local_override"] = True
+        origin = (
+            f"the hosts file ({hosts_file}:{entries[0].line})" if entries else "the hosts file or another local source"
+        )
         return _finding(
             "dns.local_override",
-            f"{host} → {', '.join(resolution.addresses)} from the hosts file or another local source; DNS says "
+            f"{host} → {', '.join(resolution.addresses)} from {origin}; DNS says "
             + ", ".join(sorted({a.outcome.upper() for a in resolution.servers})),
             evidence,
         )
@@ -192,7 +221,8 @@ class DnsResolveCheck:
         return [t for t in plan.host_targets() if not is_ip_literal(t.host)]
 
     async def run(self, target: Target, ctx: RunContext) -> Finding:
-        finding = judge(await ctx.resolve(target.host))
+        file, entries = hostsfile.read()
+        finding = judge(await ctx.resolve(target.host), (file, hostsfile.entries_for(entries, target.host)))
         ports = {p for e in ctx.plan.endpoints_for(target.host) for p in e.ports}
         if finding.status == Status.FAIL and ports and all(not ctx.plan.route(target.host, p).direct for p in ports):
             # Through a proxy the proxy resolves the name: a local failure only matters for direct paths.

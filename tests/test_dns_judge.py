@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from checks.dns import CODES, judge
+from preflight import hostsfile
 from preflight.model import Status
 from preflight.probes.dns import Resolution, ServerAnswer, SystemLookup, classify_gai_error
 
@@ -151,3 +152,58 @@ def test_failures_are_never_pass() -> None:
 )  # fmt: skip
 def test_getaddrinfo_errors_on_linux_and_windows(number: int | None, meaning: str) -> None:
     assert classify_gai_error(number) == meaning
+
+
+HOSTS_TEXT = """127.0.0.1 localhost
+# pinned during the 2024 migration
+203.0.113.7   login.microsoftonline.com  login   # old front door
+198.18.0.1    b.test
+"""
+HOSTS = hostsfile.parse(HOSTS_TEXT)
+
+
+def pinned(host: str) -> tuple[str, list[hostsfile.HostsEntry]]:
+    return "/etc/hosts", hostsfile.entries_for(HOSTS, host)
+
+
+@pytest.mark.parametrize(
+    ("resolution", "hosts", "code"),
+    [
+        # the hosts file says one thing, DNS another: the connector uses the hosts file's stale address
+        (via_system("login.microsoftonline.com", SystemLookup(("203.0.113.7",)),
+                    answer(S1, "A", "answer", "198.18.0.1", "198.18.0.2")), pinned("login.microsoftonline.com"),
+         "dns.hosts_override"),
+        # the same with --dns-server (the connector would still read the hosts file)
+        (via_servers("login.microsoftonline.com", answer(S1, "A", "answer", "198.18.0.1")),
+         pinned("login.microsoftonline.com"), "dns.hosts_override"),
+        # a hosts entry DNS agrees with is not an override
+        (via_system("b.test", SystemLookup(("198.18.0.1",)), answer(S1, "A", "answer", "198.18.0.1")),
+         pinned("b.test"), "dns.ok"),
+        # DNS has no answer at all: the older local_override, now naming the hosts-file line
+        (via_system("login.microsoftonline.com", SystemLookup(("203.0.113.7",)), answer(S1, "A", "nxdomain")),
+         pinned("login.microsoftonline.com"), "dns.local_override"),
+        # no hosts entry for the name
+        (via_system("c.test", SystemLookup(("198.18.0.9",)), answer(S1, "A", "answer", "198.18.0.9")),
+         pinned("c.test"), "dns.ok"),
+    ],
+)  # fmt: skip
+def test_hosts_file_overrides(resolution: Resolution, hosts: tuple[str, list[hostsfile.HostsEntry]],
+                              code: str) -> None:  # fmt: skip
+    finding = judge(resolution, hosts)
+    assert finding.code == code, finding.summary
+    if code == "dns.hosts_override":
+        assert finding.status == Status.WARN
+        assert "/etc/hosts:3" in finding.summary and "203.0.113.7" in finding.summary
+        assert finding.evidence["hosts_file"]["entries"][0]["text"] == (
+            "203.0.113.7   login.microsoftonline.com  login")  # fmt: skip
+        assert finding.evidence["hosts_override"]["dns"] == sorted(
+            a for ans in resolution.servers for a in ans.addresses)  # fmt: skip
+    if code == "dns.local_override":
+        assert "/etc/hosts:3" in finding.summary
+
+
+def test_hosts_file_parsing() -> None:
+    assert [(e.line, e.address, e.names) for e in HOSTS] == [
+        (1, "127.0.0.1", ("localhost",)), (3, "203.0.113.7", ("login.microsoftonline.com", "login")),
+        (4, "198.18.0.1", ("b.test",))]  # fmt: skip
+    assert hostsfile.entries_for(HOSTS, "LOGIN.microsoftonline.com.")[0].line == 3

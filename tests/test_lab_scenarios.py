@@ -222,6 +222,23 @@ def test_captive_portal_serves_a_certificate_for_another_name() -> None:
     assert run.result("tls.interception", "login.microsoftonline.com:443")["code"] == "run.upstream"
 
 
+def test_a_stale_hosts_file_entry_is_reported_although_tls_passes() -> None:
+    """The hosts file pins login.microsoftonline.com to an old front door that still serves a valid certificate:
+    only comparing with DNS shows the connector is not using the service's current addresses."""
+    old_front_door = ExtraService("198.18.51.10", ["login.microsoftonline.com"])
+    spec = LabSpec(extra_services=[old_front_door], hosts_lines=["198.18.51.10  login.microsoftonline.com  # 2024"])
+    with lab_world(spec) as lab:
+        run = lab.preflight()
+    result = run.result("dns.resolve", "login.microsoftonline.com")
+    assert (result["status"], result["code"]) == ("warn", "dns.hosts_override"), result["summary"]
+    assert "/etc/hosts:2" in result["summary"]
+    assert result["evidence"]["hosts_override"] == {"hosts": ["198.18.51.10"], "dns": ["198.18.50.10",
+                                                                                     "2001:db8:50::10"]}  # fmt: skip
+    assert result["evidence"]["hosts_file"]["entries"][0]["line"] == 2
+    assert status_code(run, "tls.handshake", "login.microsoftonline.com:443") == ("pass", "tls.ok")
+    assert status_code(run, "dns.resolve", "login.windows.net") == ("pass", "dns.ok")
+
+
 def test_tls_1_0_only_endpoint() -> None:
     old = ExtraService("198.18.52.10", ["enterpriseregistration.windows.net"], legacy=True)
     spec = LabSpec(unrecorded=["enterpriseregistration.windows.net"], extra_services=[old],

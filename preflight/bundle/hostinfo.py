@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from preflight import __version__
+from preflight import __version__, hostsfile
 
 COMMAND_TIMEOUT_S = 5.0
 MAX_TEXT_BYTES = 256 * 1024
@@ -130,12 +130,7 @@ def parse_resolv_conf(text: str) -> dict[str, list[str]]:
 
 
 def parse_hosts(text: str) -> list[dict[str, Any]]:
-    entries = []
-    for raw in text.splitlines():
-        fields = raw.split("#", 1)[0].split()
-        if len(fields) >= 2:
-            entries.append({"address": fields[0], "names": fields[1:]})
-    return entries
+    return [{"address": entry.address, "names": list(entry.names)} for entry in hostsfile.parse(text)]
 
 
 def _linux(run: Runner) -> dict[str, Any]:
