@@ -62,6 +62,17 @@ CODES: dict[str, CodeDoc] = {
         "A redirect or 4xx/5xx from a proxy usually means it requires a login or blocks the category: allow the "
         "host anonymously.",
     ),
+    "crl.ocsp_refused": CodeDoc(
+        Status.WARN,
+        "The OCSP responder answered, but not with revocation data: it said unauthorized, tryLater, "
+        "internalError, malformedRequest or sigRequired. The path works; the answer cannot vouch for the "
+        "certificate.",
+        "The OCSP response parsed, and its responseStatus is not successful (the status is in the evidence as "
+        "ocsp_status).",
+        "unauthorized usually means something other than the CA's responder answered (a proxy or a stale DNS "
+        "entry for the OCSP host): check what answers there; tryLater/internalError are the responder's own "
+        "trouble: run again later.",
+    ),
     "crl.timeout": CodeDoc(
         Status.FAIL,
         "The CRL/OCSP request connected but no answer came in time.",
@@ -83,7 +94,7 @@ CODES: dict[str, CodeDoc] = {
 }
 
 _PRIORITY = ("crl.blocked_page", "crl.http_error", "crl.bad_body", "crl.timeout", "crl.filtered", "crl.unreachable",
-             "crl.reachable", "crl.ok")  # fmt: skip
+             "crl.ocsp_refused", "crl.reachable", "crl.ok")  # fmt: skip
 _TCP_CODES = {"filtered": "crl.filtered"}
 
 
@@ -111,11 +122,19 @@ def judge_fetch(fetch: HttpFetch, kind: str) -> str:
         except ValueError:
             return "crl.bad_body"
         return "crl.ok"
-    try:
-        ocsp.load_der_ocsp_response(fetch.body)
-    except ValueError:
+    status = ocsp_status(fetch.body)
+    if status is None:
         return "crl.bad_body"
-    return "crl.ok"
+    return "crl.ok" if status == "SUCCESSFUL" else "crl.ocsp_refused"
+
+
+def ocsp_status(body: bytes) -> str | None:
+    """The responseStatus of an OCSP response (SUCCESSFUL, UNAUTHORIZED, TRY_LATER, ...), None if it does not
+    parse."""
+    try:
+        return ocsp.load_der_ocsp_response(body).response_status.name
+    except ValueError:
+        return None
 
 
 def _der_longer_than(body: bytes) -> bool:
@@ -192,8 +211,11 @@ async def _fetch(ctx: RunContext, host: str, proxy: ProxyConfig | None, kind: st
     ocsp_type = "application/ocsp-request" if request else None
     fetch = await ctx.http(url, address, host=host, method="POST" if request else "GET", content=request,
                            content_type=ocsp_type, proxy=proxy)  # fmt: skip
-    return {"kind": kind, **fetch.to_json(), "code": judge_fetch(fetch, kind),
-            "body_head": fetch.body[:120].decode("latin-1")}  # fmt: skip
+    row = {"kind": kind, **fetch.to_json(), "code": judge_fetch(fetch, kind),
+           "body_head": fetch.body[:120].decode("latin-1")}  # fmt: skip
+    if kind == "ocsp" and fetch.status == 200:
+        row["ocsp_status"] = ocsp_status(fetch.body)
+    return row
 
 
 def _revocation_jobs(chain: Sequence[bytes], host: str) -> list[tuple[str, str, bytes | None]]:
@@ -256,6 +278,8 @@ def _summary(where: str, code: str, worst: dict[str, Any], count: int) -> str:
         return f"{where}: {url} answered HTTP {worst.get('status')}" + (
             f" → {worst.get('location')}" if worst.get("location") else ""
         )
+    if code == "crl.ocsp_refused":
+        return f"{where}: the OCSP responder {url} answered {worst.get('ocsp_status')}, not revocation data"
     if code == "crl.bad_body":
         return f"{where}: {url} body is not a {worst.get('kind')} response ({worst.get('body_bytes')} bytes)"
     return f"{where}: {url} via {worst.get('address')}: {worst.get('error') or worst.get('tcp') or code}"

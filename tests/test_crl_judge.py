@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pki import FakePki, crl, leaf
+from pki import ocsp_good as pki_ocsp_good
 
 from checks.crl import CODES, judge_fetch, ocsp_request
 from preflight.probes.http import HttpFetch, page_title
@@ -18,11 +19,15 @@ def fetch(status: int | None = 200, body: bytes = b"", kind: str | None = None, 
     return HttpFetch("http://crl.test/x.crl", "198.18.50.10", "GET", outcome, status, kind, location, body, truncated)
 
 
-def ocsp_unauthorized() -> bytes:
+def ocsp_unsuccessful(status: str) -> bytes:
     from cryptography.hazmat.primitives.serialization import Encoding
     from cryptography.x509 import ocsp
 
-    return ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED).public_bytes(Encoding.DER)
+    return ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus[status]).public_bytes(Encoding.DER)
+
+
+def ocsp_good() -> bytes:
+    return pki_ocsp_good(leaf(["crl.test"], PKI.issuing).cert, PKI.issuing)
 
 
 CASES = [
@@ -48,7 +53,25 @@ CASES = [
         "crl.bad_body",
     ),
     ("huge non-DER body cut at the limit", fetch(body=b"AAAA", truncated=True), "crl", "crl.bad_body"),
-    ("ocsp answers", fetch(body=ocsp_unauthorized(), kind="application/ocsp-response"), "ocsp", "crl.ok"),
+    ("ocsp answers", fetch(body=ocsp_good(), kind="application/ocsp-response"), "ocsp", "crl.ok"),
+    (
+        "ocsp unauthorized",
+        fetch(body=ocsp_unsuccessful("UNAUTHORIZED"), kind="application/ocsp-response"),
+        "ocsp",
+        "crl.ocsp_refused",
+    ),
+    (
+        "ocsp try later",
+        fetch(body=ocsp_unsuccessful("TRY_LATER"), kind="application/ocsp-response"),
+        "ocsp",
+        "crl.ocsp_refused",
+    ),
+    (
+        "ocsp internal error",
+        fetch(body=ocsp_unsuccessful("INTERNAL_ERROR"), kind="application/ocsp-response"),
+        "ocsp",
+        "crl.ocsp_refused",
+    ),
     ("ocsp answered by html", fetch(body=BLOCK, kind="text/html"), "ocsp", "crl.blocked_page"),
     ("ocsp garbage", fetch(body=b"nope", kind="application/ocsp-response"), "ocsp", "crl.bad_body"),
     ("bare host answers", fetch(200, BLOCK, "text/html"), "probe", "crl.reachable"),

@@ -259,8 +259,19 @@ def test_crl_and_ocsp_fetched_and_parsed_in_the_all_clear_lab() -> None:
     ocsp = run.result("crl.fetch", "ocsp.digicert.com:80")
     assert (ocsp["status"], ocsp["code"]) == ("pass", "crl.ok"), ocsp["summary"]
     assert {f["kind"] for f in ocsp["evidence"]["fetches"]} == {"ocsp"}
+    assert {f["ocsp_status"] for f in ocsp["evidence"]["fetches"]} == {"SUCCESSFUL"}
     assert run.result("crl.fetch", "crl.microsoft.com:80")["code"] == "crl.reachable"
     assert run.code == 0
+
+
+def test_an_ocsp_responder_answering_unauthorized_is_a_warning_not_a_pass() -> None:
+    with lab_world(LabSpec(ocsp_unauthorized=True)) as lab:
+        run = lab.preflight()
+    result = run.result("crl.fetch", "ocsp.digicert.com:80")
+    assert (result["status"], result["code"]) == ("warn", "crl.ocsp_refused"), result["summary"]
+    assert {f["ocsp_status"] for f in result["evidence"]["fetches"]} == {"UNAUTHORIZED"}
+    assert "UNAUTHORIZED" in result["summary"]
+    assert status_code(run, "crl.fetch", "crl3.digicert.com:80") == ("pass", "crl.ok")
 
 
 def test_crl_endpoint_returns_an_html_block_page() -> None:

@@ -103,16 +103,21 @@ BLOCK_PAGE = (
 )
 
 
-async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = False) -> None:
-    """Plain HTTP: *.crl → the CRL, POST (OCSP) → an OCSP response, anything else → a short text. With
-    block_page, every request gets a 200 HTML page, as a web filter does."""
+async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = False,
+                         ocsp_file: str | None = None) -> None:  # fmt: skip
+    """Plain HTTP: *.crl → the CRL, POST (OCSP) → the OCSP response in `ocsp_file` (without one: 'unauthorized',
+    as a responder that does not serve this CA says), anything else → a short text. With block_page, every
+    request gets a 200 HTML page, as a web filter does."""
     from cryptography.hazmat.primitives.serialization import Encoding
     from cryptography.x509 import ocsp
 
     crl_body = Path(crl_file).read_bytes() if crl_file != "-" else b""  # noqa: ASYNC240 (once, before serving)
-    ocsp_body = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED).public_bytes(
-        Encoding.DER
-    )
+    if ocsp_file is not None:
+        ocsp_body = Path(ocsp_file).read_bytes()  # noqa: ASYNC240 (once, before serving)
+    else:
+        ocsp_body = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED).public_bytes(
+            Encoding.DER
+        )
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
@@ -168,10 +173,12 @@ if __name__ == "__main__":
                                   tenants=tenants))  # fmt: skip
     elif kind == "http":
         args = sys.argv[2:]
-        block = args[0] == "--block-page"
-        if block:
-            args = args[1:]
-        asyncio.run(http_listeners(args[0], args[1:], block_page=block))
+        block = "--block-page" in args
+        ocsp_files = [a.split("=", 1)[1] for a in args if a.startswith("--ocsp=")]
+        args = [a for a in args if not a.startswith("--")]
+        asyncio.run(
+            http_listeners(args[0], args[1:], block_page=block, ocsp_file=ocsp_files[0] if ocsp_files else None)
+        )
     elif kind == "dns":
         dns_server(sys.argv[2], sys.argv[3])
     else:

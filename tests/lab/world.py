@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from helpers import ROOT, CliRun, cli_env, run_cli
-from pki import FakePki, crl, write_bundle
+from pki import FakePki, crl, ocsp_good, write_bundle
 
 from lab.topology import HOST_ADDR, LAB_NETWORKS, ROUTER_HOST_SIDE, Topology, clean_leftovers
 from preflight.profile import DEFAULT_PROFILE, embedded_text
@@ -64,6 +65,8 @@ def lab_pki() -> tuple[FakePki, Path]:
     names = default_profile_names()
     chain, key = pki.server_files(folder, names, crl_url=CRL_URL, ocsp_url=OCSP_URL)
     (folder / "issuing.crl").write_bytes(crl(pki.issuing))
+    served_leaf = x509.load_pem_x509_certificate(chain.read_bytes())  # the first certificate of the chain
+    (folder / "ocsp-good.der").write_bytes(ocsp_good(served_leaf, pki.issuing))
     (folder / "service-chain.pem").write_bytes(chain.read_bytes())
     (folder / "service-key.pem").write_bytes(key.read_bytes())
     write_bundle(folder / "expected-roots.pem", pki.root, pki.ms_root)
@@ -136,6 +139,7 @@ class LabSpec:
     host_trusts_bump_ca: bool = False  # squid's ssl-bump CA in the host's OS trust store
     mitmproxy_explicit: bool = False  # mitmproxy as an explicit proxy on the router at MITM_PROXY_URL
     block_page: bool = False  # a web filter on the router answering every port-80 request with an HTML page
+    ocsp_unauthorized: bool = False  # the service's OCSP responder answers 'unauthorized' instead of 'good'
     clock_offset_s: float = 0.0  # how far real time (the lab's NTP and HTTPS Date) is ahead of this host's clock
     squid: SquidSpec | None = None  # an explicit proxy on the router at PROXY_URL
     hosts_lines: Sequence[str] = ()  # lines for the host's hosts file (after 127.0.0.1 localhost)
@@ -212,7 +216,8 @@ def lab_world(spec: LabSpec | None = None, *, clean: bool = True) -> Iterator[La
         tls = [f"{a}:{p}" for a in addresses for p in spec.service_ports if p in TLS_PORTS]
         folder = lab_pki()[1]
         if plain:
-            topo.start(topo.internet, ["python3", str(SERVERS), "http", str(folder / "issuing.crl"), *plain],
+            ocsp = [] if spec.ocsp_unauthorized else [f"--ocsp={folder / 'ocsp-good.der'}"]
+            topo.start(topo.internet, ["python3", str(SERVERS), "http", *ocsp, str(folder / "issuing.crl"), *plain],
                        ready_line="READY")  # fmt: skip
         if tls:
             tenants = write_text(folder / "tenants.json", json.dumps(LAB_TENANTS))

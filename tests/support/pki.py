@@ -216,3 +216,17 @@ def crl(issuer: Issued, revoked_serials: tuple[int, ...] = ()) -> bytes:
 def write_bundle(path: Path, *certs: Issued) -> Path:
     path.write_bytes(b"".join(c.pem for c in certs))
     return path
+
+
+def ocsp_good(cert: x509.Certificate, issuer: Issued) -> bytes:
+    """A successful OCSP response saying `cert` is good, signed by its issuer (as a CA's own responder does)."""
+    from cryptography.x509 import ocsp
+
+    builder = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(cert=cert, issuer=issuer.cert, algorithm=hashes.SHA1(), cert_status=ocsp.OCSPCertStatus.GOOD,
+                      this_update=NOW - DAY, next_update=NOW + 7 * DAY, revocation_time=None,
+                      revocation_reason=None)
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, issuer.cert)
+    )  # fmt: skip
+    return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
