@@ -8,6 +8,7 @@ proxy may rewrite Date). Once an offset is measured, the TLS checks judge validi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -49,6 +50,15 @@ CODES: dict[str, CodeDoc] = {
         "Every SNTP query timed out or was rejected; a trusted HTTPS Date gave an offset within limits.",
         "Allow UDP 123 to your time source (or sync from a domain controller) so the clock does not drift.",
     ),
+    "clock.ntp_unresolved": CodeDoc(
+        Status.WARN,
+        "The NTP servers' names do not resolve, so this host cannot keep its clock synchronised; an HTTPS Date "
+        "check shows the clock is fine now.",
+        "Every configured NTP server name failed to resolve (no query was sent); a trusted HTTPS Date gave an "
+        "offset within limits.",
+        "Fix name resolution for the NTP server (see its DNS outcome in the evidence), or point the host at a "
+        "time source it can resolve (a domain controller, or --ntp-server IP for this check).",
+    ),
     "clock.unavailable": CodeDoc(
         Status.SKIP,
         "The clock could not be checked: no NTP server answered and no trusted HTTPS Date was available.",
@@ -61,9 +71,14 @@ DEFAULT_NTP_PORT = 123
 CLOCK_TARGET = "system clock"
 
 
+_UNRESOLVED_FIX = ("Fix name resolution first (the dns.resolve findings; the NTP server's DNS outcome is in the "
+                   "evidence): the clock is checked once names resolve.")  # fmt: skip
+
+
 def judge(readings: Sequence[NtpReading], date: DateReading | None, date_trusted: bool, warn_s: float,
-          fail_s: float) -> tuple[Finding, float | None]:  # fmt: skip
-    """(verdict, offset to apply to the run's clock or None). Pure."""
+          fail_s: float, dns_root: str | None = None) -> tuple[Finding, float | None]:  # fmt: skip
+    """(verdict, offset to apply to the run's clock or None). `dns_root`: the failed dns.resolve result that kept
+    every HTTPS Date candidate from opening, if that is why there is no Date. Pure."""
     evidence: dict[str, Any] = {
         "ntp": [r.to_json() for r in readings],
         "https_date": date.to_json() if date else None,
@@ -80,12 +95,20 @@ def judge(readings: Sequence[NtpReading], date: DateReading | None, date_trusted
     elif date and date.outcome == "ok" and date_trusted and date.offset_s is not None:
         offset, uncertainty, source = date.offset_s, date.uncertainty_s or 0.5, f"HTTPS Date of {date.host}"
     else:
+        unresolved = bool(readings) and all(r.outcome == "unresolved" for r in readings)
         why = "no NTP server answered" if readings else "no NTP server configured"
+        if unresolved:
+            why = "the NTP server name " + ", ".join(r.reason or r.server for r in readings)
         if date is not None and date.outcome == "ok" and not date_trusted:
             why += f", and the HTTPS Date of {date.host} came over a path that is not clean"
         elif date is not None:
             why += f", and the HTTPS Date of {date.host} was unusable ({date.error})"
-        return _finding("clock.unavailable", f"clock not checked: {why}", evidence), None
+        elif dns_root is not None:
+            why += ", and no HTTPS Date: no endpoint's name resolved"
+        finding = _finding("clock.unavailable", f"clock not checked: {why}", evidence)
+        if unresolved:  # the clock is not what is broken: name resolution is, and that is where to fold it
+            finding = dataclasses.replace(finding, remediation=_UNRESOLVED_FIX, caused_by=dns_root)
+        return finding, None
     evidence.update(offset_s=round(offset, 3), uncertainty_s=round(uncertainty, 3), source=source)
     beyond = abs(offset) - uncertainty
     direction = "ahead" if offset < 0 else "behind"  # a positive offset: real time is later than this clock
@@ -96,6 +119,9 @@ def judge(readings: Sequence[NtpReading], date: DateReading | None, date_trusted
         ), offset
     if beyond > warn_s:
         return _finding("clock.skew_warn", f"this host's clock is {amount}: over {warn_s:g} s", evidence), offset
+    if not good and readings and all(r.outcome == "unresolved" for r in readings):
+        names = ", ".join(r.reason or r.server for r in readings)
+        return _finding("clock.ntp_unresolved", f"clock is {amount}, but the NTP server name {names}", evidence), offset
     if not good:
         blocked = ", ".join(f"{r.server}: {r.outcome}" for r in readings)
         return _finding("clock.ntp_blocked", f"clock is {amount}, but no NTP server answered ({blocked})",
@@ -125,7 +151,8 @@ class ClockSkewCheck:
         readings, (date, trusted) = await asyncio.gather(
             asyncio.gather(*(self._ntp(ctx, server) for server in servers)), self._https_date(ctx)
         )
-        finding, offset = judge(readings, date, trusted, policy.warn_s, policy.fail_s)
+        dns_root = await self._dns_root(ctx) if date is None else None
+        finding, offset = judge(readings, date, trusted, policy.warn_s, policy.fail_s, dns_root)
         if offset is not None:
             ctx.clock_offset_s = offset
         return finding
@@ -138,10 +165,22 @@ class ClockSkewCheck:
             resolution = await ctx.resolve(host)
             addresses, _ = usable_addresses(host, resolution.addresses)
         if not addresses:
-            return NtpReading(server, None, port, "error", reason=f"{host} did not resolve")
+            answered = ", ".join(sorted({a.outcome for a in resolution.servers})) or "no answer"
+            return NtpReading(server, None, port, "unresolved", reason=f"{host} did not resolve ({answered})")
         address = sorted(addresses, key=lambda a: ":" in a)[0]  # IPv4 first: NTP is most often allowed there
         async with ctx.slot(host):
             return await query(server, address, port, min(ctx.options.timeout, 2.0))
+
+    async def _dns_root(self, ctx: RunContext) -> str | None:
+        """The dns.resolve result of the first TLS endpoint whose name did not resolve (the resolutions are shared:
+        nothing is asked again), when no HTTPS Date could be had."""
+        for target in ctx.plan.port_targets(tls_only=True):
+            if target.wildcard or target.missing or ctx.plan.proxied(target):
+                continue
+            resolution = await ctx.resolve(target.host)
+            if not usable_addresses(target.host, resolution.addresses)[0]:
+                return ctx.result_id_for("dns.resolve", Target(target.host))
+        return None
 
     async def _https_date(self, ctx: RunContext) -> tuple[DateReading | None, bool]:
         """The Date of the first TLS endpoint whose path opens (in the order they open: a filtered endpoint first

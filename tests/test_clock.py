@@ -24,6 +24,10 @@ def ntp(offset: float, delay: float = 0.02, outcome: str = "ok") -> NtpReading:
     return NtpReading("time.lab", "198.18.53.10", 123, outcome, sample, 4 if sample else 0)
 
 
+def unresolved() -> NtpReading:
+    return NtpReading("time.lab", None, 123, "unresolved", reason="time.lab did not resolve (timeout)")
+
+
 def date(offset: float) -> DateReading:
     return DateReading("login.lab", "198.18.50.10", 443, "ok", offset, 0.6, "Fri, 27 Nov 2026 18:00:00 GMT")
 
@@ -43,6 +47,15 @@ CASES = [
     ("ntp silent, date over an intercepted path", [ntp(0, outcome="timeout")], date(0.5), False, "clock.unavailable"),
     ("nothing at all", [ntp(0, outcome="timeout")], None, False, "clock.unavailable"),
     ("no servers configured", [], None, False, "clock.unavailable"),
+    ("ntp name unresolved, trusted date fine", [unresolved()], date(0.5), True, "clock.ntp_unresolved"),
+    (
+        "ntp name unresolved, another server silent",
+        [unresolved(), ntp(0, outcome="timeout")],
+        date(0.5),
+        True,
+        "clock.ntp_blocked",
+    ),
+    ("ntp name unresolved, no date", [unresolved()], None, False, "clock.unavailable"),
 ]
 
 
@@ -52,6 +65,15 @@ def test_judge(label: str, readings: list[NtpReading], reading: DateReading | No
     assert finding.code == code, finding.summary
     assert finding.status == CODES[code].status
     assert (offset is None) == (code == "clock.unavailable")
+
+
+def test_an_unresolved_ntp_name_is_folded_under_the_dns_cause_not_blamed_on_udp_123() -> None:
+    finding, _ = judge([unresolved()], None, False, 60.0, 300.0, dns_root="dns.resolve/login.lab")
+    assert (finding.code, finding.caused_by) == ("clock.unavailable", "dns.resolve/login.lab")
+    assert "did not resolve" in finding.summary and "UDP" not in finding.summary
+    assert "name resolution" in finding.remediation and "UDP 123" not in finding.remediation
+    silent, _ = judge([ntp(0, outcome="timeout")], None, False, 60.0, 300.0)
+    assert silent.caused_by is None and "UDP 123" in silent.remediation  # a silent server is still UDP 123
 
 
 T1 = 1_800_000_000.0

@@ -337,6 +337,19 @@ def test_ntp_blocked_but_https_date_available() -> None:
     assert clock["evidence"]["ntp"][0]["outcome"] == "timeout"
 
 
+def test_without_dns_the_clock_is_folded_under_the_dns_failure() -> None:
+    with lab_world(LabSpec(resolver=BLACKHOLE_RESOLVER)) as lab:
+        run = lab.preflight()
+        table = lab.run("run", "--profile", str(lab_pki()[1] / "lab-profile.toml"), "--tenant-id", TENANT,
+                        "--timeout", "1.5")  # fmt: skip
+    clock = run.result("clock.skew", "system clock")
+    assert (clock["status"], clock["code"]) == ("skip", "clock.unavailable"), clock["summary"]
+    assert "time.windows.com did not resolve" in clock["summary"] and "UDP" not in clock["remediation"]
+    assert clock["caused_by"] == f"dns.resolve/{BOOT}"
+    assert run.result("dns.resolve", BOOT)["code"] == "dns.timeout"
+    assert "└ clock.skew" in table.stdout  # folded under the DNS failure, like the other checks
+
+
 def test_443_filtered_the_clock_takes_its_date_from_8398_without_waiting() -> None:
     # The profile's first TLS endpoints are on 443: the clock's HTTPS Date cross-check must come from an endpoint
     # that opens instead of sitting out their timeout first (it did, so every TLS check waited with it).

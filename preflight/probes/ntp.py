@@ -36,7 +36,7 @@ class NtpReading:
     server: str
     address: str | None
     port: int
-    outcome: str  # ok | timeout | kiss_of_death | rejected | error
+    outcome: str  # ok | timeout | kiss_of_death | rejected | unresolved (the name) | error
     sample: NtpSample | None = None
     samples: int = 0
     kiss_code: str | None = None

@@ -143,6 +143,7 @@ class LabSpec:
     clock_offset_s: float = 0.0  # how far real time (the lab's NTP and HTTPS Date) is ahead of this host's clock
     squid: SquidSpec | None = None  # an explicit proxy on the router at PROXY_URL
     hosts_lines: Sequence[str] = ()  # lines for the host's hosts file (after 127.0.0.1 localhost)
+    resolver: str = "127.0.0.1"  # the host's resolv.conf nameserver (BLACKHOLE_RESOLVER: no DNS at all)
     host_trusts_lab_root: bool = False  # the fake public root in the host's OS store (as the real one is on Windows)
     proxy_dns_options: Sequence[str] = ()  # extra options for the router's own dnsmasq (what the proxy resolves)
 
@@ -204,7 +205,7 @@ def lab_world(spec: LabSpec | None = None, *, clean: bool = True) -> Iterator[La
         if spec.host_rules:
             topo.firewall(topo.host, _table("inet", "lab", "output", spec.host_rules))
         hosts = "127.0.0.1 localhost\n" + "".join(f"{line}\n" for line in spec.hosts_lines)
-        topo.host_etc(resolv_conf="nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", hosts=hosts)
+        topo.host_etc(resolv_conf=f"nameserver {spec.resolver}\noptions timeout:1 attempts:1\n", hosts=hosts)
         _start_dnsmasq(topo, spec)
         _start_chrony(topo, spec.clock_offset_s)
         if spec.squid is not None or spec.mitmproxy_explicit:
