@@ -215,8 +215,10 @@ def _effective(code: str, summary: str, evidence: dict[str, Any]) -> Finding:
 class ProxyEffectiveCheck:
     id = "proxy.effective"
     title = "The proxy each endpoint would use, where that setting came from, and whether sources disagree"
-    requires = "nothing on the network (reads --proxy, --connector-config, the environment; on Windows WinHTTP, "
-    "WinINET and the connector's .exe.config)"
+    requires = (
+        "nothing on the network (reads --proxy, --connector-config, the environment; on Windows WinHTTP, "
+        "WinINET and the connector's .exe.config)"
+    )
     needs: tuple[str, ...] = ()
     codes = EFFECTIVE_CODES
 

@@ -18,7 +18,7 @@ from preflight import __version__, policy, signals
 from preflight import profile as profile_mod
 from preflight.errors import UsageError
 from preflight.model import Status
-from preflight.output import write_atomic, write_stdout
+from preflight.output import unwritable_reason, write_atomic, write_stdout
 from preflight.registry import all_codes, load_checks, load_reporters
 
 # The engine, probes and their libraries (httpx, dnspython, cryptography) load only when a command needs them:
@@ -79,8 +79,8 @@ _RUN_OPTIONS = [
         "--endpoint",
         "endpoints",
         multiple=True,
-        metavar="HOST:PORT[,PORT...]",
-        help="Add an endpoint to the profile (repeatable).",
+        metavar="HOST[:PORT[,PORT...]]|URL",
+        help="Add an endpoint to the profile (repeatable): a host alone means 443; an http(s) URL, its port.",
     ),
     click.option(
         "--tenant-id",
@@ -194,6 +194,10 @@ def run_command(formats: Sequence[str], output: str, **options: Any) -> None:
     """Run the checks of a profile and report."""
     reporters = load_reporters()
     destinations = _destinations(formats or ("table",), output, set(reporters.reporters))
+    for name, path in destinations:  # before probing: a typo in a path must not cost the whole run
+        reason = unwritable_reason(Path(path)) if path != "-" else None
+        if reason is not None:
+            raise UsageError(f"--format {name}={path}: {reason}")
     if not options["quiet"] and all(path != "-" for _name, path in destinations) and "table" in reporters.reporters:
         destinations.append(("table", "-"))  # reports went to files: still show the person the verdict
     outcome = _perform_run(reporters.failures, **options)
@@ -328,6 +332,9 @@ def bundle_command(output: str, redact_patterns: Sequence[str], pseudonymize: bo
     target = Path(output)
     if target.is_dir() or not (target.parent if str(target.parent) else Path(".")).is_dir():
         raise UsageError(f"--output {output!r}: not a file in an existing directory")
+    reason = unwritable_reason(target)
+    if reason is not None:
+        raise UsageError(f"--output {output}: {reason}")
     reporters = load_reporters()
     outcome = _perform_run(reporters.failures, **options)
     if not options["quiet"] and "table" in reporters.reporters:

@@ -44,6 +44,21 @@ def write_atomic(path: Path, data: Payload) -> None:
         raise
 
 
+def unwritable_reason(path: Path) -> str | None:
+    """Why a report could not be written to `path`, found before a run spends minutes probing (None: it can).
+    Devices and pipes are written in place and only fail when written to."""
+    if path.exists() and not path.is_file():
+        return None
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=directory)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        return f"cannot create files in {directory}: {exc.strerror or exc}"
+    return None
+
+
 def write_stdout(data: Payload) -> None:
     if isinstance(data, bytes):
         sys.stdout.buffer.write(data)

@@ -101,9 +101,17 @@ def _expand(endpoint: Endpoint, values: dict[str, str | None]) -> Endpoint:
     return dataclasses.replace(endpoint, host=host, template=endpoint.host, missing=missing)
 
 
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
 def parse_endpoint_option(value: str) -> Endpoint:
-    """`HOST:PORT[,PORT...]`, with IPv6 literals in brackets: `[2001:db8::1]:443`."""
+    """`HOST:PORT[,PORT...]` (IPv6 literals in brackets: `[2001:db8::1]:443`), `HOST` alone for 443, or an
+    http(s) URL (its port, or the scheme's)."""
     text = value.strip()
+    if "://" in text:
+        text = _url_endpoint(value, text)
+    elif (text.startswith("[") and text.endswith("]")) or ":" not in text:
+        text += ":443"
     if text.startswith("["):
         close = text.find("]")
         if close < 0 or text[close + 1 : close + 2] != ":":
@@ -129,6 +137,24 @@ def parse_endpoint_option(value: str) -> Endpoint:
         if int(part) not in ports:
             ports.append(int(part))
     return Endpoint(host=host, ports=tuple(ports), purpose="Added with --endpoint", source="--endpoint")
+
+
+def _url_endpoint(value: str, text: str) -> str:
+    """An http(s) URL as HOST:PORT (the path is not probed: the endpoint is the host and port)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"--endpoint {value!r}: not a usable URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise UsageError(f"--endpoint {value!r}: only http:// and https:// URLs, or HOST:PORT[,PORT...]")
+    if not parts.hostname:
+        raise UsageError(f"--endpoint {value!r}: the URL has no host")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{host}:{port or DEFAULT_PORTS[scheme]}"
 
 
 def parse_server_option(value: str, *, option: str, default_port: int) -> tuple[str, int]:

@@ -101,8 +101,13 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        line = match.group(1) if match else "?"
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        message = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", str(exc))
+        opened = unclosed_bracket_line(text)
+        if opened is not None and (match is None or int(match.group(1)) > opened):
+            # the parser stops where it noticed; the mistake is the bracket that was never closed
+            raise ProfileError(f"{origin}:{opened}: invalid TOML: {message} (a bracket opened on this line is "
+                               "never closed)") from None  # fmt: skip
+        line = match.group(1) if match else str(max(1, len(text.splitlines())))
         raise ProfileError(f"{origin}:{line}: invalid TOML: {message}") from None
 
     _check_keys(data, _TOP_KEYS, where, ())
@@ -146,6 +151,42 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
         clock=clock,
         tenant=tenant,
     )
+
+
+def unclosed_bracket_line(text: str) -> int | None:
+    """The line of the first '[' or '{' in a value that is never closed (strings and comments skipped), if any."""
+    stack: list[int] = []
+    quote: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if quote is None and not stack and stripped.startswith("["):
+            continue  # a table header: [tls], [[endpoint]]
+        i = 0
+        while i < len(line):
+            char = line[i]
+            if quote is not None:
+                if line.startswith(quote, i):
+                    i += len(quote)
+                    quote = None
+                    continue
+                i += 2 if char == "\\" and quote == '"' else 1
+                continue
+            if char == "#":
+                break
+            if line.startswith(('"""', "'''"), i):
+                quote = line[i : i + 3]
+                i += 3
+                continue
+            if char in "\"'":
+                quote = char
+            elif char in "[{":
+                stack.append(number)
+            elif char in "]}" and stack:
+                stack.pop()
+            i += 1
+        if quote in ('"', "'"):
+            quote = None  # single-line strings end with their line
+    return stack[0] if stack else None
 
 
 def _endpoint(row: Any, index: int, where: _Locator) -> Endpoint:

@@ -42,3 +42,12 @@ def test_explain_prints_meaning_detection_and_fix(code: str) -> None:
     assert run.code == 0
     for heading in ("What it means:", "How it is detected:", "How to fix it:"):
         assert heading in run.stdout
+
+
+def test_check_descriptions_are_whole_sentences() -> None:
+    """A description split over two lines without parentheses is two statements: the second part is lost."""
+    for check in load_checks().checks:
+        for text in (check.title, check.requires):
+            assert text.strip() and not text.rstrip().endswith((",", ";", "(")), (check.id, text)
+    effective = next(c for c in load_checks().checks if c.id == "proxy.effective")
+    assert effective.requires.endswith("the connector's .exe.config)")

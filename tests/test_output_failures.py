@@ -68,3 +68,15 @@ def test_bundle_on_a_full_disk_is_refused_cleanly(tiny_disk: Path, tmp_path: Pat
     assert f"cannot write bundle {out}: No space left on device" in run.stderr
     assert "proxy.effective" in run.stdout  # the verdict still came out
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler"]
+
+
+def test_an_unwritable_report_path_is_refused_before_the_run_probes_anything(tmp_path: Path) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text('name = "p"\n[clock]\nntp_servers = ["127.0.0.1:9"]\n[[endpoint]]\nhost = "127.0.0.1"\n'
+                       'ports = [9]\npurpose = "t"\nsource = "t"\n')  # fmt: skip
+    run = run_cli("run", "--profile", str(profile), "--format", "json=/proc/report.json", "--format", "table")
+    assert run.code == 2 and run.stdout == ""  # refused at once: no check ran, no table
+    assert run.stderr.strip().startswith("preflight: error: --format json=/proc/report.json: cannot create files in")
+    bundle = run_cli("bundle", "--profile", str(profile), "-o", "/proc/support.zip")
+    assert bundle.code == 2 and bundle.stdout == ""
+    assert "--output /proc/support.zip: cannot create files in /proc" in bundle.stderr

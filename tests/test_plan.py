@@ -18,6 +18,12 @@ TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
         ("198.18.0.5:80", "198.18.0.5", (80,)),
         ("[2001:db8::5]:443,80", "2001:db8::5", (443, 80)),
         ("a.test:443,443", "a.test", (443,)),
+        ("a.test", "a.test", (443,)),  # a host alone: HTTPS, as the connector's endpoints are
+        ("[2001:db8::5]", "2001:db8::5", (443,)),
+        ("https://app.contoso.com", "app.contoso.com", (443,)),  # a URL pasted from a browser
+        ("http://crl.contoso.com/pki/x.crl", "crl.contoso.com", (80,)),
+        ("https://app.contoso.com:8443/path?q=1", "app.contoso.com", (8443,)),
+        ("https://[2001:db8::5]/", "2001:db8::5", (443,)),
     ],
 )
 def test_endpoint_option_parses(text: str, host: str, ports: tuple[int, ...]) -> None:
@@ -27,7 +33,8 @@ def test_endpoint_option_parses(text: str, host: str, ports: tuple[int, ...]) ->
 
 
 @pytest.mark.parametrize(
-    "text", ["a.test", "a.test:", ":443", "a.test:0", "a.test:70000", "a.test:x", "2001:db8::5:443", "[::1]443",
+    "text", ["a.test:", ":443", "ftp://a.test", "https://:443", "https://a.test:99999", "https:///x", "a.test:0",
+             "a.test:70000", "a.test:x", "2001:db8::5:443", "[::1]443",
              "bad host:443", "[zz]:443"],
 )  # fmt: skip
 def test_endpoint_option_refuses_garbage_in_one_line(text: str) -> None:

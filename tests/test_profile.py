@@ -123,3 +123,20 @@ def test_role_and_tenant_tables_are_validated(tmp_path: Path) -> None:
         with pytest.raises(ProfileError) as caught:
             profile_mod.load(str(path))
         assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('name = "x"\n[[endpoint]]\nhost = "a"\nports = [443,\npurpose = "p"\nsource = "s"\n', 4),
+        ('name = "x"\n# a comment with [ in it\nports = [443\n', 3),
+        ('name = "x [y"\nlist = [\n  "a",\n  "b",\n', 2),
+    ],
+)
+def test_an_unclosed_array_is_reported_where_it_opened(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(ProfileError) as caught:
+        profile_mod.load(str(path))
+    assert str(caught.value).startswith(f"{path}:{line}: invalid TOML: ")
+    assert "never closed" in str(caught.value)
