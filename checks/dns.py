@@ -51,6 +51,14 @@ CODES: dict[str, CodeDoc] = {
         "The query (or getaddrinfo) did not complete within --timeout.",
         "Check that UDP and TCP 53 to the configured DNS servers are allowed and that those servers are up.",
     ),
+    "dns.unreachable": CodeDoc(
+        Status.FAIL,
+        "Nothing answers DNS at the configured server: its port is closed or a firewall rejects UDP 53 (an ICMP "
+        "port unreachable came back).",
+        "The DNS query's receive failed with ICMP port unreachable (ECONNREFUSED; on Windows WSAECONNRESET 10054 "
+        "or ERROR_PORT_UNREACHABLE 1234).",
+        "Check the DNS server address this host uses (or --dns-server) and that UDP and TCP 53 to it are allowed.",
+    ),
     "dns.bad_response": CodeDoc(
         Status.FAIL,
         "The DNS server sent a response that cannot be used (malformed, looping or overlong CNAME chain).",
@@ -98,7 +106,7 @@ CODES: dict[str, CodeDoc] = {
     ),
 }
 
-_FAILURE_PRIORITY = ("nxdomain", "servfail", "refused", "timeout", "bad_response", "error")
+_FAILURE_PRIORITY = ("nxdomain", "servfail", "refused", "timeout", "unreachable", "bad_response", "error")
 _SYSTEM_ERRORS = {
     "noname": "dns.nxdomain",
     "nodata": "dns.nodata",

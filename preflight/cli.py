@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from preflight import __version__, policy, signals
+from preflight import __version__, policy, signals, streams
 from preflight import profile as profile_mod
 from preflight.errors import UsageError
 from preflight.model import Status
@@ -60,11 +60,19 @@ class _OneLineErrors(click.Group):
             _usage_exit(str(exc))
 
 
+_ASCII_HELP = (
+    "Write only ASCII to stdout and stderr (also PREFLIGHT_ASCII=1), for a console or pipe that reads its own code "
+    "page; otherwise pipes and files get UTF-8."
+)
+
+
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="connector-preflight")
-def cli() -> None:
+@click.option("--ascii", "ascii_only", is_flag=True, help=_ASCII_HELP)
+def cli(ascii_only: bool) -> None:
     """Check, before installing a Microsoft Entra private network connector, whether this host's network will
     let it work, and what to fix if not."""
+    # --ascii is applied in main(), before click prints anything (streams.ascii_requested)
 
 
 _RUN_OPTIONS = [
@@ -537,6 +545,8 @@ def _emit(report: Report, destinations: list[tuple[str, str]], reporters: dict[s
                 if path != "-":
                     write_atomic(Path(path), data)
             if path == "-":
+                if streams.ascii_active() and isinstance(data, str) and name != "table":
+                    data = streams.exact_ascii(data, markup=name in ("html", "junit"))  # escapes, not lookalikes
                 write_stdout(data)
         except OSError as exc:
             where = "stdout" if path == "-" else path
@@ -733,7 +743,9 @@ def profiles_show(name: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     args = list(argv) if argv is not None else sys.argv[1:]
-    if not any(a in ("run", "bundle") for a in args[:1]):  # only runs turn a signal into a partial report
+    streams.configure(streams.ascii_requested(args))  # before anything is printed, usage errors included
+    command = next((a for a in args if not a.startswith("-")), None)
+    if command not in ("run", "bundle"):  # only runs turn a signal into a partial report
         early = signals.pending()
         if early is not None:
             sys.exit(policy.EXIT_SIGNAL[early])
@@ -741,6 +753,17 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     cli.main(args=args, prog_name="preflight")
     sys.exit(0)
 
+
+def _accept_ascii_everywhere(group: click.Group) -> None:
+    """`preflight run --ascii` works like `preflight --ascii run`: main() reads it wherever it stands."""
+    for command in [*group.commands.values()]:
+        command.params.append(click.Option(["--ascii"], "ascii_only", is_flag=True, expose_value=False,
+                                           help=_ASCII_HELP))  # fmt: skip
+        if isinstance(command, click.Group):
+            _accept_ascii_everywhere(command)
+
+
+_accept_ascii_everywhere(cli)
 
 # Statuses are re-exported for plugin authors who script around the CLI.
 __all__ = ["Status", "cli", "main"]

@@ -87,6 +87,9 @@ class RunContext:
         return await asyncio.shield(task)
 
     async def resolve(self, host: str) -> dns_probe.Resolution:
+        if is_ip_literal(host):  # an address is its own answer: asking DNS for "127.0.0.1" reaches the resolver
+            return dns_probe.Resolution(host, "literal", (host.strip("[]"),), None, (), ())
+
         async def probe() -> dns_probe.Resolution:
             async with self.slot(host):
                 servers = list(self.options.dns_servers) or None

@@ -100,3 +100,15 @@ def usable_addresses(host: str, addresses: Iterable[str]) -> tuple[list[str], li
         else:
             usable.append(address)
     return usable, ignored
+
+
+# ICMP port unreachable for a UDP query: ECONNREFUSED on Linux (a connected socket), WSAECONNRESET (10054) or
+# ERROR_PORT_UNREACHABLE (1234) on Windows, where the next receive fails instead of waiting for an answer.
+_UDP_UNREACHABLE_WINERRORS = (10054, 1234)
+
+
+def udp_port_unreachable(exc: BaseException) -> bool:
+    """Whether a UDP receive failed because the peer's port is closed or rejected (an ICMP port unreachable)."""
+    if getattr(exc, "winerror", None) in _UDP_UNREACHABLE_WINERRORS:
+        return True
+    return isinstance(exc, (ConnectionRefusedError, ConnectionResetError))

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
+from preflight.streams import ascii_active
+
 Payload = str | bytes | Iterable[str]
 
 
@@ -60,8 +62,10 @@ def unwritable_reason(path: Path) -> str | None:
 
 
 def write_stdout(data: Payload) -> None:
-    if isinstance(data, bytes):
+    if isinstance(data, bytes) and not ascii_active():
         sys.stdout.buffer.write(data)
+    elif isinstance(data, bytes):
+        sys.stdout.write(data.decode("utf-8", "replace"))
     elif isinstance(data, str):
         sys.stdout.write(data)
     else:

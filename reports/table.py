@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+import textwrap
 from collections import defaultdict
-
-from tabulate import tabulate
 
 from preflight.model import CheckResult, Status
 from preflight.policy import describe_untested
@@ -18,11 +20,30 @@ _NOT_PROBED = {
 }
 
 
+DEFAULT_WIDTH = 120  # a file or a pipe: readable in an editor, a ticket or a CI log
+MIN_FINDING = 24  # below this the table overflows a very narrow terminal rather than wrap per word
+HEADERS = ("check", "port/addr", "status", "finding")
+
+
+def output_width() -> int:
+    """COLUMNS when set (the shell's width, or the user's choice), the terminal's width on a terminal, else 120."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isascii() and columns.isdigit() and int(columns) >= 40:
+        return int(columns)
+    if sys.stdout.isatty():
+        return max(40, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+    return DEFAULT_WIDTH
+
+
 class TableReporter:
     name = "table"
     description = "human-readable table grouped by endpoint (default)"
 
+    def __init__(self, width: int | None = None) -> None:
+        self.width = width
+
     def render(self, report: Report) -> str:
+        width = self.width or output_width()
         results = report.results
         by_id = {r.id: r for r in results}
         not_probed = _not_probed(results, by_id)
@@ -36,29 +57,22 @@ class TableReporter:
             else:
                 shown.append(result)
 
-        rows: list[list[str]] = []
+        # (host line | None, [check, where, status, finding]) in display order
+        rows: list[tuple[str | None, list[str]]] = []
         last_host = None
         for result in shown:
             host = result.target.host
             if host != last_host:
-                rows.append([host, "", "", "", ""])
+                rows.append((host, []))
                 last_host = host
-            rows.append(
-                ["", f"  {result.check}", _where(result), _MARK[result.status], f"{result.code}: {result.summary}"]
-            )
+            rows.append((None, [f"  {result.check}", _where(result), _MARK[result.status],
+                                f"{result.code}: {result.summary}"]))  # fmt: skip
             by_check: dict[str, list[str]] = defaultdict(list)
             for skipped in folded.get(result.id, []):
                 by_check[skipped.check].append(_where(skipped))
             for check, places in by_check.items():
-                rows.append(
-                    [
-                        "",
-                        f"    └ {check}",
-                        " ".join(p for p in places if p),
-                        "skip",
-                        f"not run: caused by {result.code}",
-                    ]
-                )
+                rows.append((None, [f"    └ {check}", " ".join(p for p in places if p), "skip",
+                                    f"not run: caused by {result.code}"]))  # fmt: skip
 
         headline = describe_untested(report.untested)
         lines = [headline, ""] if headline else []
@@ -68,23 +82,43 @@ class TableReporter:
             "",
         ]
         if rows:
-            lines += [
-                tabulate(rows, headers=["endpoint", "check", "port/addr", "status", "finding"], tablefmt="simple"),
-                "",
-            ]
+            lines += [*_layout(rows, width), ""]
         if not_probed:
             lines.append("Not probed (never counted as passed):")
-            lines.extend(
-                f"  - {host}:{','.join(map(str, ports))} ({reason})" for host, (ports, reason) in not_probed.items()
-            )
+            for host, (ports, reason) in not_probed.items():
+                lines += _wrap(f"  - {host}:{','.join(map(str, ports))} ({reason})", width, "      ")
             lines.append("")
         fixes = _fixes(results)
         if fixes:
             lines.append("What to fix:")
-            lines.extend(fixes)
+            for fix in fixes:
+                lines += _wrap(fix, width, "      ")
             lines.append("")
         lines.append(_summary_line(report))
         return "\n".join(lines) + "\n"
+
+
+def _layout(rows: list[tuple[str | None, list[str]]], width: int) -> list[str]:
+    """Columns sized to their content, the finding column wrapped to what is left of `width`; a host is a line of
+    its own above its checks, so a long name does not widen every row."""
+    cells = [HEADERS, *(r for host, r in rows if host is None)]
+    widths = [max(len(c[i]) for c in cells) for i in range(3)]
+    finding_width = max(MIN_FINDING, width - sum(widths) - 2 * 3)
+    out = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, [*widths, 0], strict=True)).rstrip(),
+           "  ".join("-" * w for w in [*widths, min(finding_width, max(len(c[3]) for c in cells))])]  # fmt: skip
+    for host, row in rows:
+        if host is not None:
+            out.append(host)
+            continue
+        wrapped = textwrap.wrap(row[3], finding_width, break_on_hyphens=False) or [""]
+        lead = "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True))
+        out.append(f"{lead}  {wrapped[0]}".rstrip())
+        out.extend(f"{' ' * len(lead)}  {more}" for more in wrapped[1:])
+    return out
+
+
+def _wrap(text: str, width: int, indent: str) -> list[str]:
+    return textwrap.wrap(text, width, subsequent_indent=indent, break_on_hyphens=False) or [text]
 
 
 def _not_probed(results: list[CheckResult], by_id: dict[str, CheckResult]) -> dict[str, tuple[list[int], str]]:

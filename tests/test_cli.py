@@ -129,6 +129,7 @@ def test_table_groups_skips_under_their_root_cause(world: dict[str, Any]) -> Non
     assert "└ tcp.connect" in lines[nx + 1] and ":443 :8398" in lines[nx + 1]
     assert "caused by dns.nxdomain" in lines[nx + 1]
     assert "nx.test" not in lines[nx + 2]  # one folded line per downstream check, not per port
+    assert max(len(line) for line in lines) <= 120  # fits the width (COLUMNS), the finding column wrapped
     assert "What to fix:" in run.stdout
     assert "verdict: FAIL" in lines[-1] and "exit 1" in lines[-1]
 
@@ -191,7 +192,7 @@ def test_only_and_skip_select_checks(world: dict[str, Any]) -> None:
         (["run", "--bogus"], ["No such option", "--bogus"]),
         (["run", "--timeout", "abc"], ["--timeout"]),
         (["run", "--profile", "no-such-profile"], ["no-such-profile"]),
-        (["run", "--endpoint", "nope"], ["--endpoint"]),
+        (["run", "--endpoint", "nope:x"], ["--endpoint"]),
         (["run", "--tenant-id", "contoso"], ["--tenant-id"]),
         (["run", "--format", "pdf"], ["unknown format"]),
         (["run", "--only", "nothing.matches"], ["no check matches"]),

@@ -176,3 +176,18 @@ def test_skewed_clock_is_reported_as_skew_not_as_a_bad_certificate(tmp_path: Pat
     key_ = f"{name}:{tls.port}"
     assert run.result("tls.handshake", key_)["code"] == "tls.ok", run.result("tls.handshake", key_)["summary"]
     assert run.result("tls.interception", key_)["code"] == "tls.clean"
+
+
+def test_an_ntp_port_that_rejects_is_unreachable_at_once() -> None:
+    """A closed UDP port answers with ICMP port unreachable: reported as such, without waiting out the timeout."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+    from preflight.probes.ntp import query
+
+    start = time.monotonic()
+    reading = asyncio.run(query("closed", "127.0.0.1", port, 3.0))
+    assert reading.outcome == "unreachable", reading
+    assert time.monotonic() - start < 1.5 and "ICMP port unreachable" in (reading.reason or "")

@@ -92,3 +92,44 @@ def test_two_servers_one_failing_is_inconsistent(server: DnsServer) -> None:
         )  # fmt: skip
     assert judge(resolution).code == "dns.inconsistent"
     assert set(resolution.nameservers) == {f"127.0.0.1:{server.port}", f"127.0.0.1:{broken.port}"}
+
+
+def test_an_address_is_its_own_resolution_and_asks_no_dns() -> None:
+    """An endpoint given as an address must not send DNS queries for that address (it reached the real resolver)."""
+    import asyncio
+
+    from preflight import plan as plan_mod
+    from preflight import profile as profile_mod
+    from preflight.context import RunContext, RunOptions
+
+    async def resolve() -> tuple[str, tuple[str, ...], int]:
+        ctx = RunContext(plan_mod.build(profile_mod.load("entra-private-access")), RunOptions(timeout=0.2))
+        found = await ctx.resolve("198.51.100.7")
+        six = await ctx.resolve("2001:db8::7")
+        return found.source, (*found.addresses, *six.addresses), len(ctx._memo)
+
+    assert asyncio.run(resolve()) == ("literal", ("198.51.100.7", "2001:db8::7"), 0)
+
+
+class WinError(ConnectionResetError):
+    """What recvfrom raises on Windows after an ICMP port unreachable for an earlier sendto."""
+
+    winerror = 10054
+
+
+@pytest.mark.parametrize("error", [WinError(104, "An existing connection was forcibly closed by the remote host"),
+                                   ConnectionRefusedError(111, "Connection refused")])  # fmt: skip
+def test_a_closed_dns_server_port_is_unreachable(error: OSError, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from checks.dns import judge
+    from preflight.probes import dns as dns_probe
+
+    async def refused(self: object, size: int, timeout: float | None) -> tuple[bytes, object]:
+        raise error
+
+    monkeypatch.setattr(dns_probe._UdpSocket, "recvfrom", refused)
+    answer = asyncio.run(dns_probe.query_server("a.test", "A", ("127.0.0.1", 53), 1.0))
+    assert answer.outcome == "unreachable" and "ICMP port unreachable" in (answer.error or "")
+    resolution = dns_probe.Resolution("a.test", "dns-server", (), None, (answer,), ("127.0.0.1:53",))
+    assert judge(resolution).code == "dns.unreachable"

@@ -20,6 +20,11 @@ FORMATS = {"table": "txt", "json": "json", "junit": "xml", "markdown": "md", "ht
            "firewall-md": "firewall.md"}  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def _fixed_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "120")  # the table wraps to the terminal: pin it
+
+
 @pytest.mark.parametrize("name", sorted(FORMATS))
 def test_format_matches_its_golden_file(name: str) -> None:
     rendered = load_reporters().reporters[name].render(load(str(SAMPLE)))

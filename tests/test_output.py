@@ -49,3 +49,16 @@ def test_a_fifo_is_written_in_place(tmp_path: Path) -> None:
     reader.join(5)
     assert received == [b"through the pipe"]
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_the_table_fits_the_width_and_wraps_the_finding_column() -> None:
+    from pathlib import Path
+
+    from preflight.report import load
+    from reports.table import TableReporter
+
+    report = load(str(Path(__file__).parent / "golden" / "sample-report.json"))
+    for width in (80, 100, 160):
+        text = TableReporter(width).render(report)
+        assert max(len(line) for line in text.splitlines()) <= width
+        assert "certificate for clean.test issued by" in " ".join(text.split())  # wrapped, not cut

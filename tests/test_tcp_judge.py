@@ -141,3 +141,49 @@ def test_no_route_alone_is_unreachable() -> None:
 def test_unrouted_ipv4_is_still_a_partial() -> None:
     finding = judge("svc.test", 443, [attempt("2001:db8::5", "open"), attempt("198.18.0.5", "no_route")])
     assert finding.code == "tcp.partial"
+
+
+class WinError(OSError):
+    """An OSError as CPython raises it on Windows: a winerror, and the errno it was mapped to (EINVAL by default)."""
+
+    def __init__(self, winerror: int, mapped_errno: int, message: str) -> None:
+        super().__init__(mapped_errno, message)
+        self.winerror = winerror
+
+
+# (winerror, the errno CPython maps it to, outcome): what the proactor loop's ConnectEx really reports
+WINDOWS_CASES = [
+    (1225, errno.EINVAL, "refused"),  # ERROR_CONNECTION_REFUSED, mapped to EINVAL: was tcp.error
+    (10061, errno.ECONNREFUSED, "refused"),
+    (64, errno.EINVAL, "refused"),  # ERROR_NETNAME_DELETED
+    (1236, errno.EINVAL, "refused"),  # ERROR_CONNECTION_ABORTED
+    (121, errno.EINVAL, "filtered"),  # ERROR_SEM_TIMEOUT
+    (10060, errno.ETIMEDOUT, "filtered"),
+    (1231, errno.EINVAL, "no_route"),  # ERROR_NETWORK_UNREACHABLE
+    (1232, errno.EINVAL, "unreachable"),  # ERROR_HOST_UNREACHABLE
+    (10065, errno.EHOSTUNREACH, "unreachable"),
+    (10013, errno.EACCES, "local_block"),  # WSAEACCES: the host firewall
+    (10024, errno.EMFILE, "error"),  # WSAEMFILE: not a network condition
+]
+
+
+@pytest.mark.parametrize(("winerror", "mapped", "outcome"), WINDOWS_CASES)
+def test_classify_windows_errors_by_winerror_first(winerror: int, mapped: int, outcome: str) -> None:
+    assert classify_error(mapped, None, winerror) == outcome
+
+
+@pytest.mark.parametrize(("winerror", "mapped", "outcome"), WINDOWS_CASES[:3])
+def test_a_windows_connect_failure_end_to_end(winerror: int, mapped: int, outcome: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    import asyncio
+
+    from preflight.probes import tcp
+
+    async def failing_connect(self: object, sock: object, address: object) -> None:
+        raise WinError(winerror, mapped, "The remote computer refused the network connection")
+
+    monkeypatch.setattr(asyncio.selector_events.BaseSelectorEventLoop, "sock_connect", failing_connect)
+    monkeypatch.setattr(tcp, "_read_icmp", lambda sock: None)  # no IP_RECVERR on Windows
+    attempt = asyncio.run(tcp.connect("127.0.0.1", 9, 1.0))
+    assert attempt.outcome == outcome
+    assert attempt.errno_name is not None and attempt.errno_name.startswith(f"WinError {winerror}")

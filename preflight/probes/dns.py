@@ -22,6 +22,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
+from preflight.netutil import udp_port_unreachable
+
 MAX_CNAME_HOPS = 16
 
 # getaddrinfo error numbers, POSIX (glibc) and Windows (WSA*), mapped to what they mean for a lookup.
@@ -58,7 +60,7 @@ class SystemLookup:
 class ServerAnswer:
     server: str
     qtype: str
-    outcome: str  # answer | nxdomain | nodata | servfail | refused | timeout | bad_response | error
+    outcome: str  # answer | nxdomain | nodata | servfail | refused | timeout | unreachable | bad_response | error
     rcode: str | None = None
     addresses: tuple[str, ...] = ()
     cnames: tuple[tuple[str, str, int], ...] = ()  # (owner, target, ttl)
@@ -78,7 +80,7 @@ class ServerAnswer:
 @dataclasses.dataclass(frozen=True)
 class Resolution:
     host: str
-    source: str  # "system" (getaddrinfo decides) or "dns-server" (the --dns-server answers decide)
+    source: str  # "system" (getaddrinfo decides), "dns-server" (the --dns-server answers), "literal" (an address)
     addresses: tuple[str, ...]
     system: SystemLookup | None
     servers: tuple[ServerAnswer, ...]
@@ -232,6 +234,9 @@ async def query_server(host: str, qtype: str, server: tuple[str, int], timeout: 
     except (dns.exception.DNSException, ValueError, EOFError) as exc:
         return ServerAnswer(label, qtype, "bad_response", error=f"{type(exc).__name__}: {exc}", elapsed_ms=_ms(start))
     except OSError as exc:
+        if udp_port_unreachable(exc):
+            return ServerAnswer(label, qtype, "unreachable", error=f"ICMP port unreachable: nothing answers DNS at "
+                                f"{label} ({type(exc).__name__}: {exc})", elapsed_ms=_ms(start))  # fmt: skip
         return ServerAnswer(label, qtype, "error", error=f"{type(exc).__name__}: {exc}", elapsed_ms=_ms(start))
 
 

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from preflight.netutil import udp_port_unreachable
+
 NTP_UNIX_DELTA = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
 ERA = 2**32
 PACKET = struct.Struct("!BBbb4s4s4s8s8s8s8s")  # 48 bytes
@@ -36,7 +38,7 @@ class NtpReading:
     server: str
     address: str | None
     port: int
-    outcome: str  # ok | timeout | kiss_of_death | rejected | unresolved (the name) | error
+    outcome: str  # ok | timeout | kiss_of_death | rejected | unreachable | unresolved (the name) | error
     sample: NtpSample | None = None
     samples: int = 0
     kiss_code: str | None = None
@@ -104,10 +106,18 @@ def parse_reply(data: bytes, transmit: bytes, t1: float, t4: float) -> tuple[str
 class _Reply(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.queue: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue(maxsize=64)
+        self.unreachable: OSError | None = None
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         if not self.queue.full():
             self.queue.put_nowait((data[:512], time.time()))
+
+    def error_received(self, exc: Exception) -> None:
+        """ICMP port unreachable (ECONNREFUSED; on Windows WSAECONNRESET): no NTP server there, say so at once."""
+        if isinstance(exc, OSError) and udp_port_unreachable(exc) and self.unreachable is None:
+            self.unreachable = exc
+            if not self.queue.full():
+                self.queue.put_nowait((b"", 0.0))  # wakes the waiting query
 
 
 async def query(server: str, address: str, port: int, timeout: float, *, samples: int = 4,
@@ -133,6 +143,9 @@ async def query(server: str, address: str, port: int, timeout: float, *, samples
                 except TimeoutError:
                     silent += 1
                     break
+                if protocol.unreachable is not None:
+                    return NtpReading(server, address, port, "unreachable", reason=f"ICMP port unreachable: no NTP "
+                                      f"server at {address}:{port} ({protocol.unreachable})")  # fmt: skip
                 outcome, sample, detail = parse_reply(data, transmit, t1, clock())
                 if outcome == "ok" and sample is not None:
                     taken += 1

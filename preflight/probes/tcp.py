@@ -28,6 +28,27 @@ _SO_EE_ORIGIN_ICMP6 = 3
 _WSAECONNREFUSED, _WSAETIMEDOUT, _WSAENETUNREACH, _WSAEHOSTUNREACH = 10061, 10060, 10051, 10065
 _WSAEACCES, _WSAECONNRESET = 10013, 10054
 
+# What a failed connect reports on Windows, by winerror. The proactor loop's ConnectEx fails with ERROR_* codes
+# (1225 for a refused connect) that CPython maps to errno values meaning something else, so winerror decides.
+WINDOWS_CONNECT_ERRORS: dict[int, str] = {
+    1225: "refused",  # ERROR_CONNECTION_REFUSED: a RST (or ICMP port unreachable)
+    10061: "refused",  # WSAECONNREFUSED
+    1236: "refused",  # ERROR_CONNECTION_ABORTED: closed by the peer or a middlebox during the connect
+    10054: "refused",  # WSAECONNRESET
+    64: "refused",  # ERROR_NETNAME_DELETED: reset during the handshake
+    121: "filtered",  # ERROR_SEM_TIMEOUT: ConnectEx gave up waiting for a SYN-ACK
+    1460: "filtered",  # ERROR_TIMEOUT
+    10060: "filtered",  # WSAETIMEDOUT
+    1231: "no_route",  # ERROR_NETWORK_UNREACHABLE: no route on this host (often no IPv6 connectivity)
+    10051: "no_route",  # WSAENETUNREACH
+    1232: "unreachable",  # ERROR_HOST_UNREACHABLE: a router said so (ICMP), or no neighbour answered
+    10065: "unreachable",  # WSAEHOSTUNREACH
+    1233: "unreachable",  # ERROR_PROTOCOL_UNREACHABLE
+    1234: "refused",  # ERROR_PORT_UNREACHABLE
+    10013: "local_block",  # WSAEACCES: this host's firewall (Windows Defender Firewall, WFP) refused to send
+    5: "local_block",  # ERROR_ACCESS_DENIED
+}
+
 _ICMP4_MEANINGS = {
     (3, 0): "network unreachable",
     (3, 1): "host unreachable",
@@ -105,8 +126,11 @@ class ConnectAttempt:
         }
 
 
-def classify_error(number: int | None, icmp: IcmpReport | None) -> str:
-    """Map a failed connect's errno (POSIX or WSA*) and any ICMP report to an outcome. Pure."""
+def classify_error(number: int | None, icmp: IcmpReport | None, winerror: int | None = None) -> str:
+    """Map a failed connect's errno (POSIX or WSA*), its Windows error if any, and any ICMP report to an outcome.
+    Pure."""
+    if winerror is not None and winerror in WINDOWS_CONNECT_ERRORS:
+        return WINDOWS_CONNECT_ERRORS[winerror]
     if number in (errno.ECONNREFUSED, _WSAECONNREFUSED, errno.ECONNRESET, _WSAECONNRESET):
         return "refused"
     if number in (errno.ETIMEDOUT, _WSAETIMEDOUT):
@@ -123,6 +147,14 @@ def classify_error(number: int | None, icmp: IcmpReport | None) -> str:
     if number == errno.EINVAL and sys.platform.startswith("linux"):
         return "local_block"  # a local blackhole route
     return "error"
+
+
+def error_name(number: int | None, winerror: int | None) -> str:
+    """ECONNREFUSED, or WinError 1225 (with the errno CPython mapped it to) on Windows."""
+    if winerror is not None:
+        mapped = errno.errorcode.get(number) if number is not None else None
+        return f"WinError {winerror}" + (f" ({mapped})" if mapped else "")
+    return errno.errorcode.get(number or -1, str(number))
 
 
 def parse_extended_error(level: int, kind: int, data: bytes) -> IcmpReport | None:
@@ -203,14 +235,15 @@ async def open_connection(address: str, port: int, timeout: float) -> tuple[Conn
         sock.close()
         return ConnectAttempt(address, port, "filtered", error=f"no answer within {timeout:g}s"), None
     except OSError as exc:
-        number = exc.errno if exc.errno is not None else getattr(exc, "winerror", None)
+        winerror: int | None = getattr(exc, "winerror", None)
+        number = exc.errno if exc.errno is not None else winerror
         icmp = _read_icmp(sock)
         sock.close()
         attempt = ConnectAttempt(
             address,
             port,
-            classify_error(number, icmp),
-            errno_name=errno.errorcode.get(number or -1, str(number)),
+            classify_error(number, icmp, winerror),
+            errno_name=error_name(number, winerror),
             error=exc.strerror or str(exc),
             icmp=icmp,
         )

@@ -30,6 +30,7 @@ def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
     env["PYTHONPATH"] = os.pathsep.join([str(SUPPORT / "guardsite"), str(ROOT), env.get("PYTHONPATH", "")])
     env["PREFLIGHT_GUARD"] = "1"
+    env["COLUMNS"] = "120"  # the table's width, whatever terminal the tests run from
     env.update(extra)
     return env
 
