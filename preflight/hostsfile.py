@@ -28,9 +28,9 @@ class HostsEntry:
 
 def path() -> Path:
     if sys.platform == "win32":
-        root = os.environ.get("SYSTEMROOT", r"C:\Windows")
-        return Path(root) / "System32" / "drivers" / "etc" / "hosts"
-    return Path("/etc/hosts")
+        return Path(os.environ.get("SYSTEMROOT", r"C:\Windows")) / "System32" / "drivers" / "etc" / "hosts"
+    else:
+        return Path("/etc/hosts")
 
 
 def parse(text: str) -> list[HostsEntry]:

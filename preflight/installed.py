@@ -245,4 +245,5 @@ class WindowsConnectorReader:  # the few lines that need Windows; the parsers ab
 def default_reader() -> ConnectorReader | None:
     if sys.platform == "win32":
         return WindowsConnectorReader()
-    return None
+    else:
+        return None

@@ -22,8 +22,13 @@ class LoopStalled(Exception):
     pass
 
 
+# Looked up, not imported: Windows has neither, and the module must type-check there too.
+_ALARM: Any = getattr(signal, "SIGALRM", None)
+_PTHREAD_KILL: Any = getattr(signal, "pthread_kill", None)
+
+
 def available() -> bool:
-    return hasattr(signal, "pthread_kill") and threading.current_thread() is threading.main_thread()
+    return _ALARM is not None and _PTHREAD_KILL is not None and threading.current_thread() is threading.main_thread()
 
 
 @contextlib.asynccontextmanager
@@ -44,12 +49,12 @@ async def guard(limit: float) -> AsyncIterator[None]:
         while not done.wait(BEAT_S):
             if time.monotonic() - beat[0] > limit and main is not None:
                 beat[0] = time.monotonic()  # one interrupt per stall
-                signal.pthread_kill(main, signal.SIGALRM)
+                _PTHREAD_KILL(main, _ALARM)
 
     def on_alarm(_signum: int, _frame: Any) -> None:
         raise LoopStalled(f"blocked the event loop for more than {limit:g}s")
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
+    previous = signal.signal(_ALARM, on_alarm)
     pulse = asyncio.ensure_future(heartbeat())
     watcher = threading.Thread(target=watch, name="preflight-stall-guard", daemon=True)
     watcher.start()
@@ -59,4 +64,4 @@ async def guard(limit: float) -> AsyncIterator[None]:
         done.set()
         pulse.cancel()
         watcher.join(timeout=1.0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(_ALARM, previous)

@@ -43,7 +43,8 @@ def public_roots(path: str | None = None) -> tuple[x509.Certificate, ...]:
 def os_roots() -> tuple[x509.Certificate, ...]:
     if sys.platform == "win32":
         return tuple(_windows_roots())
-    return tuple(_openssl_roots())
+    else:
+        return tuple(_openssl_roots())
 
 
 def _readable(path: Path) -> bool:

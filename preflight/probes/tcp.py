@@ -179,18 +179,17 @@ def parse_extended_error(level: int, kind: int, data: bytes) -> IcmpReport | Non
 
 
 def _read_icmp(sock: socket.socket) -> IcmpReport | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        _data, ancillary, _flags, _addr = sock.recvmsg(1, 512, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
-    except OSError:
-        return None
-    for level, kind, data in ancillary:
-        if (level, kind) in ((socket.IPPROTO_IP, _IP_RECVERR), (socket.IPPROTO_IPV6, _IPV6_RECVERR)):
-            report = parse_extended_error(level, kind, data)
-            if report is not None:
-                return dataclasses.replace(report, local=is_local_address(report.offender))
-    return None
+    if sys.platform.startswith("linux"):
+        try:
+            _data, ancillary, _flags, _addr = sock.recvmsg(1, 512, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+        except OSError:
+            return None
+        for level, kind, data in ancillary:
+            if (level, kind) in ((socket.IPPROTO_IP, _IP_RECVERR), (socket.IPPROTO_IPV6, _IPV6_RECVERR)):
+                report = parse_extended_error(level, kind, data)
+                if report is not None:
+                    return dataclasses.replace(report, local=is_local_address(report.offender))
+    return None  # elsewhere no ICMP detail is available
 
 
 def is_local_address(address: str | None) -> bool:
@@ -261,6 +260,7 @@ async def open_connection(address: str, port: int, timeout: float) -> tuple[Conn
 
 
 def _recverr_option(family: int) -> tuple[int, int] | None:
-    if not sys.platform.startswith("linux"):
+    if sys.platform.startswith("linux"):
+        return (socket.IPPROTO_IP, _IP_RECVERR) if family == socket.AF_INET else (socket.IPPROTO_IPV6, _IPV6_RECVERR)
+    else:  # one branch per platform, each type-checked on its own
         return None
-    return (socket.IPPROTO_IP, _IP_RECVERR) if family == socket.AF_INET else (socket.IPPROTO_IPV6, _IPV6_RECVERR)
