@@ -734,11 +734,13 @@ def profiles_command(ctx: click.Context) -> None:
 @click.argument("name")
 def profiles_show(name: str) -> None:
     """Print a profile's TOML (an embedded name or a file path)."""
+    from preflight.textfile import decode_text
+
     if name in profile_mod.embedded_names():
         click.echo(profile_mod.embedded_text(name), nl=False)
         return
     loaded = profile_mod.load(name)  # validates, with file:line errors
-    click.echo(Path(loaded.origin).read_text(encoding="utf-8"), nl=False)
+    click.echo(decode_text(Path(loaded.origin).read_bytes()), nl=False)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -28,6 +28,8 @@ import uuid
 from typing import Any, Protocol
 from xml.etree import ElementTree
 
+from preflight.textfile import decode_text, without_xml_declaration
+
 MAX_FILE = 1024 * 1024
 CERT_PROPERTY_ID = 32
 CONNECTOR_ID_OID = "1.3.6.1.4.1.311.82.1"
@@ -52,18 +54,9 @@ class TrustSettings:
     in_user_store: bool
 
 
-def decode_text(data: bytes) -> str:
-    """Text as Windows tools save it: UTF-16 with its BOM (Notepad, PowerShell 5), UTF-8 with or without one."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    return data.decode("utf-8-sig")
-
-
 def parse_trust_settings(data: bytes) -> TrustSettings:
     try:
-        text = decode_text(data)
-        # ElementTree refuses a str that still declares an encoding other than the one it was read with
-        root = ElementTree.fromstring(re.sub(r"^<\?xml[^>]*\?>", "", text.lstrip()))
+        root = ElementTree.fromstring(without_xml_declaration(decode_text(data)))
     except (UnicodeDecodeError, ElementTree.ParseError) as exc:
         raise InstalledConnectorError(f"not readable XML: {exc}") from None
     if root.tag != "ConnectorTrustSettingsFile":

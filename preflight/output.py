@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -39,11 +40,32 @@ def write_atomic(path: Path, data: Payload) -> None:
             _write_payload(handle, data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        replace_with_retry(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+# Windows refuses to replace a file another program holds open (Excel keeps a CSV open; an antivirus scanner
+# holds a new file for a moment): ERROR_ACCESS_DENIED 5, ERROR_SHARING_VIOLATION 32, ERROR_LOCK_VIOLATION 33.
+LOCKED_WINERRORS = (5, 32, 33)
+RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.0)  # about 2.5 s in all: a scanner lets go, Excel does not
+
+
+def replace_with_retry(source: str, target: Path) -> None:
+    """os.replace, retried with a bounded backoff while Windows says the target is locked; then one clear error."""
+    for delay in (*RETRY_DELAYS_S, None):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError as exc:
+            if getattr(exc, "winerror", None) not in LOCKED_WINERRORS:
+                raise
+            if delay is None:
+                raise PermissionError(exc.errno, f"{target} is open in another program (close it, e.g. Excel, and "
+                                      f"run again): {exc.strerror}") from exc  # fmt: skip
+            time.sleep(delay)
 
 
 def unwritable_reason(path: Path) -> str | None:

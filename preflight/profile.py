@@ -17,6 +17,7 @@ from typing import Any
 
 from preflight.errors import ProfileError
 from preflight.model import Endpoint
+from preflight.textfile import decode_text
 
 DEFAULT_PROFILE = "entra-private-access"
 PLACEHOLDERS = frozenset({"tenant_id"})
@@ -89,9 +90,11 @@ def load(name_or_path: str) -> Profile:
             f"profile {name_or_path!r}: no such file, and not an embedded profile ({', '.join(embedded_names())})"
         )
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read profile: {exc}") from None
+        text = decode_text(path.read_bytes())  # Notepad saves UTF-16 or a BOM
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path}: not UTF-8 or UTF-16 text ({exc.reason} at byte {exc.start})") from None
     return parse(text, origin=str(path), base_dir=path.parent)
 
 

@@ -15,27 +15,44 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import importlib
+import os
 import re
 import struct
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from xml.etree import ElementTree
 
 from preflight.proxy import ProxyConfig, ProxySettings, parse_proxy_url
+from preflight.textfile import decode_text, without_xml_declaration
 
 MAX_BLOB = 64 * 1024
 MAX_CONFIG = 4 * 1024 * 1024
 
-_PROGRAMS = "C:\\Program Files\\"
-CONNECTOR_CONFIGS = (
-    _PROGRAMS + "Microsoft Entra private network connector\\MicrosoftEntraPrivateNetworkConnectorService.exe.config",
-    _PROGRAMS + "Microsoft Entra private network connector Updater\\"
-    "MicrosoftEntraPrivateNetworkConnectorUpdaterService.exe.config",
-    _PROGRAMS + "Microsoft AAD App Proxy Connector\\ApplicationProxyConnectorService.exe.config",
-    _PROGRAMS + "Microsoft AAD App Proxy Connector Updater\\ApplicationProxyConnectorUpdaterService.exe.config",
+# The connector's and its updater's configuration, relative to the 64-bit Program Files folder.
+_CONNECTOR_FILES = (
+    "Microsoft Entra private network connector\\MicrosoftEntraPrivateNetworkConnectorService.exe.config",
+    "Microsoft Entra private network connector Updater\\MicrosoftEntraPrivateNetworkConnectorUpdaterService.exe.config",
+    "Microsoft AAD App Proxy Connector\\ApplicationProxyConnectorService.exe.config",
+    "Microsoft AAD App Proxy Connector Updater\\ApplicationProxyConnectorUpdaterService.exe.config",
 )
-MACHINE_CONFIG = r"C:\Windows\Microsoft.NET\Framework64\v4.0.30319\Config\machine.config"
+_MACHINE_CONFIG = "Microsoft.NET\\Framework64\\v4.0.30319\\Config\\machine.config"
+
+
+def connector_config_paths(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The connector's .exe.config files, then machine.config, where this Windows keeps them. The connector is a
+    64-bit service: %ProgramW6432% names the 64-bit Program Files even to a 32-bit Python (where %ProgramFiles%
+    is "Program Files (x86)"), and the 64-bit .NET's machine.config is the one it reads."""
+    upper = {key.upper(): value for key, value in environ.items()}  # Windows' environment ignores case
+    programs = upper.get("PROGRAMW6432") or upper.get("PROGRAMFILES") or "C:\\Program Files"
+    windows = upper.get("SYSTEMROOT") or upper.get("WINDIR") or "C:\\Windows"
+    folder, system = programs.rstrip("\\"), windows.rstrip("\\")
+    return (*(f"{folder}\\{name}" for name in _CONNECTOR_FILES), f"{system}\\{_MACHINE_CONFIG}")
+
+
+CONNECTOR_CONFIGS = connector_config_paths({})[:-1]  # the defaults, for documentation and tests
+MACHINE_CONFIG = connector_config_paths({})[-1]
 
 
 class WindowsSettingsError(ValueError):
@@ -200,7 +217,7 @@ def parse_dotnet_config(text: str, source: str) -> DotNetProxy:
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise WindowsSettingsError(f"{source}: DTDs and entities are not accepted in a configuration file")
     try:
-        root = ElementTree.fromstring(text)
+        root = ElementTree.fromstring(without_xml_declaration(text))
     except ElementTree.ParseError as exc:
         raise WindowsSettingsError(f"{source}: not valid XML ({exc})") from None
     element = root.find("./system.net/defaultProxy")
@@ -235,8 +252,10 @@ class RegistryReader:  # pragma: no cover - Windows only
         winreg: Any = importlib.import_module("winreg")
 
         key_path = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings\Connections"
-        try:
-            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, key_path) as key:
+        try:  # the 64-bit view, which the connector's WinHTTP reads, also from a 32-bit Python
+            with winreg.OpenKey(
+                winreg.HKEY_LOCAL_MACHINE, key_path, 0, winreg.KEY_READ | winreg.KEY_WOW64_64KEY
+            ) as key:
                 value, _kind = winreg.QueryValueEx(key, "WinHttpSettings")
         except OSError:
             return None
@@ -266,9 +285,13 @@ def _read_text(path: Path) -> str | None:
     try:
         if not path.is_file() or path.stat().st_size > MAX_CONFIG:
             return None
-        return path.read_text(encoding="utf-8-sig", errors="replace")
+        data = path.read_bytes()
     except OSError:
         return None
+    try:
+        return decode_text(data)
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace")  # the XML parser then says what is wrong, with the line
 
 
 def default_reader() -> WindowsSettingsReader | None:
@@ -307,7 +330,7 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
             except WindowsSettingsError as exc:
                 problems.append(f"WinINET settings: {exc}")
     # The connector reads its own .exe.config first and machine.config only when that has no <defaultProxy>.
-    files = [connector_config] if connector_config else ([*CONNECTOR_CONFIGS, MACHINE_CONFIG] if reader else [])
+    files = [connector_config] if connector_config else (list(connector_config_paths(os.environ)) if reader else [])
     file_reader = reader or FileReader()
     for path in files:
         text = file_reader.config_text(path)

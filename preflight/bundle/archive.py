@@ -19,6 +19,7 @@ from typing import Any
 
 from preflight.bundle.redact import DETECTORS, value_pattern
 from preflight.errors import UsageError
+from preflight.output import replace_with_retry
 
 BUNDLE_FORMAT = "connector-preflight-bundle"
 BUNDLE_VERSION = 1
@@ -83,7 +84,7 @@ def write(
             more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
             raise BundleError(f"bundle not written: the self-audit found {findings[0]}{more}")
         digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
-        os.replace(tmp, path)
+        replace_with_retry(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
