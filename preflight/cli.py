@@ -362,8 +362,9 @@ def _write_bundle(
     public = {e.host for e in outcome.profile.endpoints} | set(outcome.profile.clock.ntp_servers)
     # A signal during the run already shaped the report; a new one while writing aborts the write, cleanly.
     signals.clear()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _raise_interrupt)
+    for name in signals.HANDLED:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _raise_interrupt)
     try:
         contents = build.assemble(
             outcome.report,
@@ -752,7 +753,10 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         if early is not None:
             sys.exit(policy.EXIT_SIGNAL[early])
         signals.restore_defaults()
-    cli.main(args=args, prog_name="preflight")
+    try:
+        cli.main(args=args, prog_name="preflight")
+    finally:
+        signals.outputs_written()  # a console close waiting for the report may now let Windows end the process
     sys.exit(0)
 
 

@@ -10,6 +10,7 @@ def main() -> NoReturn:
     from preflight import signals
 
     signals.install()
+    signals.install_console_handler()  # Windows: closing the console, logoff, shutdown (no-op elsewhere)
     from preflight.cli import main as cli_main
 
     cli_main()

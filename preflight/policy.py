@@ -12,7 +12,7 @@ EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_INCOMPLETE = 3
-EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143, "SIGBREAK": 149}  # 128 + the signal number; SIGBREAK is Windows' 21
 
 
 def counts(results: Iterable[CheckResult]) -> dict[str, int]:
