@@ -187,3 +187,30 @@ def test_a_windows_connect_failure_end_to_end(winerror: int, mapped: int, outcom
     attempt = asyncio.run(tcp.connect("127.0.0.1", 9, 1.0))
     assert attempt.outcome == outcome
     assert attempt.errno_name is not None and attempt.errno_name.startswith(f"WinError {winerror}")
+
+
+@pytest.mark.parametrize(
+    ("winerror", "outcome"),
+    [(64, "reset"), (10054, "reset"), (1236, "closed"), (10053, "closed"), (121, "timeout"), (10060, "timeout"),
+     (10024, "error")],
+)  # fmt: skip
+def test_a_tls_handshake_ended_by_a_windows_error(winerror: int, outcome: str) -> None:
+    from preflight.probes.tls import _failed_handshake
+
+    failed = _failed_handshake("198.51.100.7", 443, "a.test", WinError(winerror, errno.EINVAL, "winerror"), 5.0, 1.0)
+    assert failed.outcome == outcome
+
+
+@pytest.mark.parametrize(
+    ("message", "outcome"),
+    [("[WinError 1225] The remote computer refused the network connection", "refused"),
+     ("[WinError 10061] No connection could be made because the target machine actively refused it", "refused"),
+     ("[WinError 10060] A connection attempt failed because the connected party did not properly respond", "timeout"),
+     ("[WinError 1232] The network location cannot be reached", "error"),
+     ("[Errno 111] Connection refused", "refused"),
+     ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "tls_error")],
+)  # fmt: skip
+def test_an_http_connect_error_on_windows(message: str, outcome: str) -> None:
+    from preflight.probes.http import classify_connect_error
+
+    assert classify_connect_error(message) == outcome

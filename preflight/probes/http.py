@@ -41,7 +41,14 @@ class HttpFetch:
 
 
 def classify_connect_error(text: str) -> str:
-    """refused | tls_error | error, from the message of a failed connect (TLS failures surface here too)."""
+    """refused | timeout | tls_error | error, from the message of a failed connect (TLS failures surface here too;
+    on Windows the message carries the WinError number, which decides)."""
+    from preflight.probes.tcp import WINDOWS_CONNECT_ERRORS
+
+    windows = re.search(r"\[WinError (\d+)\]", text)
+    if windows is not None:
+        outcome = WINDOWS_CONNECT_ERRORS.get(int(windows.group(1)))
+        return {"refused": "refused", "filtered": "timeout"}.get(outcome or "", "error")
     lowered = text.lower()
     if "certificate_verify_failed" in lowered or "[ssl" in lowered or "tlsv1" in lowered or "ssl:" in lowered:
         return "tls_error"

@@ -205,7 +205,16 @@ def _failed_handshake(address: str, port: int, sni: str, exc: BaseException, tim
         )
     if isinstance(exc, (asyncio.IncompleteReadError, BrokenPipeError, EOFError)):
         return failed("closed", f"{type(exc).__name__}: connection closed during the handshake")
+    windows = _WINDOWS_HANDSHAKE_ERRORS.get(getattr(exc, "winerror", None) or 0)
+    if windows is not None:  # a plain OSError on Windows: its winerror says what happened
+        return failed(windows, f"{type(exc).__name__}: {exc}")
     return failed("error", f"{type(exc).__name__}: {exc}")
+
+
+# Windows errors that can end a handshake as a plain OSError (the proactor turns most into ConnectionReset/
+# AbortedError, not all): a reset, an abort by this host's stack, a timeout.
+_WINDOWS_HANDSHAKE_ERRORS = {64: "reset", 10054: "reset", 1236: "closed", 10053: "closed", 121: "timeout",
+                             1460: "timeout", 10060: "timeout"}  # fmt: skip
 
 
 async def _direct_handshake(address: str, port: int, sni: str, timeout: float, legacy: bool, start: float,
