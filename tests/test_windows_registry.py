@@ -1,0 +1,98 @@
+"""The registry readers against a fake `winreg` with Windows' semantics: a 32-bit process sees the WOW6432Node view
+unless it asks for KEY_WOW64_64KEY, a missing key is FileNotFoundError, values carry their REG_* type."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from preflight import installed
+from preflight.winproxy import RegistryReader, build_winhttp_settings, parse_winhttp_settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "windows" / "connector"
+THUMBPRINT = "CC45A1CC0AA7143BD320C09E21523980AAAA9705"
+
+
+class FakeWinreg(types.ModuleType):
+    HKEY_LOCAL_MACHINE, HKEY_CURRENT_USER = 0x80000002, 0x80000001
+    KEY_READ, KEY_WOW64_64KEY = 0x20019, 0x0100
+    REG_SZ, REG_DWORD, REG_BINARY = 1, 4, 3
+
+    def __init__(self, native: dict[tuple[int, str], dict[str, tuple[Any, int]]],
+                 wow6432: dict[tuple[int, str], dict[str, tuple[Any, int]]]) -> None:  # fmt: skip
+        super().__init__("winreg")
+        self.native, self.wow6432 = native, wow6432  # the 64-bit view, and what a 32-bit process sees by default
+        self.opened: list[tuple[int, str, int]] = []
+
+    def OpenKey(self, hive: int, path: str, reserved: int = 0, access: int = 0x20019) -> Any:
+        self.opened.append((hive, path, access))
+        view = self.native if access & self.KEY_WOW64_64KEY or hive == self.HKEY_CURRENT_USER else self.wow6432
+        if (hive, path.lower()) not in view:
+            raise FileNotFoundError(2, "The system cannot find the file specified")
+        values = view[(hive, path.lower())]
+
+        class Key:
+            def __enter__(self) -> dict[str, tuple[Any, int]]:
+                return values
+
+            def __exit__(self, *exc: object) -> None:
+                return None
+
+        return Key()
+
+    def QueryValueEx(self, key: dict[str, tuple[Any, int]], name: str) -> tuple[Any, int]:
+        if name not in key:
+            raise FileNotFoundError(2, "The system cannot find the file specified")
+        return key[name]
+
+
+CONNECTIONS = r"software\microsoft\windows\currentversion\internet settings\connections"
+INTERNET = r"software\microsoft\windows\currentversion\internet settings"
+CERTIFICATE = (installed.MACHINE_STORE_KEY + THUMBPRINT).lower()
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> FakeWinreg:
+    proxied = build_winhttp_settings("proxy.contoso.com:8080", "<local>")
+    fake = FakeWinreg(
+        native={
+            (FakeWinreg.HKEY_LOCAL_MACHINE, CONNECTIONS): {"WinHttpSettings": (proxied, FakeWinreg.REG_BINARY)},
+            (FakeWinreg.HKEY_CURRENT_USER, INTERNET): {"ProxyEnable": (1, FakeWinreg.REG_DWORD),
+                                                       "ProxyServer": ("wininet.contoso.com:3128", FakeWinreg.REG_SZ)},
+            (FakeWinreg.HKEY_LOCAL_MACHINE, CERTIFICATE): {
+                "Blob": ((FIXTURES / "connector-cert.blob").read_bytes(), FakeWinreg.REG_BINARY)},
+        },
+        wow6432={(FakeWinreg.HKEY_LOCAL_MACHINE, CONNECTIONS): {
+            "WinHttpSettings": (build_winhttp_settings(), FakeWinreg.REG_BINARY)}},  # direct: the wrong view
+    )  # fmt: skip
+    monkeypatch.setitem(sys.modules, "winreg", fake)
+    return fake
+
+
+def test_winhttp_is_read_from_the_64_bit_view(registry: FakeWinreg) -> None:
+    blob = RegistryReader().winhttp_blob()
+    assert blob is not None and parse_winhttp_settings(blob).proxy == "proxy.contoso.com:8080"
+    assert registry.opened[0][2] & FakeWinreg.KEY_WOW64_64KEY
+
+
+def test_wininet_values_of_the_user(registry: FakeWinreg) -> None:
+    values = RegistryReader().wininet_values()
+    assert values == {"ProxyEnable": 1, "ProxyServer": "wininet.contoso.com:3128"}
+
+
+def test_the_connector_certificate_from_the_machine_store(registry: FakeWinreg) -> None:
+    reader = installed.WindowsConnectorReader()
+    blob = reader.machine_certificate_blob(THUMBPRINT)
+    assert blob is not None and installed.connector_identity(installed.certificate_from_blob(blob)).tenant_id
+    assert registry.opened[-1][2] & FakeWinreg.KEY_WOW64_64KEY
+    assert reader.machine_certificate_blob("0" * 40) is None  # not there: FileNotFoundError is absence
+
+
+def test_a_blob_of_the_wrong_type_is_an_error_not_a_crash(registry: FakeWinreg) -> None:
+    registry.native[(FakeWinreg.HKEY_LOCAL_MACHINE, CERTIFICATE)]["Blob"] = ("text", FakeWinreg.REG_SZ)
+    with pytest.raises(installed.InstalledConnectorError, match="not REG_BINARY"):
+        installed.WindowsConnectorReader().machine_certificate_blob(THUMBPRINT)
