@@ -59,14 +59,13 @@ def parse_proxy_url(value: str, *, where: str = "--proxy") -> ProxyConfig:
 
 
 def redact_url(value: str) -> str:
-    """Any URL-like string without its userinfo, for messages and evidence about proxy settings."""
-    scheme, sep, rest = value.partition("://")
-    if not sep:
-        scheme, rest = "", value
+    """Any URL-like string without its userinfo, for messages and evidence about proxy settings: everything up to
+    the last '@' after the scheme goes, however malformed the rest ('u:secret@://' included)."""
+    scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value)
+    prefix = scheme.group(0) if scheme else ""
+    rest = value[len(prefix) :]
     at = rest.rfind("@")
-    if at < 0:
-        return value
-    return f"{scheme}{sep}{rest[at + 1 :]}"
+    return value if at < 0 else prefix + rest[at + 1 :]
 
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@'\"<>]*@")

@@ -45,6 +45,8 @@ def test_redact_url() -> None:
     assert redact_url("http://u:p@h:1") == "http://h:1"
     assert redact_url("u:p@h:1") == "h:1"
     assert redact_url("http://h:1") == "http://h:1"
+    assert redact_url("u:S3cr0000@://") == "://"  # found by the property test: no scheme before the userinfo
+    assert redact_url("http://a:b@c@h:1/x") == "http://h:1/x"
 
 
 @pytest.mark.parametrize(
