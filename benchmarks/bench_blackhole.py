@@ -21,7 +21,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "support"))
-sys.path.insert(0, str(ROOT / "tests"))
 LOOP = Path(__file__).resolve().parent / "sequential.sh"
 LOOPS = (
     ("sequential loop: connect, openssl s_client, curl", []),

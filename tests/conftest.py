@@ -15,8 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPORT = ROOT / "tests" / "support"
-sys.path.insert(0, str(SUPPORT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(SUPPORT))  # helpers, servers, the lab package
 
 import netguard  # noqa: E402
 

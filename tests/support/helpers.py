@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-SUPPORT = ROOT / "tests" / "support"
+TESTS = ROOT / "tests"
+SUPPORT = TESTS / "support"
+GOLDEN = TESTS / "golden"
+FIXTURES = TESTS / "fixtures"
 
 
 def free_port(host: str = "127.0.0.1") -> int:

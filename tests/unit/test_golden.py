@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from helpers import FIXTURES, GOLDEN
 
 from preflight.registry import load_reporters
 from preflight.report import load
 
-GOLDEN = Path(__file__).parent / "golden"
 SAMPLE = GOLDEN / "sample-report.json"
 FORMATS = {"table": "txt", "json": "json", "junit": "xml", "markdown": "md", "html": "html", "firewall": "csv",
            "firewall-md": "firewall.md"}  # fmt: skip
@@ -52,7 +51,7 @@ def test_junit_is_valid_against_the_common_junit_schema() -> None:
     read (no `skipped` attribute on <testsuites>, numeric `time`, required suite counts)."""
     import xmlschema
 
-    schema = xmlschema.XMLSchema(str(Path(__file__).parent / "fixtures" / "junit.xsd"))
+    schema = xmlschema.XMLSchema(str(FIXTURES / "junit.xsd"))
     xml = (GOLDEN / "sample.xml").read_text(encoding="utf-8")
     schema.validate(xml)
     root = ElementTree.fromstring(xml)

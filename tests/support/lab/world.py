@@ -54,7 +54,7 @@ PROXY_URL = f"http://{ROUTER_HOST_SIDE}:{PROXY_PORT}"
 MITM_PROXY_URL = f"http://{ROUTER_HOST_SIDE}:{MITM_EXPLICIT_PORT}"
 PROXY_USER, PROXY_PASSWORD = "labuser", "Lab-Proxy-Secret-42"
 NTP_SERVICE = "198.18.53.10"  # time.windows.com in the lab: chrony, under faketime when the lab's time is off
-SERVERS = ROOT / "tests" / "lab" / "servers.py"
+SERVERS = ROOT / "tests" / "support" / "lab" / "servers.py"
 
 
 @functools.cache

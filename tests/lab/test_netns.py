@@ -17,7 +17,7 @@ from helpers import ROOT, cli_env, run_cli, validate_report
 
 pytestmark = pytest.mark.netns
 
-SERVERS = ROOT / "tests" / "lab" / "servers.py"
+SERVERS = ROOT / "tests" / "support" / "lab" / "servers.py"
 SERVICE, SERVICE6 = "198.18.50.10", "2001:db8:50::10"
 FILTERED, PROHIBITED, UNREACHABLE = "198.18.100.5", "198.18.101.5", "198.18.102.5"
 PROHIBITED6 = "2001:db8:101::5"

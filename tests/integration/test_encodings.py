@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, cli_env
+from helpers import GOLDEN, cli_env
 
-SAMPLE = ROOT / "tests" / "golden" / "sample-report.json"
+SAMPLE = GOLDEN / "sample-report.json"
 FORMATS = ("table", "json", "junit", "markdown", "html", "firewall", "firewall-md")
 COMMANDS = {
     "explain a code": ["explain", "clock.skew_fail"],
@@ -20,7 +20,7 @@ COMMANDS = {
     "checks": ["checks"],
     "profiles": ["profiles"],
     "profiles show": ["profiles", "show", "entra-private-access"],
-    "diff": ["diff", str(ROOT / "tests" / "golden" / "sample-report.json"), str(SAMPLE)],
+    "diff": ["diff", str(GOLDEN / "sample-report.json"), str(SAMPLE)],
     "merge": ["merge", str(SAMPLE), "--format", "markdown"],
     "help": ["run", "--help"],
 }

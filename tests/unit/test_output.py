@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import GOLDEN
 
 from preflight.output import write_atomic
 
@@ -52,12 +53,11 @@ def test_a_fifo_is_written_in_place(tmp_path: Path) -> None:
 
 
 def test_the_table_fits_the_width_and_wraps_the_finding_column() -> None:
-    from pathlib import Path
 
     from preflight.report import load
     from reports.table import TableReporter
 
-    report = load(str(Path(__file__).parent / "golden" / "sample-report.json"))
+    report = load(str(GOLDEN / "sample-report.json"))
     for width in (80, 100, 160):
         text = TableReporter(width).render(report)
         assert max(len(line) for line in text.splitlines()) <= width

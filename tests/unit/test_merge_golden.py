@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
+from helpers import GOLDEN
 
 from preflight import merge
 from preflight.model import CheckResult, Status, Target
 from preflight.report import Report
 
-GOLDEN = Path(__file__).parent / "golden"
 BOOT = "72f988bf-86f1-41af-91ab-2d7cd011db47.bootstrap.msappproxy.net"
 
 

@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import FIXTURES
 
 from preflight.bundle import hostinfo
 
-FIXTURES = Path(__file__).parent / "fixtures" / "host"
+HOST_FIXTURES = FIXTURES / "host"
 
 
 def test_ip_addr_json() -> None:
-    interfaces = hostinfo.parse_ip_addr_json((FIXTURES / "ip-addr.json").read_text())
+    interfaces = hostinfo.parse_ip_addr_json((HOST_FIXTURES / "ip-addr.json").read_text())
     assert interfaces == [
         {"name": "lo", "state": "UNKNOWN", "mtu": 65536, "addresses": ["127.0.0.1/8", "::1/128"]},
         {"name": "eth0", "state": "UP", "mtu": 1500, "addresses": ["192.0.2.10/24", "fe80::5054:ff:fe12:3456/64"]},
@@ -24,16 +25,16 @@ def test_ip_addr_json() -> None:
 
 
 def test_ip_route_json() -> None:
-    routes = hostinfo.parse_ip_route_json((FIXTURES / "ip-route4.json").read_text())
+    routes = hostinfo.parse_ip_route_json((HOST_FIXTURES / "ip-route4.json").read_text())
     assert routes == ["default via 192.0.2.1 dev eth0 metric 100", "192.0.2.0/24 dev eth0"]
 
 
 def test_resolv_conf_and_hosts() -> None:
-    resolver = hostinfo.parse_resolv_conf((FIXTURES / "resolv.conf").read_text())
+    resolver = hostinfo.parse_resolv_conf((HOST_FIXTURES / "resolv.conf").read_text())
     assert resolver == {"nameservers": ["192.0.2.2", "192.0.2.3"],
                         "search": ["corp.contoso.example", "lab.contoso.example"],
                         "options": ["edns0", "trust-ad", "timeout:2"]}  # fmt: skip
-    hosts = hostinfo.parse_hosts((FIXTURES / "hosts").read_text())
+    hosts = hostinfo.parse_hosts((HOST_FIXTURES / "hosts").read_text())
     assert {"address": "203.0.113.7", "names": ["login.microsoftonline.com"]} in hosts
     assert hosts[-1]["names"] == ["proxy.corp.contoso.example", "proxy"]
 
@@ -50,8 +51,8 @@ def scripted(outputs: dict[str, Any]) -> Any:
 
 def test_linux_collector_parses_and_keeps_failures_visible() -> None:
     facts = hostinfo._linux(scripted({
-        "ip -j addr show": (FIXTURES / "ip-addr.json").read_text(),
-        "ip -j -4 route show": (FIXTURES / "ip-route4.json").read_text(),
+        "ip -j addr show": (HOST_FIXTURES / "ip-addr.json").read_text(),
+        "ip -j -4 route show": (HOST_FIXTURES / "ip-route4.json").read_text(),
         "ip -j -6 route show": "not json",
     }))  # fmt: skip
     assert facts["interfaces"][1]["name"] == "eth0"
@@ -67,7 +68,7 @@ def test_linux_collector_without_the_ip_command() -> None:
 def test_windows_collector_keeps_command_text(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     etc = tmp_path / "System32" / "drivers" / "etc"
     etc.mkdir(parents=True)
-    (etc / "hosts").write_text((FIXTURES / "hosts").read_text())
+    (etc / "hosts").write_text((HOST_FIXTURES / "hosts").read_text())
     monkeypatch.setenv("SYSTEMROOT", str(tmp_path))
     facts = hostinfo._windows(scripted({"ipconfig /all": "Windows IP Configuration\r\n", "route print": "IPv4"}))
     assert facts["interfaces_text"]["stdout"].startswith("Windows IP Configuration")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from dnsserver import Behaviour, DnsServer
-from helpers import cli_env, run_cli
+from helpers import GOLDEN, cli_env, run_cli
 from plugindir import make_plugin
 
 PLUGIN = """
@@ -149,7 +149,7 @@ def test_every_broken_plugin_is_an_error_naming_it(plugin_env: dict[str, str], t
 
 
 def test_a_printing_reporter_cannot_corrupt_the_json_on_stdout(plugin_env: dict[str, str], tmp_path: Path) -> None:
-    saved = Path(__file__).parent / "golden" / "sample-report.json"
+    saved = GOLDEN / "sample-report.json"
     out = tmp_path / "x.txt"
     run = run_cli("show", str(saved), "--format", "json", "--format", f"bad-reporter={out}", env=plugin_env)
     json.loads(run.stdout)

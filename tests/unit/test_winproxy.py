@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import ROOT
+from helpers import FIXTURES
 
 from checks.proxy import judge_effective
 from preflight import plan as plan_mod
@@ -23,11 +23,11 @@ from preflight.winproxy import (
     windows_settings,
 )
 
-FIXTURES = ROOT / "tests" / "fixtures" / "windows"
+WINDOWS_FIXTURES = FIXTURES / "windows"
 
 
 def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+    return (WINDOWS_FIXTURES / name).read_bytes()
 
 
 def test_winhttp_direct_record_from_netsh_reset() -> None:
@@ -89,16 +89,16 @@ def test_windows_bypass_lists(bypass: str, host: str, matched: str | None) -> No
 
 
 def test_wininet_values() -> None:
-    settings = parse_wininet(json.loads((FIXTURES / "wininet-proxy.json").read_text()))
+    settings = parse_wininet(json.loads((WINDOWS_FIXTURES / "wininet-proxy.json").read_text()))
     assert settings.enabled and settings.servers == {"*": "198.18.1.1:3128"}
     assert settings.bypass.matches("a.msappproxy.net") == "*.msappproxy.net"
-    assert not parse_wininet(json.loads((FIXTURES / "wininet-disabled.json").read_text())).enabled
+    assert not parse_wininet(json.loads((WINDOWS_FIXTURES / "wininet-disabled.json").read_text())).enabled
     with pytest.raises(WindowsSettingsError):
         parse_wininet({"ProxyEnable": "yes"})
 
 
 def test_connector_config_with_proxy_and_bypass() -> None:
-    config = parse_dotnet_config((FIXTURES / "connector-proxy.exe.config").read_text(), "connector.exe.config")
+    config = parse_dotnet_config((WINDOWS_FIXTURES / "connector-proxy.exe.config").read_text(), "connector.exe.config")
     assert config.found and config.enabled and not config.use_system_default
     assert config.proxy_address == "http://198.18.1.1:3128"
     assert config.bypassed("crl.microsoft.com") == r"crl\.microsoft\.com"
@@ -107,17 +107,17 @@ def test_connector_config_with_proxy_and_bypass() -> None:
 
 
 def test_connector_config_variants() -> None:
-    disabled = parse_dotnet_config((FIXTURES / "connector-disabled.exe.config").read_text(), "d")
+    disabled = parse_dotnet_config((WINDOWS_FIXTURES / "connector-disabled.exe.config").read_text(), "d")
     assert disabled.found and not disabled.enabled
-    system = parse_dotnet_config((FIXTURES / "connector-systemdefault.exe.config").read_text(), "s")
+    system = parse_dotnet_config((WINDOWS_FIXTURES / "connector-systemdefault.exe.config").read_text(), "s")
     assert system.found and system.use_system_default and system.proxy_address is None
-    assert not parse_dotnet_config((FIXTURES / "machine.config").read_text(), "m").found
+    assert not parse_dotnet_config((WINDOWS_FIXTURES / "machine.config").read_text(), "m").found
 
 
 @pytest.mark.parametrize("name", ["connector-entities.exe.config", "connector-broken.exe.config"])
 def test_hostile_or_broken_configs_are_refused(name: str) -> None:
     with pytest.raises(WindowsSettingsError) as caught:
-        parse_dotnet_config((FIXTURES / name).read_text(), name)
+        parse_dotnet_config((WINDOWS_FIXTURES / name).read_text(), name)
     assert name in str(caught.value) and "\n" not in str(caught.value)
 
 
@@ -131,11 +131,11 @@ class FixtureReader:
         return fixture(self.winhttp) if self.winhttp else None
 
     def wininet_values(self) -> dict[str, object] | None:
-        return json.loads((FIXTURES / self.wininet).read_text()) if self.wininet else None
+        return json.loads((WINDOWS_FIXTURES / self.wininet).read_text()) if self.wininet else None
 
     def config_text(self, path: str) -> str | None:
         name = self.configs.get(path)
-        return (FIXTURES / name).read_text() if name else None
+        return (WINDOWS_FIXTURES / name).read_text() if name else None
 
 
 def plan_with(settings: ProxySettings) -> plan_mod.Plan:
@@ -187,7 +187,7 @@ def test_machine_config_is_the_fallback() -> None:
 
 
 def test_explicit_proxy_still_wins_over_the_connector_config() -> None:
-    settings = windows_settings(None, str(FIXTURES / "connector-disabled.exe.config"))
+    settings = windows_settings(None, str(WINDOWS_FIXTURES / "connector-disabled.exe.config"))
     assert plan_with(settings).route("login.microsoftonline.com", 443).direct
     import dataclasses
 
@@ -196,4 +196,4 @@ def test_explicit_proxy_still_wins_over_the_connector_config() -> None:
 
 
 def test_fixture_files_are_committed() -> None:
-    assert len(list(Path(FIXTURES).iterdir())) >= 12
+    assert len(list(Path(WINDOWS_FIXTURES).iterdir())) >= 12

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
+from helpers import GOLDEN
 
 from preflight.diff import diff, kind_of, render_text
 from preflight.model import CheckResult, Status, Target
 from preflight.report import Report
 
-GOLDEN = Path(__file__).parent / "golden"
 P, W, F, S, E = Status.PASS, Status.WARN, Status.FAIL, Status.SKIP, Status.ERROR
 
 # (before, after) → kind, the same code on both sides; None = no result on that side, or nothing to report

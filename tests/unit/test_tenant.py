@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
+from helpers import FIXTURES
 
 from checks.tenant import judge, judge_discovery
 from preflight import installed
@@ -17,7 +17,7 @@ from preflight.model import Status
 from preflight.probes.http import HttpFetch
 from preflight.tenant import Discovery, Document, TenantResolution, discover, interpret, parse_tenant_option
 
-FIXTURES = Path(__file__).parent / "fixtures" / "windows" / "connector"
+CONNECTOR_FIXTURES = FIXTURES / "windows" / "connector"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CONNECTOR = "51f3afd9-685b-413a-aafa-bab0d556ea4b"
 THUMBPRINT = "CC45A1CC0AA7143BD320C09E21523980AAAA9705"  # of the fixture certificate
@@ -207,7 +207,7 @@ class FakeWindows:
 
 
 def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+    return (CONNECTOR_FIXTURES / name).read_bytes()
 
 
 def test_trust_settings_as_microsoft_documents_them() -> None:

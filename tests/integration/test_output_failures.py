@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import GOLDEN, run_cli
 
 from preflight.output import write_atomic
 
-SAMPLE = Path(__file__).parent / "golden" / "sample-report.json"
+SAMPLE = GOLDEN / "sample-report.json"
 
 
 def test_full_device_is_an_error_and_other_formats_still_come_out(tmp_path: Path) -> None:

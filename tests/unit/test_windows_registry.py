@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import sys
 import types
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import FIXTURES
 
 from preflight import installed
 from preflight.winproxy import RegistryReader, build_winhttp_settings, parse_winhttp_settings
 
-FIXTURES = Path(__file__).parent / "fixtures" / "windows" / "connector"
+CONNECTOR_FIXTURES = FIXTURES / "windows" / "connector"
 THUMBPRINT = "CC45A1CC0AA7143BD320C09E21523980AAAA9705"
 
 
@@ -64,7 +64,7 @@ def registry(monkeypatch: pytest.MonkeyPatch) -> FakeWinreg:
             (FakeWinreg.HKEY_CURRENT_USER, INTERNET): {"ProxyEnable": (1, FakeWinreg.REG_DWORD),
                                                        "ProxyServer": ("wininet.contoso.com:3128", FakeWinreg.REG_SZ)},
             (FakeWinreg.HKEY_LOCAL_MACHINE, CERTIFICATE): {
-                "Blob": ((FIXTURES / "connector-cert.blob").read_bytes(), FakeWinreg.REG_BINARY)},
+                "Blob": ((CONNECTOR_FIXTURES / "connector-cert.blob").read_bytes(), FakeWinreg.REG_BINARY)},
         },
         wow6432={(FakeWinreg.HKEY_LOCAL_MACHINE, CONNECTIONS): {
             "WinHttpSettings": (build_winhttp_settings(), FakeWinreg.REG_BINARY)}},  # direct: the wrong view

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/support
 
 
 async def serve_forever(handler: Any, specs: list[str], ssl_context: Any = None) -> None:
