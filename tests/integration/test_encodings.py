@@ -22,6 +22,11 @@ COMMANDS = {
     "profiles show": ["profiles", "show", "entra-private-access"],
     "diff": ["diff", str(GOLDEN / "sample-report.json"), str(SAMPLE)],
     "merge": ["merge", str(SAMPLE), "--format", "markdown"],
+    "merge table": ["merge", str(SAMPLE)],
+    "merge json": ["merge", str(SAMPLE), "--format", "json"],
+    "merge html": ["merge", str(SAMPLE), "--format", "html"],
+    "diff json": ["diff", str(SAMPLE), str(SAMPLE), "--format", "json"],
+    "version": ["--version"],
     "help": ["run", "--help"],
 }
 
@@ -93,3 +98,15 @@ def test_a_real_run_on_a_cp1252_pipe_and_to_files(tmp_path: Path) -> None:
     assert "closed.test → 127.0.0.1" in table and "verdict: FAIL" in table
     page = report.read_bytes().decode("utf-8")
     assert "<meta charset='utf-8'>" in page and "closed.test → 127.0.0.1" in page
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "ascii"])
+def test_a_bundle_on_any_pipe_encoding(tmp_path: Path, encoding: str) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text('name = "encoding"\n[clock]\nntp_servers = []\n[[endpoint]]\nhost = "127.0.0.1"\n'
+                       'ports = [9]\npurpose = "é → ✓"\nsource = "tests"\n')  # fmt: skip
+    run = cli("bundle", "--profile", str(profile), "--only", "proxy.effective", "-o", str(tmp_path / "b.zip"),
+              encoding=encoding)  # fmt: skip
+    assert run.returncode == 0 and b"Traceback" not in run.stderr, run.stderr.decode()
+    assert b"bundle written" in run.stderr and (tmp_path / "b.zip").exists()
+    run.stdout.decode("utf-8")
