@@ -31,6 +31,12 @@ class HostReader(Protocol):
 
     def memory_bytes(self) -> int | None: ...
 
+    def subkeys(self, path: str) -> list[str]:
+        """The names of HKLM\\path's subkeys ([] if the key is absent)."""
+
+    def command(self, *args: str) -> str:
+        """A Windows tool's output (stdout, then stderr), '' if it could not run; bounded in time."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Reading:
@@ -97,6 +103,22 @@ class WinregReader:  # the few lines that need Windows; checks/host.py judges wh
     def cpu_count(self) -> int | None:
         return os.cpu_count()
 
+    def subkeys(self, path: str) -> list[str]:
+        winreg = self._winreg
+        names: list[str] = []
+        try:
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path, 0, winreg.KEY_READ | winreg.KEY_WOW64_64KEY) as key:
+                while True:
+                    try:
+                        names.append(winreg.EnumKey(key, len(names)))
+                    except OSError:  # ERROR_NO_MORE_ITEMS
+                        return names
+        except FileNotFoundError:
+            return []
+
+    def command(self, *args: str) -> str:
+        return run_command(*args)
+
     def memory_bytes(self) -> int | None:
         class MemoryStatus(ctypes.Structure):
             _fields_ = [("length", ctypes.c_ulong), ("load", ctypes.c_ulong)] + [
@@ -108,6 +130,20 @@ class WinregReader:  # the few lines that need Windows; checks/host.py judges wh
         status.length = ctypes.sizeof(MemoryStatus)
         kernel32: Any = getattr(ctypes, "windll").kernel32  # noqa: B009 (absent off Windows)
         return int(status.total_physical) if kernel32.GlobalMemoryStatusEx(ctypes.byref(status)) else None
+
+
+COMMAND_TIMEOUT_S = 10.0
+
+
+def run_command(*args: str) -> str:
+    """A tool's output (sc.exe writes its errors to stdout), '' if it could not run or did not finish in time."""
+    import subprocess
+
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, errors="replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout + done.stderr
 
 
 def default_reader() -> HostReader | None:

@@ -66,10 +66,10 @@ def test_all_clear_exits_0_with_a_valid_report(world: dict[str, Any], report_sch
     assert run.code == 0, run.stderr
     validate_report(run.report, report_schema)
     assert run.report["summary"]["verdict"] == "pass"
-    assert run.report["summary"]["counts"] == {"pass": 4, "warn": 0, "fail": 0, "skip": 3, "error": 0}
+    assert run.report["summary"]["counts"] == {"pass": 4, "warn": 0, "fail": 0, "skip": 4, "error": 0}
     skipped = {(r["check"], r["code"]) for r in run.report["results"] if r["status"] == "skip"}
     assert skipped == {("host.tls", "host.not_windows"), ("host.dotnet", "host.not_windows"),
-                       ("host.os", "host.not_windows")}  # off Windows: said, never passed  # fmt: skip
+                       ("host.os", "host.not_windows"), ("host.connector", "host.not_windows")}  # fmt: skip
     assert run.result("proxy.effective", "proxy settings")["code"] == "proxy.direct"
     clock = run.result("clock.skew", "system clock")
     assert (clock["status"], clock["code"]) == ("pass", "clock.ok")
@@ -186,7 +186,8 @@ def test_only_and_skip_select_checks(world: dict[str, Any]) -> None:
     assert {r["check"] for r in only_dns.report["results"]} == {"dns.resolve"}
     no_dns = run_world(world, rows, "--skip", "dns.resolve")
     assert {r["check"] for r in no_dns.report["results"]} == {"tcp.connect", "clock.skew", "proxy.effective",
-                                                             "host.tls", "host.dotnet", "host.os"}  # fmt: skip
+                                                             "host.tls", "host.dotnet", "host.os",
+                                                             "host.connector"}  # fmt: skip
     assert no_dns.code == 0
 
 
@@ -338,7 +339,7 @@ def test_progress_line_only_on_a_terminal(world: dict[str, Any]) -> None:
     finally:
         os.close(master)
     assert proc.returncode == 0
-    assert b"[7/7] " in seen and b"\r" in seen  # the self-rewriting line, on the terminal (3 host.* skips here)
+    assert b"[8/8] " in seen and b"\r" in seen  # the self-rewriting line, on the terminal (4 host.* skips here)
     json.loads(proc.stdout)  # stdout stays pure JSON
 
 

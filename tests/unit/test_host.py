@@ -130,7 +130,9 @@ def test_off_windows_every_host_check_is_a_skip_through_the_engine() -> None:
     from preflight.runner import RunState, execute
 
     plan = plan_mod.build(profile_mod.load("entra-private-access"))
-    checks = [host.HostTlsCheck(), host.HostDotnetCheck(), host.HostOsCheck()]
+    from checks.connector_health import HostConnectorCheck
+
+    checks = [host.HostTlsCheck(), host.HostDotnetCheck(), host.HostOsCheck(), HostConnectorCheck()]
     state = RunState()
 
     async def run() -> None:
