@@ -12,6 +12,7 @@ import ctypes
 import dataclasses
 import os
 import sys
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -55,22 +56,22 @@ class Reading:
         return {"key": f"HKLM\\{self.key}", "name": self.name, "value": self.value, "problem": self.problem}
 
 
-def read_dword(reader: HostReader, key: str, name: str) -> Reading:
+def _reading(read: Callable[[str, str], int | str | None], key: str, name: str) -> Reading:
+    """One value as a Reading: what could not be read becomes its problem, never an exception."""
     try:
-        return Reading(key, name, reader.dword(key, name))
+        return Reading(key, name, read(key, name))
     except PermissionError as exc:
         return Reading(key, name, None, f"access denied ({exc.strerror or exc})")
     except RegistryTypeError as exc:
         return Reading(key, name, None, str(exc))
+
+
+def read_dword(reader: HostReader, key: str, name: str) -> Reading:
+    return _reading(reader.dword, key, name)
 
 
 def read_string(reader: HostReader, key: str, name: str) -> Reading:
-    try:
-        return Reading(key, name, reader.string(key, name))
-    except PermissionError as exc:
-        return Reading(key, name, None, f"access denied ({exc.strerror or exc})")
-    except RegistryTypeError as exc:
-        return Reading(key, name, None, str(exc))
+    return _reading(reader.string, key, name)
 
 
 class WinregReader:  # the few lines that need Windows; checks/host.py judges what they return
