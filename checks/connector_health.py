@@ -1,6 +1,6 @@
 """`host.connector`: on a host where the connector is already installed, is it healthy? Its services running and
-starting automatically, its version, and the client certificate it authenticates with (expired or missing stops
-the connector). Facts come from the service manager (`sc.exe`, parsed here from its fixed output), the registry's
+starting automatically, its version, the client certificate it authenticates with (expired or missing stops the
+connector), and the errors of its Admin event log in the last week. Facts come from the service manager (`sc.exe`, parsed here from its fixed output), the registry's
 Uninstall entries and the connector's TrustSettings.xml and certificate (preflight/installed.py); the verdict is
 one pure function. Where no connector is installed there is nothing to judge: a skip, never a pass.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from checks.host import SHARED, _HostCheck
@@ -25,6 +25,10 @@ from preflight.installed import ConnectorReader
 from preflight.winhost import HostReader, RegistryTypeError
 
 SERVICES = {"WAPCSvc": "connector", "WAPCUpdaterSvc": "updater"}
+# Applications and Services Logs > Microsoft > AadApplicationProxy > Connector > Admin
+ADMIN_LOG = "Microsoft-AadApplicationProxy-Connector/Admin"
+RECENT_ERRORS = dt.timedelta(days=7)
+MAX_EVENTS = 5
 MIN_VERSION = (1, 5, 3417, 0)
 EXPIRY_WARNING = dt.timedelta(days=14)
 REREGISTER = ("Re-register the connector: Import-Module AppProxyPSModule; Register-AppProxyConnector (or reinstall "
@@ -80,6 +84,15 @@ CODES: Final[dict[str, CodeDoc]] = {
         "sc.exe qc reports a START_TYPE other than AUTO_START.",
         "Set-Service WAPCSvc -StartupType Automatic (and WAPCUpdaterSvc).",
     ),
+    "host.connector_errors": CodeDoc(
+        Status.WARN,
+        "The connector logged errors in the last 7 days (its Admin event log): it is running, but something failed "
+        "recently: the most recent ones are in the evidence.",
+        f"wevtutil qe {ADMIN_LOG} /rd:true /f:text, errors and critical events of the last 7 days.",
+        "Read the event ID and message in the evidence against Microsoft Learn's connector troubleshooting page "
+        "(application-proxy-troubleshoot); certificate and connectivity errors usually match this run's other "
+        "findings.",
+    ),
     "host.connector_outdated": CodeDoc(
         Status.WARN,
         "The installed connector is older than 1.5.3417.0.",
@@ -111,6 +124,18 @@ def parse_sc_query(name: str, query: str, config: str = "") -> ServiceState:
                         bool(start and start.group(2)))  # fmt: skip
 
 
+def parse_events(text: str) -> list[dict[str, Any]]:
+    """`wevtutil qe ... /f:text` output: one dict per Event[n] block (date, id, level, the message's first line)."""
+    events: list[dict[str, Any]] = []
+    for block in re.split(r"^Event\[\d+\]:\s*$", text, flags=re.M)[1:]:
+        fields = dict(re.findall(r"^\s{2}([A-Za-z ]+):[ \t]*(.*)$", block.split("Description:", 1)[0], re.M))
+        message = block.split("Description:", 1)[1].strip().splitlines() if "Description:" in block else []
+        events.append({"date": fields.get("Date", "").strip(), "id": fields.get("Event ID", "").strip(),
+                       "level": fields.get("Level", "").strip(),
+                       "message": (message[0].strip() if message else "")[:300]})  # fmt: skip
+    return events
+
+
 def parse_version(text: str | None) -> tuple[int, ...] | None:
     if not text or not re.fullmatch(r"\d+(\.\d+){1,3}", text.strip()):
         return None
@@ -118,7 +143,7 @@ def parse_version(text: str | None) -> tuple[int, ...] | None:
 
 
 def judge(services: Mapping[str, ServiceState], version: str | None, certificate: Mapping[str, Any],
-          now: dt.datetime) -> Finding:  # fmt: skip
+          now: dt.datetime, events: Sequence[Mapping[str, Any]] = ()) -> Finding:  # fmt: skip
     """The verdict on an installed connector. `certificate`: preflight.installed's evidence, with `problem` when
     it could not be read. Pure."""
     evidence: dict[str, Any] = {"services": {n: s.to_json() for n, s in services.items()}, "version": version,
@@ -145,6 +170,12 @@ def judge(services: Mapping[str, ServiceState], version: str | None, certificate
     manual = [s for s in services.values() if s.exists and s.start_type not in (None, "AUTO_START")]
     for service in manual:
         problems.append(("host.connector_manual_start", f"{service.name} starts {service.start_type}"))
+    recent = [e for e in events if _within(e.get("date", ""), now - RECENT_ERRORS)]
+    if recent:
+        evidence["recent_errors"] = list(recent)
+        latest = recent[0]
+        problems.append(("host.connector_errors", f"{len(recent)} connector error(s) in the last 7 days, latest "
+                         f"event {latest.get('id')}: {latest.get('message')}"))  # fmt: skip
     parsed = parse_version(version)
     if parsed is not None and parsed < MIN_VERSION:
         problems.append(("host.connector_outdated", f"connector {version} is older than 1.5.3417.0"))
@@ -154,6 +185,15 @@ def judge(services: Mapping[str, ServiceState], version: str | None, certificate
     worst = max(problems, key=lambda p: CODES[p[0]].status.severity)
     evidence["problems"] = [{"code": code, "detail": detail} for code, detail in problems]
     return _finding(worst[0], "; ".join(detail for _code, detail in problems), evidence)
+
+
+def _within(date: str, since: dt.datetime) -> bool:
+    """Whether an event's date (wevtutil's local ISO time, taken as UTC when it names no zone) is after `since`."""
+    try:
+        moment = dt.datetime.fromisoformat(date.strip())
+    except ValueError:
+        return False
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)) >= since
 
 
 def _finding(code: str, summary: str, evidence: dict[str, Any]) -> Finding:
@@ -188,10 +228,16 @@ def observe(reader: HostReader, connector_reader: ConnectorReader | None) -> tup
     return services, version, certificate
 
 
+def observe_events(reader: HostReader) -> list[dict[str, Any]]:
+    """The most recent critical and error events of the connector's Admin log (newest first)."""
+    return parse_events(reader.command("wevtutil", "qe", ADMIN_LOG, f"/c:{MAX_EVENTS}", "/rd:true", "/f:text",
+                                       "/q:*[System[(Level=1 or Level=2)]]"))  # fmt: skip
+
+
 class HostConnectorCheck(_HostCheck):
     id = "host.connector"
-    title = "The installed connector: services running and automatic, version, client certificate not expiring"
-    requires = "Windows with the connector installed (sc.exe, the registry, TrustSettings.xml); an administrator"
+    title = "The installed connector: services, version, client certificate, recent errors in its event log"
+    requires = "Windows with the connector installed (sc.exe, wevtutil, the registry, TrustSettings.xml); an administrator"
     codes = CODES | SHARED
     connector_reader: ConnectorReader | None = None
 
@@ -203,4 +249,5 @@ class HostConnectorCheck(_HostCheck):
             return self._not_windows(self.codes)
         files = self.connector_reader if self.connector_reader is not None else installed.default_reader()
         services, version, certificate = await asyncio.to_thread(observe, reader, files)  # sc.exe takes a while
-        return judge(services, version, certificate, ctx.now())
+        events = await asyncio.to_thread(observe_events, reader)
+        return judge(services, version, certificate, ctx.now(), events)

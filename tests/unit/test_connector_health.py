@@ -159,3 +159,70 @@ def test_observe_and_judge_an_installed_connector() -> None:
     check.connector_reader = FakeFiles(present=False)  # type: ignore[assignment]
     missing = asyncio.run(check.run(Target("this host"), Ctx()))  # type: ignore[arg-type]
     assert missing.code == "host.connector_cert_missing"
+
+
+EVENTS = """Event[0]:
+  Log Name: Microsoft-AadApplicationProxy-Connector/Admin
+  Source: Microsoft-AadApplicationProxy-Connector
+  Date: 2026-11-29T08:15:02.1230000Z
+  Event ID: 12020
+  Task: N/A
+  Level: Error
+  Opcode: Info
+  Keyword: N/A
+  User: S-1-5-20
+  User Name: NT AUTHORITY\\NETWORK SERVICE
+  Computer: connector-01.contoso.com
+  Description:
+The Connector was unable to establish a connection with the service due to an invalid certificate.
+More details follow on the next line.
+
+Event[1]:
+  Log Name: Microsoft-AadApplicationProxy-Connector/Admin
+  Source: Microsoft-AadApplicationProxy-Connector
+  Date: 2026-10-02T11:00:00.0000000Z
+  Event ID: 1000
+  Task: N/A
+  Level: Error
+  Opcode: Info
+  Keyword: N/A
+  User: S-1-5-20
+  User Name: NT AUTHORITY\\NETWORK SERVICE
+  Computer: connector-01.contoso.com
+  Description:
+Connector re-registration failed: The Connector trust certificate expired.
+"""
+
+
+def test_wevtutil_text_is_parsed() -> None:
+    events = health.parse_events(EVENTS)
+    assert [(e["id"], e["level"]) for e in events] == [("12020", "Error"), ("1000", "Error")]
+    assert events[0]["message"].startswith("The Connector was unable to establish a connection")
+    assert events[0]["date"].startswith("2026-11-29T08:15:02")
+    assert health.parse_events("") == [] and health.parse_events("No events were found.") == []
+
+
+def test_recent_errors_are_a_warning_old_ones_are_not() -> None:
+    events = health.parse_events(EVENTS)
+    finding = health.judge(services(), "1.5.4522.0", cert(), NOW, events)
+    assert (finding.status, finding.code) == (Status.WARN, "host.connector_errors"), finding.summary
+    assert "latest event 12020" in finding.summary and len(finding.evidence["recent_errors"]) == 1
+    quiet = health.judge(services(), "1.5.4522.0", cert(), NOW, events[1:])  # only the October one
+    assert quiet.code == "host.connector_ok"
+    worse = health.judge(services((STOPPED, AUTO)), "1.5.4522.0", cert(), NOW, events)
+    assert worse.code == "host.connector_stopped" and "12020" in worse.summary  # listed, not the headline
+
+
+def test_events_are_asked_of_the_connector_admin_log() -> None:
+    asked: list[tuple[str, ...]] = []
+
+    class Host(FakeHost):
+        def command(self, *args: str) -> str:
+            asked.append(args)
+            return EVENTS if args[0] == "wevtutil" else ""
+
+    events = health.observe_events(Host({}, {}))
+    assert len(events) == 2
+    assert (
+        asked[0][:3] == ("wevtutil", "qe", "Microsoft-AadApplicationProxy-Connector/Admin") and "/rd:true" in asked[0]
+    )
