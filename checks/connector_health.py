@@ -1,8 +1,9 @@
 """`host.connector`: on a host where the connector is already installed, is it healthy? Its services running and
 starting automatically, its version, the client certificate it authenticates with (expired or missing stops the
-connector), and the errors of its Admin event log in the last week. Facts come from the service manager (`sc.exe`, parsed here from its fixed output), the registry's
-Uninstall entries and the connector's TrustSettings.xml and certificate (preflight/installed.py); the verdict is
-one pure function. Where no connector is installed there is nothing to judge: a skip, never a pass.
+connector), and the errors of its Admin event log in the last week. Facts come from the service manager
+(`sc.exe`) and `wevtutil`, whose fixed output is parsed here, the registry's Uninstall entries, and the
+connector's TrustSettings.xml and certificate (preflight/installed.py); the verdict is one pure function. Where no
+connector is installed there is nothing to judge: a skip, never a pass.
 
 Sources: Microsoft Learn, "Problem installing the Application Proxy Agent Connector" (TrustSettings.xml, the
 certificate issued by connectorregistrationca.msappproxy.net, event 1000 when it expired), "Understand Microsoft
@@ -237,7 +238,7 @@ def observe_events(reader: HostReader) -> list[dict[str, Any]]:
 class HostConnectorCheck(_HostCheck):
     id = "host.connector"
     title = "The installed connector: services, version, client certificate, recent errors in its event log"
-    requires = "Windows with the connector installed (sc.exe, wevtutil, the registry, TrustSettings.xml); an administrator"
+    requires = "Windows with the connector installed (sc.exe, wevtutil, the registry, TrustSettings.xml); an admin"
     codes = CODES | SHARED
     connector_reader: ConnectorReader | None = None
 
