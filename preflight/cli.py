@@ -434,16 +434,17 @@ async def _run_async(
         early = signals.pending()  # a signal while starting or planning: plan, then stop at once
         if early is not None:
             on_signal(early)
+        resolved: dict[str, Any] = {}  # what the tenant lookup resolved: the checks share it
         if given is not None and given.domain is not None:
-            plan = build_plan(await _look_up_tenant(plan, given, options, state, stop))
+            plan = build_plan(await _look_up_tenant(plan, given, options, state, stop, resolved))
             remaining = options.deadline - (time.time() - state.started_at)
             options = dataclasses.replace(options, deadline=max(0.01, remaining))
-        await execute(plan, checks, failures, options, state, stop, progress.update)
+        await execute(plan, checks, failures, options, state, stop, progress.update, resolved)
     return plan
 
 
 async def _look_up_tenant(plan: plan_mod.Plan, given: TenantInput, options: RunOptions, state: RunState,
-                          stop: Any) -> TenantResolution:  # fmt: skip
+                          stop: Any, resolved: dict[str, Any]) -> TenantResolution:  # fmt: skip
     """The tenant lookup, ended like any probe by the deadline or a signal (then the run stops at once)."""
     import asyncio
 
@@ -451,7 +452,7 @@ async def _look_up_tenant(plan: plan_mod.Plan, given: TenantInput, options: RunO
 
     if stop.is_set():
         return TenantResolution("domain", given.text, ended="run.interrupted")
-    lookup = asyncio.ensure_future(look_up(plan, options, given))
+    lookup = asyncio.ensure_future(look_up(plan, options, given, resolved))
     stopper = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({lookup, stopper}, timeout=options.deadline, return_when=asyncio.FIRST_COMPLETED)

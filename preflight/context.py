@@ -46,11 +46,13 @@ class RunOptions:
 
 
 class RunContext:
-    def __init__(self, plan: Plan, options: RunOptions, selected: dict[str, list[Target]] | None = None) -> None:
+    def __init__(self, plan: Plan, options: RunOptions, selected: dict[str, list[Target]] | None = None,
+                 resolved: dict[str, asyncio.Task[Any]] | None = None) -> None:  # fmt: skip
         self.plan = plan
         self.options = options
         self._selected = selected or {}
-        self._memo: dict[Any, asyncio.Task[Any]] = {}
+        # `resolved`: name resolutions already made in this run (the tenant lookup's), shared, not asked again
+        self._memo: dict[Any, asyncio.Task[Any]] = {("dns", host): task for host, task in (resolved or {}).items()}
         self._global = asyncio.Semaphore(options.concurrency)
         self._per_host: dict[str, asyncio.Semaphore] = {}
         # Set by the clock check once it has measured one: TLS validity is judged at the corrected time.
@@ -238,6 +240,11 @@ class RunContext:
             if candidate.covers(target):
                 return result_id(check_id, candidate)
         return None
+
+    def resolutions(self) -> dict[str, asyncio.Task[Any]]:
+        """The name resolutions this context finished, by host, for a later context of the same run."""
+        return {key[1]: task for key, task in self._memo.items()
+                if key[0] == "dns" and task.done() and not task.cancelled() and task.exception() is None}  # fmt: skip
 
     def cancel_probes(self) -> None:
         for task in self._memo.values():

@@ -85,6 +85,7 @@ async def execute(
     state: RunState,
     stop: asyncio.Event,
     progress: ProgressFn | None = None,
+    resolved: dict[str, asyncio.Task[Any]] | None = None,
 ) -> None:
     state.failures.extend(failure_result(f) for f in failures)
     targets_of: dict[str, list[Target]] = {}
@@ -96,7 +97,7 @@ async def execute(
             targets_of[check.id] = []
     state.planned.extend(_host_major_order(plan, checks, targets_of))
 
-    ctx = RunContext(plan, options, selected=targets_of)
+    ctx = RunContext(plan, options, selected=targets_of, resolved=resolved)
     # check id → host → its targets: finding a target's upstream results must not scan every target (O(n²)).
     by_host: dict[str, dict[str, list[Target]]] = {}
     for check_id, targets in targets_of.items():

@@ -188,9 +188,11 @@ def resolved_guid(discovery: Discovery) -> str | None:
 MAX_ADDRESSES_TRIED = 3  # a silent name with many addresses must not cost many timeouts before the run starts
 
 
-async def look_up(plan: Plan, options: RunOptions, given: TenantInput) -> TenantResolution:
+async def look_up(plan: Plan, options: RunOptions, given: TenantInput,
+                  resolved: dict[str, Any] | None = None) -> TenantResolution:  # fmt: skip
     """Ask the profile's sign-in authority for the tenant of `given.domain`, on the route and resolution the run
-    uses for that host, verifying TLS against this host's trust store."""
+    uses for that host, verifying TLS against this host's trust store. The names it resolved are added to
+    `resolved`, so the run's checks do not ask for them again."""
     import ssl
 
     assert given.domain is not None
@@ -227,6 +229,8 @@ async def look_up(plan: Plan, options: RunOptions, given: TenantInput) -> Tenant
     try:
         discovery = await discover(url, fetch_one, route=route, trust="os")
     finally:
+        if resolved is not None:
+            resolved.update(ctx.resolutions())
         ctx.cancel_probes()
         ctx.close()
     return TenantResolution("domain", given.text, resolved_guid(discovery), discovery)

@@ -89,7 +89,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     trusted, stranger = ca("Test Sign-in Root"), ca("Test Inspection Root", org="Some Middlebox")
     files = {}
     for name, issuer in (("trusted", trusted), ("stranger", stranger)):
-        issued = leaf(["127.0.0.1"], issuer)
+        issued = leaf(["127.0.0.1", "login.test"], issuer)
         (folder / f"{name}.pem").write_bytes(issued.pem + issuer.pem)
         (folder / f"{name}.key").write_bytes(issued.key_pem)
         files[name] = folder / f"{name}.pem"
@@ -100,7 +100,11 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture
 def world(pki: dict[str, Path], tmp_path: Path) -> Iterator[dict[str, Any]]:
-    zone = {f"{TENANT}.boot.test": Behaviour(a=("127.0.0.1",)), "ok.test": Behaviour(a=("127.0.0.1",))}
+    zone = {
+        f"{TENANT}.boot.test": Behaviour(a=("127.0.0.1",)),
+        "ok.test": Behaviour(a=("127.0.0.1",)),
+        "login.test": Behaviour(a=("127.0.0.1",)),
+    }
     with DnsServer(zone) as dns:
         yield {"dns": dns, "tmp": tmp_path, "pki": pki}
 
@@ -197,3 +201,18 @@ def test_the_deadline_and_signals_end_a_lookup_that_hangs(world: dict[str, Any],
     assert result.report["ended_by"] == "deadline"
     assert result.result("tenant.resolve", "tenant")["code"] == "run.deadline"
     assert result.report["results"], "every planned result is still reported"
+
+
+def test_the_lookup_s_name_resolution_is_shared_with_the_run(world: dict[str, Any], service: SignInService) -> None:
+    """The sign-in host is resolved once per run: by the lookup, whose answer dns.resolve then reports."""
+    path = world["tmp"] / "by-name.toml"
+    path.write_text(f'name = "by-name"\n[tenant]\nauthority = "https://login.test:{service.port}"\n[clock]\n'
+                    'ntp_servers = []\n[[endpoint]]\nhost = "login.test"\nports = [9]\npurpose = "t"\n'
+                    'source = "t"\n')  # fmt: skip
+    result = run_cli("run", "--profile", str(path), "--tenant-id", "contoso.test", "--dns-server",
+                     world["dns"].address, "--timeout", "1", "--format", "json", "--only", "tenant.*",
+                     "--only", "dns.*", env=cli_env(SSL_CERT_FILE=str(world["pki"]["os_store"])))  # fmt: skip
+    assert result.result("tenant.resolve", "tenant")["code"] == "tenant.ok"
+    assert result.result("dns.resolve", "login.test")["code"] == "dns.ok"
+    asked = [q for q in world["dns"].queries if q[1] == "login.test"]
+    assert sorted(q[2] for q in asked) == ["A", "AAAA"], asked  # once, not again for dns.resolve
