@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from checks.host import SHARED, _HostCheck
-from preflight import CodeDoc, Finding, Status, Target, installed
+from preflight import CodeDoc, Finding, Status, installed
 from preflight.context import RunContext
 from preflight.installed import ConnectorReader
 from preflight.winhost import HostReader, RegistryTypeError
@@ -242,12 +242,9 @@ class HostConnectorCheck(_HostCheck):
     codes = CODES | SHARED
     connector_reader: ConnectorReader | None = None
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
+    async def judge_host(self, reader: HostReader, ctx: RunContext) -> Finding:
         import asyncio
 
-        reader = self._reader()
-        if reader is None:
-            return self._not_windows(self.codes)
         files = self.connector_reader if self.connector_reader is not None else installed.default_reader()
         services, version, certificate = await asyncio.to_thread(observe, reader, files)  # sc.exe takes a while
         events = await asyncio.to_thread(observe_events, reader)

@@ -243,12 +243,14 @@ class _HostCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return [Target(host=TARGET)]
 
-    def _reader(self) -> HostReader | None:
-        return self.reader if self.reader is not None else default_reader()
+    async def run(self, target: Target, ctx: RunContext) -> Finding:
+        reader = self.reader if self.reader is not None else default_reader()
+        if reader is None:
+            return _finding(SHARED, "host.not_windows", "not Windows: no SCHANNEL, .NET or Windows version to read", {})
+        return await self.judge_host(reader, ctx)
 
-    @staticmethod
-    def _not_windows(codes: dict[str, CodeDoc]) -> Finding:
-        return _finding(codes, "host.not_windows", "not Windows: no SCHANNEL, .NET or Windows version to read", {})
+    async def judge_host(self, reader: HostReader, ctx: RunContext) -> Finding:
+        raise NotImplementedError
 
 
 class HostTlsCheck(_HostCheck):
@@ -257,10 +259,7 @@ class HostTlsCheck(_HostCheck):
     requires = "Windows (reads the registry); an administrator for every value"
     codes = TLS_CODES | SHARED
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
-        reader = self._reader()
-        if reader is None:
-            return self._not_windows(self.codes)
+    async def judge_host(self, reader: HostReader, ctx: RunContext) -> Finding:
         return judge_tls(*observe_tls(reader))
 
 
@@ -270,10 +269,7 @@ class HostDotnetCheck(_HostCheck):
     requires = "Windows (reads the registry)"
     codes = DOTNET_CODES | SHARED
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
-        reader = self._reader()
-        if reader is None:
-            return self._not_windows(self.codes)
+    async def judge_host(self, reader: HostReader, ctx: RunContext) -> Finding:
         return judge_dotnet(read_dword(reader, DOTNET_KEY, "Release"))
 
 
@@ -283,10 +279,7 @@ class HostOsCheck(_HostCheck):
     requires = "Windows (reads the registry and the processor and memory counts)"
     codes = OS_CODES | SHARED
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
-        reader = self._reader()
-        if reader is None:
-            return self._not_windows(self.codes)
+    async def judge_host(self, reader: HostReader, ctx: RunContext) -> Finding:
         return judge_os(read_string(reader, WINDOWS_KEY, "ProductName"),
                         read_string(reader, WINDOWS_KEY, "InstallationType"),
                         read_string(reader, WINDOWS_KEY, "CurrentBuildNumber"), reader.cpu_count(),
