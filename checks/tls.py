@@ -2,6 +2,10 @@
 for the name, at the (clock-corrected) current time?
 
 Trust (who issued it) is `tls.interception`'s question; this check is about the handshake and the leaf.
+
+The probe is OpenSSL; the connector's TLS is Windows' SCHANNEL. On Windows, a handshake that passed here but that
+this host's SCHANNEL settings would refuse (the protocol or the cipher suite, see preflight/schannel.py) says so
+in its summary and evidence; the status stays the endpoint's (host.tls judges the host's settings).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from preflight.certs import facts, load_der, matches_host, to_pem
 from preflight.context import RunContext
 from preflight.plan import Plan
 from preflight.probes.tls import Handshake
+from preflight.schannel import SchannelPolicy, read_policy, refusals
+from preflight.winhost import HostReader, default_reader
 
 CODES: dict[str, CodeDoc] = {
     "tls.ok": CodeDoc(
@@ -108,7 +114,8 @@ MAX_PEM_CERTS = 10
 MAX_RAW_LEAF = 16 * 1024  # bytes of an unparseable leaf kept as evidence
 
 
-def judge_one(host: str, handshake: Handshake, now: dt.datetime) -> tuple[str, dict[str, Any]]:
+def judge_one(host: str, handshake: Handshake, now: dt.datetime,
+              schannel: SchannelPolicy | None = None) -> tuple[str, dict[str, Any]]:  # fmt: skip
     """The code for one address's handshake, and its evidence. Pure."""
     evidence: dict[str, Any] = handshake.to_json()
     if handshake.outcome != "ok":
@@ -135,12 +142,18 @@ def judge_one(host: str, handshake: Handshake, now: dt.datetime) -> tuple[str, d
             evidence["invalid"] = {"subject": cert.subject.rfc4514_string(),
                                    "not_before": str(cert.not_valid_before_utc)}  # fmt: skip
             return "tls.not_yet_valid", evidence
+    if schannel is not None:
+        refused = refusals(handshake.version, handshake.cipher, schannel)
+        if refused:
+            evidence["schannel_would_refuse"] = refused
     return "tls.ok", evidence
 
 
-def judge(host: str, port: int, handshakes: Sequence[Handshake], now: dt.datetime) -> Finding:
-    """The verdict for a host and port over every reachable address. Pure."""
-    per_address = {h.address: judge_one(host, h, now) for h in handshakes}
+def judge(host: str, port: int, handshakes: Sequence[Handshake], now: dt.datetime,
+          schannel: SchannelPolicy | None = None) -> Finding:  # fmt: skip
+    """The verdict for a host and port over every reachable address; `schannel` is this host's SCHANNEL
+    settings on Windows (None elsewhere). Pure."""
+    per_address = {h.address: judge_one(host, h, now, schannel) for h in handshakes}
     codes = {code for code, _ in per_address.values()}
     code = next(c for c in _PRIORITY if c in codes)
     evidence: dict[str, Any] = {
@@ -150,8 +163,14 @@ def judge(host: str, port: int, handshakes: Sequence[Handshake], now: dt.datetim
         "addresses": {address: {"code": c, **ev} for address, (c, ev) in per_address.items()},
     }
     first = next(ev for c, ev in per_address.values() if c == code)
-    return Finding(CODES[code].status, code, _summary(host, port, code, first, per_address), evidence,
-                   CODES[code].remediation)  # fmt: skip
+    summary = _summary(host, port, code, first, per_address)
+    refused = [reason for _, ev in per_address.values() for reason in ev.get("schannel_would_refuse", [])]
+    if schannel is not None:
+        evidence["schannel"] = schannel.to_json()
+    if refused:
+        more = f" (+{len(set(refused)) - 1} more)" if len(set(refused)) > 1 else ""
+        summary += f"; but this host's SCHANNEL would refuse it: {refused[0]}{more}"
+    return Finding(CODES[code].status, code, summary, evidence, CODES[code].remediation)
 
 
 def _summary(host: str, port: int, code: str, ev: dict[str, Any], per_address: dict[str, Any]) -> str:
@@ -191,9 +210,19 @@ class TlsHandshakeCheck:
     needs: tuple[str, ...] = ("tcp.connect", "proxy.tunnel")
     after: tuple[str, ...] = ("clock.skew",)  # validity is judged at the clock-corrected time
     codes = CODES
+    reader: HostReader | None = None  # this host's registry (None: the platform's; tests set a fake)
 
     def targets(self, plan: Plan) -> Iterable[Target]:
         return plan.port_targets(tls_only=True)
+
+    async def schannel(self, ctx: RunContext) -> SchannelPolicy | None:
+        """This host's SCHANNEL settings, read once per run; None off Windows."""
+
+        async def read() -> SchannelPolicy | None:
+            reader = self.reader if self.reader is not None else default_reader()
+            return read_policy(reader) if reader is not None else None
+
+        return await ctx.memo(("schannel-policy",), read)
 
     async def run(self, target: Target, ctx: RunContext) -> Finding:
         assert target.port is not None
@@ -203,4 +232,4 @@ class TlsHandshakeCheck:
             upstream = "proxy.tunnel" if ctx.plan.proxied(target) else "tcp.connect"
             return Finding(Status.SKIP, "run.upstream", f"{target.key}: no path opened (see {upstream})",
                            caused_by=ctx.result_id_for(upstream, target))  # fmt: skip
-        return judge(target.host, port, handshakes, ctx.now())
+        return judge(target.host, port, handshakes, ctx.now(), await self.schannel(ctx))

@@ -368,7 +368,7 @@ def _write_bundle(
     try:
         contents = build.assemble(
             outcome.report,
-            hostinfo.collect(outcome.report.profile),
+            hostinfo.collect(outcome.report.profile, report=outcome.report.to_json()),
             outcome.attachments,
             Redactor(patterns),
             Pseudonymizer() if pseudonymize else None,

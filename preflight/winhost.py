@@ -28,6 +28,9 @@ class HostReader(Protocol):
     def string(self, path: str, name: str) -> str | None:
         """The same for REG_SZ / REG_EXPAND_SZ."""
 
+    def multi_string(self, path: str, name: str) -> list[str] | None:
+        """The same for REG_MULTI_SZ (a list of strings)."""
+
     def cpu_count(self) -> int | None: ...
 
     def memory_bytes(self) -> int | None: ...
@@ -74,6 +77,16 @@ def read_string(reader: HostReader, key: str, name: str) -> Reading:
     return _reading(reader.string, key, name)
 
 
+def read_multi_string(reader: HostReader, key: str, name: str) -> Reading:
+    """A REG_MULTI_SZ as one Reading whose value is its strings joined by newlines."""
+
+    def joined(path: str, value_name: str) -> str | None:
+        values = reader.multi_string(path, value_name)
+        return "\n".join(values) if values is not None else None
+
+    return _reading(joined, key, name)
+
+
 class WinregReader:  # the few lines that need Windows; checks/host.py judges what they return
     def __init__(self) -> None:
         import winreg
@@ -100,6 +113,10 @@ class WinregReader:  # the few lines that need Windows; checks/host.py judges wh
     def string(self, path: str, name: str) -> str | None:
         value = self._value(path, name, (self._winreg.REG_SZ, self._winreg.REG_EXPAND_SZ))
         return str(value) if value is not None else None
+
+    def multi_string(self, path: str, name: str) -> list[str] | None:
+        value = self._value(path, name, (self._winreg.REG_MULTI_SZ,))
+        return [str(item) for item in value] if value is not None else None
 
     def cpu_count(self) -> int | None:
         return os.cpu_count()

@@ -14,13 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from preflight import __version__, hostsfile
+from preflight.schannel import read_policy
+from preflight.winhost import HostReader, default_reader
 
 COMMAND_TIMEOUT_S = 5.0
 MAX_TEXT_BYTES = 256 * 1024
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
-def collect(profile: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def collect(profile: Mapping[str, Any], environ: Mapping[str, str] | None = None,
+            report: Mapping[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """`report`: the run's report (JSON), whose host.* results' facts are kept here too (on Windows)."""
     env = os.environ if environ is None else environ
     facts: dict[str, Any] = {
         "tool": {"name": "connector-preflight", "version": __version__},
@@ -37,7 +41,19 @@ def collect(profile: Mapping[str, Any], environ: Mapping[str, str] | None = None
     }
     collector = _PLATFORMS.get(sys.platform, _posix)
     facts.update(collector(run_command))
+    if report is not None:
+        facts["host_checks"] = host_check_facts(report)
     return facts
+
+
+def host_check_facts(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The host.* checks' readings (registry values, services, the connector's certificate) by check, for the
+    ones that read something: off Windows they are skipped and there is nothing to keep."""
+    return {
+        result["check"]: {key: result.get(key) for key in ("status", "code", "summary", "evidence")}
+        for result in report.get("results", [])
+        if str(result.get("check", "")).startswith("host.") and result.get("status") != "skip"
+    }
 
 
 def proxy_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -161,7 +177,7 @@ def _posix(run: Runner) -> dict[str, Any]:
     return facts
 
 
-def _windows(run: Runner) -> dict[str, Any]:
+def _windows(run: Runner, reader: HostReader | None = None) -> dict[str, Any]:
     root = os.environ.get("SYSTEMROOT", r"C:\Windows")
     hosts = read_text(Path(root) / "System32" / "drivers" / "etc" / "hosts")
     facts: dict[str, Any] = {
@@ -173,6 +189,9 @@ def _windows(run: Runner) -> dict[str, Any]:
     }
     if "text" in hosts:
         facts["hosts"] = parse_hosts(hosts["text"])
+    registry = reader if reader is not None else default_reader()
+    if registry is not None:  # what decides the connector's TLS, also when tls.handshake did not run
+        facts["schannel"] = read_policy(registry).to_json()
     return facts
 
 

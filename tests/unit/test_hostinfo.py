@@ -91,3 +91,25 @@ def test_collect_has_the_facts_support_asks_for() -> None:
     assert facts["user"] == "ops" and facts["profile"]["sha256"] == "abc"
     for key in ("os", "os_version", "python", "hostname", "interfaces", "routes", "resolver_file", "hosts_file"):
         assert key in facts
+
+
+def test_windows_collector_keeps_the_schannel_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from test_schannel import POLICY_SUITES, FakeRegistry
+
+    monkeypatch.setenv("SYSTEMROOT", str(tmp_path))
+    registry = FakeRegistry({(POLICY_SUITES, "Functions"): "TLS_AES_256_GCM_SHA384"})
+    facts = hostinfo._windows(scripted({}), registry)
+    assert facts["schannel"]["cipher_suites"] == ["TLS_AES_256_GCM_SHA384"]
+    assert "schannel" not in hostinfo._windows(scripted({}))  # no registry here: nothing invented
+
+
+def test_host_checks_facts_are_kept_only_where_they_read_something() -> None:
+    report = {"results": [
+        {"check": "host.tls", "status": "fail", "code": "host.tls12_disabled", "summary": "off",
+         "evidence": {"schannel": [{"key": "HKLM\\SYSTEM", "name": "Enabled", "value": 0}]}},
+        {"check": "host.os", "status": "skip", "code": "host.not_windows", "summary": "not Windows", "evidence": {}},
+        {"check": "tcp.connect", "status": "pass", "code": "tcp.open", "summary": "open", "evidence": {}},
+    ]}  # fmt: skip
+    facts = hostinfo.collect({"name": "p"}, {}, report)
+    assert list(facts["host_checks"]) == ["host.tls"]
+    assert facts["host_checks"]["host.tls"]["evidence"]["schannel"][0]["value"] == 0
