@@ -38,6 +38,37 @@ EFFECTIVE_CODES: dict[str, CodeDoc] = {
         "Make the connector's proxy (.exe.config), WinHTTP and the environment agree, or run with the one the "
         "connector uses.",
     ),
+    "proxy.pac_error": CodeDoc(
+        Status.FAIL,
+        "The proxy auto-config script the connector's route follows fails: a syntax error, an exception, no "
+        "FindProxyForURL, or an answer that is not a string. Windows then sends the connector's traffic direct, "
+        "which is what the run tested, and what a proxy-only network blocks.",
+        "The script ran in a JavaScript engine (QuickJS, through dukpy) isolated in a worker process; the engine's "
+        "error and the script's line are in the evidence.",
+        "Fix the PAC script (the error names the line), or configure the connector's proxy explicitly "
+        "(<defaultProxy><proxy proxyaddress> in its .exe.config).",
+    ),
+    "proxy.pac_timeout": CodeDoc(
+        Status.FAIL,
+        "The proxy auto-config script did not answer within --timeout (an endless loop, or far too much work per "
+        "URL): WinHTTP gives up on such a script too.",
+        "The worker evaluating FindProxyForURL ran longer than --timeout of its own time and was stopped.",
+        "Fix the PAC script; until then configure the connector's proxy explicitly.",
+    ),
+    "proxy.pac_too_large": CodeDoc(
+        Status.FAIL,
+        "The proxy auto-config script is larger than 4 MiB: not read, not evaluated.",
+        "The file or the HTTP answer exceeded 4 MiB; reading stopped there.",
+        "Check the URL or file serves the PAC script and not something else; a real PAC is kilobytes.",
+    ),
+    "proxy.pac_unavailable": CodeDoc(
+        Status.FAIL,
+        "The proxy auto-config script the connector's route follows cannot be fetched or read (the name does not "
+        "resolve, the server does not answer, an HTTP error, or a web page instead of a script).",
+        "The file could not be read, or a direct GET of the URL (at most 3 redirects, --timeout) did not return "
+        "200 with a script.",
+        "Make the PAC URL reachable from this host without a proxy (Windows fetches it directly), or fix the path.",
+    ),
     "proxy.invalid_setting": CodeDoc(
         Status.WARN,
         "A proxy setting cannot be used (an https:// or socks URL in the environment, a corrupt WinHTTP record, "
@@ -157,12 +188,16 @@ def judge_effective(plan: Plan) -> Finding:
     if settings.winhttp is not None:
         evidence["winhttp"] = dataclasses.asdict(settings.winhttp)
     if settings.pac_origin is not None:
-        evidence["pac"] = {"origin": settings.pac_origin,
+        evidence["pac"] = {"origin": settings.pac_origin, **settings.pac_evidence,
                            "results": {f"{h}:{p}": r for (h, p), r in settings.pac_decisions.items()}}  # fmt: skip
     if settings.wininet is not None:
         evidence["wininet"] = {"enabled": settings.wininet.enabled, "servers": settings.wininet.servers,
                                "bypass": list(settings.wininet.bypass.patterns),
                                "autoconfig_url": settings.wininet.autoconfig_url}  # fmt: skip
+    if settings.pac_failure is not None:
+        code, message = settings.pac_failure
+        evidence["pac"]["error"] = message
+        return _effective(code, f"{message}; the endpoints were tested on the route without the script", evidence)
     if problems:
         evidence["problems"] = problems
         return _effective("proxy.invalid_setting", f"ignored proxy settings: {'; '.join(problems)}", evidence)

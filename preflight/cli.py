@@ -8,9 +8,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -28,9 +29,12 @@ if TYPE_CHECKING:
     from preflight.context import RunOptions
     from preflight.model import CheckResult, Endpoint
     from preflight.proxy import ProxySettings
+    from preflight.proxy.autoconfig import AutoConfig
     from preflight.report import Report
     from preflight.runner import RunState
     from preflight.tenant import TenantInput, TenantResolution
+
+T = TypeVar("T")
 
 
 def _usage_exit(message: str) -> NoReturn:
@@ -238,7 +242,7 @@ def _perform_run(
     from preflight import plan as plan_mod
     from preflight import tenant as tenant_mod
     from preflight.context import RunOptions
-    from preflight.pacsource import dns_server_resolver, load_pac, system_resolver, with_pac
+    from preflight.proxy.autoconfig import requested
     from preflight.report import Report, host_facts
     from preflight.runner import RunState, failure_result
 
@@ -249,21 +253,15 @@ def _perform_run(
     proxy_settings = _proxy_settings(proxy, proxy_credentials, connector_config)
     known_tenant = _known_tenant(given)
 
-    def build_plan(tenant: tenant_mod.TenantResolution) -> plan_mod.Plan:
+    def build_plan(tenant: tenant_mod.TenantResolution, settings: ProxySettings) -> plan_mod.Plan:
         """The plan for a tenant (its GUID fills {tenant_id}), over the proxy settings as they stand."""
-        return plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant.guid, proxy=proxy_settings,
-                              tenant=tenant)  # fmt: skip
+        return plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant.guid, proxy=settings, tenant=tenant)
 
-    plan = build_plan(known_tenant)
+    plan = build_plan(known_tenant, proxy_settings)
     attachments: dict[str, str] = {}
     if connector_config is not None:
         attachments["evidence/connector.config"] = _read_bounded(connector_config)
-    if pac is not None:
-        source, origin = load_pac(pac, timeout)
-        attachments["evidence/proxy.pac"] = source
-        resolver = dns_server_resolver(servers, timeout) if servers else system_resolver(timeout)
-        proxy_settings = with_pac(proxy_settings, source, origin, plan.port_targets(), resolver)
-        plan = build_plan(known_tenant)
+    auto = requested(proxy_settings, pac)
     options = RunOptions(
         timeout=timeout,
         deadline=deadline,
@@ -282,8 +280,8 @@ def _perform_run(
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     try:
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries the report: a plugin's prints go to stderr
-            plan = asyncio.run(_run_async(plan, build_plan, given, loaded.checks, loaded.failures, options, state,
-                                          progress))  # fmt: skip
+            plan = asyncio.run(_run_async(plan, build_plan, given, auto, attachments, loaded.checks, loaded.failures,
+                                          options, state, progress))  # fmt: skip
     except KeyboardInterrupt:  # platforms without loop signal handlers (Windows)
         state.ended_by = state.ended_by or "SIGINT"
     state.ended_by = state.ended_by or signals.pending()
@@ -300,14 +298,14 @@ def _perform_run(
             "service_rows": [{"host": host, "port": port} for host, port in plan_mod.service_rows(plan)],
         },
         host=host_facts(),
-        options=_options_json(options, only, skip, extra, strict, proxy_settings, plan.tenant or known_tenant),
+        options=_options_json(options, only, skip, extra, strict, plan.proxy, plan.tenant or known_tenant),
         started_at=state.started_at,
         duration_ms=round(((state.finished_at or time.time()) - state.started_at) * 1000),
         results=results,
         ended_by=state.ended_by,
         strict=strict,
     )
-    return _Outcome(report, profile, proxy_settings, attachments)
+    return _Outcome(report, profile, plan.proxy, attachments)
 
 
 @cli.command("bundle")
@@ -408,18 +406,23 @@ def _raise_interrupt(signum: int, _frame: Any) -> None:
 
 async def _run_async(
     plan: plan_mod.Plan,
-    build_plan: Callable[[TenantResolution], plan_mod.Plan],
+    build_plan: Callable[[TenantResolution, ProxySettings], plan_mod.Plan],
     given: TenantInput | None,
+    auto: AutoConfig | None,
+    attachments: dict[str, str],
     checks: Any,
     failures: Any,
     options: RunOptions,
     state: RunState,
     progress: _Progress,
 ) -> plan_mod.Plan:
-    """Looks the tenant up (a domain), plans with it, and runs the checks: all under the same deadline and
-    signals. Returns the plan the checks ran on."""
+    """Evaluates the proxy auto-config script (if the route follows one), looks the tenant up (a domain), plans
+    with both, and runs the checks: all under the same deadline and signals. Returns the plan the checks ran on."""
     import asyncio
 
+    from preflight.context import RunContext
+    from preflight.model import Target
+    from preflight.proxy.autoconfig import Evaluation
     from preflight.runner import execute
 
     loop = asyncio.get_running_loop()
@@ -430,41 +433,79 @@ async def _run_async(
             state.ended_by = name
         stop.set()
 
+    def remaining() -> RunOptions:
+        left = options.deadline - (time.time() - state.started_at)
+        return dataclasses.replace(options, deadline=max(0.01, left))
+
     with signals.listening(lambda name: loop.call_soon_threadsafe(on_signal, name)):
         early = signals.pending()  # a signal while starting or planning: plan, then stop at once
         if early is not None:
             on_signal(early)
-        resolved: dict[str, Any] = {}  # what the tenant lookup resolved: the checks share it
-        if given is not None and given.domain is not None:
-            plan = build_plan(await _look_up_tenant(plan, given, options, state, stop, resolved))
-            remaining = options.deadline - (time.time() - state.started_at)
-            options = dataclasses.replace(options, deadline=max(0.01, remaining))
-        await execute(plan, checks, failures, options, state, stop, progress.update, resolved)
+        resolved: dict[str, Any] = {}  # what the lookups before the checks resolved: the checks share it
+        tenant = plan.tenant if plan.tenant is not None else _known_tenant(given)
+        evaluation = None
+        if auto is not None:
+            pac_ctx = RunContext(plan, options)
+            evaluation = Evaluation(auto, pac_ctx, options.timeout)
+            first_targets = list(plan.port_targets())
+            if given is not None and given.domain is not None:
+                first_targets.append(Target(host=urlsplit(plan.profile.tenant.authority).hostname or "", port=443))
+
+            async def settle() -> ProxySettings:
+                await evaluation.load()
+                return await evaluation.decide(plan.proxy, first_targets)
+
+            settled = await _until_stopped(settle(), remaining(), state, stop)
+            resolved.update(pac_ctx.resolutions())
+            plan = build_plan(tenant, settled if settled is not None else evaluation.interrupted(plan.proxy))
+            if evaluation.script is not None:
+                attachments["evidence/proxy.pac"] = evaluation.script
+        try:
+            if given is not None and given.domain is not None:
+                tenant = await _look_up_tenant(plan, given, remaining(), state, stop, resolved)
+                plan = build_plan(tenant, plan.proxy)
+                if evaluation is not None:  # the tenant's own names (its bootstrap host) are asked of the script too
+                    settled = await _until_stopped(evaluation.decide(plan.proxy, plan.port_targets()), remaining(),
+                                                   state, stop)  # fmt: skip
+                    plan = build_plan(tenant, settled if settled is not None else evaluation.interrupted(plan.proxy))
+            await execute(plan, checks, failures, remaining(), state, stop, progress.update, resolved)
+        finally:
+            if evaluation is not None:
+                await evaluation.close()
     return plan
+
+
+async def _until_stopped(work: Awaitable[T], options: RunOptions, state: RunState, stop: Any) -> T | None:
+    """`work`, unless the deadline or a signal comes first: then None, and the run stops at once."""
+    import asyncio
+
+    task = asyncio.ensure_future(work)
+    if stop.is_set():
+        task.cancel()
+        return None
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, timeout=options.deadline, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done() and not task.cancelled():
+        return task.result()
+    task.cancel()
+    await asyncio.wait({task}, timeout=0.5)
+    if state.ended_by is None:
+        state.ended_by = "deadline"
+    stop.set()
+    return None
 
 
 async def _look_up_tenant(plan: plan_mod.Plan, given: TenantInput, options: RunOptions, state: RunState,
                           stop: Any, resolved: dict[str, Any]) -> TenantResolution:  # fmt: skip
     """The tenant lookup, ended like any probe by the deadline or a signal (then the run stops at once)."""
-    import asyncio
-
     from preflight.tenant import TenantResolution, look_up
 
-    if stop.is_set():
-        return TenantResolution("domain", given.text, ended="run.interrupted")
-    lookup = asyncio.ensure_future(look_up(plan, options, given, resolved))
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({lookup, stopper}, timeout=options.deadline, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-    if lookup.done() and not lookup.cancelled():
-        return lookup.result()
-    lookup.cancel()
-    await asyncio.wait({lookup}, timeout=0.5)
-    if state.ended_by is None:
-        state.ended_by = "deadline"
-    stop.set()
+    found = await _until_stopped(look_up(plan, options, given, resolved), options, state, stop)
+    if found is not None:
+        return found
     ended = "run.deadline" if state.ended_by == "deadline" else "run.interrupted"
     return TenantResolution("domain", given.text, ended=ended)
 
@@ -486,7 +527,7 @@ def _known_tenant(given: TenantInput | None) -> TenantResolution:
 
 def _proxy_settings(value: str | None, use_credentials: bool, connector_config: str | None) -> ProxySettings:
     from preflight.proxy import from_environment, parse_proxy_url
-    from preflight.winproxy import default_reader, windows_settings
+    from preflight.proxy.windows import default_reader, windows_settings
 
     environment = from_environment(os.environ)
     windows = windows_settings(default_reader(), connector_config)

@@ -7,6 +7,13 @@ from typing import NoReturn
 
 
 def main() -> NoReturn:
+    import sys
+
+    if sys.argv[1:] == ["--pac-worker"]:  # a frozen executable starts its PAC worker as itself (proxy/pac.py)
+        from preflight.proxy.pacworker import main as pac_worker
+
+        pac_worker()
+        sys.exit(0)
     from preflight import signals
 
     signals.install()

@@ -11,7 +11,7 @@ import pytest
 from helpers import FIXTURES
 
 from preflight import installed
-from preflight.winproxy import RegistryReader, build_winhttp_settings, parse_winhttp_settings
+from preflight.proxy.windows import RegistryReader, build_winhttp_settings, parse_winhttp_settings
 
 CONNECTOR_FIXTURES = FIXTURES / "windows" / "connector"
 THUMBPRINT = "CC45A1CC0AA7143BD320C09E21523980AAAA9705"

@@ -12,7 +12,7 @@ from checks.proxy import judge_effective
 from preflight import plan as plan_mod
 from preflight import profile as profile_mod
 from preflight.proxy import ProxySettings, parse_proxy_url
-from preflight.winproxy import (
+from preflight.proxy.windows import (
     BypassList,
     WindowsSettingsError,
     build_winhttp_settings,
@@ -144,7 +144,7 @@ def plan_with(settings: ProxySettings) -> plan_mod.Plan:
 
 def test_connector_route_wins_and_crl_bypass_is_divergent_from_winhttp() -> None:
     """The GlobalSecureAccess#24 shape: the connector proxies everything but WinHTTP (revocation) goes direct."""
-    from preflight.winproxy import CONNECTOR_CONFIGS
+    from preflight.proxy.windows import CONNECTOR_CONFIGS
 
     reader = FixtureReader("winhttp-direct.bin", None, {CONNECTOR_CONFIGS[0]: "connector-proxy.exe.config"})
     settings = windows_settings(reader)
@@ -159,7 +159,7 @@ def test_connector_route_wins_and_crl_bypass_is_divergent_from_winhttp() -> None
 
 
 def test_sources_that_agree_are_not_divergent() -> None:
-    from preflight.winproxy import CONNECTOR_CONFIGS
+    from preflight.proxy.windows import CONNECTOR_CONFIGS
 
     reader = FixtureReader("winhttp-proxy.bin", "wininet-proxy.json",
                            {CONNECTOR_CONFIGS[0]: "connector-systemdefault.exe.config"})  # fmt: skip
@@ -178,7 +178,7 @@ def test_corrupt_settings_are_reported_not_raised() -> None:
 
 
 def test_machine_config_is_the_fallback() -> None:
-    from preflight.winproxy import CONNECTOR_CONFIGS, MACHINE_CONFIG
+    from preflight.proxy.windows import CONNECTOR_CONFIGS, MACHINE_CONFIG
 
     reader = FixtureReader(None, None, {CONNECTOR_CONFIGS[0]: "machine.config",
                                         MACHINE_CONFIG: "connector-disabled.exe.config"})  # fmt: skip

@@ -180,6 +180,21 @@ def parse_wininet(values: dict[str, object]) -> WinInetSettings:
                            autoconfig if isinstance(autoconfig, str) and autoconfig else None)  # fmt: skip
 
 
+# .NET Framework's reading of <system.net><defaultProxy> (Microsoft Learn, ".NET Framework configuration schema:
+# <defaultProxy>, <proxy>, <bypasslist>, <add>"; and WebProxy's reference source, WebProxy.IsBypassed/IsLocal):
+#   - enabled: false turns every proxy off; default true.
+#   - <proxy usesystemdefault>: use the system (Internet Explorer / WinINET) settings, including their automatic
+#     configuration; attributes given beside it override them. Absent or "unspecified", it reads as true.
+#   - proxyaddress: a URI; without a port the scheme's default (80 for http), as System.Uri gives it.
+#   - scriptLocation (a PAC URL) and autoDetect (WPAD; "true", "false" or "unspecified"): automatic configuration,
+#     whose answer comes before proxyaddress (which stays the fallback when the script gives none).
+#   - bypassonlocal: no proxy for local addresses: a name without a dot, a loopback or own address, or a name in
+#     this machine's primary DNS domain.
+#   - <bypasslist><add address="REGEX"/>: each address is a regular expression, matched case-insensitively
+#     anywhere in "scheme://host" (":port" appended for a non-default port), not against the host alone.
+DOTNET_DOC = "https://learn.microsoft.com/en-us/dotnet/framework/configure-apps/file-schema/network/proxy-element-network-settings"
+
+
 @dataclasses.dataclass(frozen=True)
 class DotNetProxy:
     """<defaultProxy> of a .NET configuration file, with .NET's defaults for what is absent."""
@@ -192,17 +207,49 @@ class DotNetProxy:
     bypass_on_local: bool = False
     bypass_regexes: tuple[str, ...] = ()
     use_default_credentials: bool = False
+    script_location: str | None = None
+    auto_detect: bool | None = None  # None: "unspecified" (the system setting decides when usesystemdefault)
 
-    def bypassed(self, host: str) -> str | None:
-        if self.bypass_on_local and "." not in host:
+    def bypassed(self, host: str, port: int = 443, scheme: str = "https",
+                 local_domain: str | None = None) -> str | None:  # fmt: skip
+        """The bypass rule that sends this destination direct, or None."""
+        if self.bypass_on_local and is_local(host, local_domain):
             return "bypassonlocal"
+        default_port = {"http": 80, "https": 443}.get(scheme)
+        shown_host = f"[{host}]" if ":" in host else host
+        uri = f"{scheme}://{shown_host}" + ("" if port == default_port else f":{port}")
         for expression in self.bypass_regexes:
             try:
-                if re.fullmatch(expression, host, flags=re.IGNORECASE):
+                if re.search(expression, uri, flags=re.IGNORECASE):
                     return expression
             except re.error:
-                continue
+                continue  # .NET throws on the whole list at load; the connector would not start: listed as a problem
         return None
+
+    def bad_bypass_expressions(self) -> list[str]:
+        bad = []
+        for expression in self.bypass_regexes:
+            try:
+                re.compile(expression)
+            except re.error as exc:
+                bad.append(f"{expression!r}: {exc}")
+        return bad
+
+
+def is_local(host: str, local_domain: str | None = None) -> bool:
+    """.NET's WebProxy.IsLocal: a dotless name, a loopback address, or <label>.<this machine's domain>."""
+    import ipaddress
+
+    name = host.strip("[]").rstrip(".").lower()
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        pass
+    if "." not in name:
+        return True
+    if local_domain:
+        return name.split(".", 1)[1] == local_domain.strip(".").lower()
+    return False
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -211,29 +258,41 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in ("true", "1")
 
 
+def _tristate(value: str | None) -> bool | None:
+    if value is None or value.strip().lower() == "unspecified":
+        return None
+    return value.strip().lower() == "true"
+
+
 def parse_dotnet_config(text: str, source: str) -> DotNetProxy:
     if len(text) > MAX_CONFIG:
         raise WindowsSettingsError(f"{source}: configuration file too large")
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise WindowsSettingsError(f"{source}: DTDs and entities are not accepted in a configuration file")
     try:
-        root = ElementTree.fromstring(without_xml_declaration(text))
+        root = ElementTree.fromstring(without_xml_declaration(text.lstrip("\ufeff")))
     except ElementTree.ParseError as exc:
         raise WindowsSettingsError(f"{source}: not valid XML ({exc})") from None
     element = root.find("./system.net/defaultProxy")
     if element is None:
         return DotNetProxy(source, found=False)
     proxy = element.find("proxy")
+
+    def attribute(name: str) -> str | None:
+        return proxy.get(name) if proxy is not None else None
+
     bypass = tuple(add.get("address", "") for add in element.findall("./bypasslist/add") if add.get("address"))
     return DotNetProxy(
         source=source,
         found=True,
         enabled=_bool(element.get("enabled"), True),
-        use_system_default=_bool(proxy.get("usesystemdefault") if proxy is not None else None, True),
-        proxy_address=(proxy.get("proxyaddress") or None) if proxy is not None else None,
-        bypass_on_local=_bool(proxy.get("bypassonlocal") if proxy is not None else None, False),
+        use_system_default=_bool(attribute("usesystemdefault"), True),  # "unspecified" reads as true in .NET
+        proxy_address=attribute("proxyaddress") or None,
+        bypass_on_local=_bool(attribute("bypassonlocal"), False),
         bypass_regexes=bypass,
         use_default_credentials=_bool(element.get("useDefaultCredentials"), False),
+        script_location=attribute("scriptLocation") or None,
+        auto_detect=_tristate(attribute("autoDetect")),
     )
 
 
@@ -343,5 +402,8 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
             continue
         if parsed.found:
             connector = parsed
+            # .NET compiles the list when it reads the file: one bad expression and no proxy setting loads at all
+            problems.extend(f"{path}: <bypasslist> {bad} (.NET refuses the whole list)"
+                            for bad in parsed.bad_bypass_expressions())  # fmt: skip
             break
     return ProxySettings(connector=connector, winhttp=winhttp, wininet=wininet, problems=tuple(problems))

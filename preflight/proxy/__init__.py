@@ -37,7 +37,9 @@ class ProxyConfig:
         return self.username is not None
 
 
-def parse_proxy_url(value: str, *, where: str = "--proxy") -> ProxyConfig:
+def parse_proxy_url(value: str, *, where: str = "--proxy", default_port: int = 8080) -> ProxyConfig:
+    """An http:// proxy URL (the scheme may be left out). `default_port` for a URL without one: 8080 for options
+    and the environment as most tools do, 80 where the connector's own stack (.NET's Uri, a PAC result) decides."""
     text = value.strip()
     if "://" not in text:
         text = "http://" + text
@@ -55,7 +57,7 @@ def parse_proxy_url(value: str, *, where: str = "--proxy") -> ProxyConfig:
         raise UsageError(f"{where} {redact_url(value)!r}: a proxy URL has no path")
     username = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
-    return ProxyConfig("http", host, port or 8080, username, password)
+    return ProxyConfig("http", host, port or default_port, username, password)
 
 
 def redact_url(value: str) -> str:
@@ -165,24 +167,32 @@ class ProxySettings:
     explicit_none: bool = False
     environment: EnvironmentProxies | None = None
     use_credentials: bool = False
-    connector: Any = None  # winproxy.DotNetProxy
-    winhttp: Any = None  # winproxy.WinHttpSettings
-    wininet: Any = None  # winproxy.WinInetSettings
-    pac_origin: str | None = None  # --pac FILE|URL
+    connector: Any = None  # windows.DotNetProxy
+    winhttp: Any = None  # windows.WinHttpSettings
+    wininet: Any = None  # windows.WinInetSettings
+    pac_origin: str | None = None  # where the automatic configuration script came from (--pac, scriptLocation...)
     pac_decisions: Mapping[tuple[str, int], str] = dataclasses.field(default_factory=dict)  # (host, port) → result
+    pac_failure: tuple[str, str] | None = None  # (proxy.pac_* code, one line) when the script could not decide
+    pac_evidence: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # engine, lookups, myIpAddress
     problems: tuple[str, ...] = ()
+    local_domain: str | None = None  # this machine's primary DNS domain (.NET's bypassonlocal)
 
     def route(self, host: str, port: int, *, tls: bool) -> Route:
         if self.explicit_none:
             return Route(None, "direct (--proxy none)")
         if self.explicit is not None:
             return Route(self.explicit, "--proxy")
-        connector = self._connector_route(host, tls)
-        if connector is not None:
-            return connector
+        # The connector's .NET stack checks its bypass list first; then an automatic configuration script decides
+        # before a static proxy address, as in .NET's WebProxy (proxyaddress is the fallback).
+        bypass = self._connector_bypass(host, port, tls)
+        if bypass is not None:
+            return bypass
         pac = self._pac_route(host, port)
         if pac is not None:
             return pac
+        connector = self._connector_route(host, tls)
+        if connector is not None:
+            return connector
         return self._environment_route(host, tls)
 
     def source_routes(self, host: str, port: int, *, tls: bool) -> dict[str, Route]:
@@ -190,7 +200,7 @@ class ProxySettings:
         routes: dict[str, Route] = {}
         if self.explicit is not None:
             routes["--proxy"] = Route(self.explicit, "--proxy")
-        connector = self._connector_route(host, tls)
+        connector = self._connector_bypass(host, port, tls) or self._connector_route(host, tls)
         if connector is not None:
             routes["connector"] = connector
         pac = self._pac_route(host, port)
@@ -213,23 +223,28 @@ class ProxySettings:
         if not config.enabled:
             return Route(None, f"direct (<defaultProxy enabled=false> in {config.source})")
         if config.proxy_address:
-            bypass = config.bypassed(host)
-            if bypass:
-                return Route(None, f"direct ({config.source} bypass {bypass!r})")
             try:
-                return Route(parse_proxy_url(config.proxy_address, where=config.source), f"connector ({config.source})")
+                return Route(parse_proxy_url(config.proxy_address, where=config.source, default_port=80),
+                             f"connector ({config.source})")  # fmt: skip
             except UsageError:
                 return Route(None, f"direct (unusable proxyaddress in {config.source})")
         if config.use_system_default and self.wininet is not None:
             return self._wininet_route(host, tls, f"connector → system default ({config.source})")
         return None
 
+    def _connector_bypass(self, host: str, port: int, tls: bool) -> Route | None:
+        config = self.connector
+        if config is None or not config.found or not config.enabled:
+            return None
+        matched = config.bypassed(host, port, "https" if tls else "http", self.local_domain)
+        return Route(None, f"direct ({config.source} bypass {matched!r})") if matched else None
+
     def _wininet_route(self, host: str, tls: bool, label: str) -> Route:
         server = ";".join(f"{k}={v}" if k != "*" else v for k, v in self.wininet.servers.items())
         return _windows_route(self.wininet.enabled, server, ";".join(self.wininet.bypass.patterns), host, tls, label)
 
     def _pac_route(self, host: str, port: int) -> Route | None:
-        from preflight.pac import parse_result
+        from preflight.proxy.pac import parse_result
 
         result = self.pac_decisions.get((host, port))
         if result is None:
@@ -240,7 +255,7 @@ class ProxySettings:
         label = f"PAC {self.pac_origin}: {first}"
         if kind in ("PROXY", "HTTP") and decisions[0].server:
             try:
-                return Route(parse_proxy_url(decisions[0].server, where="PAC result"), label)
+                return Route(parse_proxy_url(decisions[0].server, where="PAC result", default_port=80), label)
             except UsageError:
                 return Route(None, f"direct (unusable PAC result {first!r})")
         if kind == "DIRECT":
@@ -269,7 +284,7 @@ class ProxySettings:
 
 
 def _windows_route(enabled: bool, server: str, bypass: str, host: str, tls: bool, label: str) -> Route:
-    from preflight.winproxy import BypassList, parse_proxy_server, proxy_for
+    from preflight.proxy.windows import BypassList, parse_proxy_server, proxy_for
 
     if not enabled or not server:
         return Route(None, f"direct ({label}: no proxy)")
