@@ -305,6 +305,12 @@ class WindowsSettingsReader(Protocol):
 
     def config_text(self, path: str) -> str | None: ...
 
+    def primary_dns_domain(self) -> str | None:
+        """This machine's primary DNS suffix (for .NET's bypassonlocal), None if it has none."""
+
+
+TCPIP_PARAMETERS = r"SYSTEM\CurrentControlSet\Services\Tcpip\Parameters"
+
 
 class RegistryReader:  # pragma: no cover - Windows only
     def winhttp_blob(self) -> bytes | None:
@@ -339,6 +345,24 @@ class RegistryReader:  # pragma: no cover - Windows only
     def config_text(self, path: str) -> str | None:
         return _read_text(Path(path))
 
+    def primary_dns_domain(self) -> str | None:
+        winreg: Any = importlib.import_module("winreg")
+
+        try:
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, TCPIP_PARAMETERS, 0,
+                                winreg.KEY_READ | winreg.KEY_WOW64_64KEY) as key:  # fmt: skip
+                # "Domain" is the suffix in effect; "NV Domain" the one set for the next boot (Windows uses both)
+                for name in ("Domain", "NV Domain"):
+                    try:
+                        value = winreg.QueryValueEx(key, name)[0]
+                    except OSError:
+                        continue
+                    if isinstance(value, str) and value.strip(". "):
+                        return value.strip(". ").lower()
+        except OSError:
+            return None
+        return None
+
 
 def _read_text(path: Path) -> str | None:
     try:
@@ -368,6 +392,9 @@ class FileReader:
 
     def config_text(self, path: str) -> str | None:
         return _read_text(Path(path))
+
+    def primary_dns_domain(self) -> str | None:
+        return None
 
 
 def windows_settings(reader: WindowsSettingsReader | None, connector_config: str | None = None) -> ProxySettings:
@@ -406,4 +433,6 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
             problems.extend(f"{path}: <bypasslist> {bad} (.NET refuses the whole list)"
                             for bad in parsed.bad_bypass_expressions())  # fmt: skip
             break
-    return ProxySettings(connector=connector, winhttp=winhttp, wininet=wininet, problems=tuple(problems))
+    domain = reader.primary_dns_domain() if reader is not None else None
+    return ProxySettings(connector=connector, winhttp=winhttp, wininet=wininet, problems=tuple(problems),
+                         local_domain=domain)  # fmt: skip

@@ -124,8 +124,12 @@ def test_hostile_or_broken_configs_are_refused(name: str) -> None:
 class FixtureReader:
     """The registry, as fixture files: what RegistryReader returns on Windows."""
 
-    def __init__(self, winhttp: str | None, wininet: str | None, configs: dict[str, str]) -> None:
-        self.winhttp, self.wininet, self.configs = winhttp, wininet, configs
+    def __init__(self, winhttp: str | None, wininet: str | None, configs: dict[str, str],
+                 domain: str | None = None) -> None:  # fmt: skip
+        self.winhttp, self.wininet, self.configs, self.domain = winhttp, wininet, configs, domain
+
+    def primary_dns_domain(self) -> str | None:
+        return self.domain
 
     def winhttp_blob(self) -> bytes | None:
         return fixture(self.winhttp) if self.winhttp else None
@@ -197,3 +201,13 @@ def test_explicit_proxy_still_wins_over_the_connector_config() -> None:
 
 def test_fixture_files_are_committed() -> None:
     assert len(list(Path(WINDOWS_FIXTURES).iterdir())) >= 12
+
+
+def test_bypassonlocal_uses_this_machines_primary_dns_domain() -> None:
+    from preflight.proxy.windows import windows_settings
+
+    reader = FixtureReader(None, None, {"c.config": "connector-proxy.exe.config"}, domain="corp.contoso.com")
+    settings = windows_settings(reader, "c.config")
+    assert settings.local_domain == "corp.contoso.com"
+    assert settings.route("files.corp.contoso.com", 443, tls=True).source.endswith("bypass 'bypassonlocal')")
+    assert settings.route("login.microsoftonline.com", 443, tls=True).proxy is not None
