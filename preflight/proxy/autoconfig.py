@@ -183,7 +183,7 @@ class Evaluation:
         bounded in size; an HTML page (a portal's login page) is not a script."""
         from preflight.probes.http import HttpFetch
 
-        current = _without_userinfo(url)
+        current = redact_url(url)
         for _ in range(MAX_REDIRECTS + 1):
             parts = urlsplit(current)
             host = parts.hostname or ""
@@ -204,7 +204,7 @@ class Evaluation:
             if answer.outcome != "response":
                 raise PacError("proxy.pac_unavailable", f"{current}: {strip_userinfo(answer.error or answer.outcome)}")
             if answer.status in (301, 302, 303, 307, 308) and answer.location:
-                current = _without_userinfo(urljoin(current, answer.location))
+                current = redact_url(urljoin(current, answer.location))
                 continue
             if answer.status != 200:
                 raise PacError("proxy.pac_unavailable", f"{current}: HTTP {answer.status}")
@@ -217,10 +217,6 @@ class Evaluation:
                                "PAC script (a captive portal or a login page?)")  # fmt: skip
             return text
         raise PacError("proxy.pac_unavailable", f"{url}: more than {MAX_REDIRECTS} redirects")
-
-
-def _without_userinfo(url: str) -> str:
-    return redact_url(url)
 
 
 def _text(data: bytes) -> str:

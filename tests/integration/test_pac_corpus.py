@@ -32,18 +32,18 @@ QUERIES = [
     ("http://crl3.digicert.com/", "crl3.digicert.com"),
     ("https://intranet/", "intranet"),
     ("https://app.contoso.com/", "app.contoso.com"),
-    ("https://10.1.2.3/", "10.1.2.3"),
-    ("https://203.0.113.9/", "203.0.113.9"),
+    ("https://198.18.1.3/", "198.18.1.3"),
+    ("https://198.19.113.9/", "198.19.113.9"),
     ("https://www.example.org/", "www.example.org"),
     ("https://a.b.c.d.fabrikam.com/", "a.b.c.d.fabrikam.com"),
     ("https://sb1.servicebus.windows.net/", "sb1.servicebus.windows.net"),
     ("https://LOGIN.MicrosoftOnline.com/", "LOGIN.MicrosoftOnline.com"),
     ("ftp://files.example.org/", "files.example.org"),
 ]
-DNS = {"intranet": "10.0.0.5", "app.contoso.com": "10.20.0.8", "login.microsoftonline.com": "20.190.128.10",
-       "crl3.digicert.com": "192.229.211.108", "www.example.org": "198.51.100.20",
-       "sb1.servicebus.windows.net": "198.51.100.30"}  # fmt: skip
-MY_IP = "10.20.30.40"
+DNS = {"intranet": "198.18.0.5", "app.contoso.com": "198.18.20.8", "login.microsoftonline.com": "192.0.2.130",
+       "crl3.digicert.com": "198.19.229.108", "www.example.org": "198.19.100.20",
+       "sb1.servicebus.windows.net": "198.19.100.30"}  # fmt: skip
+MY_IP = "198.18.20.40"
 
 PACPARSER_RUNNER = r"""
 import json, re, sys

@@ -42,7 +42,7 @@ NAMES = {"internal.contoso.com": "198.18.60.7"}
 
 async def table_lookup(question: str, host: str) -> Any:
     if question == "myIpAddress":
-        return "10.20.30.40"
+        return "198.18.20.40"
     return NAMES.get(host)
 
 
@@ -137,11 +137,11 @@ def test_time_spent_on_lookups_does_not_count_but_lookups_are_capped() -> None:
     async def slow_lookup(question: str, host: str) -> Any:
         asked.append(host)
         await asyncio.sleep(0.4)
-        return "10.0.0.1"
+        return "198.18.0.1"
 
     script = "function FindProxyForURL(u, h) { dnsResolve('a.test'); dnsResolve('b.test'); dnsResolve('a.test');" \
              " return 'PROXY ' + dnsResolve(h) + ':80'; }"  # fmt: skip
-    assert evaluate(script, [("https://c.test/", "c.test")], timeout=0.5, lookup=slow_lookup) == ["PROXY 10.0.0.1:80"]
+    assert evaluate(script, [("https://c.test/", "c.test")], timeout=0.5, lookup=slow_lookup) == ["PROXY 198.18.0.1:80"]
     assert asked == ["a.test", "b.test", "c.test"]  # each name once
 
     async def quick(question: str, host: str) -> Any:
