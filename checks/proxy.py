@@ -32,11 +32,22 @@ EFFECTIVE_CODES: dict[str, CodeDoc] = {
     "proxy.divergent": CodeDoc(
         Status.WARN,
         "The proxy settings disagree: the connector's configured path (its .exe.config or --proxy), WinHTTP (which "
-        "certificate-revocation fetches are believed to use), WinINET and the environment would send some "
-        "endpoints different ways, so one of them (often CRL/OCSP) may bypass the proxy the connector uses.",
-        "Routes computed from each source separately differ for at least one endpoint (listed per source).",
-        "Make the connector's proxy (.exe.config), WinHTTP and the environment agree, or run with the one the "
-        "connector uses.",
+        "certificate-revocation fetches are believed to use), WinINET, a WPAD script the route does not follow, "
+        "WinHTTP's own answer (WinHttpGetProxyForUrl) and the environment would send some endpoints different "
+        "ways, so one of them (often CRL/OCSP) may bypass the proxy the connector uses.",
+        "Routes computed from each source separately differ for at least one endpoint (listed per source, with "
+        "the route the run tested).",
+        "Make the connector's proxy (.exe.config), WinHTTP, WPAD and the environment agree, or run with the one "
+        "the connector uses.",
+    ),
+    "proxy.wpad_error": CodeDoc(
+        Status.WARN,
+        "WPAD discovery finds a script (DHCP option 252 or a wpad.<suffix> DNS record) that cannot be fetched or "
+        "fails. Windows components that auto-detect then go without it, after waiting for it on every attempt.",
+        "The first wpad.<suffix> name with an address (or DHCP's URL) gave http://<name>/wpad.dat; its direct GET "
+        "or its evaluation failed. The names asked, the answer and the error are in the evidence.",
+        "Fix or remove the WPAD record (the DNS name or DHCP option 252), or turn off 'Automatically detect "
+        "settings' for the connector's account and configure its proxy explicitly.",
     ),
     "proxy.pac_error": CodeDoc(
         Status.FAIL,
@@ -166,6 +177,8 @@ def judge_effective(plan: Plan) -> Finding:
         route = plan.route(target.host, target.port)
         entry: dict[str, Any] = {"proxy": route.proxy.display if route.proxy else None, "source": route.source}
         by_source = settings.source_routes(target.host, target.port, tls=target.port != 80)
+        if "wpad" in by_source or "winhttp_api" in by_source:  # answers about the route: compared with the tested one
+            by_source = {"tested": route, **by_source}
         if len(by_source) > 1:
             entry["by_source"] = {name: r.proxy.display if r.proxy else "direct" for name, r in by_source.items()}
             if len(set(entry["by_source"].values())) > 1:
@@ -194,23 +207,42 @@ def judge_effective(plan: Plan) -> Finding:
         evidence["wininet"] = {"enabled": settings.wininet.enabled, "servers": settings.wininet.servers,
                                "bypass": list(settings.wininet.bypass.patterns),
                                "autoconfig_url": settings.wininet.autoconfig_url}  # fmt: skip
+    wpad = dict(settings.wpad_evidence)
+    if wpad:
+        evidence["wpad"] = wpad
+    if settings.winhttp_api_evidence:
+        evidence["winhttp_api"] = dict(settings.winhttp_api_evidence)
     if settings.pac_failure is not None:
         code, message = settings.pac_failure
         evidence["pac"]["error"] = message
         return _effective(code, f"{message}; the endpoints were tested on the route without the script", evidence)
+    if wpad.get("error"):
+        return _effective("proxy.wpad_error", f"WPAD: {wpad['url']} ({wpad.get('via')}): {wpad['error']['message']}; "
+                          "the endpoints were tested on the route without it", evidence)  # fmt: skip
     if problems:
         evidence["problems"] = problems
         return _effective("proxy.invalid_setting", f"ignored proxy settings: {'; '.join(problems)}", evidence)
+    found = _wpad_note(wpad)
     if divergent:
         evidence["divergent"] = divergent
         return _effective("proxy.divergent", f"proxy sources disagree for {len(divergent)} endpoint(s): "
-                          f"{divergent[0]}", evidence)  # fmt: skip
+                          f"{divergent[0]}{found}", evidence)  # fmt: skip
     proxied = sorted({r["proxy"] for r in routes.values() if r["proxy"]})
     if not proxied:
-        return _effective("proxy.direct", "no proxy configured: every endpoint is reached directly", evidence)
+        return _effective("proxy.direct", f"no proxy configured: every endpoint is reached directly{found}", evidence)
     direct = sum(1 for r in routes.values() if r["proxy"] is None)
-    summary = f"{len(routes) - direct} endpoint(s) via {', '.join(proxied)}, {direct} direct"
+    summary = f"{len(routes) - direct} endpoint(s) via {', '.join(proxied)}, {direct} direct{found}"
     return _effective("proxy.configured", summary, evidence)
+
+
+def _wpad_note(wpad: dict[str, Any]) -> str:
+    """A WPAD script is worth a word in the summary whether the route follows it or not: one nobody knew about
+    is a finding in itself."""
+    if not wpad.get("url"):
+        return ""
+    if wpad.get("used"):
+        return f" (WPAD script {wpad['url']}, {wpad['why']})"
+    return f"; a WPAD script exists at {wpad['url']}, not followed: {wpad['why']}"
 
 
 def _with_credentials(settings: ProxySettings) -> list[str]:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from preflight.context import RunOptions
     from preflight.model import CheckResult, Endpoint
     from preflight.proxy import ProxySettings
-    from preflight.proxy.autoconfig import AutoConfig
+    from preflight.proxy.automatic import AutomaticRequest
     from preflight.report import Report
     from preflight.runner import RunState
     from preflight.tenant import TenantInput, TenantResolution
@@ -145,6 +145,14 @@ _RUN_OPTIONS = [
         help="A proxy auto-config script; FindProxyForURL decides each endpoint's route (after --connector-config).",
     ),
     click.option(
+        "--wpad-domain",
+        "wpad_domains",
+        multiple=True,
+        metavar="SUFFIX|none",
+        help="DNS suffix WPAD discovery tries, wpad.<SUFFIX> devolved (repeatable; default: this host's primary "
+        "suffix and search list); 'none' turns discovery off.",
+    ),
+    click.option(
         "--connector-config",
         type=click.Path(exists=True, dir_okay=False),
         metavar="FILE",
@@ -230,6 +238,7 @@ def _perform_run(
     concurrency: int,
     proxy: str | None,
     pac: str | None,
+    wpad_domains: Sequence[str],
     connector_config: str | None,
     proxy_credentials: bool,
     ntp_servers: Sequence[str],
@@ -242,13 +251,18 @@ def _perform_run(
     from preflight import plan as plan_mod
     from preflight import tenant as tenant_mod
     from preflight.context import RunOptions
-    from preflight.proxy.autoconfig import requested
+    from preflight.proxy.automatic import plan_request
+    from preflight.proxy.winhttp_api import default_api
+    from preflight.proxy.wpad import parse_domain_option
     from preflight.report import Report, host_facts
     from preflight.runner import RunState, failure_result
 
     extra = tuple(plan_mod.parse_endpoint_option(e) for e in endpoints)
     given = tenant_mod.parse_tenant_option(tenant_id) if tenant_id is not None else None
     servers = tuple(plan_mod.parse_server_option(s, option="--dns-server", default_port=53) for s in dns_servers)
+    domains = [parse_domain_option(d) for d in wpad_domains]
+    if "none" in domains and len(domains) > 1:
+        raise UsageError("--wpad-domain none turns discovery off: it cannot be combined with other suffixes")
     profile = profile_mod.load(profile_name)
     proxy_settings = _proxy_settings(proxy, proxy_credentials, connector_config)
     known_tenant = _known_tenant(given)
@@ -261,7 +275,7 @@ def _perform_run(
     attachments: dict[str, str] = {}
     if connector_config is not None:
         attachments["evidence/connector.config"] = _read_bounded(connector_config)
-    auto = requested(proxy_settings, pac)
+    auto = plan_request(proxy_settings, pac, domains, default_api(timeout))
     options = RunOptions(
         timeout=timeout,
         deadline=deadline,
@@ -408,7 +422,7 @@ async def _run_async(
     plan: plan_mod.Plan,
     build_plan: Callable[[TenantResolution, ProxySettings], plan_mod.Plan],
     given: TenantInput | None,
-    auto: AutoConfig | None,
+    auto: AutomaticRequest,
     attachments: dict[str, str],
     checks: Any,
     failures: Any,
@@ -416,13 +430,13 @@ async def _run_async(
     state: RunState,
     progress: _Progress,
 ) -> plan_mod.Plan:
-    """Evaluates the proxy auto-config script (if the route follows one), looks the tenant up (a domain), plans
+    """Finds and evaluates the proxy auto-config scripts (configured, WPAD), looks the tenant up (a domain), plans
     with both, and runs the checks: all under the same deadline and signals. Returns the plan the checks ran on."""
     import asyncio
 
     from preflight.context import RunContext
     from preflight.model import Target
-    from preflight.proxy.autoconfig import Evaluation
+    from preflight.proxy.automatic import AutomaticProxy
     from preflight.runner import execute
 
     loop = asyncio.get_running_loop()
@@ -444,9 +458,9 @@ async def _run_async(
         resolved: dict[str, Any] = {}  # what the lookups before the checks resolved: the checks share it
         tenant = plan.tenant if plan.tenant is not None else _known_tenant(given)
         evaluation = None
-        if auto is not None:
+        if auto.active:
             pac_ctx = RunContext(plan, options)
-            evaluation = Evaluation(auto, pac_ctx, options.timeout)
+            evaluation = AutomaticProxy(auto, pac_ctx, options.timeout)
             first_targets = list(plan.port_targets())
             if given is not None and given.domain is not None:
                 first_targets.append(Target(host=urlsplit(plan.profile.tenant.authority).hostname or "", port=443))
@@ -458,8 +472,7 @@ async def _run_async(
             settled = await _until_stopped(settle(), remaining(), state, stop)
             resolved.update(pac_ctx.resolutions())
             plan = build_plan(tenant, settled if settled is not None else evaluation.interrupted(plan.proxy))
-            if evaluation.script is not None:
-                attachments["evidence/proxy.pac"] = evaluation.script
+            attachments.update(evaluation.scripts)
         try:
             if given is not None and given.domain is not None:
                 tenant = await _look_up_tenant(plan, given, remaining(), state, stop, resolved)

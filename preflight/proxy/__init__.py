@@ -175,7 +175,12 @@ class ProxySettings:
     pac_failure: tuple[str, str] | None = None  # (proxy.pac_* code, one line) when the script could not decide
     pac_evidence: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # engine, lookups, myIpAddress
     problems: tuple[str, ...] = ()
-    local_domain: str | None = None  # this machine's primary DNS domain (.NET's bypassonlocal)
+    local_domain: str | None = None  # this machine's primary DNS domain (.NET's bypassonlocal, WPAD)
+    search_list: tuple[str, ...] = ()  # the DNS suffix search list (WPAD tries each)
+    wpad_evidence: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # discovery, script, used or why not
+    wpad_decisions: Mapping[tuple[str, int], str] = dataclasses.field(default_factory=dict)  # when not the route
+    winhttp_answers: Mapping[tuple[str, int], str] = dataclasses.field(default_factory=dict)  # WinHttpGetProxyForUrl
+    winhttp_api_evidence: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # its raw answers and errors
 
     def route(self, host: str, port: int, *, tls: bool) -> Route:
         if self.explicit_none:
@@ -206,6 +211,12 @@ class ProxySettings:
         pac = self._pac_route(host, port)
         if pac is not None:
             routes["pac"] = pac
+        wpad = self.wpad_decisions.get((host, port))
+        if wpad is not None:  # a WPAD script the route does not follow, which other Windows components may
+            routes["wpad"] = _script_route(wpad, f"WPAD {self.wpad_evidence.get('url')}")
+        answer = self.winhttp_answers.get((host, port))
+        if answer is not None:
+            routes["winhttp_api"] = _script_route(answer, "WinHttpGetProxyForUrl")
         if self.winhttp is not None:
             routes["winhttp"] = _windows_route(self.winhttp.manual, self.winhttp.proxy, self.winhttp.bypass, host,
                                                tls, "WinHTTP")  # fmt: skip
@@ -244,23 +255,8 @@ class ProxySettings:
         return _windows_route(self.wininet.enabled, server, ";".join(self.wininet.bypass.patterns), host, tls, label)
 
     def _pac_route(self, host: str, port: int) -> Route | None:
-        from preflight.proxy.pac import parse_result
-
         result = self.pac_decisions.get((host, port))
-        if result is None:
-            return None
-        decisions = parse_result(result)  # the connector follows the first; fallbacks are not tested
-        first = decisions[0].raw if decisions else ""
-        kind = decisions[0].kind if decisions else ""
-        label = f"PAC {self.pac_origin}: {first}"
-        if kind in ("PROXY", "HTTP") and decisions[0].server:
-            try:
-                return Route(parse_proxy_url(decisions[0].server, where="PAC result", default_port=80), label)
-            except UsageError:
-                return Route(None, f"direct (unusable PAC result {first!r})")
-        if kind == "DIRECT":
-            return Route(None, f"direct ({label})")
-        return Route(None, f"direct ({label}: not an HTTP proxy, which the connector cannot use)")
+        return None if result is None else _script_route(result, f"PAC {self.pac_origin}")
 
     def _environment_route(self, host: str, tls: bool) -> Route:
         env = self.environment
@@ -281,6 +277,25 @@ class ProxySettings:
             return False
         env = self.environment
         return self.explicit is not None or (env is not None and (env.https is not None or env.http is not None))
+
+
+def _script_route(result: str, origin: str) -> Route:
+    """The route a FindProxyForURL answer ("PROXY p:3128; DIRECT") gives: the first entry, as the connector
+    follows it (fallbacks are not tested)."""
+    from preflight.proxy.pac import parse_result
+
+    decisions = parse_result(result)
+    first = decisions[0].raw if decisions else ""
+    kind = decisions[0].kind if decisions else ""
+    label = f"{origin}: {first}"
+    if kind in ("PROXY", "HTTP") and decisions[0].server:
+        try:
+            return Route(parse_proxy_url(decisions[0].server, where="PAC result", default_port=80), label)
+        except UsageError:
+            return Route(None, f"direct (unusable PAC result {first!r})")
+    if kind == "DIRECT":
+        return Route(None, f"direct ({label})")
+    return Route(None, f"direct ({label}: not an HTTP proxy, which the connector cannot use)")
 
 
 def _windows_route(enabled: bool, server: str, bypass: str, host: str, tls: bool, label: str) -> Route:

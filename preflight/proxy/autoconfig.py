@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import hashlib
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -53,6 +53,13 @@ def requested(settings: ProxySettings, pac_option: str | None) -> AutoConfig | N
     if config.use_system_default and wininet is not None and wininet.autoconfig_url:
         return AutoConfig(f"WinINET AutoConfigURL (usesystemdefault in {config.source})", wininet.autoconfig_url)
     return None
+
+
+def target_url(target: Target) -> str:
+    """The URL a script is asked about for an endpoint: http on 80, https elsewhere, the port when not default."""
+    scheme = "http" if target.port == 80 else "https"
+    port = "" if target.port in (80, 443) else f":{target.port}"
+    return f"{scheme}://{target.host}{port}/"
 
 
 def route_source(destination: str) -> str | None:
@@ -97,23 +104,26 @@ class Evaluation:
             self.failure = exc
 
     async def decide(self, settings: ProxySettings, targets: Iterable[Target]) -> ProxySettings:
-        decisions = dict(settings.pac_decisions)
+        """The settings with this script as the route's: its answer for every target not asked yet."""
+        decisions = await self.answers(targets, settings.pac_decisions)
+        failure = (self.failure.code, f"{self.auto.shown}: {self.failure.message}") if self.failure else None
+        return dataclasses.replace(settings, pac_origin=self.auto.shown, pac_decisions=decisions, pac_failure=failure,
+                                   pac_evidence=self.evidence())  # fmt: skip
+
+    async def answers(self, targets: Iterable[Target],
+                      known: Mapping[tuple[str, int], str]) -> dict[tuple[str, int], str]:  # fmt: skip
+        """FindProxyForURL for every target not in `known`; stops at the script's first failure."""
+        decisions = dict(known)
         if self.failure is None and self.session is not None:
             for target in targets:
                 if target.port is None or target.wildcard or target.missing or (target.host, target.port) in decisions:
                     continue
-                scheme = "http" if target.port == 80 else "https"
-                port = "" if target.port in (80, 443) else f":{target.port}"
                 try:
-                    decisions[(target.host, target.port)] = await self.session.find(
-                        f"{scheme}://{target.host}{port}/", target.host
-                    )
+                    decisions[(target.host, target.port)] = await self.session.find(target_url(target), target.host)
                 except PacError as exc:
                     self.failure = exc
                     break
-        failure = (self.failure.code, f"{self.auto.shown}: {self.failure.message}") if self.failure else None
-        return dataclasses.replace(settings, pac_origin=self.auto.shown, pac_decisions=decisions, pac_failure=failure,
-                                   pac_evidence=self.evidence())  # fmt: skip
+        return decisions
 
     def interrupted(self, settings: ProxySettings) -> ProxySettings:
         """The settings when the deadline or a signal ended the evaluation: what was decided so far."""

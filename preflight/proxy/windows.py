@@ -4,7 +4,8 @@
   DWORD version, DWORD counter, DWORD flags (1 always, 2 manual proxy, 4 autoconfig URL, 8 auto-detect), then
   three DWORD-length-prefixed ASCII strings: proxy, bypass list, autoconfig URL. WinINET's
   DefaultConnectionSettings starts with the same layout.
-- WinINET per user: ProxyEnable, ProxyServer, ProxyOverride, AutoConfigURL.
+- WinINET per user: ProxyEnable, ProxyServer, ProxyOverride, AutoConfigURL, and the flags of
+  Connections\\DefaultConnectionSettings (8: "Automatically detect settings", WPAD).
 - .NET (the connector and its updater): <system.net><defaultProxy> in the service's .exe.config, falling back to
   machine.config.
 Parsers never raise on hostile input other than WindowsSettingsError with a one-line reason.
@@ -12,6 +13,7 @@ Parsers never raise on hostile input other than WindowsSettingsError with a one-
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import importlib
@@ -166,18 +168,33 @@ class WinInetSettings:
     servers: dict[str, str]
     bypass: BypassList
     autoconfig_url: str | None
+    # "Automatically detect settings": DefaultConnectionSettings flag 8. None: the value is absent, which WinINET
+    # reads as on (a fresh profile detects), so it counts as on wherever the route is decided.
+    auto_detect_flag: bool | None = None
+
+    @property
+    def auto_detect(self) -> bool:
+        return self.auto_detect_flag is not False
 
 
 def parse_wininet(values: dict[str, object]) -> WinInetSettings:
-    """Per-user Internet Settings values (ProxyEnable, ProxyServer, ProxyOverride, AutoConfigURL)."""
+    """Per-user Internet Settings values (ProxyEnable, ProxyServer, ProxyOverride, AutoConfigURL, and the
+    DefaultConnectionSettings blob of the Connections subkey)."""
     enable = values.get("ProxyEnable", 0)
     server = values.get("ProxyServer", "")
     override = values.get("ProxyOverride", "")
     autoconfig = values.get("AutoConfigURL")
     if not isinstance(enable, int) or not isinstance(server, str) or not isinstance(override, str):
         raise WindowsSettingsError("ProxyEnable must be a DWORD and ProxyServer/ProxyOverride strings")
+    blob = values.get("DefaultConnectionSettings")
+    detect: bool | None = None
+    if isinstance(blob, bytes | bytearray):
+        try:
+            detect = bool(parse_winhttp_settings(bytes(blob)).flags & 8)
+        except WindowsSettingsError as exc:
+            raise WindowsSettingsError(f"DefaultConnectionSettings: {exc}") from None
     return WinInetSettings(bool(enable), parse_proxy_server(server), BypassList.parse(override),
-                           autoconfig if isinstance(autoconfig, str) and autoconfig else None)  # fmt: skip
+                           autoconfig if isinstance(autoconfig, str) and autoconfig else None, detect)  # fmt: skip
 
 
 # .NET Framework's reading of <system.net><defaultProxy> (Microsoft Learn, ".NET Framework configuration schema:
@@ -308,8 +325,12 @@ class WindowsSettingsReader(Protocol):
     def primary_dns_domain(self) -> str | None:
         """This machine's primary DNS suffix (for .NET's bypassonlocal), None if it has none."""
 
+    def dns_search_list(self) -> tuple[str, ...]:
+        """The DNS suffix search list (Group Policy's, else the local one), then each adapter's own suffix."""
+
 
 TCPIP_PARAMETERS = r"SYSTEM\CurrentControlSet\Services\Tcpip\Parameters"
+TCPIP_POLICY = r"SOFTWARE\Policies\Microsoft\Windows NT\DNSClient"
 
 
 class RegistryReader:  # pragma: no cover - Windows only
@@ -338,8 +359,10 @@ class RegistryReader:  # pragma: no cover - Windows only
                         values[name] = winreg.QueryValueEx(key, name)[0]
                     except OSError:
                         continue
+            with winreg.OpenKey(winreg.HKEY_CURRENT_USER, key_path + r"\Connections") as key:
+                values["DefaultConnectionSettings"] = winreg.QueryValueEx(key, "DefaultConnectionSettings")[0]
         except OSError:
-            return None
+            return values or None
         return values
 
     def config_text(self, path: str) -> str | None:
@@ -362,6 +385,41 @@ class RegistryReader:  # pragma: no cover - Windows only
         except OSError:
             return None
         return None
+
+    def dns_search_list(self) -> tuple[str, ...]:
+        winreg: Any = importlib.import_module("winreg")
+
+        found: list[str] = []
+        view = winreg.KEY_READ | winreg.KEY_WOW64_64KEY
+        for path in (TCPIP_POLICY, TCPIP_PARAMETERS):
+            try:
+                with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path, 0, view) as key:
+                    found.extend(split_search_list(str(winreg.QueryValueEx(key, "SearchList")[0])))
+            except OSError:
+                continue
+            if found:
+                break  # the policy's list replaces the local one
+        interfaces = TCPIP_PARAMETERS + r"\Interfaces"
+        try:
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, interfaces, 0, view) as key:
+                adapters = [winreg.EnumKey(key, index) for index in range(winreg.QueryInfoKey(key)[0])]
+        except OSError:
+            adapters = []
+        for adapter in adapters:
+            try:
+                with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, f"{interfaces}\\{adapter}", 0, view) as key:
+                    for name in ("Domain", "DhcpDomain"):
+                        with contextlib.suppress(OSError):
+                            found.extend(split_search_list(str(winreg.QueryValueEx(key, name)[0])))
+            except OSError:
+                continue
+        return tuple(dict.fromkeys(found))
+
+
+def split_search_list(value: str) -> list[str]:
+    """A REG_SZ suffix list ('a.example,b.example' or space-separated) as lower-case names without dots at the
+    ends."""
+    return [part.strip(". ").lower() for part in re.split(r"[,\s]+", value) if part.strip(". ")]
 
 
 def _read_text(path: Path) -> str | None:
@@ -395,6 +453,9 @@ class FileReader:
 
     def primary_dns_domain(self) -> str | None:
         return None
+
+    def dns_search_list(self) -> tuple[str, ...]:
+        return ()
 
 
 def windows_settings(reader: WindowsSettingsReader | None, connector_config: str | None = None) -> ProxySettings:
@@ -434,5 +495,6 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
                             for bad in parsed.bad_bypass_expressions())  # fmt: skip
             break
     domain = reader.primary_dns_domain() if reader is not None else None
+    search = reader.dns_search_list() if reader is not None else ()
     return ProxySettings(connector=connector, winhttp=winhttp, wininet=wininet, problems=tuple(problems),
-                         local_domain=domain)  # fmt: skip
+                         local_domain=domain, search_list=search)  # fmt: skip

@@ -15,6 +15,7 @@ from helpers import ROOT, cli_env, run_cli
 from lab.topology import LAB_NETWORKS, ROUTER_HOST_SIDE, ROUTER_HOST_SIDE6
 from lab.world import (
     BLACKHOLE_RESOLVER,
+    LAB_DNS_SUFFIX,
     MITM_PROXY_URL,
     PROXY_PASSWORD,
     PROXY_URL,
@@ -556,6 +557,57 @@ def test_pac_file_sends_microsoft_names_to_the_proxy(tmp_path: Path) -> None:
     assert status_code(run, "tls.interception", "login.microsoftonline.com:443") == ("pass", "tls.clean")
     # everything else goes DIRECT, which this lab blocks: the PAC sends those endpoints nowhere useful
     assert status_code(run, "tcp.connect", "login.windows.net:443") == ("fail", "tcp.filtered")
+
+
+WPAD_SCRIPT = (
+    "function FindProxyForURL(url, host) {\n"
+    "  var direct = [/\\.contoso\\.test$/i, /^localhost$/];\n"
+    "  for (var i = 0; i < direct.length; i++) { if (direct[i].test(host)) return 'DIRECT'; }\n"
+    f"  return 'PROXY {PROXY_URL.removeprefix('http://')}; DIRECT';\n}}\n"
+)
+WPAD_URL = f"http://wpad.{LAB_DNS_SUFFIX}/wpad.dat"
+
+
+def test_wpad_found_by_dns_routes_the_connector_through_the_proxy(tmp_path: Path) -> None:
+    """The host's DNS suffix has a wpad record and the router serves wpad.dat; the connector auto-detects
+    (autoDetect="true"): the run finds the script, routes through squid and reports squid's verdicts."""
+    config = tmp_path / "Connector.exe.config"
+    config.write_text('<configuration><system.net><defaultProxy><proxy autoDetect="true" usesystemdefault="false"/>'
+                      "</defaultProxy></system.net></configuration>")  # fmt: skip
+    spec = LabSpec(squid=SquidSpec(), wpad_script=WPAD_SCRIPT, dns_search=(LAB_DNS_SUFFIX,))
+    with lab_world(spec) as lab:
+        run = lab.preflight("--connector-config", str(config))
+    effective = run.result("proxy.effective", "proxy settings")
+    wpad = effective["evidence"]["wpad"]
+    assert (wpad["url"], wpad["via"], wpad["used"]) == (WPAD_URL, f"wpad.{LAB_DNS_SUFFIX}", True)
+    assert wpad["why"] == f"autoDetect=true in {config}"
+    assert wpad["names"] == [f"wpad.{LAB_DNS_SUFFIX}", "wpad.contoso.test"]  # devolved, never below two labels
+    assert wpad["script"]["fetch"]["content_type"] == "application/x-ns-proxy-autoconfig"
+    route = effective["evidence"]["routes"]["login.microsoftonline.com:443"]
+    assert route["proxy"] == PROXY_URL and route["source"].startswith(f"PAC {WPAD_URL} (WPAD via wpad.")
+    assert (effective["status"], effective["code"]) == ("pass", "proxy.configured"), effective["summary"]
+    assert f"WPAD script {WPAD_URL}" in effective["summary"]
+    for key in ("login.microsoftonline.com:443", f"{BOOT}:8398"):
+        assert status_code(run, "proxy.tunnel", key) == ("pass", "proxy.ok")
+        assert status_code(run, "tls.interception", key) == ("pass", "tls.clean")
+    assert run.code == 0, run.stdout[-3000:]
+
+
+def test_wpad_nobody_configured_is_reported_not_followed() -> None:
+    """No connector configuration is read (off Windows): the WPAD script is evidence, its answers are compared
+    with the tested (direct) route, and the difference is the finding."""
+    spec = LabSpec(squid=SquidSpec(), wpad_script=WPAD_SCRIPT, dns_search=(LAB_DNS_SUFFIX,))
+    with lab_world(spec) as lab:
+        run = lab.preflight("--only", "proxy.*", "--only", "tcp.*", "--only", "dns.*")
+        off = lab.preflight("--only", "proxy.effective", "--wpad-domain", "none")
+    effective = run.result("proxy.effective", "proxy settings")
+    assert (effective["status"], effective["code"]) == ("warn", "proxy.divergent")
+    assert f"a WPAD script exists at {WPAD_URL}, not followed" in effective["summary"]
+    by_source = effective["evidence"]["routes"]["login.microsoftonline.com:443"]["by_source"]
+    assert by_source == {"tested": "direct", "wpad": PROXY_URL}
+    assert effective["evidence"]["wpad"]["used"] is False
+    assert status_code(run, "tcp.connect", "login.microsoftonline.com:443") == ("fail", "tcp.filtered")
+    assert "wpad" not in off.result("proxy.effective", "proxy settings")["evidence"]
 
 
 # --- the tenant and the connector's service path ------------------------------------------------------------

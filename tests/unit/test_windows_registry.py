@@ -33,10 +33,12 @@ class FakeWinreg(types.ModuleType):
         view = self.native if access & self.KEY_WOW64_64KEY or hive == self.HKEY_CURRENT_USER else self.wow6432
         if (hive, path.lower()) not in view:
             raise FileNotFoundError(2, "The system cannot find the file specified")
-        values = view[(hive, path.lower())]
+        values = KeyValues(view[(hive, path.lower())])
+        values.subkeys = sorted({p.split("\\")[path.count("\\") + 1] for h, p in view
+                                 if h == hive and p.startswith(path.lower() + "\\")})  # fmt: skip
 
         class Key:
-            def __enter__(self) -> dict[str, tuple[Any, int]]:
+            def __enter__(self) -> KeyValues:
                 return values
 
             def __exit__(self, *exc: object) -> None:
@@ -48,6 +50,20 @@ class FakeWinreg(types.ModuleType):
         if name not in key:
             raise FileNotFoundError(2, "The system cannot find the file specified")
         return key[name]
+
+    def QueryInfoKey(self, key: KeyValues) -> tuple[int, int, int]:
+        return len(key.subkeys), len(key), 0
+
+    def EnumKey(self, key: KeyValues, index: int) -> str:
+        if index >= len(key.subkeys):
+            raise OSError(259, "No more data is available")  # ERROR_NO_MORE_ITEMS
+        return key.subkeys[index]
+
+
+class KeyValues(dict[str, tuple[Any, int]]):
+    """An open key: its values, and the names of its subkeys (what QueryInfoKey and EnumKey see)."""
+
+    subkeys: list[str]
 
 
 CONNECTIONS = r"software\microsoft\windows\currentversion\internet settings\connections"
@@ -96,3 +112,29 @@ def test_a_blob_of_the_wrong_type_is_an_error_not_a_crash(registry: FakeWinreg) 
     registry.native[(FakeWinreg.HKEY_LOCAL_MACHINE, CERTIFICATE)]["Blob"] = ("text", FakeWinreg.REG_SZ)
     with pytest.raises(installed.InstalledConnectorError, match="not REG_BINARY"):
         installed.WindowsConnectorReader().machine_certificate_blob(THUMBPRINT)
+
+
+TCPIP = r"system\currentcontrolset\services\tcpip\parameters"
+POLICY = r"software\policies\microsoft\windows nt\dnsclient"
+
+
+def test_wininet_auto_detect_comes_from_the_users_default_connection_settings(registry: FakeWinreg) -> None:
+    blob = build_winhttp_settings(flags=1 | 8)
+    registry.native[(FakeWinreg.HKEY_CURRENT_USER, CONNECTIONS)] = {"DefaultConnectionSettings": (blob, 3)}
+    values = RegistryReader().wininet_values()
+    assert values is not None and values["DefaultConnectionSettings"] == blob
+
+
+def test_dns_search_list_policy_wins_then_each_adapter(registry: FakeWinreg) -> None:
+    """Group Policy's SearchList replaces the local one; every adapter's Domain and DhcpDomain follow."""
+    sz = FakeWinreg.REG_SZ
+    hklm = FakeWinreg.HKEY_LOCAL_MACHINE
+    registry.native[(hklm, TCPIP)] = {"Domain": ("corp.contoso.test", sz), "SearchList": ("local.test", sz)}
+    registry.native[(hklm, TCPIP + r"\interfaces")] = {}
+    registry.native[(hklm, TCPIP + r"\interfaces\{4d36e972-1}")] = {"DhcpDomain": ("Branch.Contoso.Test.", sz)}
+    registry.native[(hklm, TCPIP + r"\interfaces\{4d36e972-2}")] = {"Domain": ("", sz)}
+    assert RegistryReader().dns_search_list() == ("local.test", "branch.contoso.test")
+    registry.native[(hklm, POLICY)] = {"SearchList": ("a.contoso.test,b.contoso.test", sz)}
+    assert RegistryReader().dns_search_list() == ("a.contoso.test", "b.contoso.test", "branch.contoso.test")
+    assert RegistryReader().primary_dns_domain() == "corp.contoso.test"
+    assert all(access & FakeWinreg.KEY_WOW64_64KEY for hive, _path, access in registry.opened if hive == hklm)

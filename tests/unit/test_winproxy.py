@@ -131,6 +131,9 @@ class FixtureReader:
     def primary_dns_domain(self) -> str | None:
         return self.domain
 
+    def dns_search_list(self) -> tuple[str, ...]:
+        return ()
+
     def winhttp_blob(self) -> bytes | None:
         return fixture(self.winhttp) if self.winhttp else None
 

@@ -104,10 +104,10 @@ BLOCK_PAGE = (
 
 
 async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = False,
-                         ocsp_file: str | None = None) -> None:  # fmt: skip
+                         ocsp_file: str | None = None, wpad_file: str | None = None) -> None:  # fmt: skip
     """Plain HTTP: *.crl → the CRL, POST (OCSP) → the OCSP response in `ocsp_file` (without one: 'unauthorized',
-    as a responder that does not serve this CA says), anything else → a short text. With block_page, every
-    request gets a 200 HTML page, as a web filter does."""
+    as a responder that does not serve this CA says), /wpad.dat → `wpad_file` as a PAC script, anything else → a
+    short text. With block_page, every request gets a 200 HTML page, as a web filter does."""
     from cryptography.hazmat.primitives.serialization import Encoding
     from cryptography.x509 import ocsp
 
@@ -118,6 +118,8 @@ async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = 
         ocsp_body = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED).public_bytes(
             Encoding.DER
         )
+
+    wpad_body = Path(wpad_file).read_bytes() if wpad_file else b""  # noqa: ASYNC240 (once, before serving)
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
@@ -136,6 +138,8 @@ async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = 
                 status, kind, body = "200 OK", "application/ocsp-response", ocsp_body
             elif path.endswith(".crl"):
                 status, kind, body = "200 OK", "application/pkix-crl", crl_body
+            elif path == "/wpad.dat" and wpad_file is not None:
+                status, kind, body = "200 OK", "application/x-ns-proxy-autoconfig", wpad_body
             else:
                 status, kind, body = "200 OK", "text/plain", b"lab service\n"
             writer.write(f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
@@ -175,10 +179,10 @@ if __name__ == "__main__":
         args = sys.argv[2:]
         block = "--block-page" in args
         ocsp_files = [a.split("=", 1)[1] for a in args if a.startswith("--ocsp=")]
+        wpad_files = [a.split("=", 1)[1] for a in args if a.startswith("--wpad=")]
         args = [a for a in args if not a.startswith("--")]
-        asyncio.run(
-            http_listeners(args[0], args[1:], block_page=block, ocsp_file=ocsp_files[0] if ocsp_files else None)
-        )
+        asyncio.run(http_listeners(args[0], args[1:], block_page=block, ocsp_file=ocsp_files[0] if ocsp_files else None,
+                                   wpad_file=wpad_files[0] if wpad_files else None))  # fmt: skip
     elif kind == "dns":
         dns_server(sys.argv[2], sys.argv[3])
     else:

@@ -53,6 +53,7 @@ MITM_EXPLICIT_PORT = 8082
 PROXY_URL = f"http://{ROUTER_HOST_SIDE}:{PROXY_PORT}"
 MITM_PROXY_URL = f"http://{ROUTER_HOST_SIDE}:{MITM_EXPLICIT_PORT}"
 PROXY_USER, PROXY_PASSWORD = "labuser", "Lab-Proxy-Secret-42"
+LAB_DNS_SUFFIX = "corp.contoso.test"  # the host's domain; wpad.<it> names the router when a scenario serves WPAD
 NTP_SERVICE = "198.18.53.10"  # time.windows.com in the lab: chrony, under faketime when the lab's time is off
 SERVERS = ROOT / "tests" / "support" / "lab" / "servers.py"
 
@@ -146,6 +147,8 @@ class LabSpec:
     resolver: str = "127.0.0.1"  # the host's resolv.conf nameserver (BLACKHOLE_RESOLVER: no DNS at all)
     host_trusts_lab_root: bool = False  # the fake public root in the host's OS store (as the real one is on Windows)
     proxy_dns_options: Sequence[str] = ()  # extra options for the router's own dnsmasq (what the proxy resolves)
+    wpad_script: str | None = None  # served as http://wpad.LAB_DNS_SUFFIX/wpad.dat from the router (the LAN side)
+    dns_search: Sequence[str] = ()  # the host's resolv.conf search list (where WPAD discovery looks)
 
 
 class LabWorld:
@@ -205,7 +208,12 @@ def lab_world(spec: LabSpec | None = None, *, clean: bool = True) -> Iterator[La
         if spec.host_rules:
             topo.firewall(topo.host, _table("inet", "lab", "output", spec.host_rules))
         hosts = "127.0.0.1 localhost\n" + "".join(f"{line}\n" for line in spec.hosts_lines)
-        topo.host_etc(resolv_conf=f"nameserver {spec.resolver}\noptions timeout:1 attempts:1\n", hosts=hosts)
+        search = f"search {' '.join(spec.dns_search)}\n" if spec.dns_search else ""
+        topo.host_etc(resolv_conf=f"nameserver {spec.resolver}\n{search}options timeout:1 attempts:1\n", hosts=hosts)
+        if spec.wpad_script is not None:
+            script = write_text(Path(tempfile.mkdtemp(prefix="preflight-lab-wpad-")) / "wpad.dat", spec.wpad_script)
+            topo.start(topo.router, ["python3", str(SERVERS), "http", f"--wpad={script}", "-",
+                                     f"{ROUTER_HOST_SIDE}:80"], ready_line="READY")  # fmt: skip
         _start_dnsmasq(topo, spec)
         _start_chrony(topo, spec.clock_offset_s)
         if spec.squid is not None or spec.mitmproxy_explicit:
@@ -333,6 +341,8 @@ def _start_dnsmasq(topo: Topology, spec: LabSpec, namespace: str | None = None) 
         f"--host-record={name},{SERVICE},{SERVICE6}" for name in default_profile_names() if name not in spec.unrecorded
     ]
     records.append(f"--host-record=time.windows.com,{NTP_SERVICE}")
+    if spec.wpad_script is not None:
+        records.append(f"--host-record=wpad.{LAB_DNS_SUFFIX},{ROUTER_HOST_SIDE}")
     options = spec.dns_options if namespace is None else spec.proxy_dns_options
     if namespace is not None:  # the proxy's resolver knows every name, whatever the host's does
         records = [f"--host-record={name},{SERVICE},{SERVICE6}" for name in default_profile_names()]
