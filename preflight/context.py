@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from preflight.model import Target, result_id
 from preflight.netutil import is_ip_literal, is_unspecified, usable_addresses
+from preflight.pacing import StartPacer
 from preflight.plan import Plan
 from preflight.probes import dns as dns_probe
 from preflight.probes import http as http_probe
@@ -55,6 +56,9 @@ class RunContext:
         self._memo: dict[Any, asyncio.Task[Any]] = {("dns", host): task for host, task in (resolved or {}).items()}
         self._global = asyncio.Semaphore(options.concurrency)
         self._per_host: dict[str, asyncio.Semaphore] = {}
+        # A connect only waits for an answer from its own destination: its start is paced, it holds no slot
+        self._pacer = StartPacer()
+        self.started = time.monotonic()
         # Set by the clock check once it has measured one: TLS validity is judged at the corrected time.
         self.clock_offset_s: float | None = None
         # (host, port) pairs a direct handshake is planned for; their connections are parked, at most one per
@@ -73,7 +77,8 @@ class RunContext:
 
     @contextlib.asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
-        """A place in the global and the per-host concurrency limits, for one network operation."""
+        """A place in the global and the per-host concurrency limits, for one piece of active work (a handshake,
+        an HTTP exchange, a CONNECT)."""
         async with self._host_slot(host), self._global:
             yield
 
@@ -93,6 +98,8 @@ class RunContext:
             return dns_probe.Resolution(host, "literal", (host.strip("[]"),), None, (), ())
 
         async def probe() -> dns_probe.Resolution:
+            # Every query goes to the same resolver: a burst of them is dropped (measured: 105 of 1,000 timed
+            # out), so queries keep the active-work limit instead of the connects' pacing.
             async with self.slot(host):
                 servers = list(self.options.dns_servers) or None
                 return await dns_probe.resolve(
@@ -103,8 +110,10 @@ class RunContext:
 
     async def connect(self, address: str, port: int, *, host: str) -> tcp_probe.ConnectAttempt:
         async def probe() -> tcp_probe.ConnectAttempt:
-            async with self.slot(host):
+            async with self._pacer.start(host):
+                started = round(time.monotonic() - self.started, 3)
                 attempt, sock = await tcp_probe.open_connection(address, port, self.options.timeout)
+            attempt = dataclasses.replace(attempt, started_s=started)
             if sock is not None:
                 if (host, port) in self._handshake_planned and len(self._parked) < self.options.concurrency:
                     self._parked[(address, port)] = (tls_probe.Connected(sock, attempt.latency_ms), time.monotonic())

@@ -108,6 +108,7 @@ class ConnectAttempt:
     errno_name: str | None = None
     error: str | None = None
     icmp: IcmpReport | None = None
+    started_s: float | None = None  # when the connect began, in seconds after the run's probes began
 
     @property
     def family(self) -> str:
@@ -123,6 +124,7 @@ class ConnectAttempt:
             "errno": self.errno_name,
             "error": self.error,
             "icmp": self.icmp.to_json() if self.icmp else None,
+            "started_s": self.started_s,
         }
 
 
