@@ -38,6 +38,8 @@ class AutomaticRequest:
     wpad_use: str | None  # why the route follows WPAD; None: what discovery finds is evidence only
     wpad_ignored: str  # when wpad_use is None: why not
     api: AutoProxyApi | None = None  # WinHTTP itself (Windows): DHCP option 252 and WinHttpGetProxyForUrl
+    winhttp_auto_detect: bool = False  # WinHttpSettings flag 8: WinHTTP's own clients (revocation fetches) detect
+    discover: bool = True  # False with --wpad-domain none: neither DNS nor DHCP is asked
 
     @property
     def active(self) -> bool:
@@ -57,7 +59,9 @@ def plan_request(settings: ProxySettings, pac_option: str | None, wpad_domains: 
         primary, search = host_suffixes(settings)
         names = tuple(candidate_names(primary, search))
     use = None if off else route_follows_wpad(settings, pac_option)
-    return AutomaticRequest(requested(settings, pac_option), names, use, _why_not(settings, pac_option), api)
+    winhttp_detects = settings.winhttp is not None and settings.winhttp.auto_detect
+    return AutomaticRequest(requested(settings, pac_option), names, use, _why_not(settings, pac_option), api,
+                            winhttp_detects, discover=not off)  # fmt: skip
 
 
 def _why_not(settings: ProxySettings, pac_option: str | None) -> str:
@@ -107,8 +111,8 @@ class AutomaticProxy:
 
     async def _find_wpad(self) -> None:
         api = self.request.api
-        # DHCP is asked only when the route auto-detects: the WinHTTP call can take seconds
-        dhcp = api.detect_dhcp if api is not None and self.request.wpad_use is not None else None
+        # DHCP is asked only when something on this host auto-detects: the WinHTTP call can take seconds
+        dhcp = api.detect_dhcp if api is not None and self.request.discover and self._api_auto_detect() else None
         if not self.request.wpad_names and dhcp is None:
             return
         self.discovery = Discovery(list(self.request.wpad_names))
@@ -176,7 +180,7 @@ class AutomaticProxy:
         return found
 
     def _api_auto_detect(self) -> bool:
-        return self.request.wpad_use is not None
+        return self.request.wpad_use is not None or self.request.winhttp_auto_detect
 
     def _api_config_url(self) -> str | None:
         configured = self.request.configured

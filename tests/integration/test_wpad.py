@@ -240,3 +240,21 @@ def test_wpad_domain_option_errors_are_one_line(tmp_path: Path) -> None:
     assert run.code == 2 and "--wpad-domain 'http://wpad.contoso.test': not a DNS suffix" in run.stderr
     both = run_cli("run", "--wpad-domain", "none", "--wpad-domain", "contoso.test")
     assert both.code == 2 and "cannot be combined" in both.stderr
+
+
+def test_winhttp_auto_detect_of_its_own_is_asked_with_detection() -> None:
+    """WinHttpSettings flag 8: WinHTTP's own clients detect even when the connector does not; WinHTTP is asked
+    with auto-detection, and a script it finds that the route does not follow shows as a divergence."""
+    from preflight.proxy.windows import build_winhttp_settings, parse_winhttp_settings
+
+    winhttp = parse_winhttp_settings(build_winhttp_settings(flags=1 | 8))
+    settings = ProxySettings(connector=DotNetProxy(source="c.config", found=True, auto_detect=False), winhttp=winhttp)
+    api = FakeWinHttp({}, default=WinHttpAnswer(3, PROXY))
+    request = plan_request(settings, None, ["none"], api)
+    assert request.wpad_use is None and request.winhttp_auto_detect
+    settled, _ = settle(request, FakeContext({}, {}), settings)
+    assert settled.wpad_evidence == {}  # --wpad-domain none: DHCP is not asked either
+    assert api.calls and all(call[1:] == (True, None) for call in api.calls)
+    finding = judged(settled)
+    assert finding.code == "proxy.divergent"
+    assert finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"]["winhttp_api"] == f"http://{PROXY}"
