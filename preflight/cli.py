@@ -540,7 +540,8 @@ def _known_tenant(given: TenantInput | None) -> TenantResolution:
 
 def _proxy_settings(value: str | None, use_credentials: bool, connector_config: str | None) -> ProxySettings:
     from preflight.proxy import from_environment, parse_proxy_url
-    from preflight.proxy.windows import default_reader, windows_settings
+    from preflight.proxy.settings import windows_settings
+    from preflight.proxy.windows import default_reader
 
     environment = from_environment(os.environ)
     windows = windows_settings(default_reader(), connector_config)

@@ -18,8 +18,9 @@ from urllib.parse import urljoin, urlsplit
 
 from preflight.model import Target
 from preflight.netutil import is_ip_literal, usable_addresses
-from preflight.proxy import ProxySettings, redact_url, strip_userinfo
 from preflight.proxy.pac import MAX_SOURCE, PacError, PacSession
+from preflight.proxy.settings import ProxySettings
+from preflight.proxy.url import redact_url, strip_userinfo
 from preflight.textfile import decode_text
 
 MAX_REDIRECTS = 3

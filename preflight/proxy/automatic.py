@@ -16,8 +16,8 @@ from typing import Any
 
 from preflight.model import Target
 from preflight.netutil import usable_addresses
-from preflight.proxy import ProxySettings
 from preflight.proxy.autoconfig import AutoConfig, Evaluation, requested, target_url
+from preflight.proxy.settings import ProxySettings
 from preflight.proxy.winhttp_api import AutoProxyApi, WinHttpAnswer
 from preflight.proxy.wpad import (
     Discovery,

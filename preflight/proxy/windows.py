@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import fnmatch
 import importlib
-import os
 import re
 import struct
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from xml.etree import ElementTree
 
-from preflight.proxy import ProxyConfig, ProxySettings, parse_proxy_url
+from preflight.proxy.url import ProxyConfig, parse_proxy_url
 from preflight.textfile import decode_text, without_xml_declaration
 
 MAX_BLOB = 64 * 1024
@@ -456,45 +455,3 @@ class FileReader:
 
     def dns_search_list(self) -> tuple[str, ...]:
         return ()
-
-
-def windows_settings(reader: WindowsSettingsReader | None, connector_config: str | None = None) -> ProxySettings:
-    """Everything the Windows side says about proxies, as ProxySettings (without --proxy or the environment).
-    Problems are collected, never raised: a corrupt record must not stop the run."""
-    problems: list[str] = []
-    winhttp = wininet = connector = None
-    if reader is not None:
-        blob = reader.winhttp_blob()
-        if blob is not None:
-            try:
-                winhttp = parse_winhttp_settings(blob)
-            except WindowsSettingsError as exc:
-                problems.append(f"WinHttpSettings: {exc}")
-        values = reader.wininet_values()
-        if values is not None:
-            try:
-                wininet = parse_wininet(values)
-            except WindowsSettingsError as exc:
-                problems.append(f"WinINET settings: {exc}")
-    # The connector reads its own .exe.config first and machine.config only when that has no <defaultProxy>.
-    files = [connector_config] if connector_config else (list(connector_config_paths(os.environ)) if reader else [])
-    file_reader = reader or FileReader()
-    for path in files:
-        text = file_reader.config_text(path)
-        if text is None:
-            continue
-        try:
-            parsed = parse_dotnet_config(text, path)
-        except WindowsSettingsError as exc:
-            problems.append(str(exc))
-            continue
-        if parsed.found:
-            connector = parsed
-            # .NET compiles the list when it reads the file: one bad expression and no proxy setting loads at all
-            problems.extend(f"{path}: <bypasslist> {bad} (.NET refuses the whole list)"
-                            for bad in parsed.bad_bypass_expressions())  # fmt: skip
-            break
-    domain = reader.primary_dns_domain() if reader is not None else None
-    search = reader.dns_search_list() if reader is not None else ()
-    return ProxySettings(connector=connector, winhttp=winhttp, wininet=wininet, problems=tuple(problems),
-                         local_domain=domain, search_list=search)  # fmt: skip

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from preflight.proxy import ProxySettings
+from preflight.proxy.settings import ProxySettings
 
 DEVOLUTION_LEVEL = 2
 WPAD_DOC = "https://learn.microsoft.com/en-us/windows/win32/winhttp/winhttp-autoproxy-support"

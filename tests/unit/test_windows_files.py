@@ -10,7 +10,8 @@ import pytest
 
 from preflight import output
 from preflight import profile as profile_mod
-from preflight.proxy.windows import FileReader, connector_config_paths, parse_dotnet_config, windows_settings
+from preflight.proxy.settings import windows_settings
+from preflight.proxy.windows import FileReader, connector_config_paths, parse_dotnet_config
 
 
 class Locked(PermissionError):

@@ -11,7 +11,7 @@ from helpers import FIXTURES
 from checks.proxy import judge_effective
 from preflight import plan as plan_mod
 from preflight import profile as profile_mod
-from preflight.proxy import ProxySettings, parse_proxy_url
+from preflight.proxy import ProxySettings, parse_proxy_url, windows_settings
 from preflight.proxy.windows import (
     BypassList,
     WindowsSettingsError,
@@ -20,7 +20,6 @@ from preflight.proxy.windows import (
     parse_proxy_server,
     parse_winhttp_settings,
     parse_wininet,
-    windows_settings,
 )
 
 WINDOWS_FIXTURES = FIXTURES / "windows"
@@ -207,7 +206,6 @@ def test_fixture_files_are_committed() -> None:
 
 
 def test_bypassonlocal_uses_this_machines_primary_dns_domain() -> None:
-    from preflight.proxy.windows import windows_settings
 
     reader = FixtureReader(None, None, {"c.config": "connector-proxy.exe.config"}, domain="corp.contoso.com")
     settings = windows_settings(reader, "c.config")
