@@ -207,6 +207,7 @@ class TlsInterceptionCheck:
     requires = "a TLS handshake (tls.handshake); the profile's expected_roots; the OS trust store"
     needs: tuple[str, ...] = ("tls.handshake",)
     after: tuple[str, ...] = ("clock.skew",)
+    reuses_connection = True  # the handshake runs on the connection tcp.connect opened
     codes = CODES
 
     def targets(self, plan: Plan) -> Iterable[Target]:

@@ -209,6 +209,7 @@ class TlsHandshakeCheck:
     requires = "outbound TCP (tcp.connect open); TLS endpoints of the profile (tls = true, or ports 443/8398)"
     needs: tuple[str, ...] = ("tcp.connect", "proxy.tunnel")
     after: tuple[str, ...] = ("clock.skew",)  # validity is judged at the clock-corrected time
+    reuses_connection = True  # the handshake runs on the connection tcp.connect opened
     codes = CODES
     reader: HostReader | None = None  # this host's registry (None: the platform's; tests set a fake)
 

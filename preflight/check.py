@@ -30,7 +30,10 @@ class Check(Protocol):
 
     `targets` expands the plan into what the check looks at; `run` observes one target and returns a Finding.
     `needs` names checks whose failure on the same host (and port) makes this one a skip pointing at it.
-    An optional `after` names checks to wait for without depending on their verdict (TLS waits for the clock).
+    `after` names checks to wait for without depending on their verdict (TLS waits for the clock).
+    `reuses_connection`: the check handshakes directly on each address of its targets, so the engine keeps the
+    connection the TCP probe opened for it instead of opening a second one.
+    `after` and `reuses_connection` may be left out: the registry gives a check without them () and False.
     Every code `run` can return must be documented in `codes`.
     """
 
@@ -38,6 +41,8 @@ class Check(Protocol):
     title: str
     requires: str
     needs: tuple[str, ...]
+    after: tuple[str, ...]
+    reuses_connection: bool
     codes: Mapping[str, CodeDoc]
 
     def targets(self, plan: Plan) -> Iterable[Target]: ...

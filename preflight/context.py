@@ -32,7 +32,6 @@ T = TypeVar("T")
 # A parked connection older than this is closed rather than used: servers drop idle connections that never sent
 # a ClientHello (a handshake on a stale one is retried on a new connection anyway, see tls_probe.observe).
 PARKED_MAX_AGE_S = 2.0
-TLS_CHECKS = ("tls.handshake", "tls.interception")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +47,8 @@ class RunOptions:
 
 class RunContext:
     def __init__(self, plan: Plan, options: RunOptions, selected: dict[str, list[Target]] | None = None,
-                 resolved: dict[str, asyncio.Task[Any]] | None = None) -> None:  # fmt: skip
+                 resolved: dict[str, asyncio.Task[Any]] | None = None,
+                 reusing: set[str] | frozenset[str] = frozenset()) -> None:  # fmt: skip
         self.plan = plan
         self.options = options
         self._selected = selected or {}
@@ -61,11 +61,12 @@ class RunContext:
         self.started = time.monotonic()
         # Set by the clock check once it has measured one: TLS validity is judged at the corrected time.
         self.clock_offset_s: float | None = None
-        # (host, port) pairs a direct handshake is planned for; their connections are parked, at most one per
-        # concurrency slot, so parked sockets never outnumber the run's own limit.
+        # (host, port) pairs a direct handshake is planned for (the targets of checks that reuse the TCP probe's
+        # connection); their connections are parked, at most one per concurrency slot, so parked sockets never
+        # outnumber the run's own limit.
         self._handshake_planned = {
             (t.host, t.port)
-            for check_id in TLS_CHECKS
+            for check_id in reusing
             for t in self._selected.get(check_id, [])
             if t.port is not None and not t.wildcard and plan.route(t.host, t.port).direct
         }
@@ -135,13 +136,12 @@ class RunContext:
 
     async def handshake(self, address: str, port: int, *, host: str) -> tls_probe.Handshake:
         async def probe() -> tls_probe.Handshake:
-            if "tcp.connect" in self._selected:
-                # The run connects to this address anyway: share that attempt, and do not spend a second
-                # --timeout (and a slot) on an address that is filtered or refused.
-                attempt = await self.connect(address, port, host=host)
-                if attempt.outcome != "open":
-                    why = f"connect: {attempt.outcome} ({attempt.error or attempt.errno_name})"
-                    return tls_probe.Handshake(address, port, host, "connect_failed", error=why)
+            # The connect is the shared TCP probe (paced, one per address and port for the whole run): a filtered
+            # or refused address costs no second --timeout, and an open one hands its connection over.
+            attempt = await self.connect(address, port, host=host)
+            if attempt.outcome != "open":
+                why = f"connect: {attempt.outcome} ({attempt.error or attempt.errno_name})"
+                return tls_probe.Handshake(address, port, host, "connect_failed", error=why)
             connected = self._take_parked(address, port)
             if connected is not None:
                 # The connection already holds its place: it counted against the limit when it was opened and

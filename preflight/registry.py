@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, cast
 
 from preflight.check import Check, CodeDoc, Reporter
 
@@ -67,6 +67,10 @@ def validate_check(obj: Any) -> str | None:
             return f"missing or non-string attribute {attr!r}"
     if not isinstance(getattr(obj, "needs", None), tuple):
         return "attribute 'needs' must be a tuple of check ids"
+    if not isinstance(getattr(obj, "after", ()), tuple):
+        return "attribute 'after' must be a tuple of check ids"
+    if not isinstance(getattr(obj, "reuses_connection", False), bool):
+        return "attribute 'reuses_connection' must be True or False"
     codes = getattr(obj, "codes", None)
     if not isinstance(codes, Mapping) or not all(isinstance(v, CodeDoc) for v in codes.values()):
         return "attribute 'codes' must map each reason code to a CodeDoc"
@@ -97,13 +101,21 @@ def load_checks(only: Iterable[str] = (), skip: Iterable[str] = ()) -> Loaded:
         if problem is not None:
             failures.append(_failure(ep, CHECK_GROUP, f"not a valid check: {problem}"))
             continue
-        checks.append(obj)
+        checks.append(with_defaults(obj))
     ordered, cyclic = _dependency_order(checks)
     for check in cyclic:
         failures.append(
             PluginFailure(check.id, CHECK_GROUP, check.id, f"circular 'needs': {', '.join(check.needs)}", "")
         )
     return Loaded(checks=ordered, failures=failures)
+
+
+def with_defaults(check: Any) -> Check:
+    """The protocol's optional attributes, filled in where a plugin left them out."""
+    for name, default in (("after", ()), ("reuses_connection", False)):
+        if not hasattr(check, name):
+            setattr(check, name, default)
+    return cast(Check, check)
 
 
 def _dependency_order(checks: list[Check]) -> tuple[list[Check], list[Check]]:
@@ -115,7 +127,7 @@ def _dependency_order(checks: list[Check]) -> tuple[list[Check], list[Check]]:
     while pending:
         ready = [
             c for c in pending
-            if all(n in placed or n not in by_id for n in (*c.needs, *getattr(c, "after", ())))
+            if all(n in placed or n not in by_id for n in (*c.needs, *c.after))
         ]  # fmt: skip
         if not ready:
             return ordered, pending

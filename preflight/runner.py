@@ -19,7 +19,7 @@ from preflight.context import RunContext, RunOptions
 from preflight.model import CheckResult, Finding, Status, Target, result_id
 from preflight.plan import Plan
 from preflight.policy import root_cause
-from preflight.registry import PluginFailure
+from preflight.registry import PluginFailure, with_defaults
 from preflight.stall import LoopStalled, guard
 
 RUN_TARGET = Target(host="(run)")
@@ -88,6 +88,7 @@ async def execute(
     resolved: dict[str, asyncio.Task[Any]] | None = None,
 ) -> None:
     state.failures.extend(failure_result(f) for f in failures)
+    checks = [with_defaults(check) for check in checks]  # checks handed over directly, not loaded by the registry
     targets_of: dict[str, list[Target]] = {}
     for check in checks:
         try:
@@ -97,7 +98,8 @@ async def execute(
             targets_of[check.id] = []
     state.planned.extend(_host_major_order(plan, checks, targets_of))
 
-    ctx = RunContext(plan, options, selected=targets_of, resolved=resolved)
+    reusing = {check.id for check in checks if check.reuses_connection}
+    ctx = RunContext(plan, options, selected=targets_of, resolved=resolved, reusing=reusing)
     # check id → host → its targets: finding a target's upstream results must not scan every target (O(n²)).
     by_host: dict[str, dict[str, list[Target]]] = {}
     for check_id, targets in targets_of.items():
@@ -170,7 +172,7 @@ async def _run_one(
     watchdog: float,
 ) -> CheckResult:
     # `after`: wait for those checks to finish (whatever their verdict), e.g. TLS waits for the clock offset.
-    for earlier in getattr(check, "after", ()):
+    for earlier in check.after:
         waits = [futures[result_id(earlier, t)] for t in targets_of.get(earlier, [])]
         if waits:
             await asyncio.wait([asyncio.shield(w) for w in waits])

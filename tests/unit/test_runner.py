@@ -22,6 +22,8 @@ BAD = CodeDoc(Status.FAIL, "m", "d", "r")
 
 class FakeCheck:
     needs: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    reuses_connection = False
     requires = "nothing"
 
     def __init__(self, check_id: str, behaviour: Any, *, needs: tuple[str, ...] = (), per_port: bool = False) -> None:
@@ -161,6 +163,9 @@ def test_validate_check_names_the_problem() -> None:
             return []
 
     assert validate_check(NoRun()) == "method 'run' must be 'async def'"
+    bad_after = FakeCheck("a", passes)
+    bad_after.after = "clock.skew"  # type: ignore[assignment]
+    assert validate_check(bad_after) == "attribute 'after' must be a tuple of check ids"
     undocumented_codes = FakeCheck("c", passes)
     undocumented_codes.codes = {"x": "y"}  # type: ignore[dict-item]
     assert "codes" in (validate_check(undocumented_codes) or "")
@@ -177,3 +182,19 @@ def test_validate_check_names_the_problem() -> None:
 )
 def test_selection_patterns(name: str, only: list[str], skip: list[str], expected: bool) -> None:
     assert selected(name, only, skip) is expected
+
+
+def test_optional_protocol_attributes_get_their_defaults() -> None:
+    from preflight.registry import with_defaults
+
+    class Minimal:
+        id, title, requires, needs, codes = "m", "m", "m", (), {}
+
+        def targets(self, plan: Any) -> list[Target]:
+            return []
+
+        async def run(self, target: Target, ctx: Any) -> Any:
+            return None
+
+    check = with_defaults(Minimal())
+    assert (check.after, check.reuses_connection) == ((), False)
