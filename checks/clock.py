@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from preflight import CodeDoc, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.context import RunContext
 from preflight.netutil import is_ip_literal, usable_addresses
 from preflight.plan import Plan, parse_server_option
@@ -20,52 +20,55 @@ from preflight.probes.ntp import DateReading, NtpReading, https_date, query
 from preflight.probes.tls import Opener
 from preflight.truststore import expected_roots, os_roots, public_roots
 
-CODES: dict[str, CodeDoc] = {
-    "clock.ok": CodeDoc(
-        Status.PASS,
-        "This host's clock is within the warning threshold of real time.",
-        "An SNTP server (or a trusted HTTPS Date) gave an offset whose size, less its uncertainty, is below warn_s.",
-        "Nothing to do.",
-    ),
-    "clock.skew_warn": CodeDoc(
-        Status.WARN,
-        "This host's clock is off by more than the warning threshold (default 60 s), still under the failure "
-        "threshold.",
-        "|offset| − uncertainty exceeds warn_s but not fail_s.",
-        "Synchronise the clock (w32tm /resync, or point the host at your domain controller / NTP) before it "
-        "drifts past the token and Kerberos limit.",
-    ),
-    "clock.skew_fail": CodeDoc(
-        Status.FAIL,
-        "This host's clock is off by more than the failure threshold (default 300 s, the token and Kerberos "
-        "limit): sign-in tokens, Kerberos (KCD) and certificate checks will fail.",
-        "|offset| − uncertainty exceeds fail_s.",
-        "Fix time synchronisation (w32tm /config /syncfromflags:domhier /update, then w32tm /resync; or a "
-        "reachable NTP server), then run again.",
-    ),
-    "clock.ntp_blocked": CodeDoc(
-        Status.WARN,
-        "No NTP server answered (UDP 123 blocked or the servers are down), but an HTTPS Date check worked: the "
-        "clock is fine now, but this host may not be able to keep it synchronised.",
-        "Every SNTP query timed out or was rejected; a trusted HTTPS Date gave an offset within limits.",
-        "Allow UDP 123 to your time source (or sync from a domain controller) so the clock does not drift.",
-    ),
-    "clock.ntp_unresolved": CodeDoc(
-        Status.WARN,
-        "The NTP servers' names do not resolve, so this host cannot keep its clock synchronised; an HTTPS Date "
-        "check shows the clock is fine now.",
-        "Every configured NTP server name failed to resolve (no query was sent); a trusted HTTPS Date gave an "
-        "offset within limits.",
-        "Fix name resolution for the NTP server (see its DNS outcome in the evidence), or point the host at a "
-        "time source it can resolve (a domain controller, or --ntp-server IP for this check).",
-    ),
-    "clock.unavailable": CodeDoc(
-        Status.SKIP,
-        "The clock could not be checked: no NTP server answered and no trusted HTTPS Date was available.",
-        "Every SNTP query failed, and the HTTPS Date was missing or came over a path that is not clean.",
-        "Allow UDP 123 to an NTP server, or name one with --ntp-server; fix the TLS findings so Date can be used.",
-    ),
-}
+CODES = Codes(
+    {
+        "clock.ok": CodeDoc(
+            Status.PASS,
+            "This host's clock is within the warning threshold of real time.",
+            "An SNTP server (or a trusted HTTPS Date) gave an offset whose size, less its uncertainty, is below "
+            "warn_s.",
+            "Nothing to do.",
+        ),
+        "clock.skew_warn": CodeDoc(
+            Status.WARN,
+            "This host's clock is off by more than the warning threshold (default 60 s), still under the failure "
+            "threshold.",
+            "|offset| − uncertainty exceeds warn_s but not fail_s.",
+            "Synchronise the clock (w32tm /resync, or point the host at your domain controller / NTP) before it "
+            "drifts past the token and Kerberos limit.",
+        ),
+        "clock.skew_fail": CodeDoc(
+            Status.FAIL,
+            "This host's clock is off by more than the failure threshold (default 300 s, the token and Kerberos "
+            "limit): sign-in tokens, Kerberos (KCD) and certificate checks will fail.",
+            "|offset| − uncertainty exceeds fail_s.",
+            "Fix time synchronisation (w32tm /config /syncfromflags:domhier /update, then w32tm /resync; or a "
+            "reachable NTP server), then run again.",
+        ),
+        "clock.ntp_blocked": CodeDoc(
+            Status.WARN,
+            "No NTP server answered (UDP 123 blocked or the servers are down), but an HTTPS Date check worked: the "
+            "clock is fine now, but this host may not be able to keep it synchronised.",
+            "Every SNTP query timed out or was rejected; a trusted HTTPS Date gave an offset within limits.",
+            "Allow UDP 123 to your time source (or sync from a domain controller) so the clock does not drift.",
+        ),
+        "clock.ntp_unresolved": CodeDoc(
+            Status.WARN,
+            "The NTP servers' names do not resolve, so this host cannot keep its clock synchronised; an HTTPS Date "
+            "check shows the clock is fine now.",
+            "Every configured NTP server name failed to resolve (no query was sent); a trusted HTTPS Date gave an "
+            "offset within limits.",
+            "Fix name resolution for the NTP server (see its DNS outcome in the evidence), or point the host at a "
+            "time source it can resolve (a domain controller, or --ntp-server IP for this check).",
+        ),
+        "clock.unavailable": CodeDoc(
+            Status.SKIP,
+            "The clock could not be checked: no NTP server answered and no trusted HTTPS Date was available.",
+            "Every SNTP query failed, and the HTTPS Date was missing or came over a path that is not clean.",
+            "Allow UDP 123 to an NTP server, or name one with --ntp-server; fix the TLS findings so Date can be used.",
+        ),
+    }
+)
 
 DEFAULT_NTP_PORT = 123
 CLOCK_TARGET = "system clock"
@@ -105,7 +108,7 @@ def judge(readings: Sequence[NtpReading], date: DateReading | None, date_trusted
             why += f", and the HTTPS Date of {date.host} was unusable ({date.error})"
         elif dns_root is not None:
             why += ", and no HTTPS Date: no endpoint's name resolved"
-        finding = _finding("clock.unavailable", f"clock not checked: {why}", evidence)
+        finding = CODES.finding("clock.unavailable", f"clock not checked: {why}", evidence)
         if unresolved:  # the clock is not what is broken: name resolution is, and that is where to fold it
             finding = dataclasses.replace(finding, remediation=_UNRESOLVED_FIX, caused_by=dns_root)
         return finding, None
@@ -114,24 +117,21 @@ def judge(readings: Sequence[NtpReading], date: DateReading | None, date_trusted
     direction = "ahead" if offset < 0 else "behind"  # a positive offset: real time is later than this clock
     amount = f"{abs(offset):.1f} s {direction} (±{uncertainty:.2f} s, {source})"
     if beyond > fail_s:
-        return _finding(
+        return CODES.finding(
             "clock.skew_fail", f"this host's clock is {amount}: over the {fail_s:g} s limit", evidence
         ), offset
     if beyond > warn_s:
-        return _finding("clock.skew_warn", f"this host's clock is {amount}: over {warn_s:g} s", evidence), offset
+        return CODES.finding("clock.skew_warn", f"this host's clock is {amount}: over {warn_s:g} s", evidence), offset
     if not good and readings and all(r.outcome == "unresolved" for r in readings):
         names = ", ".join(r.reason or r.server for r in readings)
-        return _finding("clock.ntp_unresolved", f"clock is {amount}, but the NTP server name {names}", evidence), offset
+        return CODES.finding(
+            "clock.ntp_unresolved", f"clock is {amount}, but the NTP server name {names}", evidence
+        ), offset
     if not good:
         blocked = ", ".join(f"{r.server}: {r.outcome}" for r in readings)
-        return _finding("clock.ntp_blocked", f"clock is {amount}, but no NTP server answered ({blocked})",
+        return CODES.finding("clock.ntp_blocked", f"clock is {amount}, but no NTP server answered ({blocked})",
                         evidence), offset  # fmt: skip
-    return _finding("clock.ok", f"clock is {amount}", evidence), offset
-
-
-def _finding(code: str, summary: str, evidence: dict[str, Any]) -> Finding:
-    doc = CODES[code]
-    return Finding(doc.status, code, summary, evidence, doc.remediation)
+    return CODES.finding("clock.ok", f"clock is {amount}", evidence), offset
 
 
 class ClockSkewCheck:

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from checks.host import SHARED, _HostCheck
-from preflight import CodeDoc, Finding, Status, installed
+from preflight import CodeDoc, Codes, Finding, Status, installed
 from preflight.context import RunContext
 from preflight.installed import ConnectorReader
 from preflight.winhost import HostReader, RegistryTypeError
@@ -198,8 +198,8 @@ def _within(date: str, since: dt.datetime) -> bool:
 
 
 def _finding(code: str, summary: str, evidence: dict[str, Any]) -> Finding:
-    doc = CODES.get(code) or SHARED[code]
-    return Finding(doc.status, code, summary, evidence, doc.remediation if doc.status != Status.PASS else "")
+    """A finding from this check's codes or the codes every host check shares."""
+    return Codes({**SHARED, **CODES}).finding(code, summary, evidence)
 
 
 UNINSTALL = "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"

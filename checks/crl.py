@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
-from preflight import CodeDoc, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.certs import load_der, urls
 from preflight.context import RunContext
 from preflight.netutil import usable_addresses
@@ -27,71 +27,73 @@ from preflight.plan import Plan
 from preflight.probes.http import MAX_BODY, HttpFetch
 from preflight.proxy import ProxyConfig
 
-CODES: dict[str, CodeDoc] = {
-    "crl.ok": CodeDoc(
-        Status.PASS,
-        "Revocation data is reachable: the CRLs parse and the OCSP responders answer with OCSP responses.",
-        "Each CRL URL from the served chains for this host was fetched and loaded as a DER CRL; each OCSP URL "
-        "answered a real OCSP request (for the served leaf) with a parseable OCSP response.",
-        "Nothing to do.",
-    ),
-    "crl.reachable": CodeDoc(
-        Status.PASS,
-        "The host answers HTTP on port 80; no served chain named a URL on it, so no revocation data was fetched.",
-        "A GET / got an HTTP response (any status); there was no CRL/OCSP URL to fetch for this host.",
-        "Nothing to do; run with --tenant-id so more chains (and their URLs) are seen.",
-    ),
-    "crl.blocked_page": CodeDoc(
-        Status.FAIL,
-        "A middlebox answered the CRL/OCSP request with a web page (HTML) instead of revocation data: a block or "
-        "login page. Certificate validation on the connector will fail or stall.",
-        "The HTTP response to a CRL/OCSP URL had an HTML body or content type instead of a CRL/OCSP body.",
-        "Allow plain HTTP (port 80) to this host without authentication or filtering (CRL/OCSP hosts must be "
-        "reachable anonymously); the page title in the evidence names the device.",
-    ),
-    "crl.bad_body": CodeDoc(
-        Status.FAIL,
-        "The response to a CRL/OCSP request could not be parsed as a CRL or an OCSP response.",
-        "HTTP 200, but the body did not load as a DER CRL / OCSP response and is not HTML.",
-        "Something rewrites or truncates HTTP on the path (a proxy or filter); let port 80 through untouched.",
-    ),
-    "crl.http_error": CodeDoc(
-        Status.FAIL,
-        "The CRL/OCSP request got an HTTP error or a redirect instead of revocation data.",
-        "The HTTP status was not 200 (status and any Location are in the evidence).",
-        "A redirect or 4xx/5xx from a proxy usually means it requires a login or blocks the category: allow the "
-        "host anonymously.",
-    ),
-    "crl.ocsp_refused": CodeDoc(
-        Status.WARN,
-        "The OCSP responder answered, but not with revocation data: it said unauthorized, tryLater, "
-        "internalError, malformedRequest or sigRequired. The path works; the answer cannot vouch for the "
-        "certificate.",
-        "The OCSP response parsed, and its responseStatus is not successful (the status is in the evidence as "
-        "ocsp_status).",
-        "unauthorized usually means something other than the CA's responder answered (a proxy or a stale DNS "
-        "entry for the OCSP host): check what answers there; tryLater/internalError are the responder's own "
-        "trouble: run again later.",
-    ),
-    "crl.timeout": CodeDoc(
-        Status.FAIL,
-        "The CRL/OCSP request connected but no answer came in time.",
-        "The HTTP exchange did not complete within --timeout.",
-        "A proxy or filter holds plain HTTP to this host: let port 80 through.",
-    ),
-    "crl.filtered": CodeDoc(
-        Status.FAIL,
-        "Port 80 to the revocation host does not answer (dropped).",
-        "The TCP connect for the fetch timed out (reported here when tcp.connect did not run for it).",
-        "Allow outbound TCP 80 to the host: CRL/OCSP use plain HTTP.",
-    ),
-    "crl.unreachable": CodeDoc(
-        Status.FAIL,
-        "Port 80 to the revocation host is refused or unreachable, or the connection broke.",
-        "The TCP connect for the fetch was refused or rejected, or the HTTP exchange was reset.",
-        "Allow outbound TCP 80 to the host: CRL/OCSP use plain HTTP.",
-    ),
-}
+CODES = Codes(
+    {
+        "crl.ok": CodeDoc(
+            Status.PASS,
+            "Revocation data is reachable: the CRLs parse and the OCSP responders answer with OCSP responses.",
+            "Each CRL URL from the served chains for this host was fetched and loaded as a DER CRL; each OCSP URL "
+            "answered a real OCSP request (for the served leaf) with a parseable OCSP response.",
+            "Nothing to do.",
+        ),
+        "crl.reachable": CodeDoc(
+            Status.PASS,
+            "The host answers HTTP on port 80; no served chain named a URL on it, so no revocation data was fetched.",
+            "A GET / got an HTTP response (any status); there was no CRL/OCSP URL to fetch for this host.",
+            "Nothing to do; run with --tenant-id so more chains (and their URLs) are seen.",
+        ),
+        "crl.blocked_page": CodeDoc(
+            Status.FAIL,
+            "A middlebox answered the CRL/OCSP request with a web page (HTML) instead of revocation data: a block or "
+            "login page. Certificate validation on the connector will fail or stall.",
+            "The HTTP response to a CRL/OCSP URL had an HTML body or content type instead of a CRL/OCSP body.",
+            "Allow plain HTTP (port 80) to this host without authentication or filtering (CRL/OCSP hosts must be "
+            "reachable anonymously); the page title in the evidence names the device.",
+        ),
+        "crl.bad_body": CodeDoc(
+            Status.FAIL,
+            "The response to a CRL/OCSP request could not be parsed as a CRL or an OCSP response.",
+            "HTTP 200, but the body did not load as a DER CRL / OCSP response and is not HTML.",
+            "Something rewrites or truncates HTTP on the path (a proxy or filter); let port 80 through untouched.",
+        ),
+        "crl.http_error": CodeDoc(
+            Status.FAIL,
+            "The CRL/OCSP request got an HTTP error or a redirect instead of revocation data.",
+            "The HTTP status was not 200 (status and any Location are in the evidence).",
+            "A redirect or 4xx/5xx from a proxy usually means it requires a login or blocks the category: allow the "
+            "host anonymously.",
+        ),
+        "crl.ocsp_refused": CodeDoc(
+            Status.WARN,
+            "The OCSP responder answered, but not with revocation data: it said unauthorized, tryLater, "
+            "internalError, malformedRequest or sigRequired. The path works; the answer cannot vouch for the "
+            "certificate.",
+            "The OCSP response parsed, and its responseStatus is not successful (the status is in the evidence as "
+            "ocsp_status).",
+            "unauthorized usually means something other than the CA's responder answered (a proxy or a stale DNS "
+            "entry for the OCSP host): check what answers there; tryLater/internalError are the responder's own "
+            "trouble: run again later.",
+        ),
+        "crl.timeout": CodeDoc(
+            Status.FAIL,
+            "The CRL/OCSP request connected but no answer came in time.",
+            "The HTTP exchange did not complete within --timeout.",
+            "A proxy or filter holds plain HTTP to this host: let port 80 through.",
+        ),
+        "crl.filtered": CodeDoc(
+            Status.FAIL,
+            "Port 80 to the revocation host does not answer (dropped).",
+            "The TCP connect for the fetch timed out (reported here when tcp.connect did not run for it).",
+            "Allow outbound TCP 80 to the host: CRL/OCSP use plain HTTP.",
+        ),
+        "crl.unreachable": CodeDoc(
+            Status.FAIL,
+            "Port 80 to the revocation host is refused or unreachable, or the connection broke.",
+            "The TCP connect for the fetch was refused or rejected, or the HTTP exchange was reset.",
+            "Allow outbound TCP 80 to the host: CRL/OCSP use plain HTTP.",
+        ),
+    }
+)
 
 _PRIORITY = ("crl.blocked_page", "crl.http_error", "crl.bad_body", "crl.timeout", "crl.filtered", "crl.unreachable",
              "crl.ocsp_refused", "crl.reachable", "crl.ok")  # fmt: skip
@@ -196,8 +198,7 @@ class CrlFetchCheck:
         code = next(c for c in _PRIORITY if c in codes)
         worst = next(r for r in results if r["code"] == code)
         evidence = {"host": target.host, "fetches": results, "max_body_bytes": MAX_BODY}
-        return Finding(CODES[code].status, code, _summary(target.key, code, worst, len(results)), evidence,
-                       CODES[code].remediation)  # fmt: skip
+        return CODES.finding(code, _summary(target.key, code, worst, len(results)), evidence)
 
 
 async def _fetch(ctx: RunContext, host: str, proxy: ProxyConfig | None, kind: str, url: str, request: bytes | None,

@@ -6,105 +6,108 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from preflight import CodeDoc, Finding, Status, Target, hostsfile
+from preflight import CodeDoc, Codes, Finding, Status, Target, hostsfile
 from preflight.context import RunContext
 from preflight.hostsfile import HostsEntry
 from preflight.netutil import is_ip_literal, is_special_use_name, is_unspecified, sinkhole_kind
 from preflight.plan import Plan
 from preflight.probes.dns import Resolution, ServerAnswer
 
-CODES: dict[str, CodeDoc] = {
-    "dns.ok": CodeDoc(
-        Status.PASS,
-        "The name resolves to addresses that look like public service addresses.",
-        "getaddrinfo (the path the connector uses) returned addresses; with --dns-server, those servers did.",
-        "Nothing to do.",
-    ),
-    "dns.nxdomain": CodeDoc(
-        Status.FAIL,
-        "The resolver says the name does not exist (NXDOMAIN).",
-        "A DNS server answered rcode NXDOMAIN (or getaddrinfo failed with EAI_NONAME / WSAHOST_NOT_FOUND).",
-        "Check the spelling and the tenant ID; make sure the host's DNS servers forward public names (a "
-        "conditional forwarder or split-horizon zone for the domain can hide the public records).",
-    ),
-    "dns.nodata": CodeDoc(
-        Status.FAIL,
-        "The name exists but has no A or AAAA records.",
-        "Every server answered NOERROR with no address records (NODATA) for both A and AAAA.",
-        "A local zone or DNS filter probably overrides the name without addresses; make the resolver forward it.",
-    ),
-    "dns.servfail": CodeDoc(
-        Status.FAIL,
-        "The resolver failed to resolve the name (SERVFAIL or a temporary failure).",
-        "A server answered SERVFAIL, or getaddrinfo failed with EAI_AGAIN / WSATRY_AGAIN.",
-        "The resolver cannot reach upstream DNS or DNSSEC validation failed: check its forwarders and logs.",
-    ),
-    "dns.refused": CodeDoc(
-        Status.FAIL,
-        "The DNS server refused to answer the query.",
-        "A server answered rcode REFUSED.",
-        "The server does not serve recursion to this host: use the resolver this host is meant to use, or allow it.",
-    ),
-    "dns.timeout": CodeDoc(
-        Status.FAIL,
-        "No DNS answer arrived in time.",
-        "The query (or getaddrinfo) did not complete within --timeout.",
-        "Check that UDP and TCP 53 to the configured DNS servers are allowed and that those servers are up.",
-    ),
-    "dns.unreachable": CodeDoc(
-        Status.FAIL,
-        "Nothing answers DNS at the configured server: its port is closed or a firewall rejects UDP 53 (an ICMP "
-        "port unreachable came back).",
-        "The DNS query's receive failed with ICMP port unreachable (ECONNREFUSED; on Windows WSAECONNRESET 10054 "
-        "or ERROR_PORT_UNREACHABLE 1234).",
-        "Check the DNS server address this host uses (or --dns-server) and that UDP and TCP 53 to it are allowed.",
-    ),
-    "dns.bad_response": CodeDoc(
-        Status.FAIL,
-        "The DNS server sent a response that cannot be used (malformed, looping or overlong CNAME chain).",
-        "dnspython rejected the response, or the CNAME chain looped or exceeded 16 hops.",
-        "Inspect the resolver's configuration for the name (the evidence holds the chain it returned).",
-    ),
-    "dns.error": CodeDoc(
-        Status.FAIL,
-        "Name resolution failed with a local error.",
-        "getaddrinfo or the socket layer failed with an error that is not a DNS answer.",
-        "Read the error in the evidence; check the host's resolver configuration.",
-    ),
-    "dns.sinkhole": CodeDoc(
-        Status.WARN,
-        "A public name answered with 0.0.0.0, a loopback, private (RFC 1918), CGNAT or link-local address: the "
-        "name may be split-horizon (a private endpoint) or blocked by a DNS filter.",
-        "An answer address falls in 0.0.0.0/8, 127.0.0.0/8, 10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16, "
-        "::, ::1, fc00::/7 or fe80::/10 (0.0.0.0 and :: for any name).",
-        "If you did not set up a private endpoint for this name, ask the DNS team to remove the override or the "
-        "DNS-filter block so the public records are returned.",
-    ),
-    "dns.local_override": CodeDoc(
-        Status.WARN,
-        "The system resolves the name, but DNS does not: the answer comes from the hosts file (or another local "
-        "source). Pinned addresses go stale when Microsoft moves the service.",
-        "getaddrinfo returned addresses while every per-server DNS query said NXDOMAIN or had no records.",
-        "Remove the hosts-file entry (C:\\Windows\\System32\\drivers\\etc\\hosts or /etc/hosts) and let DNS "
-        "answer; if it is there on purpose, make sure it is kept current.",
-    ),
-    "dns.hosts_override": CodeDoc(
-        Status.WARN,
-        "The hosts file maps the name to addresses DNS does not give: the connector uses the hosts file's, which "
-        "go stale when Microsoft moves the service (a classic connector failure).",
-        "A hosts-file line names the host, and its addresses are not among the configured DNS servers' answers; "
-        "the line, both answers and the file are in the evidence.",
-        "Remove the line named in the evidence from the hosts file (C:\\Windows\\System32\\drivers\\etc\\hosts or "
-        "/etc/hosts) and let DNS answer; if it is there on purpose, update it to what DNS gives.",
-    ),
-    "dns.inconsistent": CodeDoc(
-        Status.WARN,
-        "The name resolved, but at least one configured DNS server failed or disagreed.",
-        "Some per-server queries returned addresses while others timed out, failed or said NXDOMAIN.",
-        "Fix or remove the failing DNS server: the OS will try it first at times, making lookups slow or "
-        "intermittently failing.",
-    ),
-}
+CODES = Codes(
+    {
+        "dns.ok": CodeDoc(
+            Status.PASS,
+            "The name resolves to addresses that look like public service addresses.",
+            "getaddrinfo (the path the connector uses) returned addresses; with --dns-server, those servers did.",
+            "Nothing to do.",
+        ),
+        "dns.nxdomain": CodeDoc(
+            Status.FAIL,
+            "The resolver says the name does not exist (NXDOMAIN).",
+            "A DNS server answered rcode NXDOMAIN (or getaddrinfo failed with EAI_NONAME / WSAHOST_NOT_FOUND).",
+            "Check the spelling and the tenant ID; make sure the host's DNS servers forward public names (a "
+            "conditional forwarder or split-horizon zone for the domain can hide the public records).",
+        ),
+        "dns.nodata": CodeDoc(
+            Status.FAIL,
+            "The name exists but has no A or AAAA records.",
+            "Every server answered NOERROR with no address records (NODATA) for both A and AAAA.",
+            "A local zone or DNS filter probably overrides the name without addresses; make the resolver forward it.",
+        ),
+        "dns.servfail": CodeDoc(
+            Status.FAIL,
+            "The resolver failed to resolve the name (SERVFAIL or a temporary failure).",
+            "A server answered SERVFAIL, or getaddrinfo failed with EAI_AGAIN / WSATRY_AGAIN.",
+            "The resolver cannot reach upstream DNS or DNSSEC validation failed: check its forwarders and logs.",
+        ),
+        "dns.refused": CodeDoc(
+            Status.FAIL,
+            "The DNS server refused to answer the query.",
+            "A server answered rcode REFUSED.",
+            "The server does not serve recursion to this host: use the resolver this host is meant to use, or "
+            "allow it.",
+        ),
+        "dns.timeout": CodeDoc(
+            Status.FAIL,
+            "No DNS answer arrived in time.",
+            "The query (or getaddrinfo) did not complete within --timeout.",
+            "Check that UDP and TCP 53 to the configured DNS servers are allowed and that those servers are up.",
+        ),
+        "dns.unreachable": CodeDoc(
+            Status.FAIL,
+            "Nothing answers DNS at the configured server: its port is closed or a firewall rejects UDP 53 (an ICMP "
+            "port unreachable came back).",
+            "The DNS query's receive failed with ICMP port unreachable (ECONNREFUSED; on Windows WSAECONNRESET 10054 "
+            "or ERROR_PORT_UNREACHABLE 1234).",
+            "Check the DNS server address this host uses (or --dns-server) and that UDP and TCP 53 to it are allowed.",
+        ),
+        "dns.bad_response": CodeDoc(
+            Status.FAIL,
+            "The DNS server sent a response that cannot be used (malformed, looping or overlong CNAME chain).",
+            "dnspython rejected the response, or the CNAME chain looped or exceeded 16 hops.",
+            "Inspect the resolver's configuration for the name (the evidence holds the chain it returned).",
+        ),
+        "dns.error": CodeDoc(
+            Status.FAIL,
+            "Name resolution failed with a local error.",
+            "getaddrinfo or the socket layer failed with an error that is not a DNS answer.",
+            "Read the error in the evidence; check the host's resolver configuration.",
+        ),
+        "dns.sinkhole": CodeDoc(
+            Status.WARN,
+            "A public name answered with 0.0.0.0, a loopback, private (RFC 1918), CGNAT or link-local address: the "
+            "name may be split-horizon (a private endpoint) or blocked by a DNS filter.",
+            "An answer address falls in 0.0.0.0/8, 127.0.0.0/8, 10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16, "
+            "::, ::1, fc00::/7 or fe80::/10 (0.0.0.0 and :: for any name).",
+            "If you did not set up a private endpoint for this name, ask the DNS team to remove the override or the "
+            "DNS-filter block so the public records are returned.",
+        ),
+        "dns.local_override": CodeDoc(
+            Status.WARN,
+            "The system resolves the name, but DNS does not: the answer comes from the hosts file (or another local "
+            "source). Pinned addresses go stale when Microsoft moves the service.",
+            "getaddrinfo returned addresses while every per-server DNS query said NXDOMAIN or had no records.",
+            "Remove the hosts-file entry (C:\\Windows\\System32\\drivers\\etc\\hosts or /etc/hosts) and let DNS "
+            "answer; if it is there on purpose, make sure it is kept current.",
+        ),
+        "dns.hosts_override": CodeDoc(
+            Status.WARN,
+            "The hosts file maps the name to addresses DNS does not give: the connector uses the hosts file's, which "
+            "go stale when Microsoft moves the service (a classic connector failure).",
+            "A hosts-file line names the host, and its addresses are not among the configured DNS servers' answers; "
+            "the line, both answers and the file are in the evidence.",
+            "Remove the line named in the evidence from the hosts file (C:\\Windows\\System32\\drivers\\etc\\hosts or "
+            "/etc/hosts) and let DNS answer; if it is there on purpose, update it to what DNS gives.",
+        ),
+        "dns.inconsistent": CodeDoc(
+            Status.WARN,
+            "The name resolved, but at least one configured DNS server failed or disagreed.",
+            "Some per-server queries returned addresses while others timed out, failed or said NXDOMAIN.",
+            "Fix or remove the failing DNS server: the OS will try it first at times, making lookups slow or "
+            "intermittently failing.",
+        ),
+    }
+)
 
 _FAILURE_PRIORITY = ("nxdomain", "servfail", "refused", "timeout", "unreachable", "bad_response", "error")
 _SYSTEM_ERRORS = {
@@ -132,14 +135,14 @@ def judge(resolution: Resolution, hosts: tuple[str, list[HostsEntry]] = ("", [])
     if not resolution.addresses:
         code = _failure_code(resolution)
         detail = _failure_detail(resolution)
-        return _finding(code, f"{host}: {detail}", evidence)
+        return CODES.finding(code, f"{host}: {detail}", evidence)
 
     from_dns = {a for answer in resolution.servers for a in answer.addresses}
     pinned = [e for e in entries if e.address not in from_dns]
     if pinned and from_dns:
         first = pinned[0]
         evidence["hosts_override"] = {"hosts": sorted({e.address for e in entries}), "dns": sorted(from_dns)}
-        return _finding(
+        return CODES.finding(
             "dns.hosts_override",
             f"{host}: the hosts file ({hosts_file}:{first.line}) says {first.address}; DNS says "
             + ", ".join(sorted(from_dns)[:4]) + (", ..." if len(from_dns) > 4 else ""),
@@ -150,7 +153,7 @@ def judge(resolution: Resolution, hosts: tuple[str, list[HostsEntry]] = ("", [])
     if odd:
         evidence["sinkhole"] = odd
         listed = ", ".join(f"{a} ({kind})" for a, kind in odd.items())
-        return _finding("dns.sinkhole", f"{host} resolves to {listed} {where}", evidence)
+        return CODES.finding("dns.sinkhole", f"{host} resolves to {listed} {where}", evidence)
 
     dns_silent = resolution.servers and all(a.outcome in ("nxdomain", "nodata") for a in resolution.servers)
     if resolution.source == "system" and dns_silent:
@@ -158,7 +161,7 @@ def judge(resolution: Resolution, hosts: tuple[str, list[HostsEntry]] = ("", [])
         origin = (
             f"the hosts file ({hosts_file}:{entries[0].line})" if entries else "the hosts file or another local source"
         )
-        return _finding(
+        return CODES.finding(
             "dns.local_override",
             f"{host} → {', '.join(resolution.addresses)} from {origin}; DNS says "
             + ", ".join(sorted({a.outcome.upper() for a in resolution.servers})),
@@ -168,11 +171,13 @@ def judge(resolution: Resolution, hosts: tuple[str, list[HostsEntry]] = ("", [])
     failing = [a for a in resolution.servers if a.outcome in _FAILURE_PRIORITY]
     if failing:
         listed = ", ".join(f"{a.server} {a.qtype}: {a.outcome}" for a in failing)
-        return _finding("dns.inconsistent", f"{host} resolved {where}, but some DNS queries failed: {listed}", evidence)
+        return CODES.finding(
+            "dns.inconsistent", f"{host} resolved {where}, but some DNS queries failed: {listed}", evidence
+        )
 
     count = len(resolution.addresses)
     shown = ", ".join(resolution.addresses[:4]) + (", ..." if count > 4 else "")
-    return _finding("dns.ok", f"{host} → {shown} {where}", evidence)
+    return CODES.finding("dns.ok", f"{host} → {shown} {where}", evidence)
 
 
 def _sinkhole(address: str, public: bool) -> str | None:
@@ -211,11 +216,6 @@ def _where(resolution: Resolution) -> str:
     if resolution.source == "system":
         return "via the system resolver"
     return f"via {', '.join(resolution.nameservers)}"
-
-
-def _finding(code: str, summary: str, evidence: dict[str, Any]) -> Finding:
-    doc = CODES[code]
-    return Finding(doc.status, code, summary, evidence, doc.remediation)
 
 
 class DnsResolveCheck:

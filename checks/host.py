@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from preflight import CodeDoc, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.context import RunContext
 from preflight.plan import Plan
 from preflight.winhost import HostReader, Reading, default_reader, read_dword, read_string
@@ -142,9 +142,8 @@ OS_CODES: Final[dict[str, CodeDoc]] = {
 
 def _finding(codes: dict[str, CodeDoc], code: str, summary: str, evidence: dict[str, Any],
              remediation: str | None = None) -> Finding:  # fmt: skip
-    doc = codes.get(code) or SHARED[code]
-    fix = remediation if remediation is not None else (doc.remediation if doc.status != Status.PASS else "")
-    return Finding(doc.status, code, summary, evidence, fix)
+    """A finding from a host check's own codes or the codes every host check shares."""
+    return Codes({**SHARED, **codes}).finding(code, summary, evidence, remediation=remediation)
 
 
 def _unreadable(codes: dict[str, CodeDoc], readings: Sequence[Reading], evidence: dict[str, Any]) -> Finding | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from cryptography import x509
 
-from preflight import CodeDoc, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.certs import facts, is_self_signed, issuer, load_der, matches_host, sct_count, subject
 from preflight.context import RunContext
 from preflight.pathverify import verified_path
@@ -30,79 +30,81 @@ from preflight.plan import Plan
 from preflight.probes.tls import MAX_CHAIN
 from preflight.truststore import expected_roots, os_roots, public_roots
 
-CODES: dict[str, CodeDoc] = {
-    "tls.clean": CodeDoc(
-        Status.PASS,
-        "The served chain leads to one of the profile's expected anchors (Microsoft / DigiCert roots for the "
-        "default profiles): nothing in the path re-signed it.",
-        "Offline path building (cryptography.x509.verification) from the served leaf, with the served "
-        "certificates as intermediates, to the profile's expected_roots.",
-        "Nothing to do.",
-    ),
-    "tls.unexpected_public_ca": CodeDoc(
-        Status.WARN,
-        "The chain is publicly trusted and carries certificate-transparency proofs, but not under the profile's "
-        "anchors: most likely the service changed CA, not interception.",
-        "The chain does not verify to expected_roots but does to the public web PKI (certifi), and the leaf "
-        "embeds SCTs.",
-        "Compare the issuer with Microsoft's published CA list; update the profile's expected_roots if it is "
-        "a new Microsoft CA. If the issuer is unrelated to Microsoft, treat it as interception.",
-    ),
-    "tls.intercepted": CodeDoc(
-        Status.FAIL,
-        "TLS to this endpoint is inspected: the certificate was minted by a CA this host trusts (an enterprise "
-        "inspection CA). The connector's certificate authentication breaks under inspection.",
-        "The chain verifies only against this host's OS trust store, not against the profile's anchors nor the "
-        "public web PKI. The anchor and a product hint are in the evidence.",
-        "Ask the proxy/firewall team to exempt the connector's endpoints (this FQDN and port) from TLS "
-        "inspection; Microsoft requires no inspection or termination of connector TLS. Send them the evidence.",
-    ),
-    "tls.intercepted_untrusted": CodeDoc(
-        Status.FAIL,
-        "The certificate was issued by a CA that neither the profile, the public web PKI nor this host trusts: "
-        "something in the path intercepts TLS, and this host would not even trust it.",
-        "The chain verifies against no store, and it is not simply missing an intermediate of an expected CA.",
-        "Find the device that terminates TLS (issuer and product hint in the evidence) and exempt the "
-        "connector's endpoints from inspection.",
-    ),
-    "tls.bad_extension": CodeDoc(
-        Status.FAIL,
-        "A certificate in the chain carries a critical extension no client understands, so every standard "
-        "client (the connector included) rejects it.",
-        "No path verifies and a served certificate has a critical extension of an unknown type.",
-        "Something non-standard serves this name (not a Microsoft certificate): find it from the issuer in the "
-        "evidence.",
-    ),
-    "tls.chain_too_long": CodeDoc(
-        Status.FAIL,
-        "The server sent a certificate chain longer than this tool evaluates (20), and the part read does not "
-        "verify: no Microsoft endpoint does this, a middlebox or a misconfigured server does.",
-        "The served chain reached the 20-certificate cap and no path to any store could be built from it.",
-        "Find what answers for this name (the issuers are in the evidence) and fix or bypass it.",
-    ),
-    "tls.self_signed": CodeDoc(
-        Status.FAIL,
-        "The endpoint served a self-signed certificate: not the real service (a portal, a test box, or an "
-        "interceptor without a CA).",
-        "The only certificate served is self-signed and in no trust store.",
-        "Check DNS and the path for this name: something other than Microsoft answers.",
-    ),
-    "tls.incomplete_chain": CodeDoc(
-        Status.WARN,
-        "The server did not send the intermediate certificate needed to reach the expected anchors, so "
-        "interception can be neither confirmed nor ruled out.",
-        "The chain verifies against no store, its top certificate is not self-signed, and its issuer belongs to "
-        "the same organisation as an expected anchor (no sign of a foreign CA).",
-        "Usually harmless (clients fetch the intermediate); run again from another network to compare, or check "
-        "the issuer against Microsoft's CA list.",
-    ),
-    "tls.wrong_host": CodeDoc(
-        Status.FAIL,
-        "The certificate served is not for this name: a captive portal, hijacked DNS, or the wrong server.",
-        "The leaf's subjectAltName does not match the host name asked for.",
-        "Check DNS for the name and whether a portal or proxy answers instead of Microsoft.",
-    ),
-}
+CODES = Codes(
+    {
+        "tls.clean": CodeDoc(
+            Status.PASS,
+            "The served chain leads to one of the profile's expected anchors (Microsoft / DigiCert roots for the "
+            "default profiles): nothing in the path re-signed it.",
+            "Offline path building (cryptography.x509.verification) from the served leaf, with the served "
+            "certificates as intermediates, to the profile's expected_roots.",
+            "Nothing to do.",
+        ),
+        "tls.unexpected_public_ca": CodeDoc(
+            Status.WARN,
+            "The chain is publicly trusted and carries certificate-transparency proofs, but not under the profile's "
+            "anchors: most likely the service changed CA, not interception.",
+            "The chain does not verify to expected_roots but does to the public web PKI (certifi), and the leaf "
+            "embeds SCTs.",
+            "Compare the issuer with Microsoft's published CA list; update the profile's expected_roots if it is "
+            "a new Microsoft CA. If the issuer is unrelated to Microsoft, treat it as interception.",
+        ),
+        "tls.intercepted": CodeDoc(
+            Status.FAIL,
+            "TLS to this endpoint is inspected: the certificate was minted by a CA this host trusts (an enterprise "
+            "inspection CA). The connector's certificate authentication breaks under inspection.",
+            "The chain verifies only against this host's OS trust store, not against the profile's anchors nor the "
+            "public web PKI. The anchor and a product hint are in the evidence.",
+            "Ask the proxy/firewall team to exempt the connector's endpoints (this FQDN and port) from TLS "
+            "inspection; Microsoft requires no inspection or termination of connector TLS. Send them the evidence.",
+        ),
+        "tls.intercepted_untrusted": CodeDoc(
+            Status.FAIL,
+            "The certificate was issued by a CA that neither the profile, the public web PKI nor this host trusts: "
+            "something in the path intercepts TLS, and this host would not even trust it.",
+            "The chain verifies against no store, and it is not simply missing an intermediate of an expected CA.",
+            "Find the device that terminates TLS (issuer and product hint in the evidence) and exempt the "
+            "connector's endpoints from inspection.",
+        ),
+        "tls.bad_extension": CodeDoc(
+            Status.FAIL,
+            "A certificate in the chain carries a critical extension no client understands, so every standard "
+            "client (the connector included) rejects it.",
+            "No path verifies and a served certificate has a critical extension of an unknown type.",
+            "Something non-standard serves this name (not a Microsoft certificate): find it from the issuer in the "
+            "evidence.",
+        ),
+        "tls.chain_too_long": CodeDoc(
+            Status.FAIL,
+            "The server sent a certificate chain longer than this tool evaluates (20), and the part read does not "
+            "verify: no Microsoft endpoint does this, a middlebox or a misconfigured server does.",
+            "The served chain reached the 20-certificate cap and no path to any store could be built from it.",
+            "Find what answers for this name (the issuers are in the evidence) and fix or bypass it.",
+        ),
+        "tls.self_signed": CodeDoc(
+            Status.FAIL,
+            "The endpoint served a self-signed certificate: not the real service (a portal, a test box, or an "
+            "interceptor without a CA).",
+            "The only certificate served is self-signed and in no trust store.",
+            "Check DNS and the path for this name: something other than Microsoft answers.",
+        ),
+        "tls.incomplete_chain": CodeDoc(
+            Status.WARN,
+            "The server did not send the intermediate certificate needed to reach the expected anchors, so "
+            "interception can be neither confirmed nor ruled out.",
+            "The chain verifies against no store, its top certificate is not self-signed, and its issuer belongs to "
+            "the same organisation as an expected anchor (no sign of a foreign CA).",
+            "Usually harmless (clients fetch the intermediate); run again from another network to compare, or check "
+            "the issuer against Microsoft's CA list.",
+        ),
+        "tls.wrong_host": CodeDoc(
+            Status.FAIL,
+            "The certificate served is not for this name: a captive portal, hijacked DNS, or the wrong server.",
+            "The leaf's subjectAltName does not match the host name asked for.",
+            "Check DNS for the name and whether a portal or proxy answers instead of Microsoft.",
+        ),
+    }
+)
 
 _PRIORITY = ("tls.intercepted", "tls.intercepted_untrusted", "tls.chain_too_long", "tls.bad_extension",
              "tls.self_signed", "tls.wrong_host",
@@ -249,7 +251,7 @@ class TlsInterceptionCheck:
                 if direct_codes != {code}:
                     evidence["paths_differ"] = True
                     summary += f"; the direct path gives {', '.join(sorted(direct_codes))}"
-        return Finding(CODES[code].status, code, summary, evidence, CODES[code].remediation)
+        return CODES.finding(code, summary, evidence)
 
     async def _direct(
         self, host: str, port: int, ctx: RunContext, expected: Sequence[x509.Certificate],

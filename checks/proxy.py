@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from preflight import CodeDoc, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.context import RunContext
 from preflight.plan import Plan
 from preflight.probes.proxy import TunnelResult
@@ -15,126 +15,130 @@ from preflight.proxy import ProxySettings, redact_url
 
 EFFECTIVE_TARGET = "proxy settings"
 
-EFFECTIVE_CODES: dict[str, CodeDoc] = {
-    "proxy.direct": CodeDoc(
-        Status.PASS,
-        "No proxy is configured: every endpoint is reached directly.",
-        "No --proxy, and no HTTPS_PROXY/HTTP_PROXY/ALL_PROXY in the environment (either case).",
-        "Nothing to do, unless your network requires a proxy: then configure it for the connector "
-        "(<defaultProxy> in its .exe.config) and run again with --proxy.",
-    ),
-    "proxy.configured": CodeDoc(
-        Status.PASS,
-        "A proxy is configured; the evidence lists, per endpoint, the route and where it came from.",
-        "Each target's route is decided from --proxy, then the environment with NO_PROXY.",
-        "Nothing to do; check that the connector itself is configured the same way (its .exe.config).",
-    ),
-    "proxy.divergent": CodeDoc(
-        Status.WARN,
-        "The proxy settings disagree: the connector's configured path (its .exe.config or --proxy), WinHTTP (which "
-        "certificate-revocation fetches are believed to use), WinINET, a WPAD script the route does not follow, "
-        "WinHTTP's own answer (WinHttpGetProxyForUrl) and the environment would send some endpoints different "
-        "ways, so one of them (often CRL/OCSP) may bypass the proxy the connector uses.",
-        "Routes computed from each source separately differ for at least one endpoint (listed per source, with "
-        "the route the run tested).",
-        "Make the connector's proxy (.exe.config), WinHTTP, WPAD and the environment agree, or run with the one "
-        "the connector uses.",
-    ),
-    "proxy.wpad_error": CodeDoc(
-        Status.WARN,
-        "WPAD discovery finds a script (DHCP option 252 or a wpad.<suffix> DNS record) that cannot be fetched or "
-        "fails. Windows components that auto-detect then go without it, after waiting for it on every attempt.",
-        "The first wpad.<suffix> name with an address (or DHCP's URL) gave http://<name>/wpad.dat; its direct GET "
-        "or its evaluation failed. The names asked, the answer and the error are in the evidence.",
-        "Fix or remove the WPAD record (the DNS name or DHCP option 252), or turn off 'Automatically detect "
-        "settings' for the connector's account and configure its proxy explicitly.",
-    ),
-    "proxy.pac_error": CodeDoc(
-        Status.FAIL,
-        "The proxy auto-config script the connector's route follows fails: a syntax error, an exception, no "
-        "FindProxyForURL, or an answer that is not a string. Windows then sends the connector's traffic direct, "
-        "which is what the run tested, and what a proxy-only network blocks.",
-        "The script ran in a JavaScript engine (QuickJS, through dukpy) isolated in a worker process; the engine's "
-        "error and the script's line are in the evidence.",
-        "Fix the PAC script (the error names the line), or configure the connector's proxy explicitly "
-        "(<defaultProxy><proxy proxyaddress> in its .exe.config).",
-    ),
-    "proxy.pac_timeout": CodeDoc(
-        Status.FAIL,
-        "The proxy auto-config script did not answer within --timeout (an endless loop, or far too much work per "
-        "URL): WinHTTP gives up on such a script too.",
-        "The worker evaluating FindProxyForURL ran longer than --timeout of its own time and was stopped.",
-        "Fix the PAC script; until then configure the connector's proxy explicitly.",
-    ),
-    "proxy.pac_too_large": CodeDoc(
-        Status.FAIL,
-        "The proxy auto-config script is larger than 4 MiB: not read, not evaluated.",
-        "The file or the HTTP answer exceeded 4 MiB; reading stopped there.",
-        "Check the URL or file serves the PAC script and not something else; a real PAC is kilobytes.",
-    ),
-    "proxy.pac_unavailable": CodeDoc(
-        Status.FAIL,
-        "The proxy auto-config script the connector's route follows cannot be fetched or read (the name does not "
-        "resolve, the server does not answer, an HTTP error, or a web page instead of a script).",
-        "The file could not be read, or a direct GET of the URL (at most 3 redirects, --timeout) did not return "
-        "200 with a script.",
-        "Make the PAC URL reachable from this host without a proxy (Windows fetches it directly), or fix the path.",
-    ),
-    "proxy.invalid_setting": CodeDoc(
-        Status.WARN,
-        "A proxy setting cannot be used (an https:// or socks URL in the environment, a corrupt WinHTTP record, "
-        "an unreadable connector configuration file).",
-        "A proxy setting did not parse; it was ignored. The problem and where it is are in the evidence.",
-        "Fix or remove the variable named in the evidence.",
-    ),
-}
+EFFECTIVE_CODES = Codes(
+    {
+        "proxy.direct": CodeDoc(
+            Status.PASS,
+            "No proxy is configured: every endpoint is reached directly.",
+            "No --proxy, and no HTTPS_PROXY/HTTP_PROXY/ALL_PROXY in the environment (either case).",
+            "Nothing to do, unless your network requires a proxy: then configure it for the connector "
+            "(<defaultProxy> in its .exe.config) and run again with --proxy.",
+        ),
+        "proxy.configured": CodeDoc(
+            Status.PASS,
+            "A proxy is configured; the evidence lists, per endpoint, the route and where it came from.",
+            "Each target's route is decided from --proxy, then the environment with NO_PROXY.",
+            "Nothing to do; check that the connector itself is configured the same way (its .exe.config).",
+        ),
+        "proxy.divergent": CodeDoc(
+            Status.WARN,
+            "The proxy settings disagree: the connector's configured path (its .exe.config or --proxy), WinHTTP (which "
+            "certificate-revocation fetches are believed to use), WinINET, a WPAD script the route does not follow, "
+            "WinHTTP's own answer (WinHttpGetProxyForUrl) and the environment would send some endpoints different "
+            "ways, so one of them (often CRL/OCSP) may bypass the proxy the connector uses.",
+            "Routes computed from each source separately differ for at least one endpoint (listed per source, with "
+            "the route the run tested).",
+            "Make the connector's proxy (.exe.config), WinHTTP, WPAD and the environment agree, or run with the one "
+            "the connector uses.",
+        ),
+        "proxy.wpad_error": CodeDoc(
+            Status.WARN,
+            "WPAD discovery finds a script (DHCP option 252 or a wpad.<suffix> DNS record) that cannot be fetched or "
+            "fails. Windows components that auto-detect then go without it, after waiting for it on every attempt.",
+            "The first wpad.<suffix> name with an address (or DHCP's URL) gave http://<name>/wpad.dat; its direct GET "
+            "or its evaluation failed. The names asked, the answer and the error are in the evidence.",
+            "Fix or remove the WPAD record (the DNS name or DHCP option 252), or turn off 'Automatically detect "
+            "settings' for the connector's account and configure its proxy explicitly.",
+        ),
+        "proxy.pac_error": CodeDoc(
+            Status.FAIL,
+            "The proxy auto-config script the connector's route follows fails: a syntax error, an exception, no "
+            "FindProxyForURL, or an answer that is not a string. Windows then sends the connector's traffic direct, "
+            "which is what the run tested, and what a proxy-only network blocks.",
+            "The script ran in a JavaScript engine (QuickJS, through dukpy) isolated in a worker process; the engine's "
+            "error and the script's line are in the evidence.",
+            "Fix the PAC script (the error names the line), or configure the connector's proxy explicitly "
+            "(<defaultProxy><proxy proxyaddress> in its .exe.config).",
+        ),
+        "proxy.pac_timeout": CodeDoc(
+            Status.FAIL,
+            "The proxy auto-config script did not answer within --timeout (an endless loop, or far too much work per "
+            "URL): WinHTTP gives up on such a script too.",
+            "The worker evaluating FindProxyForURL ran longer than --timeout of its own time and was stopped.",
+            "Fix the PAC script; until then configure the connector's proxy explicitly.",
+        ),
+        "proxy.pac_too_large": CodeDoc(
+            Status.FAIL,
+            "The proxy auto-config script is larger than 4 MiB: not read, not evaluated.",
+            "The file or the HTTP answer exceeded 4 MiB; reading stopped there.",
+            "Check the URL or file serves the PAC script and not something else; a real PAC is kilobytes.",
+        ),
+        "proxy.pac_unavailable": CodeDoc(
+            Status.FAIL,
+            "The proxy auto-config script the connector's route follows cannot be fetched or read (the name does not "
+            "resolve, the server does not answer, an HTTP error, or a web page instead of a script).",
+            "The file could not be read, or a direct GET of the URL (at most 3 redirects, --timeout) did not return "
+            "200 with a script.",
+            "Make the PAC URL reachable from this host without a proxy (Windows fetches it directly), or fix the path.",
+        ),
+        "proxy.invalid_setting": CodeDoc(
+            Status.WARN,
+            "A proxy setting cannot be used (an https:// or socks URL in the environment, a corrupt WinHTTP record, "
+            "an unreadable connector configuration file).",
+            "A proxy setting did not parse; it was ignored. The problem and where it is are in the evidence.",
+            "Fix or remove the variable named in the evidence.",
+        ),
+    }
+)
 
-TUNNEL_CODES: dict[str, CodeDoc] = {
-    "proxy.ok": CodeDoc(
-        Status.PASS,
-        "The proxy opened a CONNECT tunnel to the endpoint.",
-        "CONNECT host:port through the proxy was answered 2xx.",
-        "Nothing to do.",
-    ),
-    "proxy.auth_required": CodeDoc(
-        Status.FAIL,
-        "The proxy demands authentication (407). The connector cannot authenticate to a proxy: its traffic must "
-        "be allowed anonymously.",
-        "CONNECT was answered 407 Proxy Authentication Required (schemes from Proxy-Authenticate in evidence).",
-        "Exempt the connector host (or these endpoints) from proxy authentication.",
-    ),
-    "proxy.denied": CodeDoc(
-        Status.FAIL,
-        "The proxy refused the CONNECT (403 or another refusal): its policy blocks this host or port.",
-        "CONNECT was answered with a non-2xx status other than 407/502/503/504; the status and the title of the "
-        "proxy's error page are in the evidence.",
-        "Allow CONNECT to this host and port on the proxy (the connector needs 443, and 80 for CRL/OCSP).",
-    ),
-    "proxy.bad_gateway": CodeDoc(
-        Status.FAIL,
-        "The proxy could not reach the endpoint itself (502/503/504).",
-        "CONNECT was answered 502, 503 or 504.",
-        "The proxy's own outbound path (DNS or firewall) is blocked for this host: ask the proxy team.",
-    ),
-    "proxy.unreachable": CodeDoc(
-        Status.FAIL,
-        "The proxy itself cannot be reached (its name does not resolve, or TCP to it fails).",
-        "Resolving the proxy or connecting to its port failed.",
-        "Check the proxy address and port, and that this host may connect to it.",
-    ),
-    "proxy.timeout": CodeDoc(
-        Status.FAIL,
-        "The proxy accepted the connection but did not answer the CONNECT in time.",
-        "No response to CONNECT within --timeout.",
-        "The proxy is overloaded or holds the request (e.g. waiting for authentication): ask the proxy team.",
-    ),
-    "proxy.bad_response": CodeDoc(
-        Status.FAIL,
-        "The proxy answered the CONNECT with something that is not an HTTP response.",
-        "The first line was not an HTTP status line, the headers were too large, or the connection closed.",
-        "Check that the configured address is an HTTP proxy.",
-    ),
-}
+TUNNEL_CODES = Codes(
+    {
+        "proxy.ok": CodeDoc(
+            Status.PASS,
+            "The proxy opened a CONNECT tunnel to the endpoint.",
+            "CONNECT host:port through the proxy was answered 2xx.",
+            "Nothing to do.",
+        ),
+        "proxy.auth_required": CodeDoc(
+            Status.FAIL,
+            "The proxy demands authentication (407). The connector cannot authenticate to a proxy: its traffic must "
+            "be allowed anonymously.",
+            "CONNECT was answered 407 Proxy Authentication Required (schemes from Proxy-Authenticate in evidence).",
+            "Exempt the connector host (or these endpoints) from proxy authentication.",
+        ),
+        "proxy.denied": CodeDoc(
+            Status.FAIL,
+            "The proxy refused the CONNECT (403 or another refusal): its policy blocks this host or port.",
+            "CONNECT was answered with a non-2xx status other than 407/502/503/504; the status and the title of the "
+            "proxy's error page are in the evidence.",
+            "Allow CONNECT to this host and port on the proxy (the connector needs 443, and 80 for CRL/OCSP).",
+        ),
+        "proxy.bad_gateway": CodeDoc(
+            Status.FAIL,
+            "The proxy could not reach the endpoint itself (502/503/504).",
+            "CONNECT was answered 502, 503 or 504.",
+            "The proxy's own outbound path (DNS or firewall) is blocked for this host: ask the proxy team.",
+        ),
+        "proxy.unreachable": CodeDoc(
+            Status.FAIL,
+            "The proxy itself cannot be reached (its name does not resolve, or TCP to it fails).",
+            "Resolving the proxy or connecting to its port failed.",
+            "Check the proxy address and port, and that this host may connect to it.",
+        ),
+        "proxy.timeout": CodeDoc(
+            Status.FAIL,
+            "The proxy accepted the connection but did not answer the CONNECT in time.",
+            "No response to CONNECT within --timeout.",
+            "The proxy is overloaded or holds the request (e.g. waiting for authentication): ask the proxy team.",
+        ),
+        "proxy.bad_response": CodeDoc(
+            Status.FAIL,
+            "The proxy answered the CONNECT with something that is not an HTTP response.",
+            "The first line was not an HTTP status line, the headers were too large, or the connection closed.",
+            "Check that the configured address is an HTTP proxy.",
+        ),
+    }
+)
 
 _TUNNEL_OUTCOMES = {
     "ok": "proxy.ok",
@@ -161,8 +165,7 @@ def judge_tunnel(result: TunnelResult) -> Finding:
             summary += f" — {result.title}"
     else:
         summary = f"{where}: {result.error}"
-    doc = TUNNEL_CODES[code]
-    return Finding(doc.status, code, summary, result.to_json(), doc.remediation)
+    return TUNNEL_CODES.finding(code, summary, result.to_json())
 
 
 def judge_effective(plan: Plan) -> Finding:
@@ -215,24 +218,34 @@ def judge_effective(plan: Plan) -> Finding:
     if settings.pac_failure is not None:
         code, message = settings.pac_failure
         evidence["pac"]["error"] = message
-        return _effective(code, f"{message}; the endpoints were tested on the route without the script", evidence)
+        return EFFECTIVE_CODES.finding(
+            code, f"{message}; the endpoints were tested on the route without the script", evidence
+        )
     if wpad.get("error"):
-        return _effective("proxy.wpad_error", f"WPAD: {wpad['url']} ({wpad.get('via')}): {wpad['error']['message']}; "
-                          "the endpoints were tested on the route without it", evidence)  # fmt: skip
+        return EFFECTIVE_CODES.finding(
+            "proxy.wpad_error",
+            f"WPAD: {wpad['url']} ({wpad.get('via')}): {wpad['error']['message']}; "
+            "the endpoints were tested on the route without it",
+            evidence,
+        )
     if problems:
         evidence["problems"] = problems
-        return _effective("proxy.invalid_setting", f"ignored proxy settings: {'; '.join(problems)}", evidence)
+        return EFFECTIVE_CODES.finding(
+            "proxy.invalid_setting", f"ignored proxy settings: {'; '.join(problems)}", evidence
+        )
     found = _wpad_note(wpad)
     if divergent:
         evidence["divergent"] = divergent
-        return _effective("proxy.divergent", f"proxy sources disagree for {len(divergent)} endpoint(s): "
+        return EFFECTIVE_CODES.finding("proxy.divergent", f"proxy sources disagree for {len(divergent)} endpoint(s): "
                           f"{divergent[0]}{found}", evidence)  # fmt: skip
     proxied = sorted({r["proxy"] for r in routes.values() if r["proxy"]})
     if not proxied:
-        return _effective("proxy.direct", f"no proxy configured: every endpoint is reached directly{found}", evidence)
+        return EFFECTIVE_CODES.finding(
+            "proxy.direct", f"no proxy configured: every endpoint is reached directly{found}", evidence
+        )
     direct = sum(1 for r in routes.values() if r["proxy"] is None)
     summary = f"{len(routes) - direct} endpoint(s) via {', '.join(proxied)}, {direct} direct{found}"
-    return _effective("proxy.configured", summary, evidence)
+    return EFFECTIVE_CODES.finding("proxy.configured", summary, evidence)
 
 
 def _wpad_note(wpad: dict[str, Any]) -> str:
@@ -272,11 +285,6 @@ def _environment(settings: ProxySettings) -> dict[str, Any]:
     if env.no_proxy:
         out[env.no_proxy[0]] = [rule.text for rule in env.no_proxy[1]]
     return out
-
-
-def _effective(code: str, summary: str, evidence: dict[str, Any]) -> Finding:
-    doc = EFFECTIVE_CODES[code]
-    return Finding(doc.status, code, summary, evidence, doc.remediation)
 
 
 class ProxyEffectiveCheck:

@@ -6,73 +6,76 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from preflight import CodeDoc, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.context import RunContext
 from preflight.netutil import family_name, usable_addresses
 from preflight.plan import Plan
 from preflight.probes.tcp import ConnectAttempt
 
-CODES: dict[str, CodeDoc] = {
-    "tcp.open": CodeDoc(
-        Status.PASS,
-        "A TCP connection opened on every address of the host.",
-        "connect() completed on each resolved address (latency in the evidence).",
-        "Nothing to do.",
-    ),
-    "tcp.partial": CodeDoc(
-        Status.WARN,
-        "The host is reachable on this port through some of its addresses but not all (often IPv6 broken, IPv4 fine).",
-        "At least one address connected and at least one failed; each address's outcome is in the evidence.",
-        "Fix the failing path (commonly: allow the port for IPv6 too, or disable IPv6 on a host without IPv6 "
-        "connectivity) so the connector does not stall on the broken addresses.",
-    ),
-    "tcp.refused": CodeDoc(
-        Status.FAIL,
-        "The connection was actively refused (TCP reset, or ICMP port unreachable).",
-        "connect() failed with ECONNREFUSED / WSAECONNREFUSED on every address.",
-        "A firewall rejects the port, or a proxy/DNS override sends the name to a host with nothing listening: "
-        "allow outbound TCP to the host and port.",
-    ),
-    "tcp.filtered": CodeDoc(
-        Status.FAIL,
-        "Nothing answered: the connection attempt timed out, typical of a firewall DROP rule.",
-        "connect() had neither succeeded nor failed within --timeout on every address.",
-        "Allow outbound TCP to the host and port on every firewall in the path (host firewall, perimeter, cloud "
-        "NSG); if the host must use a proxy, configure it (the connector does not find a proxy by itself "
-        "without WPAD or its .exe.config).",
-    ),
-    "tcp.unreachable": CodeDoc(
-        Status.FAIL,
-        "A router reported the destination unreachable or administratively prohibited (ICMP), or this host "
-        "has no route to it.",
-        "connect() failed with EHOSTUNREACH/ENETUNREACH (or EACCES with an ICMPv6 report); on Linux the ICMP "
-        "type, code and the rejecting router's address are read with IP_RECVERR. ENETUNREACH without any ICMP "
-        "means this host has no route (outcome no_route in the evidence).",
-        "Ask the owner of the router named in the evidence (icmp.offender) to allow the traffic, or fix the "
-        "host's routing (default gateway).",
-    ),
-    "tcp.local_block": CodeDoc(
-        Status.FAIL,
-        "This host itself refused to send the connection (local firewall policy or a local reject route).",
-        "connect() failed with EACCES/EPERM without any ICMP report, EINVAL from a local blackhole route, or an "
-        "ICMP reject whose sender is one of this host's own addresses (a local nftables/iptables REJECT). A local "
-        "DROP rule cannot be told apart from a remote one on Linux: it shows as tcp.filtered.",
-        "Allow the outbound connection in this host's firewall (Windows Defender Firewall, nftables, endpoint "
-        "security) or remove the local route.",
-    ),
-    "tcp.error": CodeDoc(
-        Status.FAIL,
-        "The connection failed with an unexpected local error.",
-        "connect() failed with an error number not classified above (it is in the evidence).",
-        "Read the error in the evidence.",
-    ),
-    "tcp.no_address": CodeDoc(
-        Status.SKIP,
-        "No usable address to connect to: the name did not resolve, or only to 0.0.0.0 / loopback.",
-        "DNS gave no address, or only unspecified addresses (any name) or loopback addresses (public names).",
-        "Fix name resolution first (see the dns.resolve result named in caused_by).",
-    ),
-}
+CODES = Codes(
+    {
+        "tcp.open": CodeDoc(
+            Status.PASS,
+            "A TCP connection opened on every address of the host.",
+            "connect() completed on each resolved address (latency in the evidence).",
+            "Nothing to do.",
+        ),
+        "tcp.partial": CodeDoc(
+            Status.WARN,
+            "The host is reachable on this port through some of its addresses but not all (often IPv6 broken, "
+            "IPv4 fine).",
+            "At least one address connected and at least one failed; each address's outcome is in the evidence.",
+            "Fix the failing path (commonly: allow the port for IPv6 too, or disable IPv6 on a host without IPv6 "
+            "connectivity) so the connector does not stall on the broken addresses.",
+        ),
+        "tcp.refused": CodeDoc(
+            Status.FAIL,
+            "The connection was actively refused (TCP reset, or ICMP port unreachable).",
+            "connect() failed with ECONNREFUSED / WSAECONNREFUSED on every address.",
+            "A firewall rejects the port, or a proxy/DNS override sends the name to a host with nothing listening: "
+            "allow outbound TCP to the host and port.",
+        ),
+        "tcp.filtered": CodeDoc(
+            Status.FAIL,
+            "Nothing answered: the connection attempt timed out, typical of a firewall DROP rule.",
+            "connect() had neither succeeded nor failed within --timeout on every address.",
+            "Allow outbound TCP to the host and port on every firewall in the path (host firewall, perimeter, cloud "
+            "NSG); if the host must use a proxy, configure it (the connector does not find a proxy by itself "
+            "without WPAD or its .exe.config).",
+        ),
+        "tcp.unreachable": CodeDoc(
+            Status.FAIL,
+            "A router reported the destination unreachable or administratively prohibited (ICMP), or this host "
+            "has no route to it.",
+            "connect() failed with EHOSTUNREACH/ENETUNREACH (or EACCES with an ICMPv6 report); on Linux the ICMP "
+            "type, code and the rejecting router's address are read with IP_RECVERR. ENETUNREACH without any ICMP "
+            "means this host has no route (outcome no_route in the evidence).",
+            "Ask the owner of the router named in the evidence (icmp.offender) to allow the traffic, or fix the "
+            "host's routing (default gateway).",
+        ),
+        "tcp.local_block": CodeDoc(
+            Status.FAIL,
+            "This host itself refused to send the connection (local firewall policy or a local reject route).",
+            "connect() failed with EACCES/EPERM without any ICMP report, EINVAL from a local blackhole route, or an "
+            "ICMP reject whose sender is one of this host's own addresses (a local nftables/iptables REJECT). A local "
+            "DROP rule cannot be told apart from a remote one on Linux: it shows as tcp.filtered.",
+            "Allow the outbound connection in this host's firewall (Windows Defender Firewall, nftables, endpoint "
+            "security) or remove the local route.",
+        ),
+        "tcp.error": CodeDoc(
+            Status.FAIL,
+            "The connection failed with an unexpected local error.",
+            "connect() failed with an error number not classified above (it is in the evidence).",
+            "Read the error in the evidence.",
+        ),
+        "tcp.no_address": CodeDoc(
+            Status.SKIP,
+            "No usable address to connect to: the name did not resolve, or only to 0.0.0.0 / loopback.",
+            "DNS gave no address, or only unspecified addresses (any name) or loopback addresses (public names).",
+            "Fix name resolution first (see the dns.resolve result named in caused_by).",
+        ),
+    }
+)
 
 # When every address failed, name the most actionable failure.
 _FAILURE_PRIORITY = ("local_block", "unreachable", "no_route", "refused", "filtered", "error")
@@ -98,20 +101,20 @@ def judge(host: str, port: int, attempts: Sequence[ConnectAttempt], ignored: Seq
             f"{host}:{port} open on {_count(opened)} (ipv4), connect {fastest:g} ms; "
             f"IPv6 is not routed on this host, so its {len(unrouted_v6)} IPv6 address(es) are not used"
         )
-        return _finding("tcp.open", summary, evidence)
+        return CODES.finding("tcp.open", summary, evidence)
     if not failed:
         fastest = min(a.latency_ms or 0.0 for a in opened)
         families = "/".join(sorted({a.family for a in opened}))
         summary = f"{host}:{port} open on {_count(opened)} ({families}), connect {fastest:g} ms"
-        return _finding("tcp.open", summary, evidence)
+        return CODES.finding("tcp.open", summary, evidence)
     failures = "; ".join(_describe(a) for a in failed)
     if opened:
         working = ", ".join(a.address for a in opened)
-        return _finding("tcp.partial", f"{host}:{port} open via {working}, but {failures}", evidence)
+        return CODES.finding("tcp.partial", f"{host}:{port} open via {working}, but {failures}", evidence)
     outcomes = {a.outcome for a in failed}
     worst = next(o for o in _FAILURE_PRIORITY if o in outcomes)
     code = _CODE_OF.get(worst, f"tcp.{worst}")
-    return _finding(code, f"{host}:{port} {failures}", evidence)
+    return CODES.finding(code, f"{host}:{port} {failures}", evidence)
 
 
 def _describe(attempt: ConnectAttempt) -> str:
@@ -128,11 +131,6 @@ def _describe(attempt: ConnectAttempt) -> str:
 
 def _count(attempts: Sequence[ConnectAttempt]) -> str:
     return "1 address" if len(attempts) == 1 else f"all {len(attempts)} addresses"
-
-
-def _finding(code: str, summary: str, evidence: dict[str, Any]) -> Finding:
-    doc = CODES[code]
-    return Finding(doc.status, code, summary, evidence, doc.remediation)
 
 
 class TcpConnectCheck:

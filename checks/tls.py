@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from preflight import CodeDoc, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.certs import facts, load_der, matches_host, to_pem
 from preflight.context import RunContext
 from preflight.plan import Plan
@@ -23,79 +23,81 @@ from preflight.probes.tls import Handshake
 from preflight.schannel import SchannelPolicy, read_policy, refusals
 from preflight.winhost import HostReader, default_reader
 
-CODES: dict[str, CodeDoc] = {
-    "tls.ok": CodeDoc(
-        Status.PASS,
-        "TLS 1.2 or newer was negotiated, and the certificate is valid for the name and for the current time.",
-        "A handshake with SNI on every reachable address, without verification; the served leaf is then checked "
-        "offline for the name (subjectAltName) and its validity period at the clock-corrected time.",
-        "Nothing to do.",
-    ),
-    "tls.protocol_too_old": CodeDoc(
-        Status.FAIL,
-        "The endpoint (or a middlebox in front of it) only speaks TLS 1.0/1.1; the connector requires TLS 1.2.",
-        "A TLS >= 1.2 handshake was refused with a protocol-version error and a legacy-only retry succeeded.",
-        "Find the device answering with old TLS (often an inspecting proxy or an old load balancer) and enable "
-        "TLS 1.2 on it; on the connector host enable TLS 1.2 in SCHANNEL and .NET (SchUseStrongCrypto).",
-    ),
-    "tls.reset": CodeDoc(
-        Status.FAIL,
-        "The connection was reset or closed right after the ClientHello: typical of SNI-based filtering.",
-        "TCP connected, then the TLS handshake ended with ECONNRESET or an unexpected EOF before any ServerHello.",
-        "A firewall or proxy filters this name by SNI: allow the FQDN (not only its IP addresses).",
-    ),
-    "tls.alert": CodeDoc(
-        Status.FAIL,
-        "The server (or a middlebox) refused the handshake with a TLS alert.",
-        "The handshake failed with an alert (its name is in the evidence), also on a legacy retry.",
-        "Read the alert: handshake_failure usually means no common cipher or a policy block on the path; "
-        "unrecognized_name means the SNI is not served there.",
-    ),
-    "tls.timeout": CodeDoc(
-        Status.FAIL,
-        "TCP connected but the TLS handshake did not finish in time.",
-        "start_tls did not complete within --timeout.",
-        "Something on the path holds TLS traffic (inspection that stalls, or an MTU black hole): check the proxy "
-        "or firewall between this host and the endpoint.",
-    ),
-    "tls.not_tls": CodeDoc(
-        Status.FAIL,
-        "Something answered on the TLS port but does not speak TLS (often a captive portal or an HTTP proxy).",
-        "OpenSSL reported a wrong version number or a plaintext HTTP answer instead of a ServerHello.",
-        "Find what answers on this address and port (captive portal, transparent HTTP proxy) and let TLS through.",
-    ),
-    "tls.wrong_host": CodeDoc(
-        Status.FAIL,
-        "The certificate served is not for this name: a captive portal, hijacked DNS, or the wrong server.",
-        "The leaf's subjectAltName does not match the host name asked for (RFC 6125 matching).",
-        "Check DNS for the name (dns.resolve evidence) and whether a portal or proxy answers instead of Microsoft.",
-    ),
-    "tls.expired": CodeDoc(
-        Status.FAIL,
-        "A certificate in the served chain has expired (judged at the clock-corrected time).",
-        "notAfter of the leaf or a served intermediate is before the corrected current time.",
-        "If the clock is right, whatever served it is not the real endpoint (or is badly maintained): check for "
-        "a proxy or portal; if clock.skew reports skew, fix the clock first.",
-    ),
-    "tls.not_yet_valid": CodeDoc(
-        Status.FAIL,
-        "A certificate in the served chain is not valid yet (judged at the clock-corrected time).",
-        "notBefore of the leaf or a served intermediate is after the corrected current time.",
-        "Usually this host's clock is behind: see clock.skew; otherwise an inspecting proxy minted it badly.",
-    ),
-    "tls.no_certificate": CodeDoc(
-        Status.FAIL,
-        "The handshake completed but no parseable certificate was served.",
-        "The served chain is empty or its leaf cannot be parsed.",
-        "Something non-standard terminates TLS on the path: identify it from the address in the evidence.",
-    ),
-    "tls.error": CodeDoc(
-        Status.FAIL,
-        "The TLS handshake failed with an unexpected error.",
-        "An error that is none of the above (the text is in the evidence).",
-        "Read the error in the evidence.",
-    ),
-}
+CODES = Codes(
+    {
+        "tls.ok": CodeDoc(
+            Status.PASS,
+            "TLS 1.2 or newer was negotiated, and the certificate is valid for the name and for the current time.",
+            "A handshake with SNI on every reachable address, without verification; the served leaf is then checked "
+            "offline for the name (subjectAltName) and its validity period at the clock-corrected time.",
+            "Nothing to do.",
+        ),
+        "tls.protocol_too_old": CodeDoc(
+            Status.FAIL,
+            "The endpoint (or a middlebox in front of it) only speaks TLS 1.0/1.1; the connector requires TLS 1.2.",
+            "A TLS >= 1.2 handshake was refused with a protocol-version error and a legacy-only retry succeeded.",
+            "Find the device answering with old TLS (often an inspecting proxy or an old load balancer) and enable "
+            "TLS 1.2 on it; on the connector host enable TLS 1.2 in SCHANNEL and .NET (SchUseStrongCrypto).",
+        ),
+        "tls.reset": CodeDoc(
+            Status.FAIL,
+            "The connection was reset or closed right after the ClientHello: typical of SNI-based filtering.",
+            "TCP connected, then the TLS handshake ended with ECONNRESET or an unexpected EOF before any ServerHello.",
+            "A firewall or proxy filters this name by SNI: allow the FQDN (not only its IP addresses).",
+        ),
+        "tls.alert": CodeDoc(
+            Status.FAIL,
+            "The server (or a middlebox) refused the handshake with a TLS alert.",
+            "The handshake failed with an alert (its name is in the evidence), also on a legacy retry.",
+            "Read the alert: handshake_failure usually means no common cipher or a policy block on the path; "
+            "unrecognized_name means the SNI is not served there.",
+        ),
+        "tls.timeout": CodeDoc(
+            Status.FAIL,
+            "TCP connected but the TLS handshake did not finish in time.",
+            "start_tls did not complete within --timeout.",
+            "Something on the path holds TLS traffic (inspection that stalls, or an MTU black hole): check the proxy "
+            "or firewall between this host and the endpoint.",
+        ),
+        "tls.not_tls": CodeDoc(
+            Status.FAIL,
+            "Something answered on the TLS port but does not speak TLS (often a captive portal or an HTTP proxy).",
+            "OpenSSL reported a wrong version number or a plaintext HTTP answer instead of a ServerHello.",
+            "Find what answers on this address and port (captive portal, transparent HTTP proxy) and let TLS through.",
+        ),
+        "tls.wrong_host": CodeDoc(
+            Status.FAIL,
+            "The certificate served is not for this name: a captive portal, hijacked DNS, or the wrong server.",
+            "The leaf's subjectAltName does not match the host name asked for (RFC 6125 matching).",
+            "Check DNS for the name (dns.resolve evidence) and whether a portal or proxy answers instead of Microsoft.",
+        ),
+        "tls.expired": CodeDoc(
+            Status.FAIL,
+            "A certificate in the served chain has expired (judged at the clock-corrected time).",
+            "notAfter of the leaf or a served intermediate is before the corrected current time.",
+            "If the clock is right, whatever served it is not the real endpoint (or is badly maintained): check for "
+            "a proxy or portal; if clock.skew reports skew, fix the clock first.",
+        ),
+        "tls.not_yet_valid": CodeDoc(
+            Status.FAIL,
+            "A certificate in the served chain is not valid yet (judged at the clock-corrected time).",
+            "notBefore of the leaf or a served intermediate is after the corrected current time.",
+            "Usually this host's clock is behind: see clock.skew; otherwise an inspecting proxy minted it badly.",
+        ),
+        "tls.no_certificate": CodeDoc(
+            Status.FAIL,
+            "The handshake completed but no parseable certificate was served.",
+            "The served chain is empty or its leaf cannot be parsed.",
+            "Something non-standard terminates TLS on the path: identify it from the address in the evidence.",
+        ),
+        "tls.error": CodeDoc(
+            Status.FAIL,
+            "The TLS handshake failed with an unexpected error.",
+            "An error that is none of the above (the text is in the evidence).",
+            "Read the error in the evidence.",
+        ),
+    }
+)
 
 _OUTCOME_CODES = {
     "protocol_too_old": "tls.protocol_too_old",
@@ -170,7 +172,7 @@ def judge(host: str, port: int, handshakes: Sequence[Handshake], now: dt.datetim
     if refused:
         more = f" (+{len(set(refused)) - 1} more)" if len(set(refused)) > 1 else ""
         summary += f"; but this host's SCHANNEL would refuse it: {refused[0]}{more}"
-    return Finding(CODES[code].status, code, summary, evidence, CODES[code].remediation)
+    return CODES.finding(code, summary, evidence)
 
 
 def _summary(host: str, port: int, code: str, ev: dict[str, Any], per_address: dict[str, Any]) -> str:

@@ -4,9 +4,9 @@ The public API for check and reporter plugins lives here; built-in checks and re
 entry points, exactly like third-party ones.
 """
 
-from preflight.check import Check, CodeDoc, Reporter
+from preflight.check import Check, CodeDoc, Codes, Reporter
 from preflight.model import CheckResult, Finding, Status, Target
 
 __version__ = "0.1.0"
 
-__all__ = ["Check", "CheckResult", "CodeDoc", "Finding", "Reporter", "Status", "Target", "__version__"]
+__all__ = ["Check", "CheckResult", "CodeDoc", "Codes", "Finding", "Reporter", "Status", "Target", "__version__"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from preflight.model import Finding, Status, Target
 
@@ -22,6 +22,18 @@ class CodeDoc:
     meaning: str
     detection: str
     remediation: str
+
+
+class Codes(dict[str, CodeDoc]):
+    """A check's reason codes with their documentation, and the one way to turn a code into a Finding."""
+
+    def finding(self, code: str, summary: str, evidence: Mapping[str, Any] | None = None, *,
+                remediation: str | None = None) -> Finding:  # fmt: skip
+        """The Finding for `code`: its documented status, and its documented fix unless it passes (a passing
+        result has nothing to fix) or `remediation` says something more precise."""
+        doc = self[code]
+        fix = remediation if remediation is not None else (doc.remediation if doc.status != Status.PASS else "")
+        return Finding(doc.status, code, summary, dict(evidence or {}), fix)
 
 
 @runtime_checkable

@@ -57,3 +57,17 @@ def test_check_descriptions_are_whole_sentences() -> None:
             assert text.strip() and not text.rstrip().endswith((",", ";", "(")), (check.id, text)
     effective = next(c for c in load_checks().checks if c.id == "proxy.effective")
     assert effective.requires.endswith("the connector's .exe.config)")
+
+
+def test_codes_finding_takes_status_and_fix_from_the_documentation() -> None:
+    from preflight import CodeDoc, Codes, Status
+
+    codes = Codes({"x.ok": CodeDoc(Status.PASS, "m", "d", "Nothing to do."),
+                   "x.bad": CodeDoc(Status.FAIL, "m", "d", "Open the port.")})  # fmt: skip
+    ok = codes.finding("x.ok", "fine", {"n": 1})
+    assert (ok.status, ok.code, ok.summary, ok.evidence, ok.remediation) == (Status.PASS, "x.ok", "fine", {"n": 1}, "")
+    bad = codes.finding("x.bad", "closed")
+    assert (bad.status, bad.remediation, bad.evidence) == (Status.FAIL, "Open the port.", {})
+    assert codes.finding("x.bad", "closed", remediation="Open 8398 too.").remediation == "Open 8398 too."
+    with pytest.raises(KeyError):
+        codes.finding("x.undocumented", "?")
