@@ -45,7 +45,9 @@ class Check(Protocol):
     `after` names checks to wait for without depending on their verdict (TLS waits for the clock).
     `reuses_connection`: the check handshakes directly on each address of its targets, so the engine keeps the
     connection the TCP probe opened for it instead of opening a second one.
-    `after` and `reuses_connection` may be left out: the registry gives a check without them () and False.
+    `settings` maps each setting the check reads (with `plan.settings_for(self)`) to its default; a profile's
+    `[checks."<id>"]` table and `--set ID.KEY=VALUE` override them, checked against the default's type.
+    `after`, `reuses_connection` and `settings` may be left out: the registry fills in (), False and {}.
     Every code `run` can return must be documented in `codes`.
     """
 
@@ -55,6 +57,7 @@ class Check(Protocol):
     needs: tuple[str, ...]
     after: tuple[str, ...]
     reuses_connection: bool
+    settings: Mapping[str, Any]
     codes: Mapping[str, CodeDoc]
 
     def targets(self, plan: Plan) -> Iterable[Target]: ...

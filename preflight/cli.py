@@ -20,7 +20,7 @@ from preflight import profile as profile_mod
 from preflight.errors import UsageError
 from preflight.model import Status
 from preflight.output import unwritable_reason, write_atomic, write_stdout
-from preflight.registry import all_codes, load_checks, load_reporters
+from preflight.registry import all_codes, load_checks, load_reporters, registered_check_ids
 
 # The engine, probes and their libraries (httpx, dnspython, cryptography) load only when a command needs them:
 # `preflight --version`, `checks` and `explain` start fast.
@@ -176,6 +176,14 @@ _RUN_OPTIONS = [
         metavar="PEM",
         help="PEM bundle standing for the public web PKI (default: certifi's Mozilla bundle).",
     ),
+    click.option(
+        "--set",
+        "setting_options",
+        multiple=True,
+        metavar="ID.KEY=VALUE",
+        help="A check's setting (repeatable), over the profile's [checks.\"ID\"] table; VALUE is read as TOML "
+        "([443, 8398], 5, true) or taken as a string.",
+    ),
     click.option("--strict", is_flag=True, help="Exit 1 on warnings too."),
     click.option(
         "--quiet", is_flag=True, help="No progress line, and no table on stdout when every format goes to a file."
@@ -243,11 +251,13 @@ def _perform_run(
     proxy_credentials: bool,
     ntp_servers: Sequence[str],
     public_roots: str | None,
+    setting_options: Sequence[str],
     strict: bool,
     quiet: bool,
 ) -> _Outcome:
     import asyncio
 
+    from preflight import checksettings
     from preflight import plan as plan_mod
     from preflight import tenant as tenant_mod
     from preflight.context import RunOptions
@@ -263,13 +273,22 @@ def _perform_run(
     domains = [parse_domain_option(d) for d in wpad_domains]
     if "none" in domains and len(domains) > 1:
         raise UsageError("--wpad-domain none turns discovery off: it cannot be combined with other suffixes")
+    overrides = [checksettings.parse_set_option(text) for text in setting_options]
     profile = profile_mod.load(profile_name)
+    loaded = load_checks(only, skip)
+    if not loaded.checks and not loaded.failures:
+        raise UsageError(
+            f"no check matches --only {' '.join(only)!r} / --skip {' '.join(skip)!r} (see 'preflight checks')"
+        )
+    check_settings = checksettings.resolve(loaded.checks, profile.checks, profile.origin, overrides,
+                                           registered_check_ids())  # fmt: skip
     proxy_settings = _proxy_settings(proxy, proxy_credentials, connector_config)
     known_tenant = _known_tenant(given)
 
     def build_plan(tenant: tenant_mod.TenantResolution, settings: ProxySettings) -> plan_mod.Plan:
         """The plan for a tenant (its GUID fills {tenant_id}), over the proxy settings as they stand."""
-        return plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant.guid, proxy=settings, tenant=tenant)
+        return plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant.guid, proxy=settings, tenant=tenant,
+                              check_settings=check_settings)  # fmt: skip
 
     plan = build_plan(known_tenant, proxy_settings)
     attachments: dict[str, str] = {}
@@ -284,11 +303,6 @@ def _perform_run(
         public_roots=str(Path(public_roots).resolve()) if public_roots else None,
         ntp_servers=tuple(_ntp_server(s) for s in ntp_servers),
     )
-    loaded = load_checks(only, skip)
-    if not loaded.checks and not loaded.failures:
-        raise UsageError(
-            f"no check matches --only {' '.join(only)!r} / --skip {' '.join(skip)!r} (see 'preflight checks')"
-        )
 
     state = RunState()
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
@@ -312,7 +326,7 @@ def _perform_run(
             "service_rows": [{"host": host, "port": port} for host, port in plan_mod.service_rows(plan)],
         },
         host=host_facts(),
-        options=_options_json(options, only, skip, extra, strict, plan.proxy, plan.tenant or known_tenant),
+        options=_options_json(options, only, skip, extra, strict, plan.proxy, plan.tenant or known_tenant, overrides),
         started_at=state.started_at,
         duration_ms=round(((state.finished_at or time.time()) - state.started_at) * 1000),
         results=results,
@@ -629,6 +643,7 @@ def _options_json(
     strict: bool,
     proxy: ProxySettings,
     tenant: TenantResolution,
+    overrides: Sequence[tuple[str, str, Any]] = (),
 ) -> dict[str, Any]:
     return {
         "timeout_s": options.timeout,
@@ -645,6 +660,7 @@ def _options_json(
         "public_roots": options.public_roots,
         "ntp_servers": list(options.ntp_servers),
         "proxy": _proxy_option(proxy),
+        "settings": [{"check": check_id, "key": key, "value": value} for check_id, key, value in overrides],
     }
 
 

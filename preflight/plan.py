@@ -6,7 +6,8 @@ import dataclasses
 import functools
 import ipaddress
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from preflight.errors import UsageError
 from preflight.model import Endpoint, Target
@@ -25,6 +26,13 @@ class Plan:
     endpoints: tuple[Endpoint, ...]
     proxy: ProxySettings = dataclasses.field(default_factory=ProxySettings)
     tenant: TenantResolution | None = None  # how the tenant was found (None: the plan was built without asking)
+    # check id → its settings as resolved for this run (defaults, the profile's [checks."id"], --set)
+    check_settings: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def settings_for(self, check: Any) -> Mapping[str, Any]:
+        """A check's settings for this run: what was resolved for it, else its declared defaults."""
+        resolved = self.check_settings.get(check.id)
+        return resolved if resolved is not None else dict(getattr(check, "settings", {}) or {})
 
     @functools.cached_property
     def _by_host(self) -> dict[str, tuple[Endpoint, ...]]:
@@ -78,10 +86,12 @@ def _target(host: str, port: int | None, rows: list[Endpoint]) -> Target:
 
 
 def build(profile: Profile, *, extra_endpoints: tuple[Endpoint, ...] = (), tenant_id: str | None = None,
-          proxy: ProxySettings | None = None, tenant: TenantResolution | None = None) -> Plan:  # fmt: skip
+          proxy: ProxySettings | None = None, tenant: TenantResolution | None = None,
+          check_settings: Mapping[str, Mapping[str, Any]] | None = None) -> Plan:  # fmt: skip
     values = {"tenant_id": tenant_id}
     endpoints = [_expand(endpoint, values) for endpoint in (*profile.endpoints, *extra_endpoints)]
-    return Plan(profile=profile, endpoints=tuple(endpoints), proxy=proxy or ProxySettings(), tenant=tenant)
+    return Plan(profile=profile, endpoints=tuple(endpoints), proxy=proxy or ProxySettings(), tenant=tenant,
+                check_settings=check_settings or {})  # fmt: skip
 
 
 def service_rows(plan: Plan) -> list[tuple[str, int]]:

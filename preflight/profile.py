@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from preflight.textfile import decode_text
 DEFAULT_PROFILE = "entra-private-access"
 PLACEHOLDERS = frozenset({"tenant_id"})
 
-_TOP_KEYS = {"name": str, "description": str, "endpoint": list, "tls": dict, "clock": dict, "tenant": dict}
+_TOP_KEYS = {"name": str, "description": str, "endpoint": list, "tls": dict, "clock": dict, "tenant": dict,
+             "checks": dict}  # fmt: skip
 _ENDPOINT_KEYS = {"host": str, "ports": list, "purpose": str, "source": str, "tls": bool, "role": str}
 # "service": the row carries the connector's own traffic to the service (a run that did not probe it is incomplete)
 ROLES = ("service",)
@@ -61,6 +63,8 @@ class Profile:
     expected_roots: Path | None = None
     clock: ClockPolicy = ClockPolicy()
     tenant: TenantPolicy = TenantPolicy()
+    # [checks."<id>"] tables: settings for that check (checked against its declared settings when it loads)
+    checks: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 def embedded_names() -> list[str]:
@@ -143,6 +147,11 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
     tenant = TenantPolicy()
     if "tenant" in data:
         tenant = _tenant(data["tenant"], where)
+    checks: dict[str, dict[str, Any]] = {}
+    for check_id, table in data.get("checks", {}).items():
+        if not isinstance(table, dict):
+            raise where.error(("checks", check_id), f'must be a table of settings ([checks."{check_id}"])')
+        checks[check_id] = dict(table)
 
     return Profile(
         name=name,
@@ -153,6 +162,7 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
         expected_roots=expected_roots,
         clock=clock,
         tenant=tenant,
+        checks=checks,
     )
 
 
@@ -318,7 +328,7 @@ class _Locator:
         index: int | None = None
         key: str | None = None
         rest: list[Any] = list(path)
-        if rest and rest[0] in ("endpoint", "tls", "clock", "tenant"):
+        if rest and rest[0] in ("endpoint", "tls", "clock", "tenant", "checks"):
             table = str(rest.pop(0))
             if rest and isinstance(rest[0], int):
                 index = int(rest.pop(0))

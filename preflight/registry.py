@@ -71,6 +71,9 @@ def validate_check(obj: Any) -> str | None:
         return "attribute 'after' must be a tuple of check ids"
     if not isinstance(getattr(obj, "reuses_connection", False), bool):
         return "attribute 'reuses_connection' must be True or False"
+    declared = getattr(obj, "settings", {})
+    if not isinstance(declared, Mapping) or not all(isinstance(k, str) for k in declared):
+        return "attribute 'settings' must map each setting's name to its default"
     codes = getattr(obj, "codes", None)
     if not isinstance(codes, Mapping) or not all(isinstance(v, CodeDoc) for v in codes.values()):
         return "attribute 'codes' must map each reason code to a CodeDoc"
@@ -110,9 +113,14 @@ def load_checks(only: Iterable[str] = (), skip: Iterable[str] = ()) -> Loaded:
     return Loaded(checks=ordered, failures=failures)
 
 
+def registered_check_ids() -> list[str]:
+    """The ids every installed check is registered under (loaded or not)."""
+    return [ep.name for ep in _entry_points(CHECK_GROUP)]
+
+
 def with_defaults(check: Any) -> Check:
     """The protocol's optional attributes, filled in where a plugin left them out."""
-    for name, default in (("after", ()), ("reuses_connection", False)):
+    for name, default in (("after", ()), ("reuses_connection", False), ("settings", {})):
         if not hasattr(check, name):
             setattr(check, name, default)
     return cast(Check, check)

@@ -13,18 +13,23 @@ import pytest
 from dnsserver import Behaviour, DnsServer
 from helpers import ROOT, cli_env, run_cli
 
+EXAMPLE = ROOT / "examples" / "preflight-example-plugin"
+BROKEN = ROOT / "tests" / "fixtures" / "broken_plugin"
+
 
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Install the example plugin package (really, with pip) into a private directory."""
+    """Install the example plugin (the template in examples/) and the broken ones (really, with pip) into a
+    private directory."""
     target = tmp_path_factory.mktemp("plugin-site")
-    source = tmp_path_factory.mktemp("plugin-src") / "example_plugin"
-    shutil.copytree(ROOT / "tests" / "example_plugin", source)  # pip builds in the tree: keep the repo clean
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(source)],
-        check=True, capture_output=True, timeout=180,
-    )  # fmt: skip
+    for package in (EXAMPLE, BROKEN):
+        source = tmp_path_factory.mktemp("plugin-src") / package.name
+        shutil.copytree(package, source)  # pip builds in the tree: keep the repo clean
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+             "--target", str(target), str(source)],
+            check=True, capture_output=True, timeout=180,
+        )  # fmt: skip
     return target
 
 
@@ -85,3 +90,40 @@ def test_builtins_are_registered_through_entry_points_like_plugins() -> None:
     assert checks["dns.resolve"] == "checks.dns:DnsResolveCheck"
     assert checks["tcp.connect"] == "checks.tcp:TcpConnectCheck"
     assert {"table", "json"} <= set(reporters)
+
+
+def test_a_plugin_setting_from_the_profile_and_from_set(plugin_path: Path, dns: DnsServer, tmp_path: Path) -> None:
+    """docs/plugins.md's walk-through: the example check reads allowed_ports; the profile's [checks."id"] table
+    and --set override its default without any change to the tool."""
+    profile = tmp_path / "p.toml"
+    profile.write_text('name = "x"\n[[endpoint]]\nhost = "ok.test"\nports = [443, 8080]\npurpose = "p"\n'
+                       'source = "s"\n[checks."example.port_list"]\nallowed_ports = [443, 8080]\n')  # fmt: skip
+    env = plugin_env(plugin_path)
+
+    def codes(*extra: str) -> dict[str, str]:
+        run = run_cli("run", "--profile", str(profile), "--dns-server", dns.address, "--format", "json",
+                      "--only", "example.port_list", *extra, env=env)  # fmt: skip
+        return {r["target"]["port"]: r["code"] for r in run.report["results"]}
+
+    assert codes() == {443: "example.standard_ports", 8080: "example.standard_ports"}  # the profile's list
+    assert codes("--set", "example.port_list.allowed_ports=[443]") == {443: "example.standard_ports",
+                                                                       8080: "example.odd_port"}  # fmt: skip
+    bad = run_cli("run", "--profile", str(profile), "--set", "example.port_list.allowed_ports=443", env=env)
+    assert bad.code == 2 and bad.stderr.strip().splitlines()[-1].endswith(
+        "--set example.port_list.allowed_ports: 443 is not a list of integers, the type of its default [80, 443, 8398]"
+    )
+    typo = run_cli("run", "--profile", str(profile), "--set", "example.port_list.alowed_ports=[1]", env=env)
+    assert typo.code == 2 and "has no setting 'alowed_ports' (its settings: allowed_ports)" in typo.stderr
+    unknown = run_cli("run", "--profile", str(profile), "--set", "exmaple.port_list.allowed_ports=[1]", env=env)
+    assert unknown.code == 2 and "no installed check has the id 'exmaple.port_list'" in unknown.stderr
+    # a setting for an installed check that --only leaves out is not an error
+    assert run_cli("run", "--profile", str(profile), "--dns-server", dns.address, "--only", "dns.*", "--set",
+                   "example.port_list.allowed_ports=[1]", "--format", "json", env=env).code == 0  # fmt: skip
+
+
+def test_the_example_plugin_is_a_template_that_touches_no_engine_file() -> None:
+    """What a plugin author copies: one module and one entry-point line per check or reporter."""
+    files = sorted(str(p.relative_to(EXAMPLE)) for p in EXAMPLE.rglob("*") if p.is_file())
+    assert files == ["pyproject.toml", "src/preflight_example/__init__.py"]
+    pyproject = (EXAMPLE / "pyproject.toml").read_text()
+    assert '"example.port_list" = "preflight_example:PortListCheck"' in pyproject
