@@ -50,6 +50,15 @@ def netns_available() -> str | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the group markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Namespace tests share the lab's namespace names and clean up each other's leftovers: under pytest-xdist
+    (`--dist loadgroup`) they all run on one worker, one after another, while the other lanes run beside them."""
+    for item in items:
+        if item.get_closest_marker("netns") is not None:
+            item.add_marker(pytest.mark.xdist_group("lab"))
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("netns") is None:
         return
@@ -85,7 +94,15 @@ def report_schema() -> dict[str, Any]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Every lab namespace and /etc/netns entry must be gone when the suite ends, whatever happened."""
+    """Every lab namespace and /etc/netns entry must be gone when the suite ends, whatever happened. Under xdist a
+    worker hands its property-case counts to the controller, which alone looks for leftovers (when every worker
+    is done: a worker that finishes early would see the lab worker's namespaces in use)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from casecount import COUNTS
+
+        workeroutput["casecounts"] = dict(COUNTS)
+        return
     if os.geteuid() != 0 or shutil.which("ip") is None:
         return
     listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
@@ -94,6 +111,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if leftovers:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print(f"\nlab leftovers after the test session: {', '.join(sorted(set(leftovers)))}", file=sys.stderr)
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller adds up the case counts of every xdist worker."""
+    from casecount import COUNTS
+
+    for name, number in getattr(node, "workeroutput", {}).get("casecounts", {}).items():
+        COUNTS[name] = COUNTS.get(name, 0) + number
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

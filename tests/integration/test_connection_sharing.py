@@ -163,7 +163,8 @@ async def _wait_for(condition: Any, what: str) -> None:
 def _context(served: dict[str, Any], ports: dict[str, int], *, concurrency: int = 32) -> RunContext:
     built = plan_module.build(profile_module.load(str(_profile(served["tmp"], served["roots"], ports))))
     selected = {check: list(built.port_targets(tls_only=True)) for check in ("tcp.connect", "tls.handshake")}
-    return RunContext(built, RunOptions(timeout=2, concurrency=concurrency), selected=selected)
+    return RunContext(built, RunOptions(timeout=2, concurrency=concurrency), selected=selected,
+                      reusing={"tls.handshake"})  # fmt: skip
 
 
 def test_parked_connections_are_capped_and_closed_when_the_run_ends(served: dict[str, Any]) -> None:
