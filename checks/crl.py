@@ -156,6 +156,18 @@ def ocsp_request(leaf: x509.Certificate, issuer: x509.Certificate) -> bytes:
     return request.public_bytes(Encoding.DER)
 
 
+def judge_results(target: Target, results: Sequence[dict[str, Any]], *, upstream: str | None = None) -> Finding:
+    """The verdict for one port-80 row from every fetch's row (each already judged by judge_fetch): the worst
+    code by priority, named with its URL; no fetch at all (no address) is a skip pointing at `upstream`. Pure."""
+    if not results:
+        return Finding(Status.SKIP, "run.upstream", f"{target.key}: no address to fetch from", caused_by=upstream)
+    codes = {r["code"] for r in results}
+    code = next(c for c in _PRIORITY if c in codes)
+    worst = next(r for r in results if r["code"] == code)
+    evidence = {"host": target.host, "fetches": list(results), "max_body_bytes": MAX_BODY}
+    return CODES.finding(code, _summary(target.key, code, worst, len(results)), evidence)
+
+
 class CrlFetchCheck:
     id = "crl.fetch"
     title = "CRL and OCSP reachability over HTTP, with the bodies parsed (block pages recognised)"
@@ -174,8 +186,7 @@ class CrlFetchCheck:
             resolution = await ctx.resolve(target.host)
             addresses, _ignored = usable_addresses(target.host, resolution.addresses)
         if not addresses:
-            return Finding(Status.SKIP, "run.upstream", f"{target.key}: no address to fetch from",
-                           caused_by=ctx.result_id_for("dns.resolve", target))  # fmt: skip
+            return judge_results(target, [], upstream=ctx.result_id_for("dns.resolve", target))
         # Each URL is fetched as soon as a chain names it: a filtered TLS endpoint delays the verdict only until
         # its handshake gives up, not by that wait plus every fetch after it.
         fetches: dict[str, list[asyncio.Task[dict[str, Any]]]] = {}
@@ -194,11 +205,7 @@ class CrlFetchCheck:
         finally:
             for fetch in (f for each in fetches.values() for f in each):
                 fetch.cancel()
-        codes = {r["code"] for r in results}
-        code = next(c for c in _PRIORITY if c in codes)
-        worst = next(r for r in results if r["code"] == code)
-        evidence = {"host": target.host, "fetches": results, "max_body_bytes": MAX_BODY}
-        return CODES.finding(code, _summary(target.key, code, worst, len(results)), evidence)
+        return judge_results(target, results)
 
 
 async def _fetch(ctx: RunContext, host: str, proxy: ProxyConfig | None, kind: str, url: str, request: bytes | None,

@@ -120,9 +120,21 @@ _SYSTEM_ERRORS = {
 }
 
 
-def judge(resolution: Resolution, hosts: tuple[str, list[HostsEntry]] = ("", [])) -> Finding:
-    """The verdict on one name, from what both resolution paths observed and the hosts file's lines for it
-    ((file, entries)). Pure."""
+def judge(resolution: Resolution, hosts: tuple[str, list[HostsEntry]] = ("", []), *,
+          proxied: bool = False) -> Finding:  # fmt: skip
+    """The verdict on one name, from what both resolution paths observed, the hosts file's lines for it
+    ((file, entries)) and whether every port of the host goes through a proxy (which then resolves the name: a
+    local failure only matters for direct paths, so it is a warning). Pure."""
+    finding = _judge_resolution(resolution, hosts)
+    if proxied and finding.status == Status.FAIL:
+        return dataclasses.replace(
+            finding, status=Status.WARN,
+            summary=finding.summary + " (only a warning: every port of this host goes through the proxy)",
+        )  # fmt: skip
+    return finding
+
+
+def _judge_resolution(resolution: Resolution, hosts: tuple[str, list[HostsEntry]]) -> Finding:
     evidence: dict[str, Any] = resolution.to_json()
     host = resolution.host
     public = not is_special_use_name(host)
@@ -230,12 +242,7 @@ class DnsResolveCheck:
 
     async def run(self, target: Target, ctx: RunContext) -> Finding:
         file, entries = hostsfile.read()
-        finding = judge(await ctx.resolve(target.host), (file, hostsfile.entries_for(entries, target.host)))
         ports = {p for e in ctx.plan.endpoints_for(target.host) for p in e.ports}
-        if finding.status == Status.FAIL and ports and all(not ctx.plan.route(target.host, p).direct for p in ports):
-            # Through a proxy the proxy resolves the name: a local failure only matters for direct paths.
-            return dataclasses.replace(
-                finding, status=Status.WARN,
-                summary=finding.summary + " (only a warning: every port of this host goes through the proxy)",
-            )  # fmt: skip
-        return finding
+        proxied = bool(ports) and all(not ctx.plan.route(target.host, p).direct for p in ports)
+        return judge(await ctx.resolve(target.host), (file, hostsfile.entries_for(entries, target.host)),
+                     proxied=proxied)  # fmt: skip

@@ -13,10 +13,11 @@ reported by tls.handshake / clock.skew, never as interception.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -203,6 +204,71 @@ def _same_organisation(name: x509.Name, anchors: Sequence[x509.Certificate]) -> 
     return bool(wanted) and any(wanted & orgs(anchor.subject) for anchor in anchors)
 
 
+@dataclasses.dataclass(frozen=True)
+class Anchors:
+    """What a chain is judged against: the profile's expected roots, the public web PKI, this host's store."""
+
+    expected: Sequence[x509.Certificate]
+    public: Sequence[x509.Certificate]
+    os_store: Sequence[x509.Certificate]
+    expected_file: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class InterceptionObserved:
+    """Everything tls.interception saw for one endpoint: the chain served on each path the connector's traffic
+    takes, and, when that path is a proxy, the chains of the direct path (None: not proxied)."""
+
+    host: str
+    port: int
+    now: dt.datetime
+    anchors: Anchors
+    chains: Mapping[str, Sequence[bytes]]  # path (an address, or "via <proxy>") → the served chain
+    direct_chains: Mapping[str, Sequence[bytes]] | None = None
+    upstream: str | None = None  # the tls.handshake result to point at when nothing was served
+
+    @property
+    def key(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def judge_observed(seen: InterceptionObserved) -> Finding:
+    """The whole decision for one endpoint: each path's code, the worst by priority, addresses that disagree,
+    and the direct path compared when the connector's path is a proxy. Pure."""
+    if not seen.chains:
+        return Finding(Status.SKIP, "run.upstream", f"{seen.key}: no certificate was served", caused_by=seen.upstream)
+    anchors = seen.anchors
+    per_address = {
+        path: judge(seen.host, chain, seen.now, expected=anchors.expected, public=anchors.public,
+                    os_store=anchors.os_store)
+        for path, chain in seen.chains.items()
+    }  # fmt: skip
+    codes = {code for code, _ in per_address.values()}
+    code = next(c for c in _PRIORITY if c in codes)
+    evidence: dict[str, Any] = {
+        "host": seen.host,
+        "port": seen.port,
+        "expected_roots": anchors.expected_file,
+        "addresses": {a: {"code": c, **ev} for a, (c, ev) in per_address.items()},
+    }
+    if len(codes) > 1:
+        evidence["mixed"] = "addresses of this host disagree: only some paths are intercepted"
+    first = next(ev for c, ev in per_address.values() if c == code)
+    summary = _summary(seen.key, code, first, per_address)
+    if seen.direct_chains:
+        direct = {}
+        for address, chain in seen.direct_chains.items():
+            direct_code, ev = judge(seen.host, chain, seen.now, expected=anchors.expected, public=anchors.public,
+                                    os_store=anchors.os_store)  # fmt: skip
+            direct[address] = {"code": direct_code, "issuer": ev.get("leaf", {}).get("issuer")}
+        evidence["direct_path"] = direct
+        direct_codes = {d["code"] for d in direct.values()}
+        if direct_codes != {code}:
+            evidence["paths_differ"] = True
+            summary += f"; the direct path gives {', '.join(sorted(direct_codes))}"
+    return CODES.finding(code, summary, evidence)
+
+
 class TlsInterceptionCheck:
     id = "tls.interception"
     title = "TLS interception: does each served chain lead to the profile's expected anchors?"
@@ -216,56 +282,29 @@ class TlsInterceptionCheck:
         return plan.port_targets(tls_only=True)
 
     async def run(self, target: Target, ctx: RunContext) -> Finding:
+        return judge_observed(await self.observe(target, ctx))
+
+    async def observe(self, target: Target, ctx: RunContext) -> InterceptionObserved:
+        """The chains served on the connector's paths (and the direct path's when it goes through a proxy)."""
         assert target.port is not None
         port = target.port
-        served = [h for h in await ctx.handshakes(target.host, port) if h.chain]
-        if not served:
-            return Finding(Status.SKIP, "run.upstream", f"{target.key}: no certificate was served",
-                           caused_by=ctx.result_id_for("tls.handshake", target))  # fmt: skip
-        expected = expected_roots(ctx.plan.profile.expected_roots)
-        public = public_roots(ctx.options.public_roots)
-        system = os_roots()
-        now = ctx.now()
-        per_address = {
-            h.address: judge(target.host, h.chain, now, expected=expected, public=public, os_store=system)
-            for h in served
-        }
-        codes = {code for code, _ in per_address.values()}
-        code = next(c for c in _PRIORITY if c in codes)
-        evidence = {
-            "host": target.host,
-            "port": port,
-            "expected_roots": str(ctx.plan.profile.expected_roots) if ctx.plan.profile.expected_roots else None,
-            "addresses": {a: {"code": c, **ev} for a, (c, ev) in per_address.items()},
-        }
-        if len(codes) > 1:
-            evidence["mixed"] = "addresses of this host disagree: only some paths are intercepted"
-        first = next(ev for c, ev in per_address.values() if c == code)
-        summary = _summary(target.key, code, first, per_address)
-        if ctx.plan.proxied(target):
-            # The verdict is the proxied path's (the connector's); a direct path, if one opens, is compared.
-            direct = await self._direct(target.host, port, ctx, expected, public, system)
-            if direct:
-                evidence["direct_path"] = direct
-                direct_codes = {d["code"] for d in direct.values()}
-                if direct_codes != {code}:
-                    evidence["paths_differ"] = True
-                    summary += f"; the direct path gives {', '.join(sorted(direct_codes))}"
-        return CODES.finding(code, summary, evidence)
+        served = {h.address: h.chain for h in await ctx.handshakes(target.host, port) if h.chain}
+        roots_file = ctx.plan.profile.expected_roots
+        anchors = Anchors(expected_roots(roots_file), public_roots(ctx.options.public_roots), os_roots(),
+                          str(roots_file) if roots_file else None)  # fmt: skip
+        direct = await self._direct_chains(target.host, port, ctx) if served and ctx.plan.proxied(target) else None
+        return InterceptionObserved(target.host, port, ctx.now(), anchors, served, direct,
+                                    ctx.result_id_for("tls.handshake", target))  # fmt: skip
 
-    async def _direct(
-        self, host: str, port: int, ctx: RunContext, expected: Sequence[x509.Certificate],
-        public: Sequence[x509.Certificate], system: Sequence[x509.Certificate],
-    ) -> dict[str, Any]:  # fmt: skip
-        """Codes (and issuers) for the direct path's addresses, when any opens; empty when none does."""
+    async def _direct_chains(self, host: str, port: int, ctx: RunContext) -> dict[str, Sequence[bytes]]:
+        """The chains of the direct path's addresses, when any opens; empty when none does."""
         if not (await ctx.resolve(host)).addresses:
             return {}
-        out: dict[str, Any] = {}
+        out: dict[str, Sequence[bytes]] = {}
         for address in await ctx.open_addresses(host, port):
             handshake = await ctx.handshake(address, port, host=host)
             if handshake.chain:
-                code, ev = judge(host, handshake.chain, ctx.now(), expected=expected, public=public, os_store=system)
-                out[address] = {"code": code, "issuer": ev.get("leaf", {}).get("issuer")}
+                out[address] = handshake.chain
         return out
 
 

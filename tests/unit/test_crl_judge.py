@@ -98,3 +98,28 @@ def test_ocsp_request_is_real_der() -> None:
     issued = leaf(["login.microsoftonline.com"], PKI.issuing)
     request = ocsp.load_der_ocsp_request(ocsp_request(issued.cert, PKI.issuing.cert))
     assert request.serial_number == issued.cert.serial_number
+
+
+RESULT_ROWS = [
+    # (rows, code, words in the summary)
+    ([], "run.upstream", "no address to fetch from"),
+    ([{"kind": "crl", "url": "http://c.test/a.crl", "code": "crl.ok"}], "crl.ok", "1 revocation fetch(es)"),
+    ([{"kind": "crl", "url": "http://c.test/a.crl", "code": "crl.ok"},
+      {"kind": "ocsp", "url": "http://o.test/", "code": "crl.filtered", "tcp": "filtered"}], "crl.filtered", ""),
+    ([{"kind": "crl", "url": "http://c.test/a.crl", "code": "crl.timeout"},
+      {"kind": "crl", "url": "http://c.test/b.crl", "code": "crl.blocked_page", "title": "Blocked", "status": 200,
+       "content_type": "text/html"}], "crl.blocked_page", "b.crl answered with a web page titled 'Blocked'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rows", "code", "words"), RESULT_ROWS)
+def test_judge_results_takes_the_worst_row(rows: list[dict[str, object]], code: str, words: str) -> None:
+    from checks.crl import judge_results
+    from preflight import Target
+
+    finding = judge_results(Target("c.test", 80), rows, upstream="dns.resolve/c.test")
+    assert finding.code == code and words in finding.summary
+    if not rows:
+        assert (finding.status, finding.caused_by) == ("skip", "dns.resolve/c.test")
+    else:
+        assert finding.evidence["fetches"] == rows

@@ -207,3 +207,15 @@ def test_hosts_file_parsing() -> None:
         (1, "127.0.0.1", ("localhost",)), (3, "203.0.113.7", ("login.microsoftonline.com", "login")),
         (4, "198.18.0.1", ("b.test",))]  # fmt: skip
     assert hostsfile.entries_for(HOSTS, "LOGIN.microsoftonline.com.")[0].line == 3
+
+
+@pytest.mark.parametrize(("label", "resolution", "code"), CASES, ids=[c[0] for c in CASES])
+def test_a_host_behind_the_proxy_only_warns(label: str, resolution: Resolution, code: str) -> None:
+    """Every port of the host goes through the proxy, which resolves the name itself: a local failure is a
+    warning, anything else is unchanged."""
+    direct, proxied = judge(resolution), judge(resolution, proxied=True)
+    assert proxied.code == direct.code
+    if direct.status == "fail":
+        assert proxied.status == "warn" and proxied.summary.endswith("every port of this host goes through the proxy)")
+    else:
+        assert (proxied.status, proxied.summary) == (direct.status, direct.summary)

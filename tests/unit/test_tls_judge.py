@@ -244,3 +244,56 @@ def test_one_bad_address_fails_the_port_and_is_named(pki: FakePki) -> None:
 )  # fmt: skip
 def test_classify_ssl_error(reason: str | None, message: str, outcome: str) -> None:
     assert classify_ssl_error(reason, message) == outcome
+
+
+def observed(p: FakePki, chains: dict[str, list[bytes]], direct: dict[str, list[bytes]] | None = None) -> Any:
+    from checks.interception import Anchors, InterceptionObserved
+
+    anchors = Anchors(p.expected, [], [p.inspection_root.cert], "roots.pem")
+    return InterceptionObserved(HOST, 443, NOW, anchors, chains, direct, upstream="tls.handshake/x:443")
+
+
+def clean_chain(p: FakePki) -> list[bytes]:
+    return chain(leaf([HOST], p.issuing), p.issuing)
+
+
+def inspected_chain(p: FakePki) -> list[bytes]:
+    return chain(leaf([HOST], p.inspection_root, sct=0))
+
+
+ENDPOINT_CASES: list[tuple[str, Callable[[FakePki], Any], str, str, dict[str, Any]]] = [
+    # (label, observation, status, code, evidence that must be there)
+    ("nothing served: skip pointing at the handshake", lambda p: observed(p, {}), "skip", "run.upstream", {}),
+    ("one clean path", lambda p: observed(p, {"198.18.0.1": clean_chain(p)}), "pass", "tls.clean", {}),
+    ("addresses disagree: the worst wins, named as mixed",
+     lambda p: observed(p, {"198.18.0.1": clean_chain(p), "198.18.0.2": inspected_chain(p)}),
+     "fail", "tls.intercepted", {"mixed": "addresses of this host disagree: only some paths are intercepted"}),
+    ("proxy path clean, the direct path inspected: the proxy's verdict, the difference named",
+     lambda p: observed(p, {"via http://198.18.1.1:3128": clean_chain(p)}, {"198.18.0.1": inspected_chain(p)}),
+     "pass", "tls.clean", {"paths_differ": True}),
+    ("proxy path inspected, the direct path clean",
+     lambda p: observed(p, {"via http://198.18.1.1:3128": inspected_chain(p)}, {"198.18.0.1": clean_chain(p)}),
+     "fail", "tls.intercepted", {"paths_differ": True}),
+    ("proxy and direct path agree: no difference to report",
+     lambda p: observed(p, {"via http://198.18.1.1:3128": clean_chain(p)}, {"198.18.0.1": clean_chain(p)}),
+     "pass", "tls.clean", {}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("label", "build", "status", "code", "wanted"), ENDPOINT_CASES,
+                         ids=[c[0] for c in ENDPOINT_CASES])  # fmt: skip
+def test_endpoint_verdict(pki: FakePki, label: str, build: Any, status: str, code: str, wanted: dict[str, Any]) -> None:
+    from checks.interception import judge_observed
+
+    finding = judge_observed(build(pki))
+    assert (finding.status, finding.code) == (status, code), finding.summary
+    for key, value in wanted.items():
+        assert finding.evidence[key] == value
+    if "paths_differ" not in wanted and finding.status != "skip":
+        assert "paths_differ" not in finding.evidence
+    if wanted.get("paths_differ"):
+        assert "; the direct path gives" in finding.summary and "direct_path" in finding.evidence
+    if code == "run.upstream":
+        assert finding.caused_by == "tls.handshake/x:443"
+    if "mixed" in wanted:
+        assert "other addresses: 198.18.0.1 tls.clean" in finding.summary
