@@ -2,23 +2,21 @@
 
 Primary source: SNTP against the profile's ntp_servers or --ntp-server. Fallback and cross-check: the Date
 header of a profile endpoint over HTTPS, trusted only when that endpoint's chain is judged clean (an intercepting
-proxy may rewrite Date). Once an offset is measured, the TLS checks judge validity at the corrected time.
+proxy may rewrite Date). The measurement is checks/clocksource.py's, made once per run and shared: the TLS
+checks judge validity at the time it corrects to.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from checks.clocksource import CLOCK_TARGET, measured_offset, observe
 from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.context import RunContext
-from preflight.netutil import is_ip_literal, usable_addresses
-from preflight.plan import Plan, parse_server_option
-from preflight.probes.ntp import DateReading, NtpReading, https_date, query
-from preflight.probes.tls import Opener
-from preflight.truststore import expected_roots, os_roots, public_roots
+from preflight.plan import Plan
+from preflight.probes.ntp import DateReading, NtpReading
 
 CODES = Codes(
     {
@@ -70,9 +68,6 @@ CODES = Codes(
     }
 )
 
-DEFAULT_NTP_PORT = 123
-CLOCK_TARGET = "system clock"
-
 
 _UNRESOLVED_FIX = ("Fix name resolution first (the dns.resolve findings; the NTP server's DNS outcome is in the "
                    "evidence): the clock is checked once names resolve.")  # fmt: skip
@@ -89,14 +84,11 @@ def judge(readings: Sequence[NtpReading], date: DateReading | None, date_trusted
         "thresholds_s": {"warn": warn_s, "fail": fail_s},
     }
     good = [r for r in readings if r.outcome == "ok" and r.sample is not None]
-    if good:
-        best = min(good, key=lambda r: r.uncertainty_s or 0.0)
-        assert best.sample is not None and best.uncertainty_s is not None
-        offset, uncertainty, source = best.sample.offset_s, best.uncertainty_s, f"NTP {best.server}"
-        if date and date.outcome == "ok" and date_trusted and date.offset_s is not None:
+    measured = measured_offset(readings, date, date_trusted)
+    if measured is not None:
+        offset, uncertainty, source = measured.seconds, measured.uncertainty_s, measured.source
+        if good and date and date.outcome == "ok" and date_trusted and date.offset_s is not None:
             evidence["cross_check_difference_s"] = round(date.offset_s - offset, 3)
-    elif date and date.outcome == "ok" and date_trusted and date.offset_s is not None:
-        offset, uncertainty, source = date.offset_s, date.uncertainty_s or 0.5, f"HTTPS Date of {date.host}"
     else:
         unresolved = bool(readings) and all(r.outcome == "unresolved" for r in readings)
         why = "no NTP server answered" if readings else "no NTP server configured"
@@ -146,80 +138,7 @@ class ClockSkewCheck:
 
     async def run(self, target: Target, ctx: RunContext) -> Finding:
         policy = ctx.plan.profile.clock
-        servers = list(ctx.options.ntp_servers) or list(policy.ntp_servers)
-        # The NTP servers and the HTTPS Date are asked at once: one silent source must not hold up the others.
-        readings, (date, trusted) = await asyncio.gather(
-            asyncio.gather(*(self._ntp(ctx, server) for server in servers)), self._https_date(ctx)
-        )
-        dns_root = await self._dns_root(ctx) if date is None else None
-        finding, offset = judge(readings, date, trusted, policy.warn_s, policy.fail_s, dns_root)
-        if offset is not None:
-            ctx.clock_offset_s = offset
+        seen = await observe(ctx)
+        finding, _offset = judge(seen.readings, seen.date, seen.date_trusted, policy.warn_s, policy.fail_s,
+                                 seen.dns_root)  # fmt: skip
         return finding
-
-    async def _ntp(self, ctx: RunContext, server: str) -> NtpReading:
-        host, port = _split_server(server)
-        if is_ip_literal(host):
-            addresses = [host]
-        else:
-            resolution = await ctx.resolve(host)
-            addresses, _ = usable_addresses(host, resolution.addresses)
-        if not addresses:
-            answered = ", ".join(sorted({a.outcome for a in resolution.servers})) or "no answer"
-            return NtpReading(server, None, port, "unresolved", reason=f"{host} did not resolve ({answered})")
-        address = sorted(addresses, key=lambda a: ":" in a)[0]  # IPv4 first: NTP is most often allowed there
-        async with ctx.slot(host):
-            return await query(server, address, port, min(ctx.options.timeout, 2.0))
-
-    async def _dns_root(self, ctx: RunContext) -> str | None:
-        """The dns.resolve result of the first TLS endpoint whose name did not resolve (the resolutions are shared:
-        nothing is asked again), when no HTTPS Date could be had."""
-        for target in ctx.plan.port_targets(tls_only=True):
-            if target.wildcard or target.missing or ctx.plan.proxied(target):
-                continue
-            resolution = await ctx.resolve(target.host)
-            if not usable_addresses(target.host, resolution.addresses)[0]:
-                return ctx.result_id_for("dns.resolve", Target(target.host))
-        return None
-
-    async def _https_date(self, ctx: RunContext) -> tuple[DateReading | None, bool]:
-        """The Date of the first TLS endpoint whose path opens (in the order they open: a filtered endpoint first
-        in the profile must not cost a whole timeout), trusted only if its chain is clean."""
-        from checks.interception import judge as judge_interception
-
-        async def opened(target: Target) -> tuple[Target, list[tuple[str, Opener | None]]]:
-            assert target.port is not None
-            return target, await ctx.paths(target.host, target.port)
-
-        candidates = [asyncio.ensure_future(opened(t)) for t in ctx.plan.port_targets(tls_only=True)
-                      if not (t.wildcard or t.missing or t.port is None)]  # fmt: skip
-        try:
-            for next_open in asyncio.as_completed(candidates):
-                target, paths = await next_open
-                if not paths:
-                    continue
-                assert target.port is not None
-                label, opener = paths[0]
-                async with ctx.slot(target.host):
-                    reading = await https_date(target.host, label, target.port, ctx.options.timeout, opener=opener)
-                if reading.outcome == "error":
-                    continue
-                expected = expected_roots(ctx.plan.profile.expected_roots)
-                public = public_roots(ctx.options.public_roots)
-                code, _ = judge_interception(
-                    target.host, reading.chain, ctx.now(), expected=expected, public=public, os_store=os_roots()
-                )
-                return reading, code == "tls.clean"
-            return None, False
-        finally:
-            for candidate in candidates:
-                candidate.cancel()
-
-
-def _split_server(server: str) -> tuple[str, int]:
-    if is_ip_literal(server.strip("[]")) or server.startswith("["):
-        return parse_server_option(server, option="--ntp-server", default_port=DEFAULT_NTP_PORT)
-    host, sep, port = server.rpartition(":")
-    if sep and port.isascii() and port.isdigit():
-        return host, int(port)
-    return server, DEFAULT_NTP_PORT

@@ -23,10 +23,11 @@ from typing import Any
 
 from cryptography import x509
 
+from checks.clocksource import corrected_now
 from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.certs import facts, is_self_signed, issuer, load_der, matches_host, sct_count, subject
 from preflight.context import RunContext
-from preflight.pathverify import verified_path
+from preflight.pathverify import judging_time, verified_path
 from preflight.plan import Plan
 from preflight.probes.tls import MAX_CHAIN
 from preflight.truststore import expected_roots, os_roots, public_roots
@@ -126,15 +127,6 @@ def product_hint(issuer_text: str) -> str | None:
     return None
 
 
-def _judging_time(chain: Sequence[x509.Certificate], now: dt.datetime) -> dt.datetime:
-    """Now, moved inside the served certificates' common validity window if it falls outside it."""
-    start = max(c.not_valid_before_utc for c in chain)
-    end = min(c.not_valid_after_utc for c in chain)
-    if start <= now <= end or start > end:
-        return now
-    return start + (end - start) / 2
-
-
 def judge(
     host: str, chain_der: Sequence[bytes], now: dt.datetime, *, expected: Sequence[x509.Certificate],
     public: Sequence[x509.Certificate], os_store: Sequence[x509.Certificate],
@@ -153,7 +145,7 @@ def judge(
     if not matches_host(leaf, host):
         return "tls.wrong_host", evidence
     # Whole seconds, as certificates state their validity: chains judged within the same second share a verdict.
-    when = _judging_time(chain, now.replace(microsecond=0))
+    when = judging_time(chain, now.replace(microsecond=0))
     evidence["judged_at"] = when.isoformat()
     for store_name, anchors, relaxed, code in (
         ("expected", expected, False, "tls.clean"),
@@ -274,7 +266,6 @@ class TlsInterceptionCheck:
     title = "TLS interception: does each served chain lead to the profile's expected anchors?"
     requires = "a TLS handshake (tls.handshake); the profile's expected_roots; the OS trust store"
     needs: tuple[str, ...] = ("tls.handshake",)
-    after: tuple[str, ...] = ("clock.skew",)
     reuses_connection = True  # the handshake runs on the connection tcp.connect opened
     codes = CODES
 
@@ -293,7 +284,7 @@ class TlsInterceptionCheck:
         anchors = Anchors(expected_roots(roots_file), public_roots(ctx.options.public_roots), os_roots(),
                           str(roots_file) if roots_file else None)  # fmt: skip
         direct = await self._direct_chains(target.host, port, ctx) if served and ctx.plan.proxied(target) else None
-        return InterceptionObserved(target.host, port, ctx.now(), anchors, served, direct,
+        return InterceptionObserved(target.host, port, await corrected_now(ctx), anchors, served, direct,
                                     ctx.result_id_for("tls.handshake", target))  # fmt: skip
 
     async def _direct_chains(self, host: str, port: int, ctx: RunContext) -> dict[str, Sequence[bytes]]:

@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from checks.clocksource import corrected_now
 from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.certs import facts, load_der, matches_host, to_pem
 from preflight.context import RunContext
@@ -210,7 +211,6 @@ class TlsHandshakeCheck:
     title = "TLS 1.2+ handshake with SNI on every reachable address; certificate valid for the name and time"
     requires = "outbound TCP (tcp.connect open); TLS endpoints of the profile (tls = true, or ports 443/8398)"
     needs: tuple[str, ...] = ("tcp.connect", "proxy.tunnel")
-    after: tuple[str, ...] = ("clock.skew",)  # validity is judged at the clock-corrected time
     reuses_connection = True  # the handshake runs on the connection tcp.connect opened
     codes = CODES
     reader: HostReader | None = None  # this host's registry (None: the platform's; tests set a fake)
@@ -235,4 +235,4 @@ class TlsHandshakeCheck:
             upstream = "proxy.tunnel" if ctx.plan.proxied(target) else "tcp.connect"
             return Finding(Status.SKIP, "run.upstream", f"{target.key}: no path opened (see {upstream})",
                            caused_by=ctx.result_id_for(upstream, target))  # fmt: skip
-        return judge(target.host, port, handshakes, ctx.now(), await self.schannel(ctx))
+        return judge(target.host, port, handshakes, await corrected_now(ctx), await self.schannel(ctx))

@@ -59,8 +59,6 @@ class RunContext:
         # A connect only waits for an answer from its own destination: its start is paced, it holds no slot
         self._pacer = StartPacer()
         self.started = time.monotonic()
-        # Set by the clock check once it has measured one: TLS validity is judged at the corrected time.
-        self.clock_offset_s: float | None = None
         # (host, port) pairs a direct handshake is planned for (the targets of checks that reuse the TCP probe's
         # connection); their connections are parked, at most one per concurrency slot, so parked sockets never
         # outnumber the run's own limit.
@@ -73,8 +71,12 @@ class RunContext:
         self._parked: dict[tuple[str, int], tuple[tls_probe.Connected, float]] = {}  # → (connection, since)
 
     def now(self) -> dt.datetime:
-        """The corrected current time (this host's clock plus the measured offset, when there is one)."""
-        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.clock_offset_s or 0.0)
+        """This host's current time (checks that judge validity ask the shared clock measurement to correct it)."""
+        return dt.datetime.now(dt.UTC)
+
+    def runs(self, check_id: str) -> bool:
+        """Whether a check is part of this run (selected, with at least one target)."""
+        return bool(self._selected.get(check_id))
 
     @contextlib.asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:

@@ -135,3 +135,13 @@ def _name_key(leaf: x509.Certificate, name: str, constrained: bool) -> str:
         return name
     wildcard = f"*.{rest}"
     return wildcard if wildcard in dns_names else name
+
+
+def judging_time(chain: Sequence[x509.Certificate], now: dt.datetime) -> dt.datetime:
+    """Now, moved inside the served certificates' common validity window if it falls outside it: trust is judged
+    apart from time (an expired certificate or a skewed clock is reported as such, never as interception)."""
+    start = max(c.not_valid_before_utc for c in chain)
+    end = min(c.not_valid_after_utc for c in chain)
+    if start <= now <= end or start > end:
+        return now
+    return start + (end - start) / 2
