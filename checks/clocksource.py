@@ -15,9 +15,8 @@ from cryptography import x509
 
 from preflight import Context, Target
 from preflight.certs import load_der, matches_host
-from preflight.netutil import is_ip_literal, usable_addresses
+from preflight.netutil import is_ip_literal, split_host_port, usable_addresses
 from preflight.pathverify import judging_time, verified_path
-from preflight.plan import parse_server_option
 from preflight.probes.ntp import DateReading, NtpReading, https_date, query
 from preflight.probes.tls import Opener
 from preflight.truststore import expected_roots
@@ -147,9 +146,5 @@ def chain_is_clean(host: str, chain_der: Sequence[bytes], now: dt.datetime,
 
 
 def split_server(server: str) -> tuple[str, int]:
-    if is_ip_literal(server.strip("[]")) or server.startswith("["):
-        return parse_server_option(server, option="--ntp-server", default_port=DEFAULT_NTP_PORT)
-    host, sep, port = server.rpartition(":")
-    if sep and port.isascii() and port.isdigit():
-        return host, int(port)
-    return server, DEFAULT_NTP_PORT
+    """An NTP server (the profile's or --ntp-server, both checked when read) as (host, port)."""
+    return split_host_port(server, option="NTP server", default_port=DEFAULT_NTP_PORT, valid_name=bool)

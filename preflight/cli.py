@@ -570,18 +570,13 @@ def _read_bounded(path: str, limit: int = 1024 * 1024) -> str:
         return handle.read(limit).decode("utf-8", errors="replace")
 
 
-def _ascii_digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()  # str.isdigit alone accepts "²", which int() rejects
-
-
 def _ntp_server(value: str) -> str:
-    text = value.strip()
-    host = text.rsplit(":", 1)[0] if text.count(":") == 1 else text.strip("[]").split("]:")[0]
-    if not text or not (profile_mod.is_valid_host(host.strip("[]")) and "{" not in host):
-        raise UsageError(f"--ntp-server {value!r}: expected HOST[:PORT] or [IPV6]:PORT")
-    if text.count(":") == 1 and not _ascii_digits(text.rsplit(":", 1)[1]):
-        raise UsageError(f"--ntp-server {value!r}: {text.rsplit(':', 1)[1]!r} is not a port")
-    return text
+    """An --ntp-server value, checked (HOST[:PORT], [IPV6]:PORT) and kept as written."""
+    from preflight.netutil import split_host_port
+
+    split_host_port(value, option="--ntp-server", default_port=123,
+                    valid_name=lambda host: profile_mod.is_valid_host(host) and "{" not in host)  # fmt: skip
+    return value.strip()
 
 
 def _destinations(formats: Sequence[str], output: str, known: set[str]) -> list[tuple[str, str]]:
@@ -829,6 +824,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         cli.main(args=args, prog_name="preflight")
     finally:
         signals.outputs_written()  # a console close waiting for the report may now let Windows end the process
+        signals.hold_at_exit()
     sys.exit(0)
 
 

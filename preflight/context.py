@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from preflight.model import Target, result_id
-from preflight.netutil import is_ip_literal, is_unspecified, usable_addresses
+from preflight.netutil import bracketed, is_ip_literal, is_unspecified, usable_addresses
 from preflight.pacing import StartPacer
 from preflight.plan import Plan
 from preflight.probes import dns as dns_probe
@@ -272,7 +272,7 @@ def _proxy_url(proxy: ProxyConfig, address: str, use_credentials: bool) -> str:
     """The URL httpx needs for a proxy: credentials only if the user asked for them to be sent."""
     from urllib.parse import quote
 
-    host = f"[{address}]" if ":" in address else address
+    host = bracketed(address)
     auth = ""
     if use_credentials and proxy.username is not None:
         auth = f"{quote(proxy.username, safe='')}:{quote(proxy.password or '', safe='')}@"

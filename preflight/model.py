@@ -7,6 +7,8 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
+from preflight.netutil import bracketed
+
 
 class Status(enum.StrEnum):
     PASS = "pass"
@@ -67,7 +69,7 @@ class Target:
 
     @property
     def key(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = bracketed(self.host)
         key = host if self.port is None else f"{host}:{self.port}"
         if self.address is not None:
             key += f"@{self.address}"

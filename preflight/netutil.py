@@ -1,4 +1,5 @@
-"""Address and name classification shared by checks.
+"""Addresses, names and host:port text: classification shared by checks, and the one place that brackets an IPv6
+address and splits HOST[:PORT].
 
 The address functions are memoised: every check of every endpoint asks them about the same few addresses, and
 parsing an address with ipaddress costs more than the question."""
@@ -7,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+from preflight.errors import UsageError
 
 # Names under these suffixes never exist in public DNS (RFC 6761, RFC 8375, ICANN's .internal), so a private
 # answer for them says nothing about split-horizon DNS or sinkholing.
@@ -112,3 +115,44 @@ def udp_port_unreachable(exc: BaseException) -> bool:
     if getattr(exc, "winerror", None) in _UDP_UNREACHABLE_WINERRORS:
         return True
     return isinstance(exc, (ConnectionRefusedError, ConnectionResetError))
+
+
+def bracketed(host: str) -> str:
+    """An IPv6 address in brackets, as URLs and HOST:PORT text need it; anything else unchanged."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def split_host_port(value: str, *, option: str, default_port: int,
+                    valid_name: Callable[[str], bool] | None = None) -> tuple[str, int]:  # fmt: skip
+    """`HOST[:PORT]`, `[IPV6]:PORT`, `[IPV6]` or a bare IPv6 address, as (host, port). Without `valid_name` the
+    host must be an IP address (returned in its normal form); with it, a name it accepts is allowed too. Errors
+    are one line naming `option` and the value."""
+    text = value.strip()
+    port_text: str | None = None
+    if text.startswith("["):
+        close = text.find("]")
+        if close < 0:
+            raise UsageError(f"{option} {value!r}: missing ']'")
+        host, rest = text[1:close], text[close + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise UsageError(f"{option} {value!r}: expected [IPV6]:PORT")
+            port_text = rest[1:]
+        if not is_ip_literal(host) or ":" not in host:
+            raise UsageError(f"{option} {value!r}: {host!r} is not an IPv6 address")
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host = text
+    if port_text is not None and not (port_text.isascii() and port_text.isdigit()):
+        raise UsageError(f"{option} {value!r}: {port_text!r} is not a port")
+    port = int(port_text) if port_text is not None else default_port
+    if not 1 <= port <= 65535:
+        raise UsageError(f"{option} {value!r}: port {port} is out of range")
+    if is_ip_literal(host):
+        return str(ipaddress.ip_address(host)), port
+    if valid_name is None:
+        raise UsageError(f"{option} {value!r}: {host!r} is not an IP address")
+    if not valid_name(host):
+        raise UsageError(f"{option} {value!r}: expected HOST[:PORT] or [IPV6]:PORT")
+    return host, port

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from preflight.errors import UsageError
 from preflight.model import Endpoint, Target
+from preflight.netutil import bracketed, split_host_port
 from preflight.profile import Profile, is_valid_host
 from preflight.proxy import ProxySettings, Route
 
@@ -163,34 +164,9 @@ def _url_endpoint(value: str, text: str) -> str:
         raise UsageError(f"--endpoint {value!r}: only http:// and https:// URLs, or HOST:PORT[,PORT...]")
     if not parts.hostname:
         raise UsageError(f"--endpoint {value!r}: the URL has no host")
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"{host}:{port or DEFAULT_PORTS[scheme]}"
+    return f"{bracketed(parts.hostname)}:{port or DEFAULT_PORTS[scheme]}"
 
 
 def parse_server_option(value: str, *, option: str, default_port: int) -> tuple[str, int]:
     """`IP[:PORT]` or `[IPV6]:PORT` for --dns-server."""
-    text = value.strip()
-    port = default_port
-    if text.startswith("["):
-        close = text.find("]")
-        if close < 0:
-            raise UsageError(f"{option} {value!r}: missing ']'")
-        host, rest = text[1:close], text[close + 1 :]
-        if rest:
-            if not rest.startswith(":") or not (rest[1:].isascii() and rest[1:].isdigit()):
-                raise UsageError(f"{option} {value!r}: expected [IPV6]:PORT")
-            port = int(rest[1:])
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-        if not (port_text.isascii() and port_text.isdigit()):
-            raise UsageError(f"{option} {value!r}: {port_text!r} is not a port")
-        port = int(port_text)
-    else:
-        host = text
-    try:
-        address = str(ipaddress.ip_address(host))
-    except ValueError:
-        raise UsageError(f"{option} {value!r}: {host!r} is not an IP address") from None
-    if not 1 <= port <= 65535:
-        raise UsageError(f"{option} {value!r}: port {port} is out of range")
-    return address, port
+    return split_host_port(value, option=option, default_port=default_port)

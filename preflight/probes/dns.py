@@ -22,7 +22,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from preflight.netutil import udp_port_unreachable
+from preflight.netutil import bracketed, udp_port_unreachable
 
 MAX_CNAME_HOPS = 16
 
@@ -281,7 +281,7 @@ async def resolve(
 
 def _server_label(server: tuple[str, int]) -> str:
     address, port = server
-    host = f"[{address}]" if ":" in address else address
+    host = bracketed(address)
     return host if port == 53 else f"{host}:{port}"
 
 

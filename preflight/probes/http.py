@@ -13,6 +13,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from preflight.netutil import bracketed
+
 MAX_BODY = 4 * 1024 * 1024  # bytes read from any HTTP peer; the rest is not read
 MAX_HEADER_NOTE = 200
 EXCHANGE_TIMEOUTS = 3  # a whole request/response may take this many --timeout periods
@@ -64,7 +66,7 @@ def page_title(body: bytes) -> str | None:
 
 def _address_url(url: str, address: str) -> tuple[str, str]:
     parts = urlsplit(url)
-    host = f"[{address}]" if ":" in address else address
+    host = bracketed(address)
     netloc = host if parts.port is None else f"{host}:{parts.port}"
     target = parts._replace(netloc=netloc).geturl()
     return target, parts.netloc

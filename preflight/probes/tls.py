@@ -19,6 +19,8 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from preflight.netutil import is_ip_literal
+
 ALPN = ["h2", "http/1.1"]
 MAX_CHAIN = 20  # certificates kept from a served chain; OpenSSL itself caps the handshake message size
 
@@ -154,7 +156,7 @@ async def handshake(address: str, port: int, sni: str, timeout: float, *, legacy
     connected = time.monotonic()
     connect_ms = round((connected - start) * 1000, 2)
     ctx = legacy_context() if legacy else modern_context()
-    server_hostname = sni if not _is_ip(sni) else None
+    server_hostname = sni if not is_ip_literal(sni) else None
     try:
         await writer.start_tls(ctx, server_hostname=server_hostname, ssl_handshake_timeout=timeout)
     except _HANDSHAKE_FAILURES as exc:
@@ -248,7 +250,7 @@ async def _direct_handshake(address: str, port: int, sni: str, timeout: float, l
         connected = time.monotonic()
         incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         ctx = legacy_context() if legacy else modern_context()
-        tls = ctx.wrap_bio(incoming, outgoing, server_hostname=sni if not _is_ip(sni) else None)
+        tls = ctx.wrap_bio(incoming, outgoing, server_hostname=sni if not is_ip_literal(sni) else None)
         try:
             async with asyncio.timeout(timeout):
                 while True:
@@ -309,13 +311,3 @@ async def observe(address: str, port: int, sni: str, timeout: float, *, opener: 
 def _abort(writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(Exception):
         writer.transport.abort()
-
-
-def _is_ip(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

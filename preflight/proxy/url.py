@@ -8,6 +8,7 @@ import re
 from urllib.parse import unquote, urlsplit
 
 from preflight.errors import UsageError
+from preflight.netutil import bracketed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +24,7 @@ class ProxyConfig:
         """The URL without its userinfo: the only form that may be printed, written or used as a key. Not even a
         mask of the credentials: a masked URL still looks like one carrying credentials to every scanner (the
         bundle's self-audit among them); `has_credentials` says whether there were any."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = bracketed(self.host)
         return f"{self.scheme}://{host}:{self.port}"
 
     @property

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from xml.etree import ElementTree
 
+from preflight.netutil import bracketed
 from preflight.proxy.url import ProxyConfig, parse_proxy_url
 from preflight.textfile import decode_text, without_xml_declaration
 
@@ -232,7 +233,7 @@ class DotNetProxy:
         if self.bypass_on_local and is_local(host, local_domain):
             return "bypassonlocal"
         default_port = {"http": 80, "https": 443}.get(scheme)
-        shown_host = f"[{host}]" if ":" in host else host
+        shown_host = bracketed(host)
         uri = f"{scheme}://{shown_host}" + ("" if port == default_port else f":{port}")
         for expression in self.bypass_regexes:
             try:

@@ -127,3 +127,16 @@ def test_a_signal_reaches_the_listener_and_is_recorded_without_swapping_handlers
         signals.clear()
         for name, handler in previous.items():
             signal.signal(getattr(signal, name), handler)
+
+
+def test_a_signal_while_the_interpreter_exits_does_not_replace_the_exit_code() -> None:
+    """Shutdown puts SIGINT's default action back before the process ends; a Ctrl-C in that window must not turn
+    the verdict's exit code into 'killed by SIGINT'. Simulated: default handler back, the signal sent, then exit."""
+    script = ("import os, signal, sys; from preflight import signals; signals.hold_at_exit(); "
+              "signal.signal(signal.SIGINT, signal.SIG_DFL); os.kill(os.getpid(), signal.SIGINT); "
+              "sys.exit(3)")  # fmt: skip
+    held = subprocess.run([sys.executable, "-c", script], env=cli_env(), capture_output=True, timeout=30)
+    assert held.returncode == 3, held.stderr
+    unheld = subprocess.run([sys.executable, "-c", script.replace("signals.hold_at_exit(); ", "")], env=cli_env(),
+                            capture_output=True, timeout=30)  # fmt: skip
+    assert unheld.returncode == -signal.SIGINT  # what happened without it

@@ -88,3 +88,45 @@ def test_targets_merge_rows_sharing_a_host_and_port() -> None:
     assert [t.port for t in ports] == [443, 444]
     assert "--endpoint" in ports[0].sources and len(ports[0].sources) == 2
     assert len([t for t in plan.host_targets() if t.host == "login.microsoftonline.com"]) == 1
+
+
+HOST_PORT = [
+    # (text, names allowed, expected (host, port) or the error's words)
+    ("198.18.0.53", False, ("198.18.0.53", 53)),
+    ("198.18.0.53:5353", False, ("198.18.0.53", 5353)),
+    ("[2001:db8::1]:5353", False, ("2001:db8::1", 5353)),
+    ("[2001:DB8::1]", False, ("2001:db8::1", 53)),
+    ("2001:db8::1", False, ("2001:db8::1", 53)),  # a bare IPv6 address: no port to split off
+    ("ntp.test", True, ("ntp.test", 53)),
+    ("ntp.test:123", True, ("ntp.test", 123)),
+    ("ntp.test", False, "is not an IP address"),
+    ("198.18.0.53:x", False, "'x' is not a port"),
+    ("198.18.0.53:²", False, "is not a port"),  # str.isdigit says yes, int() says no
+    ("198.18.0.53:0", False, "port 0 is out of range"),
+    ("[2001:db8::1", False, "missing ']'"),
+    ("[ntp.test]:123", True, "is not an IPv6 address"),
+    ("[2001:db8::1]123", False, "expected [IPV6]:PORT"),
+    ("bad name:1", True, "expected HOST[:PORT] or [IPV6]:PORT"),
+]
+
+
+@pytest.mark.parametrize(("text", "names", "expected"), HOST_PORT)
+def test_split_host_port(text: str, names: bool, expected: object) -> None:
+    from preflight.errors import UsageError
+    from preflight.netutil import split_host_port
+    from preflight.profile import is_valid_host
+
+    valid = is_valid_host if names else None
+    if isinstance(expected, tuple):
+        assert split_host_port(text, option="--x", default_port=53, valid_name=valid) == expected
+    else:
+        with pytest.raises(UsageError) as caught:
+            split_host_port(text, option="--x", default_port=53, valid_name=valid)
+        assert str(caught.value).startswith(f"--x {text!r}: ") and str(expected) in str(caught.value)
+
+
+def test_bracketed() -> None:
+    from preflight.netutil import bracketed
+
+    assert [bracketed(h) for h in ("2001:db8::1", "[2001:db8::1]", "198.18.0.1", "a.test")] == [
+        "[2001:db8::1]", "[2001:db8::1]", "198.18.0.1", "a.test"]  # fmt: skip
