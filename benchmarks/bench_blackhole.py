@@ -37,7 +37,8 @@ def main() -> None:
 
     from lab.world import TENANT, LabSpec, lab_pki, lab_world
 
-    from preflight import plan, profile
+    from preflight import profile
+    from preflight.engine import plan
 
     folder = lab_pki()[1]
     built = plan.build(profile.load(str(folder / "lab-profile.toml")), tenant_id=TENANT)

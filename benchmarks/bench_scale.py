@@ -184,9 +184,9 @@ def probe_only(size: int, roots: str) -> None:
     judge; 32 at a time."""
     from checks.interception import judge as judge_interception
     from checks.tls import judge as judge_handshake
-    from preflight.certs import load_pem_bundle
+    from preflight.pki.certs import load_pem_bundle
+    from preflight.pki.truststore import os_roots, public_roots
     from preflight.probes import dns, tcp, tls
-    from preflight.truststore import os_roots, public_roots
 
     expected, public, os_store = load_pem_bundle(Path(roots).read_bytes()), public_roots(None), os_roots()
     slots = asyncio.Semaphore(32)

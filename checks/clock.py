@@ -14,8 +14,8 @@ from typing import Any
 
 from checks.clocksource import CLOCK_TARGET, measured_offset, observe
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.context import RunContext
-from preflight.plan import Plan
+from preflight.engine.context import RunContext
+from preflight.engine.plan import Plan
 from preflight.probes.ntp import DateReading, NtpReading
 
 CODES = Codes(

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from cryptography import x509
 
 from preflight import Context, Target
-from preflight.certs import load_der, matches_host
 from preflight.netutil import is_ip_literal, split_host_port, usable_addresses
-from preflight.pathverify import judging_time, verified_path
+from preflight.pki.certs import load_der, matches_host
+from preflight.pki.pathverify import judging_time, verified_path
+from preflight.pki.truststore import expected_roots
 from preflight.probes.ntp import DateReading, NtpReading, https_date, query
 from preflight.probes.tls import Opener
-from preflight.truststore import expected_roots
 
 DEFAULT_NTP_PORT = 123
 CLOCK_CHECK = "clock.skew"  # the check whose presence in a run means: measure, and correct the TLS checks' time

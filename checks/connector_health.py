@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from checks.host import SHARED, _HostCheck
 from preflight import CodeDoc, Codes, Finding, Status, installed
-from preflight.context import RunContext
+from preflight.engine.context import RunContext
 from preflight.installed import ConnectorReader
 from preflight.winhost import HostReader, RegistryTypeError
 

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.certs import load_der, urls
-from preflight.context import RunContext
+from preflight.engine.context import RunContext
+from preflight.engine.plan import Plan
 from preflight.netutil import usable_addresses
-from preflight.plan import Plan
+from preflight.pki.certs import load_der, urls
 from preflight.probes.http import MAX_BODY, HttpFetch
 from preflight.proxy import ProxyConfig
 

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from preflight import CodeDoc, Codes, Finding, Status, Target, hostsfile
-from preflight.context import RunContext
+from preflight.engine.context import RunContext
+from preflight.engine.plan import Plan
 from preflight.hostsfile import HostsEntry
 from preflight.netutil import is_ip_literal, is_special_use_name, is_unspecified, sinkhole_kind
-from preflight.plan import Plan
 from preflight.probes.dns import Resolution, ServerAnswer
 
 CODES = Codes(

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.context import RunContext
-from preflight.plan import Plan
+from preflight.engine.context import RunContext
+from preflight.engine.plan import Plan
 from preflight.winhost import HostReader, Reading, default_reader, read_dword, read_string
 
 TARGET = "this host"

@@ -25,12 +25,12 @@ from cryptography import x509
 
 from checks.clocksource import corrected_now
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.certs import facts, is_self_signed, issuer, load_der, matches_host, sct_count, subject
-from preflight.context import RunContext
-from preflight.pathverify import judging_time, verified_path
-from preflight.plan import Plan
+from preflight.engine.context import RunContext
+from preflight.engine.plan import Plan
+from preflight.pki.certs import facts, is_self_signed, issuer, load_der, matches_host, sct_count, subject
+from preflight.pki.pathverify import judging_time, verified_path
+from preflight.pki.truststore import expected_roots, os_roots, public_roots
 from preflight.probes.tls import MAX_CHAIN
-from preflight.truststore import expected_roots, os_roots, public_roots
 
 CODES = Codes(
     {

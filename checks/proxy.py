@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.context import RunContext
-from preflight.plan import Plan
+from preflight.engine.context import RunContext
+from preflight.engine.plan import Plan
 from preflight.probes.proxy import TunnelResult
 from preflight.proxy import ProxySettings, redact_url
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.context import RunContext
+from preflight.engine.context import RunContext
+from preflight.engine.plan import Plan
 from preflight.netutil import family_name, usable_addresses
-from preflight.plan import Plan
 from preflight.probes.tcp import ConnectAttempt
 
 CODES = Codes(

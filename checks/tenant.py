@@ -13,8 +13,8 @@ from typing import Any
 
 from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.codes import ENGINE_CODES
-from preflight.context import RunContext
-from preflight.plan import Plan
+from preflight.engine.context import RunContext
+from preflight.engine.plan import Plan
 from preflight.tenant import Discovery, TenantResolution
 
 TARGET = "tenant"

@@ -17,9 +17,9 @@ from typing import Any
 
 from checks.clocksource import corrected_now
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.certs import facts, load_der, matches_host, to_pem
-from preflight.context import RunContext
-from preflight.plan import Plan
+from preflight.engine.context import RunContext
+from preflight.engine.plan import Plan
+from preflight.pki.certs import facts, load_der, matches_host, to_pem
 from preflight.probes.tls import Handshake
 from preflight.schannel import SchannelPolicy, read_policy, refusals
 from preflight.winhost import HostReader, default_reader

@@ -11,8 +11,8 @@ from preflight.check import Check, CodeDoc, Codes, Reporter
 from preflight.model import CheckResult, Finding, Status, Target
 
 if TYPE_CHECKING:
-    from preflight.context import RunContext as Context
-    from preflight.plan import Plan
+    from preflight.engine.context import RunContext as Context
+    from preflight.engine.plan import Plan
 
 __version__ = "0.1.0"
 
@@ -24,11 +24,11 @@ def __getattr__(name: str) -> Any:
     """Plan and Context on first use: they bring the probes and their libraries, which `preflight --version` and
     `preflight checks` do not need."""
     if name == "Plan":
-        from preflight.plan import Plan
+        from preflight.engine.plan import Plan
 
         return Plan
     if name == "Context":
-        from preflight.context import RunContext
+        from preflight.engine.context import RunContext
 
         return RunContext
     raise AttributeError(f"module 'preflight' has no attribute {name!r}")

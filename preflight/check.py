@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from preflight.model import Finding, Status, Target
 
 if TYPE_CHECKING:
-    from preflight.context import RunContext
-    from preflight.plan import Plan
+    from preflight.engine.context import RunContext
+    from preflight.engine.plan import Plan
     from preflight.report import Report
 
 

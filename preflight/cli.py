@@ -17,21 +17,21 @@ import click
 
 from preflight import __version__, policy, signals, streams
 from preflight import profile as profile_mod
+from preflight.engine.registry import all_codes, load_checks, load_reporters, registered_check_ids
 from preflight.errors import UsageError
 from preflight.model import Status
 from preflight.output import unwritable_reason, write_atomic, write_stdout
-from preflight.registry import all_codes, load_checks, load_reporters, registered_check_ids
 
 # The engine, probes and their libraries (httpx, dnspython, cryptography) load only when a command needs them:
 # `preflight --version`, `checks` and `explain` start fast.
 if TYPE_CHECKING:
-    from preflight import plan as plan_mod
-    from preflight.context import RunOptions
+    from preflight.engine import plan as plan_mod
+    from preflight.engine.context import RunOptions
+    from preflight.engine.runner import RunState
     from preflight.model import CheckResult, Endpoint
     from preflight.proxy import ProxySettings
     from preflight.proxy.automatic import AutomaticRequest
     from preflight.report import Report
-    from preflight.runner import RunState
     from preflight.tenant import TenantInput, TenantResolution
 
 T = TypeVar("T")
@@ -257,15 +257,15 @@ def _perform_run(
 ) -> _Outcome:
     import asyncio
 
-    from preflight import checksettings
-    from preflight import plan as plan_mod
     from preflight import tenant as tenant_mod
-    from preflight.context import RunOptions
+    from preflight.engine import checksettings
+    from preflight.engine import plan as plan_mod
+    from preflight.engine.context import RunOptions
+    from preflight.engine.runner import RunState, failure_result
     from preflight.proxy.automatic import plan_request
     from preflight.proxy.winhttp_api import default_api
     from preflight.proxy.wpad import parse_domain_option
     from preflight.report import Report, host_facts
-    from preflight.runner import RunState, failure_result
 
     extra = tuple(plan_mod.parse_endpoint_option(e) for e in endpoints)
     given = tenant_mod.parse_tenant_option(tenant_id) if tenant_id is not None else None
@@ -448,10 +448,10 @@ async def _run_async(
     with both, and runs the checks: all under the same deadline and signals. Returns the plan the checks ran on."""
     import asyncio
 
-    from preflight.context import RunContext
+    from preflight.engine.context import RunContext
+    from preflight.engine.runner import execute
     from preflight.model import Target
     from preflight.proxy.automatic import AutomaticProxy
-    from preflight.runner import execute
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

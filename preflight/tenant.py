@@ -17,10 +17,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from preflight.context import RunContext, RunOptions
+from preflight.engine.context import RunContext, RunOptions
+from preflight.engine.plan import Plan
 from preflight.errors import UsageError
 from preflight.netutil import is_ip_literal, usable_addresses
-from preflight.plan import Plan
 from preflight.probes.http import HttpFetch, page_title
 
 MAX_DOCUMENT = 1024 * 1024  # a real discovery document is about 2 KB

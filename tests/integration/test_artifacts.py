@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, SUPPORT, cli_env
 
+from preflight.engine.registry import load_checks
 from preflight.profile import embedded_names
-from preflight.registry import load_checks
 
 BUILD = ROOT / "build"
 LINUX_PYZ = BUILD / "connector-preflight.pyz"

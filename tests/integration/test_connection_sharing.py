@@ -19,10 +19,10 @@ from helpers import cli_env, run_cli
 from loopthread import LoopThread
 from pki import FakePki, write_bundle
 
-from preflight import context as context_module
-from preflight import plan as plan_module
 from preflight import profile as profile_module
-from preflight.context import RunContext, RunOptions
+from preflight.engine import context as context_module
+from preflight.engine import plan as plan_module
+from preflight.engine.context import RunContext, RunOptions
 
 
 class CountingTlsServer(LoopThread):

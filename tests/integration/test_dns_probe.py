@@ -98,9 +98,9 @@ def test_an_address_is_its_own_resolution_and_asks_no_dns() -> None:
     """An endpoint given as an address must not send DNS queries for that address (it reached the real resolver)."""
     import asyncio
 
-    from preflight import plan as plan_mod
     from preflight import profile as profile_mod
-    from preflight.context import RunContext, RunOptions
+    from preflight.engine import plan as plan_mod
+    from preflight.engine.context import RunContext, RunOptions
 
     async def resolve() -> tuple[str, tuple[str, ...], int]:
         ctx = RunContext(plan_mod.build(profile_mod.load("entra-private-access")), RunOptions(timeout=0.2))

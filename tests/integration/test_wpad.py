@@ -15,8 +15,8 @@ from dnsserver import Behaviour, DnsServer
 from helpers import run_cli
 
 from checks.proxy import judge_effective
-from preflight import plan as plan_mod
 from preflight import profile as profile_mod
+from preflight.engine import plan as plan_mod
 from preflight.probes.dns import Resolution
 from preflight.probes.http import HttpFetch
 from preflight.proxy import ProxySettings

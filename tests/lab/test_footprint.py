@@ -18,7 +18,8 @@ from helpers import ROOT, CliRun, cli_env
 from lab.topology import sh
 from lab.world import LAB_NETWORKS, NTP_SERVICE, TENANT, lab_pki, lab_world
 
-from preflight import plan, profile
+from preflight import profile
+from preflight.engine import plan
 
 pytestmark = pytest.mark.netns
 

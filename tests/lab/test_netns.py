@@ -39,7 +39,8 @@ DEFAULT_SERVICE, DEFAULT_SERVICE6 = "198.18.60.10", "2001:db8:60::10"
 
 
 def _default_profile_names() -> list[str]:
-    from preflight import plan, profile
+    from preflight import profile
+    from preflight.engine import plan
 
     built = plan.build(profile.load(profile.DEFAULT_PROFILE), tenant_id=TENANT)
     return [t.host for t in built.host_targets() if not t.wildcard]

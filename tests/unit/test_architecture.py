@@ -123,4 +123,4 @@ def test_function_local_imports_count_and_type_checking_ones_do_not() -> None:
     graph = import_graph()
     assert "preflight.proxy.settings" in graph["preflight.cli"]  # imported inside a function
     assert "preflight.report" in graph["preflight.cli"]
-    assert "preflight.tenant" not in graph["preflight.plan"]  # only under TYPE_CHECKING
+    assert "preflight.tenant" not in graph["preflight.engine.plan"]  # only under TYPE_CHECKING

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from preflight import checksettings
+from preflight.engine import checksettings
 from preflight.errors import ProfileError, UsageError
 from preflight.profile import parse
 
@@ -101,7 +101,8 @@ def test_profile_checks_tables(tmp_path: Path) -> None:
 
 
 def test_plan_gives_a_check_its_settings_or_its_defaults() -> None:
-    from preflight import plan, profile
+    from preflight import profile
+    from preflight.engine import plan
 
     loaded = profile.load("entra-private-access")
     assert plan.build(loaded).settings_for(Ports())["allowed_ports"] == [80, 443]

@@ -12,9 +12,9 @@ import pytest
 from checks import clocksource
 from checks.clocksource import ClockObserved, corrected_now, measured_offset
 from preflight import Target
-from preflight import plan as plan_mod
 from preflight import profile as profile_mod
-from preflight.context import RunContext, RunOptions
+from preflight.engine import plan as plan_mod
+from preflight.engine.context import RunContext, RunOptions
 from preflight.probes.ntp import DateReading
 
 AHEAD = DateReading("login.test", "198.18.0.1", 443, "ok", offset_s=600.0, uncertainty_s=0.4)

@@ -7,7 +7,7 @@ import re
 import pytest
 from helpers import ROOT
 
-from preflight.registry import all_codes, load_checks
+from preflight.engine.registry import all_codes, load_checks
 
 CODE_LITERAL = re.compile(r"""["']((?:dns|tcp|tls|crl|clock|proxy|run|target|plugin|check)\.[a-z_]+)["']""")
 

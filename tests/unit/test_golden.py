@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 import pytest
 from helpers import FIXTURES, GOLDEN
 
-from preflight.registry import load_reporters
+from preflight.engine.registry import load_reporters
 from preflight.report import load
 
 SAMPLE = GOLDEN / "sample-report.json"

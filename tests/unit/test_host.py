@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from checks import host
-from preflight import plan as plan_mod
 from preflight import profile as profile_mod
-from preflight.context import RunContext, RunOptions
+from preflight.engine import plan as plan_mod
+from preflight.engine.context import RunContext, RunOptions
 from preflight.model import Status, Target
 from preflight.winhost import RegistryTypeError
 
@@ -127,7 +127,7 @@ def test_os(changes: dict[tuple[str, str], Any], cores: int, memory: int, code: 
 
 
 def test_off_windows_every_host_check_is_a_skip_through_the_engine() -> None:
-    from preflight.runner import RunState, execute
+    from preflight.engine.runner import RunState, execute
 
     plan = plan_mod.build(profile_mod.load("entra-private-access"))
     from checks.connector_health import HostConnectorCheck

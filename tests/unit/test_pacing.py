@@ -8,8 +8,8 @@ import resource
 
 import pytest
 
-from preflight import pacing
-from preflight.pacing import StartBucket, StartPacer, open_socket_limit
+from preflight.engine import pacing
+from preflight.engine.pacing import StartBucket, StartPacer, open_socket_limit
 
 
 def waits(bucket: StartBucket, times: list[float]) -> list[float]:

@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from pki import NOW, FakePki, ca, leaf
 
-from preflight import pathverify
+from preflight.pki import pathverify
 
 WHEN = NOW
 UNCACHED = pathverify._verify

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from preflight import plan as plan_mod
 from preflight import profile as profile_mod
+from preflight.engine import plan as plan_mod
 from preflight.errors import UsageError
 from preflight.tenant import parse_tenant_option
 

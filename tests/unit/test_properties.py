@@ -21,11 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from preflight import cli as cli_mod
-from preflight import plan, profile, proxy
+from preflight import profile, proxy
+from preflight.engine import plan
+from preflight.engine.registry import load_reporters
 from preflight.errors import UsageError
 from preflight.proxy import pac
 from preflight.proxy import windows as winproxy
-from preflight.registry import load_reporters
 from preflight.report import ReportError, from_json
 from preflight.tenant import parse_tenant_option
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from preflight import CodeDoc, Finding, Status, Target
-from preflight import plan as plan_mod
 from preflight import profile as profile_mod
-from preflight.context import RunOptions
-from preflight.registry import _dependency_order, selected, validate_check
-from preflight.runner import RunState, execute
+from preflight.engine import plan as plan_mod
+from preflight.engine.context import RunOptions
+from preflight.engine.registry import _dependency_order, selected, validate_check
+from preflight.engine.runner import RunState, execute
 
 PROFILE = 'name = "x"\n[[endpoint]]\nhost = "a.test"\nports = [443, 80]\npurpose = "p"\nsource = "s"\n'
 OK = CodeDoc(Status.PASS, "m", "d", "r")
@@ -99,8 +99,8 @@ def test_results_are_validated(behaviour: Any, status: Status, code: str) -> Non
 
 
 def test_a_hanging_check_is_bounded_by_the_watchdog(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("preflight.runner.WATCHDOG_MIN_S", 0.3)
-    monkeypatch.setattr("preflight.runner.WATCHDOG_STAGES", 0)
+    monkeypatch.setattr("preflight.engine.runner.WATCHDOG_MIN_S", 0.3)
+    monkeypatch.setattr("preflight.engine.runner.WATCHDOG_STAGES", 0)
     results = run_checks([FakeCheck("fake.hang", hangs), FakeCheck("fake.fine", passes)])
     assert results["fake.hang/a.test"].code == "check.timeout"
     assert results["fake.fine/a.test"].code == "fake.ok"
@@ -185,7 +185,7 @@ def test_selection_patterns(name: str, only: list[str], skip: list[str], expecte
 
 
 def test_optional_protocol_attributes_get_their_defaults() -> None:
-    from preflight.registry import with_defaults
+    from preflight.engine.registry import with_defaults
 
     class Minimal:
         id, title, requires, needs, codes = "m", "m", "m", (), {}

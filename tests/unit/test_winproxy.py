@@ -9,8 +9,8 @@ import pytest
 from helpers import FIXTURES
 
 from checks.proxy import judge_effective
-from preflight import plan as plan_mod
 from preflight import profile as profile_mod
+from preflight.engine import plan as plan_mod
 from preflight.proxy import ProxySettings, parse_proxy_url, windows_settings
 from preflight.proxy.windows import (
     BypassList,

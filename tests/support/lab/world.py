@@ -98,7 +98,8 @@ def mitmproxy_confdir() -> Path:
 
 
 def default_profile_names() -> list[str]:
-    from preflight import plan, profile
+    from preflight import profile
+    from preflight.engine import plan
 
     built = plan.build(profile.load(profile.DEFAULT_PROFILE), tenant_id=TENANT)
     return [t.host for t in built.host_targets() if not t.wildcard]

@@ -20,8 +20,8 @@ from cryptography import x509
 from cryptography.x509 import DNSName, IPAddress
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
-from preflight.certs import san_names
 from preflight.netutil import is_ip_literal
+from preflight.pki.certs import san_names
 
 CACHED_VERDICTS = 1024
 CACHED_STORES = 8  # anchor lists in use at once: a run has three (expected, public, the OS store)

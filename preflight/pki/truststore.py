@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from preflight.certs import load_der, load_pem_bundle
+from preflight.pki.certs import load_der, load_pem_bundle
 
 
 def load_file(path: Path) -> list[x509.Certificate]:

@@ -15,12 +15,12 @@ from typing import Any
 
 from preflight.check import Check
 from preflight.codes import ENGINE_CODES
-from preflight.context import RunContext, RunOptions
+from preflight.engine.context import RunContext, RunOptions
+from preflight.engine.plan import Plan
+from preflight.engine.registry import PluginFailure, with_defaults
+from preflight.engine.stall import LoopStalled, guard
 from preflight.model import CheckResult, Finding, Status, Target, result_id
-from preflight.plan import Plan
 from preflight.policy import root_cause
-from preflight.registry import PluginFailure, with_defaults
-from preflight.stall import LoopStalled, guard
 
 RUN_TARGET = Target(host="(run)")
 # A check's own network waits are each bounded by --timeout; this only catches checks that ignore that.

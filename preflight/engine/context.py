@@ -16,10 +16,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from preflight.engine.pacing import StartPacer
+from preflight.engine.plan import Plan
 from preflight.model import Target, result_id
 from preflight.netutil import bracketed, is_ip_literal, is_unspecified, usable_addresses
-from preflight.pacing import StartPacer
-from preflight.plan import Plan
 from preflight.probes import dns as dns_probe
 from preflight.probes import http as http_probe
 from preflight.probes import proxy as proxy_probe
