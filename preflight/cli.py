@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import os
 import signal
 import sys
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
-from urllib.parse import urlsplit
 
 import click
 
-from preflight import __version__, policy, signals, streams
+from preflight import __version__, app, policy, signals, streams
 from preflight import profile as profile_mod
-from preflight.engine.registry import all_codes, load_checks, load_reporters, registered_check_ids
+from preflight.engine.registry import all_codes, load_checks, load_reporters
 from preflight.errors import UsageError
 from preflight.model import Status
 from preflight.output import unwritable_reason, write_atomic, write_stdout
@@ -25,14 +21,8 @@ from preflight.output import unwritable_reason, write_atomic, write_stdout
 # The engine, probes and their libraries (httpx, dnspython, cryptography) load only when a command needs them:
 # `preflight --version`, `checks` and `explain` start fast.
 if TYPE_CHECKING:
-    from preflight.engine import plan as plan_mod
-    from preflight.engine.context import RunOptions
-    from preflight.engine.runner import RunState
-    from preflight.model import CheckResult, Endpoint
-    from preflight.proxy import ProxySettings
-    from preflight.proxy.automatic import AutomaticRequest
+    from preflight.model import CheckResult
     from preflight.report import Report
-    from preflight.tenant import TenantInput, TenantResolution
 
 T = TypeVar("T")
 
@@ -198,14 +188,6 @@ def _run_options(command: Any) -> Any:
     return command
 
 
-@dataclasses.dataclass
-class _Outcome:
-    report: Report
-    profile: profile_mod.Profile
-    proxy_settings: ProxySettings
-    attachments: dict[str, str]
-
-
 @cli.command("run")
 @_run_options
 @click.option(
@@ -228,112 +210,9 @@ def run_command(formats: Sequence[str], output: str, **options: Any) -> None:
             raise UsageError(f"--format {name}={path}: {reason}")
     if not options["quiet"] and all(path != "-" for _name, path in destinations) and "table" in reporters.reporters:
         destinations.append(("table", "-"))  # reports went to files: still show the person the verdict
-    outcome = _perform_run(reporters.failures, **options)
+    outcome = app.run(_request(options, reporters.failures))
     written = _emit(outcome.report, destinations, reporters.reporters)
     sys.exit(outcome.report.exit_code if written else policy.EXIT_USAGE)
-
-
-def _perform_run(
-    reporter_failures: Sequence[Any],
-    profile_name: str,
-    endpoints: Sequence[str],
-    tenant_id: str | None,
-    only: Sequence[str],
-    skip: Sequence[str],
-    dns_servers: Sequence[str],
-    timeout: float,
-    deadline: float,
-    concurrency: int,
-    proxy: str | None,
-    pac: str | None,
-    wpad_domains: Sequence[str],
-    connector_config: str | None,
-    proxy_credentials: bool,
-    ntp_servers: Sequence[str],
-    public_roots: str | None,
-    setting_options: Sequence[str],
-    strict: bool,
-    quiet: bool,
-) -> _Outcome:
-    import asyncio
-
-    from preflight import tenant as tenant_mod
-    from preflight.engine import checksettings
-    from preflight.engine import plan as plan_mod
-    from preflight.engine.context import RunOptions
-    from preflight.engine.runner import RunState, failure_result
-    from preflight.proxy.automatic import plan_request
-    from preflight.proxy.winhttp_api import default_api
-    from preflight.proxy.wpad import parse_domain_option
-    from preflight.report import Report, host_facts
-
-    extra = tuple(plan_mod.parse_endpoint_option(e) for e in endpoints)
-    given = tenant_mod.parse_tenant_option(tenant_id) if tenant_id is not None else None
-    servers = tuple(plan_mod.parse_server_option(s, option="--dns-server", default_port=53) for s in dns_servers)
-    domains = [parse_domain_option(d) for d in wpad_domains]
-    if "none" in domains and len(domains) > 1:
-        raise UsageError("--wpad-domain none turns discovery off: it cannot be combined with other suffixes")
-    overrides = [checksettings.parse_set_option(text) for text in setting_options]
-    profile = profile_mod.load(profile_name)
-    loaded = load_checks(only, skip)
-    if not loaded.checks and not loaded.failures:
-        raise UsageError(
-            f"no check matches --only {' '.join(only)!r} / --skip {' '.join(skip)!r} (see 'preflight checks')"
-        )
-    check_settings = checksettings.resolve(loaded.checks, profile.checks, profile.origin, overrides,
-                                           registered_check_ids())  # fmt: skip
-    proxy_settings = _proxy_settings(proxy, proxy_credentials, connector_config)
-    known_tenant = _known_tenant(given)
-
-    def build_plan(tenant: tenant_mod.TenantResolution, settings: ProxySettings) -> plan_mod.Plan:
-        """The plan for a tenant (its GUID fills {tenant_id}), over the proxy settings as they stand."""
-        return plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant.guid, proxy=settings, tenant=tenant,
-                              check_settings=check_settings)  # fmt: skip
-
-    plan = build_plan(known_tenant, proxy_settings)
-    attachments: dict[str, str] = {}
-    if connector_config is not None:
-        attachments["evidence/connector.config"] = _read_bounded(connector_config)
-    auto = plan_request(proxy_settings, pac, domains, default_api(timeout))
-    options = RunOptions(
-        timeout=timeout,
-        deadline=deadline,
-        concurrency=concurrency,
-        dns_servers=servers,
-        public_roots=str(Path(public_roots).resolve()) if public_roots else None,
-        ntp_servers=tuple(_ntp_server(s) for s in ntp_servers),
-    )
-
-    state = RunState()
-    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
-    try:
-        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the report: a plugin's prints go to stderr
-            plan = asyncio.run(_run_async(plan, build_plan, given, auto, attachments, loaded.checks, loaded.failures,
-                                          options, state, progress))  # fmt: skip
-    except KeyboardInterrupt:  # platforms without loop signal handlers (Windows)
-        state.ended_by = state.ended_by or "SIGINT"
-    state.ended_by = state.ended_by or signals.pending()
-    progress.clear()
-
-    results = state.ordered_results() + [failure_result(f) for f in reporter_failures]
-    report = Report(
-        tool_version=__version__,
-        profile={
-            "name": profile.name,
-            "origin": profile.origin,
-            "sha256": profile.sha256,
-            "endpoints": len(plan.endpoints),
-            "service_rows": [{"host": host, "port": port} for host, port in plan_mod.service_rows(plan)],
-        },
-        host=host_facts(),
-        options=_options_json(options, only, skip, extra, strict, plan.proxy, plan.tenant or known_tenant, overrides),
-        started_at=state.started_at,
-        duration_ms=round(((state.finished_at or time.time()) - state.started_at) * 1000),
-        results=results,
-        ended_by=state.ended_by,
-        strict=strict,
-    )
-    return _Outcome(report, profile, plan.proxy, attachments)
 
 
 @cli.command("bundle")
@@ -370,7 +249,7 @@ def bundle_command(output: str, redact_patterns: Sequence[str], pseudonymize: bo
     if reason is not None:
         raise UsageError(f"--output {output}: {reason}")
     reporters = load_reporters()
-    outcome = _perform_run(reporters.failures, **options)
+    outcome = app.run(_request(options, reporters.failures))
     if not options["quiet"] and "table" in reporters.reporters:
         _emit(outcome.report, [("table", "-")], reporters.reporters)
     code = _write_bundle(outcome, target, patterns, pseudonymize, reporters.reporters)
@@ -378,7 +257,7 @@ def bundle_command(output: str, redact_patterns: Sequence[str], pseudonymize: bo
 
 
 def _write_bundle(
-    outcome: _Outcome, target: Path, patterns: list[Any], pseudonymize: bool, reporters: dict[str, Any]
+    outcome: app.Outcome, target: Path, patterns: list[Any], pseudonymize: bool, reporters: dict[str, Any]
 ) -> int | None:
     """Writes the bundle; returns an exit code when it could not be written (the run's verdict is already out)."""
     from preflight.bundle import archive, build, hostinfo
@@ -432,153 +311,6 @@ def _raise_interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-async def _run_async(
-    plan: plan_mod.Plan,
-    build_plan: Callable[[TenantResolution, ProxySettings], plan_mod.Plan],
-    given: TenantInput | None,
-    auto: AutomaticRequest,
-    attachments: dict[str, str],
-    checks: Any,
-    failures: Any,
-    options: RunOptions,
-    state: RunState,
-    progress: _Progress,
-) -> plan_mod.Plan:
-    """Finds and evaluates the proxy auto-config scripts (configured, WPAD), looks the tenant up (a domain), plans
-    with both, and runs the checks: all under the same deadline and signals. Returns the plan the checks ran on."""
-    import asyncio
-
-    from preflight.engine.context import RunContext
-    from preflight.engine.runner import execute
-    from preflight.model import Target
-    from preflight.proxy.automatic import AutomaticProxy
-
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-
-    def on_signal(name: str) -> None:
-        if state.ended_by is None:
-            state.ended_by = name
-        stop.set()
-
-    def remaining() -> RunOptions:
-        left = options.deadline - (time.time() - state.started_at)
-        return dataclasses.replace(options, deadline=max(0.01, left))
-
-    with signals.listening(lambda name: loop.call_soon_threadsafe(on_signal, name)):
-        early = signals.pending()  # a signal while starting or planning: plan, then stop at once
-        if early is not None:
-            on_signal(early)
-        resolved: dict[str, Any] = {}  # what the lookups before the checks resolved: the checks share it
-        tenant = plan.tenant if plan.tenant is not None else _known_tenant(given)
-        evaluation = None
-        if auto.active:
-            pac_ctx = RunContext(plan, options)
-            evaluation = AutomaticProxy(auto, pac_ctx, options.timeout)
-            first_targets = list(plan.port_targets())
-            if given is not None and given.domain is not None:
-                first_targets.append(Target(host=urlsplit(plan.profile.tenant.authority).hostname or "", port=443))
-
-            async def settle() -> ProxySettings:
-                await evaluation.load()
-                return await evaluation.decide(plan.proxy, first_targets)
-
-            settled = await _until_stopped(settle(), remaining(), state, stop)
-            resolved.update(pac_ctx.resolutions())
-            plan = build_plan(tenant, settled if settled is not None else evaluation.interrupted(plan.proxy))
-            attachments.update(evaluation.scripts)
-        try:
-            if given is not None and given.domain is not None:
-                tenant = await _look_up_tenant(plan, given, remaining(), state, stop, resolved)
-                plan = build_plan(tenant, plan.proxy)
-                if evaluation is not None:  # the tenant's own names (its bootstrap host) are asked of the script too
-                    settled = await _until_stopped(evaluation.decide(plan.proxy, plan.port_targets()), remaining(),
-                                                   state, stop)  # fmt: skip
-                    plan = build_plan(tenant, settled if settled is not None else evaluation.interrupted(plan.proxy))
-            await execute(plan, checks, failures, remaining(), state, stop, progress.update, resolved)
-        finally:
-            if evaluation is not None:
-                await evaluation.close()
-    return plan
-
-
-async def _until_stopped(work: Awaitable[T], options: RunOptions, state: RunState, stop: Any) -> T | None:
-    """`work`, unless the deadline or a signal comes first: then None, and the run stops at once."""
-    import asyncio
-
-    task = asyncio.ensure_future(work)
-    if stop.is_set():
-        task.cancel()
-        return None
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopper}, timeout=options.deadline, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-    if task.done() and not task.cancelled():
-        return task.result()
-    task.cancel()
-    await asyncio.wait({task}, timeout=0.5)
-    if state.ended_by is None:
-        state.ended_by = "deadline"
-    stop.set()
-    return None
-
-
-async def _look_up_tenant(plan: plan_mod.Plan, given: TenantInput, options: RunOptions, state: RunState,
-                          stop: Any, resolved: dict[str, Any]) -> TenantResolution:  # fmt: skip
-    """The tenant lookup, ended like any probe by the deadline or a signal (then the run stops at once)."""
-    from preflight.tenant import TenantResolution, look_up
-
-    found = await _until_stopped(look_up(plan, options, given, resolved), options, state, stop)
-    if found is not None:
-        return found
-    ended = "run.deadline" if state.ended_by == "deadline" else "run.interrupted"
-    return TenantResolution("domain", given.text, ended=ended)
-
-
-def _known_tenant(given: TenantInput | None) -> TenantResolution:
-    """The tenant known before anything is asked on the network: a GUID given, or an installed connector's."""
-    from preflight import installed
-    from preflight.tenant import TenantResolution
-
-    if given is not None:
-        return TenantResolution("guid" if given.guid else "domain", given.text, given.guid)
-    found = installed.read_host_tenant(installed.default_reader())
-    if found.outcome == "found":
-        return TenantResolution("host", guid=found.tenant_id, host=found.evidence)
-    if found.outcome == "unreadable":
-        return TenantResolution("none", host=found.evidence, host_problem=found.problem)
-    return TenantResolution("none")
-
-
-def _proxy_settings(value: str | None, use_credentials: bool, connector_config: str | None) -> ProxySettings:
-    from preflight.proxy import from_environment, parse_proxy_url
-    from preflight.proxy.settings import windows_settings
-    from preflight.proxy.windows import default_reader
-
-    environment = from_environment(os.environ)
-    windows = windows_settings(default_reader(), connector_config)
-    if value is not None and value.strip().lower() == "none":
-        return dataclasses.replace(windows, explicit_none=True, environment=environment)
-    explicit = parse_proxy_url(value) if value is not None else None
-    return dataclasses.replace(windows, explicit=explicit, environment=environment, use_credentials=use_credentials)
-
-
-def _read_bounded(path: str, limit: int = 1024 * 1024) -> str:
-    with open(path, "rb") as handle:
-        return handle.read(limit).decode("utf-8", errors="replace")
-
-
-def _ntp_server(value: str) -> str:
-    """An --ntp-server value, checked (HOST[:PORT], [IPV6]:PORT) and kept as written."""
-    from preflight.netutil import split_host_port
-
-    split_host_port(value, option="--ntp-server", default_port=123,
-                    valid_name=lambda host: profile_mod.is_valid_host(host) and "{" not in host)  # fmt: skip
-    return value.strip()
-
-
 def _destinations(formats: Sequence[str], output: str, known: set[str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for spec in formats:
@@ -624,39 +356,11 @@ def _emit(report: Report, destinations: list[tuple[str, str]], reporters: dict[s
     return complete
 
 
-def _proxy_option(proxy: ProxySettings) -> str | None:
-    if proxy.explicit_none:
-        return "none"
-    return proxy.explicit.display if proxy.explicit else None
-
-
-def _options_json(
-    options: RunOptions,
-    only: Sequence[str],
-    skip: Sequence[str],
-    extra: tuple[Endpoint, ...],
-    strict: bool,
-    proxy: ProxySettings,
-    tenant: TenantResolution,
-    overrides: Sequence[tuple[str, str, Any]] = (),
-) -> dict[str, Any]:
-    return {
-        "timeout_s": options.timeout,
-        "deadline_s": options.deadline,
-        "concurrency": options.concurrency,
-        "per_host": options.per_host,
-        "dns_servers": [f"{a}:{p}" for a, p in options.dns_servers],
-        "tenant_id": tenant.guid,
-        "tenant": {"given": tenant.given, "source": tenant.source},
-        "only": list(only),
-        "skip": list(skip),
-        "extra_endpoints": [f"{e.host}:{','.join(map(str, e.ports))}" for e in extra],
-        "strict": strict,
-        "public_roots": options.public_roots,
-        "ntp_servers": list(options.ntp_servers),
-        "proxy": _proxy_option(proxy),
-        "settings": [{"check": check_id, "key": key, "value": value} for check_id, key, value in overrides],
-    }
+def _request(options: dict[str, Any], reporter_failures: Sequence[Any]) -> app.RunRequest:
+    """The click options of `run`/`bundle` as a RunRequest; --quiet becomes whether a progress line is drawn."""
+    values = {k: v for k, v in options.items() if k != "quiet"}
+    progress = _Progress(enabled=not options["quiet"] and sys.stderr.isatty())
+    return app.RunRequest(**values, reporter_failures=tuple(reporter_failures), progress=progress)
 
 
 class _Progress:

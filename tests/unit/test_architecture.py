@@ -121,6 +121,6 @@ def test_the_cycle_finder_finds_cycles() -> None:
 
 def test_function_local_imports_count_and_type_checking_ones_do_not() -> None:
     graph = import_graph()
-    assert "preflight.proxy.settings" in graph["preflight.cli"]  # imported inside a function
-    assert "preflight.report" in graph["preflight.cli"]
+    assert "preflight.proxy.settings" in graph["preflight.app"]  # imported inside a function
+    assert "preflight.report" in graph["preflight.app"]
     assert "preflight.tenant" not in graph["preflight.engine.plan"]  # only under TYPE_CHECKING

@@ -20,6 +20,7 @@ from helpers import GOLDEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from preflight import app as app_mod
 from preflight import cli as cli_mod
 from preflight import profile, proxy
 from preflight.engine import plan
@@ -112,7 +113,7 @@ def offline_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     async def no_network(plan: Any, *_args: Any, **_kwargs: Any) -> Any:
         return plan  # nothing looked up, nothing run: the plan as set up
 
-    monkeypatch.setattr(cli_mod, "_run_async", no_network)
+    monkeypatch.setattr(app_mod, "_run_async", no_network)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "profile.toml").write_text('name = "p"\n[[endpoint]]\nhost = "ok.test"\nports = [443]\n'
                                            'purpose = "t"\nsource = "t"\n')  # fmt: skip
@@ -141,7 +142,7 @@ def test_cli_option_parsing(offline_cli: Any, args: list[str]) -> None:
 @given(st.one_of(st.text(max_size=40), VALUES))
 def test_endpoint_server_tenant_and_ntp_options(value: str) -> None:
     count("CLI option values")
-    for parse in (plan.parse_endpoint_option, parse_tenant_option, cli_mod._ntp_server,
+    for parse in (plan.parse_endpoint_option, parse_tenant_option, app_mod._ntp_server,
                   lambda v: plan.parse_server_option(v, option="--dns-server", default_port=53)):  # fmt: skip
         try:
             parse(value)
