@@ -7,6 +7,7 @@ import datetime as dt
 import platform
 import socket
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from preflight import policy
@@ -76,6 +77,21 @@ class Report:
             },
             "results": [r.to_json() for r in self.results],
         }
+
+
+def fold_by_cause(results: Iterable[CheckResult]) -> tuple[list[CheckResult], dict[str, list[CheckResult]]]:
+    """Results to show, and the skips folded under the result that caused them (by its id): what the table and
+    the HTML page both show as "not run because of this"."""
+    listed = list(results)
+    ids = {r.id for r in listed}
+    shown: list[CheckResult] = []
+    folded: dict[str, list[CheckResult]] = {}
+    for result in listed:
+        if result.status == Status.SKIP and result.caused_by in ids:
+            folded.setdefault(result.caused_by, []).append(result)
+        else:
+            shown.append(result)
+    return shown, folded
 
 
 def from_json(data: Any, origin: str) -> Report:

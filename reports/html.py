@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from preflight.model import CheckResult, Status
 from preflight.policy import describe_untested
-from preflight.report import Report
+from preflight.report import Report, fold_by_cause
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1b1f24;background:#f6f8fa}
@@ -37,14 +37,7 @@ class HtmlReporter:
     description = "one self-contained HTML page: verdict first, failures first, collapsible evidence"
 
     def render(self, report: Report) -> str:
-        by_id = {r.id: r for r in report.results}
-        folded: dict[str, list[CheckResult]] = defaultdict(list)
-        shown: list[CheckResult] = []
-        for result in report.results:
-            if result.status == Status.SKIP and result.caused_by in by_id:
-                folded[result.caused_by].append(result)
-            else:
-                shown.append(result)
+        shown, folded = fold_by_cause(report.results)
         groups: dict[str, list[CheckResult]] = defaultdict(list)
         for result in shown:
             groups[result.target.host].append(result)

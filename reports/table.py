@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from preflight.model import CheckResult, Status
 from preflight.policy import describe_untested
-from preflight.report import Report
+from preflight.report import Report, fold_by_cause
 
 _MARK = {Status.PASS: "pass", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.SKIP: "skip", Status.ERROR: "ERROR"}
 # Rows the run could not probe at all; listed once at the end instead of filling the table.
@@ -47,15 +47,7 @@ class TableReporter:
         results = report.results
         by_id = {r.id: r for r in results}
         not_probed = _not_probed(results, by_id)
-        folded: dict[str, list[CheckResult]] = defaultdict(list)
-        shown: list[CheckResult] = []
-        for result in results:
-            if result.target.host in not_probed:
-                continue
-            if result.status == Status.SKIP and result.caused_by in by_id:
-                folded[result.caused_by].append(result)
-            else:
-                shown.append(result)
+        shown, folded = fold_by_cause(r for r in results if r.target.host not in not_probed)
 
         # (host line | None, [check, where, status, finding]) in display order
         rows: list[tuple[str | None, list[str]]] = []

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import random
 import socket
 
 from loopthread import LoopThread
 
 MODES = ("silent", "drip_tls", "garbage", "endless_headers", "endless_body", "huge_body", "connect_then_http",
          "connect_then_drip")  # fmt: skip
+
+
+GARBAGE = random.Random(20261201).randbytes(4096)  # OpenSSL: WRONG_VERSION_NUMBER
 
 
 class HostileServer(LoopThread):
@@ -56,7 +59,9 @@ class HostileServer(LoopThread):
 
     async def _garbage(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(16384)
-        await self._send(writer, os.urandom(4096))
+        # Random-looking but the same every run: fresh random bytes now and then start like a TLS record (about 1
+        # in 256 begins with a record type), and the verdict then depends on which bytes came, not on the tool.
+        await self._send(writer, GARBAGE)
         await asyncio.sleep(3600)
 
     async def _endless_headers(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
