@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -237,6 +236,7 @@ def bundle_command(output: str, redact_patterns: Sequence[str], pseudonymize: bo
     """Run the checks and write one redacted support bundle: report.json, report.html, evidence/, host.json and
     a manifest with the SHA-256 of every file."""
     from preflight.bundle.redact import compile_user_pattern
+    from preflight.bundle.write import write_bundle
 
     try:
         patterns = [compile_user_pattern(p) for p in redact_patterns]
@@ -252,63 +252,8 @@ def bundle_command(output: str, redact_patterns: Sequence[str], pseudonymize: bo
     outcome = app.run(_request(options, reporters.failures))
     if not options["quiet"] and "table" in reporters.reporters:
         _emit(outcome.report, [("table", "-")], reporters.reporters)
-    code = _write_bundle(outcome, target, patterns, pseudonymize, reporters.reporters)
+    code = write_bundle(outcome, target, patterns, pseudonymize, reporters.reporters, _say)
     sys.exit(code if code is not None else outcome.report.exit_code)
-
-
-def _write_bundle(
-    outcome: app.Outcome, target: Path, patterns: list[Any], pseudonymize: bool, reporters: dict[str, Any]
-) -> int | None:
-    """Writes the bundle; returns an exit code when it could not be written (the run's verdict is already out)."""
-    from preflight.bundle import archive, build, hostinfo
-    from preflight.bundle.pseudonym import Pseudonymizer
-    from preflight.bundle.redact import Redactor
-
-    public = {e.host for e in outcome.profile.endpoints} | set(outcome.profile.clock.ntp_servers)
-    # A signal during the run already shaped the report; a new one while writing aborts the write, cleanly.
-    signals.clear()
-    for name in signals.HANDLED:
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _raise_interrupt)
-    try:
-        contents = build.assemble(
-            outcome.report,
-            hostinfo.collect(outcome.report.profile, report=outcome.report.to_json()),
-            outcome.attachments,
-            Redactor(patterns),
-            Pseudonymizer() if pseudonymize else None,
-            reporters["html"].render,
-            public_names=public,
-        )
-        extra = {"tool_version": __version__, "profile_sha256": outcome.report.profile.get("sha256"),
-                 "redactions": contents.redactions, "user_patterns": len(patterns),
-                 "pseudonymized": pseudonymize, "verdict": outcome.report.verdict}  # fmt: skip
-        digest = archive.write(target, contents.files, extra, contents.audit_values, contents.audit_names, patterns)
-        if pseudonymize:
-            import json
-
-            reverse = Path(f"{target}.pseudonyms.json")
-            write_atomic(reverse, json.dumps({"bundle": target.name, "bundle_sha256": digest,
-                                              "pseudonyms": contents.reverse_map}, indent=2) + "\n")  # fmt: skip
-    except archive.BundleError as exc:
-        click.echo(f"preflight: error: {exc}", err=True)
-        return policy.EXIT_USAGE
-    except KeyboardInterrupt as exc:
-        name = str(exc) if str(exc) in policy.EXIT_SIGNAL else "SIGINT"
-        click.echo(f"preflight: error: bundle not written: interrupted by {name}", err=True)
-        return policy.EXIT_SIGNAL[name]
-    except OSError as exc:
-        click.echo(f"preflight: error: cannot write bundle {target}: {exc.strerror or exc}", err=True)
-        return policy.EXIT_USAGE
-    finally:
-        signals.install()
-    click.echo(f"preflight: bundle written: {target} ({len(contents.files) + 1} files, "
-               f"{contents.redactions} redactions, sha256 {digest})", err=True)  # fmt: skip
-    return None
-
-
-def _raise_interrupt(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _destinations(formats: Sequence[str], output: str, known: set[str]) -> list[tuple[str, str]]:
@@ -354,6 +299,10 @@ def _emit(report: Report, destinations: list[tuple[str, str]], reporters: dict[s
             click.echo(f"preflight: error: reporter {name!r} failed: {type(exc).__name__}: {exc}", err=True)
             complete = False
     return complete
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def _request(options: dict[str, Any], reporter_failures: Sequence[Any]) -> app.RunRequest:
