@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from checks.host import SHARED, _HostCheck
+from checks.hostbase import SHARED, HostCheckBase
 from preflight import CodeDoc, Codes, Finding, Status, installed
 from preflight.engine.context import RunContext
 from preflight.installed import ConnectorReader
@@ -235,7 +235,7 @@ def observe_events(reader: HostReader) -> list[dict[str, Any]]:
                                        "/q:*[System[(Level=1 or Level=2)]]"))  # fmt: skip
 
 
-class HostConnectorCheck(_HostCheck):
+class HostConnectorCheck(HostCheckBase):
     id = "host.connector"
     title = "The installed connector: services, version, client certificate, recent errors in its event log"
     requires = "Windows with the connector installed (sc.exe, wevtutil, the registry, TrustSettings.xml); an admin"

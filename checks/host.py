@@ -11,33 +11,18 @@ TLS registry settings and .NET Framework version documentation for what each val
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
-from preflight import CodeDoc, Codes, Finding, Status, Target
+from checks.hostbase import SHARED, HostCheckBase
+from checks.hostbase import host_finding as _finding
+from preflight import CodeDoc, Finding, Status
 from preflight.engine.context import RunContext
-from preflight.engine.plan import Plan
-from preflight.winhost import HostReader, Reading, default_reader, read_dword, read_string
+from preflight.winhost import HostReader, Reading, read_dword, read_string
 
-TARGET = "this host"
 CONNECTOR_DOC = "https://learn.microsoft.com/en-us/entra/identity/app-proxy/application-proxy-connectors"
 GSA_DOC = "https://learn.microsoft.com/en-us/entra/global-secure-access/how-to-configure-connectors"
 
-SHARED: Final[dict[str, CodeDoc]] = {
-    "host.not_windows": CodeDoc(
-        Status.SKIP,
-        "This check reads Windows settings (the registry); this host is not Windows, so there was nothing to read.",
-        "sys.platform is not win32.",
-        "Run the tool on the Windows Server that will host the connector.",
-    ),
-    "host.unreadable": CodeDoc(
-        Status.ERROR,
-        "A Windows setting this check needs could not be read: access was denied, or the value has the wrong type.",
-        "Reading the registry value named in the evidence raised access denied, or it was not the expected type.",
-        "Run as an administrator; a value of the wrong type (for example a REG_SZ where a REG_DWORD belongs) is "
-        "ignored by Windows too: delete it and set it as the remediation of the failing check says.",
-    ),
-}
 
 SCHANNEL = "SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\"
 DOTNET_VIEWS = {"64-bit": "SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319",
@@ -140,12 +125,6 @@ OS_CODES: Final[dict[str, CodeDoc]] = {
 }
 
 
-def _finding(codes: dict[str, CodeDoc], code: str, summary: str, evidence: dict[str, Any],
-             remediation: str | None = None) -> Finding:  # fmt: skip
-    """A finding from a host check's own codes or the codes every host check shares."""
-    return Codes({**SHARED, **codes}).finding(code, summary, evidence, remediation=remediation)
-
-
 def _unreadable(codes: dict[str, CodeDoc], readings: Sequence[Reading], evidence: dict[str, Any]) -> Finding | None:
     broken = [r for r in readings if r.problem is not None]
     if not broken:
@@ -232,27 +211,7 @@ def observe_tls(reader: HostReader) -> tuple[list[Reading], dict[str, Reading]]:
     return schannel, {view: read_dword(reader, key, "SchUseStrongCrypto") for view, key in DOTNET_VIEWS.items()}
 
 
-class _HostCheck:
-    """What the three host checks share: one target, a skip off Windows, a reader (replaceable in tests)."""
-
-    id: str
-    needs: tuple[str, ...] = ()
-    reader: HostReader | None = None
-
-    def targets(self, plan: Plan) -> Iterable[Target]:
-        return [Target(host=TARGET)]
-
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
-        reader = self.reader if self.reader is not None else default_reader()
-        if reader is None:
-            return _finding(SHARED, "host.not_windows", "not Windows: no SCHANNEL, .NET or Windows version to read", {})
-        return await self.judge_host(reader, ctx)
-
-    async def judge_host(self, reader: HostReader, ctx: RunContext) -> Finding:
-        raise NotImplementedError
-
-
-class HostTlsCheck(_HostCheck):
+class HostTlsCheck(HostCheckBase):
     id = "host.tls"
     title = "TLS 1.2 enabled in SCHANNEL and strong cryptography in .NET (64-bit and 32-bit views)"
     requires = "Windows (reads the registry); an administrator for every value"
@@ -262,7 +221,7 @@ class HostTlsCheck(_HostCheck):
         return judge_tls(*observe_tls(reader))
 
 
-class HostDotnetCheck(_HostCheck):
+class HostDotnetCheck(HostCheckBase):
     id = "host.dotnet"
     title = ".NET Framework 4.7.2 or later installed"
     requires = "Windows (reads the registry)"
@@ -272,7 +231,7 @@ class HostDotnetCheck(_HostCheck):
         return judge_dotnet(read_dword(reader, DOTNET_KEY, "Release"))
 
 
-class HostOsCheck(_HostCheck):
+class HostOsCheck(HostCheckBase):
     id = "host.os"
     title = "Windows Server 2016 or later, 4 cores and 8 GiB recommended"
     requires = "Windows (reads the registry and the processor and memory counts)"

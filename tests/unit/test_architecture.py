@@ -124,3 +124,18 @@ def test_function_local_imports_count_and_type_checking_ones_do_not() -> None:
     assert "preflight.proxy.settings" in graph["preflight.app"]  # imported inside a function
     assert "preflight.report" in graph["preflight.app"]
     assert "preflight.tenant" not in graph["preflight.engine.plan"]  # only under TYPE_CHECKING
+
+
+def test_no_check_imports_another_check() -> None:
+    """A check's whole logic is in its own module; what checks share (the clock measurement, the host checks'
+    base) lives in helper modules that register no check. The engine imports no check at all."""
+    from importlib.metadata import entry_points
+
+    check_modules = {ep.value.split(":")[0] for ep in entry_points(group="preflight.checks")
+                     if ep.value.startswith("checks.")}  # fmt: skip
+    graph = import_graph()
+    for module in check_modules:
+        assert not (graph[module] & check_modules), f"{module} imports {graph[module] & check_modules}"
+    for module, imported in graph.items():
+        if module.startswith("preflight."):
+            assert not any(name.startswith("checks") for name in imported), f"{module} imports a check"

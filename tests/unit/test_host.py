@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from checks import host
+from checks import host, hostbase
 from preflight import profile as profile_mod
 from preflight.engine import plan as plan_mod
 from preflight.engine.context import RunContext, RunOptions
@@ -121,7 +121,7 @@ def test_os(changes: dict[tuple[str, str], Any], cores: int, memory: int, code: 
     reader = FakeHost(changes, cores, memory)
     check = host.HostOsCheck()
     check.reader = reader
-    finding = asyncio.run(check.run(Target(host.TARGET), None))  # type: ignore[arg-type]
+    finding = asyncio.run(check.run(Target(hostbase.TARGET), None))  # type: ignore[arg-type]
     assert finding.code == code, finding.summary
     assert finding.status == check.codes[code].status
 

@@ -1,0 +1,58 @@
+"""What the host checks (host.tls, host.dotnet, host.os, host.connector) share: their target, the codes every one
+of them can give (not Windows, a value unreadable), and the base class that skips off Windows. Not a check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+from preflight import CodeDoc, Codes, Finding, Status, Target
+from preflight.engine.context import RunContext
+from preflight.engine.plan import Plan
+from preflight.winhost import HostReader, default_reader
+
+TARGET = "this host"
+
+SHARED: Final[dict[str, CodeDoc]] = {
+    "host.not_windows": CodeDoc(
+        Status.SKIP,
+        "This check reads Windows settings (the registry); this host is not Windows, so there was nothing to read.",
+        "sys.platform is not win32.",
+        "Run the tool on the Windows Server that will host the connector.",
+    ),
+    "host.unreadable": CodeDoc(
+        Status.ERROR,
+        "A Windows setting this check needs could not be read: access was denied, or the value has the wrong type.",
+        "Reading the registry value named in the evidence raised access denied, or it was not the expected type.",
+        "Run as an administrator; a value of the wrong type (for example a REG_SZ where a REG_DWORD belongs) is "
+        "ignored by Windows too: delete it and set it as the remediation of the failing check says.",
+    ),
+}
+
+
+def host_finding(codes: dict[str, CodeDoc], code: str, summary: str, evidence: dict[str, Any],
+             remediation: str | None = None) -> Finding:  # fmt: skip
+    """A finding from a host check's own codes or the codes every host check shares."""
+    return Codes({**SHARED, **codes}).finding(code, summary, evidence, remediation=remediation)
+
+
+class HostCheckBase:
+    """What the host checks share: one target, a skip off Windows, a reader (replaceable in tests)."""
+
+    id: str
+    needs: tuple[str, ...] = ()
+    reader: HostReader | None = None
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        return [Target(host=TARGET)]
+
+    async def run(self, target: Target, ctx: RunContext) -> Finding:
+        reader = self.reader if self.reader is not None else default_reader()
+        if reader is None:
+            return host_finding(
+                SHARED, "host.not_windows", "not Windows: no SCHANNEL, .NET or Windows version to read", {}
+            )
+        return await self.judge_host(reader, ctx)
+
+    async def judge_host(self, reader: HostReader, ctx: RunContext) -> Finding:
+        raise NotImplementedError
