@@ -127,3 +127,67 @@ def test_the_example_plugin_is_a_template_that_touches_no_engine_file() -> None:
     assert files == ["pyproject.toml", "src/preflight_example/__init__.py"]
     pyproject = (EXAMPLE / "pyproject.toml").read_text()
     assert '"example.port_list" = "preflight_example:PortListCheck"' in pyproject
+
+
+NEW_CHECK = '''"""A new check written from the template: warns when a profile asks for more endpoints than a limit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from preflight import CodeDoc, Codes, Context, Finding, Plan, Status, Target
+
+CODES = Codes({
+    "acme.few_endpoints": CodeDoc(Status.PASS, "Within the limit.", "Counts the plan's ports.", "Nothing to do."),
+    "acme.many_endpoints": CodeDoc(Status.WARN, "Over the limit.", "Counts the plan's ports.", "Trim the profile."),
+})
+
+
+class EndpointCountCheck:
+    id = "acme.endpoint_count"
+    title = "Acme: the profile stays under a number of endpoint ports"
+    requires = "nothing (reads the plan)"
+    needs: tuple[str, ...] = ()
+    settings = {"limit": 20}
+    codes = CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        return [Target(host="plan")]
+
+    async def run(self, target: Target, ctx: Context) -> Finding:
+        count, limit = len(ctx.plan.port_targets()), ctx.plan.settings_for(self)["limit"]
+        code = "acme.few_endpoints" if count <= limit else "acme.many_endpoints"
+        return CODES.finding(code, f"{count} endpoint ports, limit {limit}", {"count": count, "limit": limit})
+'''
+
+
+def test_the_walk_through_adds_a_new_check_with_one_setting(tmp_path: Path, dns: DnsServer) -> None:
+    """docs/plugins.md, step by step, for a check the tool has never seen: copy the template, write one module,
+    add one entry-point line, install. Nothing of the tool changes."""
+    source = tmp_path / "acme-plugin"
+    shutil.copytree(EXAMPLE, source)
+    (source / "src" / "preflight_example").rename(source / "src" / "acme_checks")
+    (source / "src" / "acme_checks" / "__init__.py").write_text(NEW_CHECK)
+    pyproject = (source / "pyproject.toml").read_text().replace('name = "preflight-example-plugin"',
+                                                                 'name = "acme-checks"')  # fmt: skip
+    pyproject = pyproject.replace('"example.port_list" = "preflight_example:PortListCheck"',
+                                  '"acme.endpoint_count" = "acme_checks:EndpointCountCheck"')  # fmt: skip
+    pyproject = pyproject.replace('"example-count" = "preflight_example:CountReporter"', "")
+    (source / "pyproject.toml").write_text(pyproject)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(source)], check=True, capture_output=True, timeout=180)  # fmt: skip
+    profile = tmp_path / "p.toml"
+    profile.write_text('name = "x"\n[[endpoint]]\nhost = "ok.test"\nports = [443, 8398]\npurpose = "p"\nsource = "s"\n')
+    env = plugin_env(site)
+
+    def result(*extra: str) -> dict[str, Any]:
+        run = run_cli("run", "--profile", str(profile), "--dns-server", dns.address, "--format", "json", "--only",
+                      "acme.*", *extra, env=env)  # fmt: skip
+        return run.result("acme.endpoint_count", "plan")
+
+    assert (result()["code"], result()["evidence"]) == ("acme.few_endpoints", {"count": 2, "limit": 20})
+    over = result("--set", "acme.endpoint_count.limit=1")
+    assert (over["status"], over["code"]) == ("warn", "acme.many_endpoints")
+    explained = run_cli("explain", "acme.many_endpoints", env=env)
+    assert explained.code == 0 and "Trim the profile." in explained.stdout
