@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
-import threading
 import time
 from typing import Any
 
@@ -22,6 +21,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
+from preflight.blocking import in_daemon_thread
 from preflight.netutil import bracketed, udp_port_unreachable
 
 MAX_CNAME_HOPS = 16
@@ -110,22 +110,14 @@ def system_nameservers() -> list[tuple[str, int]]:
 
 async def system_lookup(host: str, timeout: float) -> SystemLookup:
     """getaddrinfo in a daemon thread: a stuck OS resolver can neither outlive the timeout nor delay exit."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[list[Any]] = loop.create_future()
 
-    def work() -> None:
-        try:
-            # AI_ADDRCONFIG, as real clients do: no IPv6 answers on a host without an IPv6 address.
-            result: Any = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG)
-        except BaseException as exc:  # handed to the loop, which re-raises it in the awaiting task
-            result = exc
-        loop.call_soon_threadsafe(_settle, future, result)
+    def work() -> list[Any]:
+        # AI_ADDRCONFIG, as real clients do: no IPv6 answers on a host without an IPv6 address.
+        return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG)
 
     start = time.monotonic()
-    threading.Thread(target=work, name=f"getaddrinfo-{host}", daemon=True).start()
     try:
-        async with asyncio.timeout(timeout):
-            infos = await future
+        infos = await in_daemon_thread(work, timeout, name=f"getaddrinfo-{host}")
     except TimeoutError:
         return SystemLookup(error="timeout", error_text=f"no answer within {timeout:g}s", elapsed_ms=_ms(start))
     except socket.gaierror as exc:
@@ -134,15 +126,6 @@ async def system_lookup(host: str, timeout: float) -> SystemLookup:
         return SystemLookup(error="error", error_text=str(exc), elapsed_ms=_ms(start))
     addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
     return SystemLookup(addresses=addresses, elapsed_ms=_ms(start))
-
-
-def _settle(future: asyncio.Future[list[Any]], result: Any) -> None:
-    if future.done():
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
 
 
 class _UdpSocket(dns._asyncbackend.DatagramSocket):

@@ -6,7 +6,6 @@ the run's event loop, with the run's resolver, before the checks.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import hashlib
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from preflight.blocking import in_daemon_thread
 from preflight.model import Target
 from preflight.netutil import is_ip_literal, usable_addresses
 from preflight.proxy.pac import MAX_SOURCE, PacError, PacSession
@@ -175,7 +175,7 @@ class Evaluation:
                     how = f"source address of the route to {first.host} ({usable[0]})"
             if address is None:
                 with contextlib.suppress(TimeoutError):
-                    address = await asyncio.wait_for(asyncio.to_thread(host_name_address), self.timeout)
+                    address = await in_daemon_thread(host_name_address, self.timeout, name="preflight-my-ip")
                 if address is not None:
                     how = f"the address of this host's name ({socket.gethostname()})"
             self.my_ip = {"address": address or "127.0.0.1", "how": how}

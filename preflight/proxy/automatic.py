@@ -14,6 +14,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from preflight.blocking import in_daemon_thread
 from preflight.model import Target
 from preflight.netutil import usable_addresses
 from preflight.proxy.autoconfig import AutoConfig, Evaluation, requested, target_url
@@ -24,7 +25,6 @@ from preflight.proxy.wpad import (
     candidate_names,
     discover,
     host_suffixes,
-    in_daemon_thread,
     route_follows_wpad,
 )
 
@@ -204,7 +204,7 @@ class AutomaticProxy:
             url = target_url(target)
             ask = functools.partial(api.proxy_for_url, url, auto_detect=auto_detect, config_url=config_url)
             try:
-                self.winhttp[key] = await in_daemon_thread(ask, self.timeout + 1)
+                self.winhttp[key] = await in_daemon_thread(ask, self.timeout + 1, name="preflight-winhttp")
             except TimeoutError:
                 self.winhttp_gave_up = f"WinHttpGetProxyForUrl({url}) did not return within {self.timeout + 1:g} s"
                 return

@@ -13,21 +13,19 @@ comes first and the URL is the fallback.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import re
 import sys
-import threading
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from preflight.blocking import in_daemon_thread
 from preflight.proxy.settings import ProxySettings
 
 DEVOLUTION_LEVEL = 2
 WPAD_DOC = "https://learn.microsoft.com/en-us/windows/win32/winhttp/winhttp-autoproxy-support"
 RESOLV_CONF = Path("/etc/resolv.conf")
-T = TypeVar("T")
 
 
 def devolve(suffix: str, level: int = DEVOLUTION_LEVEL) -> list[str]:
@@ -129,7 +127,7 @@ async def discover(found: Discovery, resolve: Callable[[str], Awaitable[list[str
     names = found.names
     if dhcp is not None:
         try:
-            url = await in_daemon_thread(dhcp, timeout)
+            url = await in_daemon_thread(dhcp, timeout, name="preflight-dhcp-wpad")
         except TimeoutError:
             found.tried.append({"dhcp": f"no answer within {timeout:g} s"})
         except OSError as exc:
@@ -149,32 +147,6 @@ async def discover(found: Discovery, resolve: Callable[[str], Awaitable[list[str
         if ipv4 and found.url is None:
             found.url, found.via = f"http://{name}/wpad.dat", name
     return found
-
-
-async def in_daemon_thread(work: Callable[[], T], timeout: float) -> T:
-    """`work` (a blocking Windows API call) in a daemon thread, awaited at most `timeout`: a call that never
-    returns is abandoned, and neither the run nor the interpreter's exit waits for it."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def deliver(setter: Callable[[Any], None], value: Any) -> None:
-        if not future.done():
-            setter(value)
-
-    def hand_over(setter: Callable[[Any], None], value: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the run is over and its loop closed: nobody waits any more
-            loop.call_soon_threadsafe(deliver, setter, value)
-
-    def body() -> None:
-        try:
-            value = work()
-        except Exception as exc:  # handed to the awaiting side
-            hand_over(future.set_exception, exc)
-        else:
-            hand_over(future.set_result, value)
-
-    threading.Thread(target=body, name="preflight-winapi", daemon=True).start()
-    return await asyncio.wait_for(future, timeout)
 
 
 def parse_domain_option(value: str) -> str:
