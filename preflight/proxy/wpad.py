@@ -24,7 +24,6 @@ from preflight.blocking import in_daemon_thread
 from preflight.proxy.settings import ProxySettings
 
 DEVOLUTION_LEVEL = 2
-WPAD_DOC = "https://learn.microsoft.com/en-us/windows/win32/winhttp/winhttp-autoproxy-support"
 RESOLV_CONF = Path("/etc/resolv.conf")
 
 
