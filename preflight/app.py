@@ -87,13 +87,6 @@ def run(request: RunRequest) -> Outcome:
     the report assembled. Nothing is written: the caller renders the report."""
     import asyncio
 
-    r = request
-    profile_name, endpoints, tenant_id, only, skip = r.profile_name, r.endpoints, r.tenant_id, r.only, r.skip
-    dns_servers, timeout, deadline, concurrency = r.dns_servers, r.timeout, r.deadline, r.concurrency
-    proxy, pac, wpad_domains, connector_config = r.proxy, r.pac, r.wpad_domains, r.connector_config
-    proxy_credentials, ntp_servers, public_roots = r.proxy_credentials, r.ntp_servers, r.public_roots
-    setting_options, strict = r.setting_options, r.strict
-
     from preflight import tenant as tenant_mod
     from preflight.engine import checksettings
     from preflight.engine import plan as plan_mod
@@ -104,22 +97,22 @@ def run(request: RunRequest) -> Outcome:
     from preflight.proxy.wpad import parse_domain_option
     from preflight.report import Report, host_facts
 
-    extra = tuple(plan_mod.parse_endpoint_option(e) for e in endpoints)
-    given = tenant_mod.parse_tenant_option(tenant_id) if tenant_id is not None else None
-    servers = tuple(plan_mod.parse_server_option(s, option="--dns-server", default_port=53) for s in dns_servers)
-    domains = [parse_domain_option(d) for d in wpad_domains]
+    extra = tuple(plan_mod.parse_endpoint_option(e) for e in request.endpoints)
+    given = tenant_mod.parse_tenant_option(request.tenant_id) if request.tenant_id is not None else None
+    servers = tuple(plan_mod.parse_server_option(s, option="--dns-server", default_port=53)
+                    for s in request.dns_servers)  # fmt: skip
+    domains = [parse_domain_option(d) for d in request.wpad_domains]
     if "none" in domains and len(domains) > 1:
         raise UsageError("--wpad-domain none turns discovery off: it cannot be combined with other suffixes")
-    overrides = [checksettings.parse_set_option(text) for text in setting_options]
-    profile = profile_mod.load(profile_name)
-    loaded = load_checks(only, skip)
+    overrides = [checksettings.parse_set_option(text) for text in request.setting_options]
+    profile = profile_mod.load(request.profile_name)
+    loaded = load_checks(request.only, request.skip)
     if not loaded.checks and not loaded.failures:
-        raise UsageError(
-            f"no check matches --only {' '.join(only)!r} / --skip {' '.join(skip)!r} (see 'preflight checks')"
-        )
+        only, skip = " ".join(request.only), " ".join(request.skip)
+        raise UsageError(f"no check matches --only {only!r} / --skip {skip!r} (see 'preflight checks')")
     check_settings = checksettings.resolve(loaded.checks, profile.checks, profile.origin, overrides,
                                            registered_check_ids())  # fmt: skip
-    proxy_settings = _proxy_settings(proxy, proxy_credentials, connector_config)
+    proxy_settings = _proxy_settings(request.proxy, request.proxy_credentials, request.connector_config)
     known_tenant = _known_tenant(given)
 
     def build_plan(tenant: tenant_mod.TenantResolution, settings: ProxySettings) -> plan_mod.Plan:
@@ -129,20 +122,20 @@ def run(request: RunRequest) -> Outcome:
 
     plan = build_plan(known_tenant, proxy_settings)
     attachments: dict[str, str] = {}
-    if connector_config is not None:
-        attachments["evidence/connector.config"] = _read_bounded(connector_config)
-    auto = plan_request(proxy_settings, pac, domains, default_api(timeout))
+    if request.connector_config is not None:
+        attachments["evidence/connector.config"] = _read_bounded(request.connector_config)
+    auto = plan_request(proxy_settings, request.pac, domains, default_api(request.timeout))
     options = RunOptions(
-        timeout=timeout,
-        deadline=deadline,
-        concurrency=concurrency,
+        timeout=request.timeout,
+        deadline=request.deadline,
+        concurrency=request.concurrency,
         dns_servers=servers,
-        public_roots=str(Path(public_roots).resolve()) if public_roots else None,
-        ntp_servers=tuple(_ntp_server(s) for s in ntp_servers),
+        public_roots=str(Path(request.public_roots).resolve()) if request.public_roots else None,
+        ntp_servers=tuple(_ntp_server(s) for s in request.ntp_servers),
     )
 
     state = RunState()
-    progress = r.progress or _Silent()
+    progress = request.progress or _Silent()
     try:
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries the report: a plugin's prints go to stderr
             plan = asyncio.run(_run_async(plan, build_plan, given, auto, attachments, loaded.checks, loaded.failures,
@@ -152,7 +145,7 @@ def run(request: RunRequest) -> Outcome:
     state.ended_by = state.ended_by or signals.pending()
     progress.clear()
 
-    results = state.ordered_results() + [failure_result(f) for f in r.reporter_failures]
+    results = state.ordered_results() + [failure_result(f) for f in request.reporter_failures]
     report = Report(
         tool_version=__version__,
         profile={
@@ -163,12 +156,12 @@ def run(request: RunRequest) -> Outcome:
             "service_rows": [{"host": host, "port": port} for host, port in plan_mod.service_rows(plan)],
         },
         host=host_facts(),
-        options=_options_json(options, only, skip, extra, strict, plan.proxy, plan.tenant or known_tenant, overrides),
+        options=_options_json(options, request, extra, plan.proxy, plan.tenant or known_tenant, overrides),
         started_at=state.started_at,
         duration_ms=round(((state.finished_at or time.time()) - state.started_at) * 1000),
         results=results,
         ended_by=state.ended_by,
-        strict=strict,
+        strict=request.strict,
     )
     return Outcome(report, profile, plan.proxy, attachments)
 
@@ -328,10 +321,8 @@ def _proxy_option(proxy: ProxySettings) -> str | None:
 
 def _options_json(
     options: RunOptions,
-    only: Sequence[str],
-    skip: Sequence[str],
+    request: RunRequest,
     extra: tuple[Endpoint, ...],
-    strict: bool,
     proxy: ProxySettings,
     tenant: TenantResolution,
     overrides: Sequence[tuple[str, str, Any]] = (),
@@ -344,10 +335,10 @@ def _options_json(
         "dns_servers": [f"{a}:{p}" for a, p in options.dns_servers],
         "tenant_id": tenant.guid,
         "tenant": {"given": tenant.given, "source": tenant.source},
-        "only": list(only),
-        "skip": list(skip),
+        "only": list(request.only),
+        "skip": list(request.skip),
         "extra_endpoints": [f"{e.host}:{','.join(map(str, e.ports))}" for e in extra],
-        "strict": strict,
+        "strict": request.strict,
         "public_roots": options.public_roots,
         "ntp_servers": list(options.ntp_servers),
         "proxy": _proxy_option(proxy),

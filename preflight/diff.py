@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from preflight.model import CheckResult, Status
@@ -58,6 +59,16 @@ def diff(before: Report, after: Report) -> list[Change]:
         if kind is not None:
             changes.append(Change(kind, rid, old.get(rid), new.get(rid)))
     return sorted(changes, key=lambda c: ORDER.index(c.kind))
+
+
+def render_json(changes: list[Change], before_name: str, after_name: str) -> str:
+    return json.dumps({"before": before_name, "after": after_name, "changes": [c.to_json() for c in changes]},
+                      indent=2) + "\n"  # fmt: skip
+
+
+def broke(changes: list[Change]) -> bool:
+    """Whether anything got worse: `preflight diff` exits 1 then."""
+    return any(c.kind == "broke" for c in changes)
 
 
 def render_text(before: Report, after: Report, changes: list[Change], before_name: str, after_name: str) -> str:

@@ -3,14 +3,37 @@ aborts the write cleanly (the run's own signals already shaped the report)."""
 
 from __future__ import annotations
 
+import re
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from preflight import __version__, policy, signals
 from preflight.app import Outcome
-from preflight.output import write_atomic
+from preflight.errors import UsageError
+from preflight.output import unwritable_reason, write_atomic
+
+
+def bundle_target(output: str) -> Path:
+    """The bundle's path, checked before the run: a file in an existing directory that can be written."""
+    target = Path(output)
+    if target.is_dir() or not (target.parent if str(target.parent) else Path(".")).is_dir():
+        raise UsageError(f"--output {output!r}: not a file in an existing directory")
+    reason = unwritable_reason(target)
+    if reason is not None:
+        raise UsageError(f"--output {output}: {reason}")
+    return target
+
+
+def user_patterns(texts: Sequence[str]) -> list[re.Pattern[str]]:
+    """--redact values as compiled patterns; a bad one is a UsageError naming it."""
+    from preflight.bundle.redact import compile_user_pattern
+
+    try:
+        return [compile_user_pattern(text) for text in texts]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def write_bundle(outcome: Outcome, target: Path, patterns: list[Any], pseudonymize: bool, reporters: dict[str, Any],

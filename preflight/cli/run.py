@@ -1,0 +1,79 @@
+"""`preflight run` and `preflight bundle`: options in, `app.run` called, the report rendered out."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from preflight import app, emit, policy
+from preflight.cli.group import cli, say
+from preflight.cli.options import run_options
+from preflight.engine.registry import load_reporters
+from preflight.progress import ProgressLine
+
+
+@cli.command("run")
+@run_options
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    metavar="FORMAT[=PATH]",
+    help="Report format (table, json, ...); repeatable; '=PATH' writes that format to a file.",
+)
+@click.option(
+    "--output", "output", default="-", show_default=True, help="Where formats without '=PATH' go ('-' is stdout)."
+)
+def run_command(formats: Sequence[str], output: str, **options: Any) -> None:
+    """Run the checks of a profile and report."""
+    reporters = load_reporters()
+    known = set(reporters.reporters)
+    destinations = emit.parse_destinations(formats or ("table",), output, known)
+    emit.check_writable(destinations)
+    destinations = emit.with_console_table(destinations, options["quiet"], known)
+    outcome = app.run(_request(options, reporters.failures))
+    written = emit.emit(outcome.report, destinations, reporters.reporters, say)
+    sys.exit(outcome.report.exit_code if written else policy.EXIT_USAGE)
+
+
+@cli.command("bundle")
+@run_options
+@click.option(
+    "-o", "--output", "output", required=True, metavar="BUNDLE.zip", help="Where to write the support bundle."
+)
+@click.option(
+    "--redact",
+    "redact_patterns",
+    multiple=True,
+    metavar="REGEX",
+    help="Also redact every match of this regular expression (repeatable).",
+)
+@click.option(
+    "--pseudonymize",
+    is_flag=True,
+    help="Replace host names, internal IPs, user names and the tenant ID with stable pseudonyms; the reverse "
+    "map is written beside the bundle (BUNDLE.zip.pseudonyms.json), never inside it.",
+)
+def bundle_command(output: str, redact_patterns: Sequence[str], pseudonymize: bool, **options: Any) -> None:
+    """Run the checks and write one redacted support bundle: report.json, report.html, evidence/, host.json and
+    a manifest with the SHA-256 of every file."""
+    from preflight.bundle.write import bundle_target, user_patterns, write_bundle
+
+    patterns = user_patterns(redact_patterns)
+    target = bundle_target(output)
+    reporters = load_reporters()
+    outcome = app.run(_request(options, reporters.failures))
+    if not options["quiet"] and "table" in reporters.reporters:
+        emit.emit(outcome.report, [("table", emit.STDOUT)], reporters.reporters, say)
+    code = write_bundle(outcome, target, patterns, pseudonymize, reporters.reporters, say)
+    sys.exit(code if code is not None else outcome.report.exit_code)
+
+
+def _request(options: dict[str, Any], reporter_failures: Sequence[Any]) -> app.RunRequest:
+    """The shared options as a RunRequest; --quiet becomes whether a progress line is drawn."""
+    values = {k: v for k, v in options.items() if k != "quiet"}
+    progress = ProgressLine(sys.stderr, enabled=not options["quiet"] and sys.stderr.isatty())
+    return app.RunRequest(**values, reporter_failures=tuple(reporter_failures), progress=progress)

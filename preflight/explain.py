@@ -1,0 +1,33 @@
+"""`preflight explain`: what a reason code means, how it is detected and how to fix it, from the codes every
+loaded check declares (plugins' included)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from preflight.check import CodeDoc
+from preflight.errors import UsageError
+
+Codes = Mapping[str, tuple[str, CodeDoc]]  # code → (the check that owns it, its documentation)
+
+
+def index(codes: Codes) -> str:
+    """One line per code: name, status, owner, and the first sentence of its meaning."""
+    return "".join(f"{name:28} {doc.status.value:5} {owner:12} {doc.meaning.split('. ')[0].rstrip('.')}\n"
+                   for name, (owner, doc) in sorted(codes.items()))  # fmt: skip
+
+
+def describe(code: str, codes: Codes) -> str:
+    """One code's whole documentation; an unknown code is a UsageError naming the codes of its family."""
+    if code not in codes:
+        family = code.partition(".")[0]
+        close = [c for c in codes if c.partition(".")[0] == family]
+        hint = f"; codes in that family: {', '.join(sorted(close))}" if close else "; 'preflight explain' lists all"
+        raise UsageError(f"unknown reason code {code!r}{hint}")
+    owner, doc = codes[code]
+    return (
+        f"{code}  (from {owner}; status {doc.status.value})\n\n"
+        f"What it means:\n  {doc.meaning}\n\n"
+        f"How it is detected:\n  {doc.detection}\n\n"
+        f"How to fix it:\n  {doc.remediation}\n"
+    )
