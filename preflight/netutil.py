@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from collections.abc import Callable, Iterable
 
 from preflight.errors import UsageError
@@ -42,6 +43,17 @@ def is_special_use_name(host: str) -> bool:
 
 
 _memo = functools.lru_cache(maxsize=4096)
+
+_DNS_NAME = re.compile(r"^(?=.{1,253}\.?$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+                       r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.?$", re.IGNORECASE)  # fmt: skip
+
+
+def is_host(host: str) -> bool:
+    """An IP address or a DNS name (labels of letters, digits, '-' and '_', at most 63 each, 253 in all; the last
+    not all digits, which is a mistyped address: 10.1.2.300)."""
+    if is_ip_literal(host):
+        return True
+    return bool(_DNS_NAME.match(host)) and not host.rstrip(".").rpartition(".")[2].isdigit()
 
 
 @_memo

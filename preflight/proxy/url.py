@@ -3,12 +3,13 @@ never carry credentials."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from urllib.parse import unquote, urlsplit
 
 from preflight.errors import UsageError
-from preflight.netutil import bracketed
+from preflight.netutil import bracketed, is_host
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +49,11 @@ def parse_proxy_url(value: str, *, where: str = "--proxy", default_port: int = 8
     host = (parts.hostname or "").lower()
     if not host:
         raise UsageError(f"{where} {redact_url(value)!r}: no proxy host")
+    if not host.isascii():
+        with contextlib.suppress(UnicodeError):  # else refused below, with the name as written
+            host = host.encode("idna").decode("ascii")
+    if not is_host(host):
+        raise UsageError(f"{where} {redact_url(value)!r}: {host!r} is not a host name or address")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise UsageError(f"{where} {redact_url(value)!r}: a proxy URL has no path")
     username = unquote(parts.username) if parts.username is not None else None

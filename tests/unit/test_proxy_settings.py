@@ -16,6 +16,8 @@ from preflight.proxy import NoProxyRule, ProxySettings, from_environment, parse_
         ("http://proxy.lab", "proxy.lab", 8080, None),
         ("http://alice:s3cr%40t@proxy.lab:3128", "proxy.lab", 3128, "alice"),
         ("http://[2001:db8::3]:3128", "2001:db8::3", 3128, None),
+        ("http://PROXY_01.Lab.:3128", "proxy_01.lab.", 3128, None),
+        ("http://prøxy.lab:3128", "xn--prxy-hra.lab", 3128, None),  # an IDN host, as .NET's Uri sends it
     ],
 )
 def test_parse_proxy_url(text: str, host: str, port: int, user: str | None) -> None:
@@ -33,7 +35,9 @@ def test_credentials_are_decoded_for_use_but_never_displayed() -> None:
 
 @pytest.mark.parametrize(
     "text", ["https://proxy.lab:3128", "socks5://proxy.lab:1080", "http://proxy.lab:99999", "http://:3128",
-             "http://proxy.lab:3128/path", "http://alice:secret@proxy.lab:notaport"],
+             "http://proxy.lab:3128/path", "http://alice:secret@proxy.lab:notaport",
+             "http://alice:secret@bad host:3128", "http://a..lab:3128", "http://-proxy.lab:3128",
+             "http://proxy.lab;8080", "http://198.18.0.300:80"],
 )  # fmt: skip
 def test_bad_proxy_urls_are_one_line_errors_without_secrets(text: str) -> None:
     with pytest.raises(UsageError) as caught:
