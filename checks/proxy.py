@@ -12,6 +12,7 @@ from preflight.engine.context import RunContext
 from preflight.engine.plan import Plan
 from preflight.probes.proxy import TunnelResult
 from preflight.proxy import ProxySettings, redact_url
+from preflight.proxy.windows import WinInetSettings
 
 EFFECTIVE_TARGET = "proxy settings"
 
@@ -33,13 +34,15 @@ EFFECTIVE_CODES = Codes(
         "proxy.divergent": CodeDoc(
             Status.WARN,
             "The proxy settings disagree: the connector's configured path (its .exe.config or --proxy), WinHTTP (which "
-            "certificate-revocation fetches are believed to use), WinINET, a WPAD script the route does not follow, "
+            "certificate-revocation fetches are believed to use), WinINET (the connector's account's, and the "
+            "current user's, which the connector does not read), a WPAD script the route does not follow, "
             "WinHTTP's own answer (WinHttpGetProxyForUrl) and the environment would send some endpoints different "
             "ways, so one of them (often CRL/OCSP) may bypass the proxy the connector uses.",
             "Routes computed from each source separately differ for at least one endpoint (listed per source, with "
             "the route the run tested).",
             "Make the connector's proxy (.exe.config), WinHTTP, WPAD and the environment agree, or run with the one "
-            "the connector uses.",
+            "the connector uses. A proxy set only in your own Internet Options (wininet_user) does not reach the "
+            "connector, which runs as Network Service: put it in the connector's .exe.config.",
         ),
         "proxy.wpad_error": CodeDoc(
             Status.WARN,
@@ -168,6 +171,11 @@ def judge_tunnel(result: TunnelResult) -> Finding:
     return TUNNEL_CODES.finding(code, summary, result.to_json())
 
 
+# Sources the route never consults but which say something about it (a WPAD script, WinHTTP's own answer, the
+# administrator's own WinINET settings): each is compared with the route the run tested.
+_COMPARED_WITH_THE_ROUTE = {"wpad", "winhttp_api", "wininet_user"}
+
+
 def judge_effective(plan: Plan) -> Finding:
     """The routes of every target, where each came from, and whether the sources disagree. Pure."""
     settings = plan.proxy
@@ -180,7 +188,7 @@ def judge_effective(plan: Plan) -> Finding:
         route = plan.route(target.host, target.port)
         entry: dict[str, Any] = {"proxy": route.proxy.display if route.proxy else None, "source": route.source}
         by_source = settings.source_routes(target.host, target.port, tls=target.port != 80)
-        if "wpad" in by_source or "winhttp_api" in by_source:  # answers about the route: compared with the tested one
+        if by_source.keys() & _COMPARED_WITH_THE_ROUTE:
             by_source = {"tested": route, **by_source}
         if len(by_source) > 1:
             entry["by_source"] = {name: r.proxy.display if r.proxy else "direct" for name, r in by_source.items()}
@@ -206,10 +214,12 @@ def judge_effective(plan: Plan) -> Finding:
     if settings.pac_origin is not None:
         evidence["pac"] = {"origin": settings.pac_origin, **settings.pac_evidence,
                            "results": {f"{h}:{p}": r for (h, p), r in settings.pac_decisions.items()}}  # fmt: skip
+    if settings.wininet_scope is not None:
+        evidence["wininet_scope"] = settings.wininet_scope.to_json()  # whose WinINET settings the connector reads
     if settings.wininet is not None:
-        evidence["wininet"] = {"enabled": settings.wininet.enabled, "servers": settings.wininet.servers,
-                               "bypass": list(settings.wininet.bypass.patterns),
-                               "autoconfig_url": settings.wininet.autoconfig_url}  # fmt: skip
+        evidence["wininet"] = _wininet(settings.wininet)
+    if settings.wininet_user is not None:
+        evidence["wininet_user"] = _wininet(settings.wininet_user)
     wpad = dict(settings.wpad_evidence)
     if wpad:
         evidence["wpad"] = wpad
@@ -246,6 +256,11 @@ def judge_effective(plan: Plan) -> Finding:
     direct = sum(1 for r in routes.values() if r["proxy"] is None)
     summary = f"{len(routes) - direct} endpoint(s) via {', '.join(proxied)}, {direct} direct{found}"
     return EFFECTIVE_CODES.finding("proxy.configured", summary, evidence)
+
+
+def _wininet(settings: WinInetSettings) -> dict[str, Any]:
+    return {"enabled": settings.enabled, "servers": settings.servers, "bypass": list(settings.bypass.patterns),
+            "autoconfig_url": settings.autoconfig_url, "auto_detect": settings.auto_detect}  # fmt: skip
 
 
 def _wpad_note(wpad: dict[str, Any]) -> str:

@@ -23,13 +23,17 @@ from preflight.proxy.sources import (
 )
 from preflight.proxy.url import ProxyConfig
 from preflight.proxy.windows import (
+    CONNECTOR_SERVICE,
+    INTERNET_SETTINGS_POLICY,
     DotNetProxy,
     FileReader,
     WindowsSettingsError,
     WindowsSettingsReader,
     WinHttpSettings,
+    WinInetScope,
     WinInetSettings,
     connector_config_paths,
+    connector_wininet_scope,
     parse_dotnet_config,
     parse_winhttp_settings,
     parse_wininet,
@@ -47,7 +51,9 @@ class ProxySettings:
     use_credentials: bool = False
     connector: DotNetProxy | None = None
     winhttp: WinHttpSettings | None = None
-    wininet: WinInetSettings | None = None
+    wininet: WinInetSettings | None = None  # the WinINET settings of the account the connector runs as
+    wininet_scope: WinInetScope | None = None  # whose they are, and why (None: not read, off Windows)
+    wininet_user: WinInetSettings | None = None  # this tool's user's, when they differ: not the connector's
     pac_origin: str | None = None  # where the automatic configuration script came from (--pac, scriptLocation...)
     pac_decisions: Mapping[tuple[str, int], str] = dataclasses.field(default_factory=dict)  # (host, port) → result
     pac_failure: tuple[str, str] | None = None  # (proxy.pac_* code, one line) when the script could not decide
@@ -103,6 +109,8 @@ class ProxySettings:
             found.append(WinHttpProxy(self.winhttp))
         if self.wininet is not None:
             found.append(WinInetProxy(self.wininet))
+        if self.wininet_user is not None:
+            found.append(WinInetProxy(self.wininet_user, "WinINET (current user)", name="wininet_user"))
         if self.environment is not None:
             found.append(EnvironmentProxy(self.environment))
         return found
@@ -132,7 +140,8 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
     """Everything the Windows side says about proxies, as ProxySettings (without --proxy or the environment).
     Problems are collected, never raised: a corrupt record must not stop the run."""
     problems: list[str] = []
-    winhttp = wininet = connector = None
+    winhttp = wininet = wininet_user = connector = None
+    scope: WinInetScope | None = None
     if reader is not None:
         blob = reader.winhttp_blob()
         if blob is not None:
@@ -140,12 +149,7 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
                 winhttp = parse_winhttp_settings(blob)
             except WindowsSettingsError as exc:
                 problems.append(f"WinHttpSettings: {exc}")
-        values = reader.wininet_values()
-        if values is not None:
-            try:
-                wininet = parse_wininet(values)
-            except WindowsSettingsError as exc:
-                problems.append(f"WinINET settings: {exc}")
+        scope, wininet, wininet_user = _wininet(reader, problems)
     # The connector reads its own .exe.config first and machine.config only when that has no <defaultProxy>.
     files = [connector_config] if connector_config else (list(connector_config_paths(os.environ)) if reader else [])
     file_reader = reader or FileReader()
@@ -166,5 +170,43 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
             break
     domain = reader.primary_dns_domain() if reader is not None else None
     search = reader.dns_search_list() if reader is not None else ()
-    return ProxySettings(connector=connector, winhttp=winhttp, wininet=wininet, problems=tuple(problems),
-                         local_domain=domain, search_list=search)  # fmt: skip
+    if scope is not None and scope.hive is None and connector is not None and connector.use_system_default:
+        problems.append(f"the connector's usesystemdefault reads the WinINET settings of {scope.account}, which "
+                        "cannot be read here: the route leaves them out")  # fmt: skip
+    return ProxySettings(connector=connector, winhttp=winhttp, wininet=wininet, wininet_scope=scope,
+                         wininet_user=wininet_user, problems=tuple(problems), local_domain=domain,
+                         search_list=search)  # fmt: skip
+
+
+def _wininet(reader: WindowsSettingsReader,
+             problems: list[str]) -> tuple[WinInetScope, WinInetSettings | None, WinInetSettings | None]:  # fmt: skip
+    """The connector's WinINET settings (its service account's, or the machine's under Group Policy), and this
+    tool's user's when they differ: a proxy set in the administrator's Internet Options is not the connector's."""
+    try:
+        policy = reader.registry_value(INTERNET_SETTINGS_POLICY, "ProxySettingsPerUser")
+        account = reader.registry_value(CONNECTOR_SERVICE, "ObjectName")
+    except OSError as exc:
+        problems.append(f"the connector service's account or the proxy policy cannot be read: {exc.strerror or exc}")
+        policy = account = None
+    scope = connector_wininet_scope(policy, account)
+    connector = _read_wininet(reader, scope.hive, f"WinINET settings of {scope.account}", problems)
+    user = _read_wininet(reader, "HKCU", "WinINET settings of the current user", problems)
+    return scope, connector, (user if user != connector else None)
+
+
+def _read_wininet(reader: WindowsSettingsReader, hive: str | None, what: str,
+                  problems: list[str]) -> WinInetSettings | None:  # fmt: skip
+    if hive is None:
+        return None
+    try:
+        values = reader.wininet_values(hive)
+    except OSError as exc:
+        problems.append(f"{what} ({hive}) cannot be read: {exc.strerror or exc} (run as an administrator)")
+        return None
+    if values is None:
+        return None
+    try:
+        return parse_wininet(values)
+    except WindowsSettingsError as exc:
+        problems.append(f"{what} ({hive}): {exc}")
+        return None

@@ -197,6 +197,53 @@ def parse_wininet(values: dict[str, object]) -> WinInetSettings:
                            autoconfig if isinstance(autoconfig, str) and autoconfig else None, detect)  # fmt: skip
 
 
+INTERNET_SETTINGS = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings"
+INTERNET_SETTINGS_POLICY = r"SOFTWARE\Policies\Microsoft\Windows\CurrentVersion\Internet Settings"
+CONNECTOR_SERVICE = r"SYSTEM\CurrentControlSet\Services\WAPCSvc"
+CONNECTOR_ACCOUNT = "NT AUTHORITY\\NetworkService"  # the installer's choice, and sc qc's SERVICE_START_NAME
+
+# The built-in service accounts, as a service's ObjectName spells them, and the HKEY_USERS hive of each: their
+# profiles are loaded while Windows runs, so their settings can be read (by an administrator).
+SERVICE_ACCOUNT_SIDS = {
+    "localsystem": "S-1-5-18",
+    "nt authority\\system": "S-1-5-18",
+    "nt authority\\localservice": "S-1-5-19",
+    "nt authority\\local service": "S-1-5-19",
+    "nt authority\\networkservice": "S-1-5-20",
+    "nt authority\\network service": "S-1-5-20",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class WinInetScope:
+    """Whose WinINET settings the connector's usesystemdefault reads. A service's "current user" is its own
+    account (Microsoft Learn, WinHttpGetIEProxyConfigForCurrentUser: a service that does not impersonate gets
+    Local Service's or Network Service's settings), not the administrator running this tool; Group Policy's
+    "Make proxy settings per-machine" (ProxySettingsPerUser=0) puts one set in HKLM for every account."""
+
+    hive: str | None  # "HKU\\S-1-5-20", "HKLM"; None: an account whose hive is not loaded (a gMSA, a user)
+    account: str
+    why: str
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"hive": self.hive, "account": self.account, "why": self.why}
+
+
+def connector_wininet_scope(per_user_policy: object, service_account: object) -> WinInetScope:
+    """`per_user_policy`: the ProxySettingsPerUser policy value (None: not set); `service_account`: the connector
+    service's ObjectName (None: not installed yet). Pure."""
+    installed = isinstance(service_account, str) and service_account.strip() != ""
+    account = str(service_account).strip() if installed else CONNECTOR_ACCOUNT
+    runs = "runs" if installed else "will run (the installer's account)"
+    if per_user_policy == 0:
+        return WinInetScope("HKLM", account, "Group Policy makes proxy settings per machine (ProxySettingsPerUser=0)")
+    sid = SERVICE_ACCOUNT_SIDS.get(account.lower().replace("/", "\\"))
+    if sid is None:
+        return WinInetScope(None, account, f"the connector service {runs} as {account}, whose settings cannot be "
+                            "read while it is not signed in")  # fmt: skip
+    return WinInetScope(f"HKU\\{sid}", account, f"the connector service {runs} as {account}")
+
+
 # .NET Framework's reading of <system.net><defaultProxy> (Microsoft Learn, ".NET Framework configuration schema:
 # <defaultProxy>, <proxy>, <bypasslist>, <add>"; and WebProxy's reference source, WebProxy.IsBypassed/IsLocal):
 #   - enabled: false turns every proxy off; default true.
@@ -318,7 +365,12 @@ class WindowsSettingsReader(Protocol):
 
     def winhttp_blob(self) -> bytes | None: ...
 
-    def wininet_values(self) -> dict[str, object] | None: ...
+    def wininet_values(self, hive: str = "HKCU") -> dict[str, object] | None:
+        """Internet Settings of "HKCU" (who runs this tool), "HKLM" (per machine), or "HKU\\<SID>" (an account);
+        None when there are none. PermissionError when they cannot be read."""
+
+    def registry_value(self, path: str, name: str) -> object:
+        """A value under HKLM (the 64-bit view), None when absent: ProxySettingsPerUser, the service's ObjectName."""
 
     def config_text(self, path: str) -> str | None: ...
 
@@ -347,23 +399,37 @@ class RegistryReader:  # pragma: no cover - Windows only
             return None
         return bytes(value) if isinstance(value, bytes | bytearray) else None
 
-    def wininet_values(self) -> dict[str, object] | None:
+    def wininet_values(self, hive: str = "HKCU") -> dict[str, object] | None:
         winreg: Any = importlib.import_module("winreg")
 
-        key_path = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings"
+        if hive == "HKCU":
+            root, prefix, access = winreg.HKEY_CURRENT_USER, "", winreg.KEY_READ
+        elif hive == "HKLM":
+            root, prefix, access = winreg.HKEY_LOCAL_MACHINE, "", winreg.KEY_READ | winreg.KEY_WOW64_64KEY
+        elif hive.startswith("HKU\\"):
+            root, prefix, access = winreg.HKEY_USERS, hive[4:] + "\\", winreg.KEY_READ
+        else:
+            raise ValueError(f"unknown hive {hive!r}")
         values: dict[str, object] = {}
         try:
-            with winreg.OpenKey(winreg.HKEY_CURRENT_USER, key_path) as key:
+            with winreg.OpenKey(root, prefix + INTERNET_SETTINGS, 0, access) as key:
                 for name in ("ProxyEnable", "ProxyServer", "ProxyOverride", "AutoConfigURL"):
-                    try:
+                    with contextlib.suppress(FileNotFoundError):
                         values[name] = winreg.QueryValueEx(key, name)[0]
-                    except OSError:
-                        continue
-            with winreg.OpenKey(winreg.HKEY_CURRENT_USER, key_path + r"\Connections") as key:
+            with winreg.OpenKey(root, prefix + INTERNET_SETTINGS + r"\Connections", 0, access) as key:
                 values["DefaultConnectionSettings"] = winreg.QueryValueEx(key, "DefaultConnectionSettings")[0]
-        except OSError:
+        except FileNotFoundError:
             return values or None
         return values
+
+    def registry_value(self, path: str, name: str) -> object:
+        winreg: Any = importlib.import_module("winreg")
+
+        try:
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path, 0, winreg.KEY_READ | winreg.KEY_WOW64_64KEY) as key:
+                return winreg.QueryValueEx(key, name)[0]
+        except FileNotFoundError:
+            return None
 
     def config_text(self, path: str) -> str | None:
         return _read_text(Path(path))
@@ -445,7 +511,10 @@ class FileReader:
     def winhttp_blob(self) -> bytes | None:
         return None
 
-    def wininet_values(self) -> dict[str, object] | None:
+    def wininet_values(self, hive: str = "HKCU") -> dict[str, object] | None:
+        return None
+
+    def registry_value(self, path: str, name: str) -> object:
         return None
 
     def config_text(self, path: str) -> str | None:

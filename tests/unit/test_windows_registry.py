@@ -11,6 +11,7 @@ import pytest
 from helpers import FIXTURES
 
 from preflight import installed
+from preflight.proxy.windows import INTERNET_SETTINGS as INTERNET_SETTINGS_PATH
 from preflight.proxy.windows import RegistryReader, build_winhttp_settings, parse_winhttp_settings
 
 CONNECTOR_FIXTURES = FIXTURES / "windows" / "connector"
@@ -18,7 +19,7 @@ THUMBPRINT = "CC45A1CC0AA7143BD320C09E21523980AAAA9705"
 
 
 class FakeWinreg(types.ModuleType):
-    HKEY_LOCAL_MACHINE, HKEY_CURRENT_USER = 0x80000002, 0x80000001
+    HKEY_LOCAL_MACHINE, HKEY_CURRENT_USER, HKEY_USERS = 0x80000002, 0x80000001, 0x80000003
     KEY_READ, KEY_WOW64_64KEY = 0x20019, 0x0100
     REG_SZ, REG_DWORD, REG_BINARY = 1, 4, 3
 
@@ -27,10 +28,13 @@ class FakeWinreg(types.ModuleType):
         super().__init__("winreg")
         self.native, self.wow6432 = native, wow6432  # the 64-bit view, and what a 32-bit process sees by default
         self.opened: list[tuple[int, str, int]] = []
+        self.denied: set[tuple[int, str]] = set()  # keys whose ACL refuses this process
 
     def OpenKey(self, hive: int, path: str, reserved: int = 0, access: int = 0x20019) -> Any:
         self.opened.append((hive, path, access))
-        view = self.native if access & self.KEY_WOW64_64KEY or hive == self.HKEY_CURRENT_USER else self.wow6432
+        if (hive, path.lower()) in self.denied:
+            raise PermissionError(13, "Access is denied")  # WinError 5, as winreg raises it
+        view = self.native if access & self.KEY_WOW64_64KEY or hive != self.HKEY_LOCAL_MACHINE else self.wow6432
         if (hive, path.lower()) not in view:
             raise FileNotFoundError(2, "The system cannot find the file specified")
         values = KeyValues(view[(hive, path.lower())])
@@ -138,3 +142,36 @@ def test_dns_search_list_policy_wins_then_each_adapter(registry: FakeWinreg) -> 
     assert RegistryReader().dns_search_list() == ("a.contoso.test", "b.contoso.test", "branch.contoso.test")
     assert RegistryReader().primary_dns_domain() == "corp.contoso.test"
     assert all(access & FakeWinreg.KEY_WOW64_64KEY for hive, _path, access in registry.opened if hive == hklm)
+
+
+NETWORK_SERVICE = FakeWinreg.HKEY_USERS
+
+
+def test_wininet_values_of_the_connectors_account_and_of_the_machine(registry: FakeWinreg) -> None:
+    from preflight.proxy.windows import CONNECTOR_SERVICE, INTERNET_SETTINGS_POLICY
+
+    dword, sz, hklm = FakeWinreg.REG_DWORD, FakeWinreg.REG_SZ, FakeWinreg.HKEY_LOCAL_MACHINE
+    registry.native[(NETWORK_SERVICE, "s-1-5-20\\" + INTERNET)] = {
+        "ProxyEnable": (1, dword),
+        "ProxyServer": ("ns.contoso.test:8080", sz),
+    }
+    registry.native[(hklm, INTERNET)] = {"ProxyEnable": (0, dword)}
+    registry.native[(hklm, INTERNET_SETTINGS_POLICY.lower())] = {"ProxySettingsPerUser": (0, dword)}
+    registry.native[(hklm, CONNECTOR_SERVICE.lower())] = {"ObjectName": ("NT AUTHORITY\\NetworkService", sz)}
+    registry.wow6432[(hklm, INTERNET)] = {"ProxyEnable": (1, dword)}  # the 32-bit view: not the connector's
+    reader = RegistryReader()
+    assert reader.wininet_values("HKU\\S-1-5-20") == {"ProxyEnable": 1, "ProxyServer": "ns.contoso.test:8080"}
+    assert registry.opened[0][:2] == (NETWORK_SERVICE, "S-1-5-20\\" + INTERNET_SETTINGS_PATH)
+    assert reader.wininet_values("HKLM") == {"ProxyEnable": 0}
+    assert reader.wininet_values("HKU\\S-1-5-19") is None  # Local Service has none
+    assert reader.registry_value(INTERNET_SETTINGS_POLICY, "ProxySettingsPerUser") == 0
+    assert reader.registry_value(CONNECTOR_SERVICE, "ObjectName") == "NT AUTHORITY\\NetworkService"
+    assert reader.registry_value(CONNECTOR_SERVICE, "Missing") is None
+    assert all(access & FakeWinreg.KEY_WOW64_64KEY for hive, _path, access in registry.opened if hive == hklm)
+
+
+def test_a_hive_this_process_may_not_read_raises_for_the_caller_to_report(registry: FakeWinreg) -> None:
+    registry.native[(NETWORK_SERVICE, "s-1-5-20\\" + INTERNET)] = {"ProxyEnable": (1, FakeWinreg.REG_DWORD)}
+    registry.denied.add((NETWORK_SERVICE, "s-1-5-20\\" + INTERNET))
+    with pytest.raises(PermissionError):
+        RegistryReader().wininet_values("HKU\\S-1-5-20")

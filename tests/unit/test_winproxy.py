@@ -13,9 +13,13 @@ from preflight import profile as profile_mod
 from preflight.engine import plan as plan_mod
 from preflight.proxy import ProxySettings, parse_proxy_url, windows_settings
 from preflight.proxy.windows import (
+    CONNECTOR_CONFIGS,
+    CONNECTOR_SERVICE,
+    INTERNET_SETTINGS_POLICY,
     BypassList,
     WindowsSettingsError,
     build_winhttp_settings,
+    connector_wininet_scope,
     parse_dotnet_config,
     parse_proxy_server,
     parse_winhttp_settings,
@@ -124,8 +128,18 @@ class FixtureReader:
     """The registry, as fixture files: what RegistryReader returns on Windows."""
 
     def __init__(self, winhttp: str | None, wininet: str | None, configs: dict[str, str],
-                 domain: str | None = None) -> None:  # fmt: skip
-        self.winhttp, self.wininet, self.configs, self.domain = winhttp, wininet, configs, domain
+                 domain: str | None = None, *, user: str | None = None,
+                 values: dict[str, object] | None = None) -> None:  # fmt: skip
+        self.winhttp, self.configs, self.domain = winhttp, configs, domain
+        # `wininet`: the connector's account's (Network Service's) settings; `user`: this tool's user's
+        self.hives: dict[str, str | None] = {r"HKU\S-1-5-20": wininet, "HKCU": user}
+        self.values = values or {}  # HKLM values by "path\\name": the proxy policy, the service's ObjectName
+
+    def registry_value(self, path: str, name: str) -> object:
+        found = self.values.get(f"{path}\\{name}")
+        if isinstance(found, OSError):
+            raise found
+        return found
 
     def primary_dns_domain(self) -> str | None:
         return self.domain
@@ -136,8 +150,11 @@ class FixtureReader:
     def winhttp_blob(self) -> bytes | None:
         return fixture(self.winhttp) if self.winhttp else None
 
-    def wininet_values(self) -> dict[str, object] | None:
-        return json.loads((WINDOWS_FIXTURES / self.wininet).read_text()) if self.wininet else None
+    def wininet_values(self, hive: str = "HKCU") -> dict[str, object] | None:
+        name = self.hives.get(hive)
+        if name == "access-denied":
+            raise PermissionError(13, "Access is denied")
+        return json.loads((WINDOWS_FIXTURES / name).read_text()) if name else None
 
     def config_text(self, path: str) -> str | None:
         name = self.configs.get(path)
@@ -212,3 +229,94 @@ def test_bypassonlocal_uses_this_machines_primary_dns_domain() -> None:
     assert settings.local_domain == "corp.contoso.com"
     assert settings.route("files.corp.contoso.com", 443, tls=True).source.endswith("bypass 'bypassonlocal')")
     assert settings.route("login.microsoftonline.com", 443, tls=True).proxy is not None
+
+
+@pytest.mark.parametrize(
+    ("policy", "account", "hive", "why"),
+    [
+        (None, None, r"HKU\S-1-5-20", r"will run (the installer's account) as NT AUTHORITY\NetworkService"),
+        (None, "", r"HKU\S-1-5-20", "will run (the installer's account)"),
+        (None, r"NT AUTHORITY\NetworkService", r"HKU\S-1-5-20", r"runs as NT AUTHORITY\NetworkService"),
+        (None, r"NT AUTHORITY\Network Service", r"HKU\S-1-5-20", "runs as"),
+        (None, "LocalSystem", r"HKU\S-1-5-18", "runs as LocalSystem"),
+        (None, r"nt authority\localservice", r"HKU\S-1-5-19", "runs as"),
+        (1, r"NT AUTHORITY\NetworkService", r"HKU\S-1-5-20", "runs as"),  # 1: per user, as without the policy
+        (0, r"NT AUTHORITY\NetworkService", "HKLM", "ProxySettingsPerUser=0"),
+        (0, r"CONTOSO\svc-connector$", "HKLM", "per machine"),  # the policy covers every account
+        (None, r"CONTOSO\svc-connector$", None, r"runs as CONTOSO\svc-connector$, whose settings cannot be read"),
+        (None, 7, r"HKU\S-1-5-20", "the installer's account"),  # a value of the wrong type: as if not installed
+    ],
+)
+def test_whose_wininet_settings_the_connector_reads(policy: object, account: object, hive: str | None,
+                                                    why: str) -> None:  # fmt: skip
+    scope = connector_wininet_scope(policy, account)
+    assert scope.hive == hive
+    assert why in scope.why
+
+
+NETWORK_SERVICE_CONFIG = {CONNECTOR_CONFIGS[0]: "connector-systemdefault.exe.config"}
+
+
+def test_the_connector_follows_network_services_settings_not_the_administrators() -> None:
+    """The usual surprise: the proxy is set in the administrator's Internet Options, the browser works, and the
+    connector (Network Service) goes direct."""
+    reader = FixtureReader(None, None, NETWORK_SERVICE_CONFIG, user="wininet-proxy.json")
+    settings = windows_settings(reader)
+    assert settings.wininet is None and settings.wininet_user is not None
+    assert settings.wininet_scope is not None and settings.wininet_scope.hive == r"HKU\S-1-5-20"
+    plan = plan_with(settings)
+    assert plan.route("login.microsoftonline.com", 443).direct
+    finding = judge_effective(plan)
+    assert finding.code == "proxy.divergent"
+    assert finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"] == {
+        "tested": "direct", "wininet_user": "http://198.18.1.1:3128"}  # fmt: skip
+    assert finding.evidence["wininet_scope"]["account"] == r"NT AUTHORITY\NetworkService"
+    assert "wininet" not in finding.evidence and finding.evidence["wininet_user"]["servers"] == {
+        "*": "198.18.1.1:3128"}  # fmt: skip
+    from preflight.proxy.automatic import plan_request
+
+    why = plan_request(settings, None).wpad_ignored
+    assert why.startswith(r"NT AUTHORITY\NetworkService has no WinINET settings (HKU\S-1-5-20)")
+
+
+def test_network_services_own_proxy_is_the_route_and_the_same_user_setting_is_not_repeated() -> None:
+    reader = FixtureReader(None, "wininet-proxy.json", NETWORK_SERVICE_CONFIG, user="wininet-proxy.json")
+    settings = windows_settings(reader)
+    assert settings.wininet is not None and settings.wininet_user is None  # the same settings: one source
+    route = plan_with(settings).route("login.microsoftonline.com", 443)
+    assert route.proxy is not None and route.proxy.display == "http://198.18.1.1:3128"
+    assert route.source.startswith("connector → system default")
+
+
+def test_group_policy_makes_the_settings_per_machine() -> None:
+    reader = FixtureReader(None, "wininet-disabled.json", NETWORK_SERVICE_CONFIG,
+                           values={rf"{INTERNET_SETTINGS_POLICY}\ProxySettingsPerUser": 0})  # fmt: skip
+    reader.hives["HKLM"] = "wininet-proxy.json"
+    settings = windows_settings(reader)
+    assert settings.wininet_scope is not None and settings.wininet_scope.hive == "HKLM"
+    assert plan_with(settings).route("login.microsoftonline.com", 443).proxy is not None
+
+
+def test_settings_that_cannot_be_read_are_problems_not_silence() -> None:
+    denied = FixtureReader(None, "access-denied", NETWORK_SERVICE_CONFIG, user="wininet-proxy.json")
+    settings = windows_settings(denied)
+    assert settings.wininet is None and settings.wininet_user is not None
+    assert any(r"NT AUTHORITY\NetworkService (HKU\S-1-5-20) cannot be read: Access is denied (run as an administrator)"
+               in p for p in settings.problems)  # fmt: skip
+    assert judge_effective(plan_with(settings)).code == "proxy.invalid_setting"
+
+    managed = FixtureReader(None, None, NETWORK_SERVICE_CONFIG,
+                            values={rf"{CONNECTOR_SERVICE}\ObjectName": r"CONTOSO\svc-connector$"})  # fmt: skip
+    problems = windows_settings(managed).problems
+    assert problems == (r"the connector's usesystemdefault reads the WinINET settings of CONTOSO\svc-connector$, "
+                        "which cannot be read here: the route leaves them out",)  # fmt: skip
+
+    broken = FixtureReader(
+        None,
+        None,
+        NETWORK_SERVICE_CONFIG,
+        values={rf"{CONNECTOR_SERVICE}\ObjectName": PermissionError(13, "Access is denied")},
+    )
+    assert windows_settings(broken).problems[0] == (
+        "the connector service's account or the proxy policy cannot be read: Access is denied"
+    )
