@@ -35,14 +35,16 @@ EFFECTIVE_CODES = Codes(
             Status.WARN,
             "The proxy settings disagree: the connector's configured path (its .exe.config or --proxy), WinHTTP (which "
             "certificate-revocation fetches are believed to use), WinINET (the connector's account's, and the "
-            "current user's, which the connector does not read), a WPAD script the route does not follow, "
+            "current user's, which the connector does not read), the updater service's .exe.config, a WPAD script "
+            "the route does not follow, "
             "WinHTTP's own answer (WinHttpGetProxyForUrl) and the environment would send some endpoints different "
             "ways, so one of them (often CRL/OCSP) may bypass the proxy the connector uses.",
             "Routes computed from each source separately differ for at least one endpoint (listed per source, with "
             "the route the run tested).",
             "Make the connector's proxy (.exe.config), WinHTTP, WPAD and the environment agree, or run with the one "
             "the connector uses. A proxy set only in your own Internet Options (wininet_user) does not reach the "
-            "connector, which runs as Network Service: put it in the connector's .exe.config.",
+            "connector, which runs as Network Service: put it in the connector's .exe.config. The updater reads its "
+            "own .exe.config (updater): give it the same <defaultProxy> as the connector's, or updates fail.",
         ),
         "proxy.wpad_error": CodeDoc(
             Status.WARN,
@@ -172,8 +174,8 @@ def judge_tunnel(result: TunnelResult) -> Finding:
 
 
 # Sources the route never consults but which say something about it (a WPAD script, WinHTTP's own answer, the
-# administrator's own WinINET settings): each is compared with the route the run tested.
-_COMPARED_WITH_THE_ROUTE = {"wpad", "winhttp_api", "wininet_user"}
+# administrator's own WinINET settings, the updater's .exe.config): each is compared with the route the run tested.
+_COMPARED_WITH_THE_ROUTE = {"wpad", "winhttp_api", "wininet_user", "updater"}
 
 
 def judge_effective(plan: Plan) -> Finding:
@@ -205,10 +207,11 @@ def judge_effective(plan: Plan) -> Finding:
     credentials = _with_credentials(settings)
     if credentials:
         evidence["credentials_configured"] = credentials  # where a proxy URL carries a user (never the values)
-    if settings.connector is not None:
-        evidence["connector_config"] = dataclasses.asdict(settings.connector)
-        if settings.connector.proxy_address:
-            evidence["connector_config"]["proxy_address"] = redact_url(settings.connector.proxy_address)
+    for key, config in (("connector_config", settings.connector), ("updater_config", settings.updater)):
+        if config is not None:
+            evidence[key] = dataclasses.asdict(config)
+            if config.proxy_address:
+                evidence[key]["proxy_address"] = redact_url(config.proxy_address)
     if settings.winhttp is not None:
         evidence["winhttp"] = dataclasses.asdict(settings.winhttp)
     if settings.pac_origin is not None:

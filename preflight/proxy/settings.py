@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from preflight.proxy.environment import EnvironmentProxies
@@ -25,6 +25,8 @@ from preflight.proxy.url import ProxyConfig
 from preflight.proxy.windows import (
     CONNECTOR_SERVICE,
     INTERNET_SETTINGS_POLICY,
+    UPDATER_ACCOUNT,
+    UPDATER_SERVICE,
     DotNetProxy,
     FileReader,
     WindowsSettingsError,
@@ -54,6 +56,8 @@ class ProxySettings:
     wininet: WinInetSettings | None = None  # the WinINET settings of the account the connector runs as
     wininet_scope: WinInetScope | None = None  # whose they are, and why (None: not read, off Windows)
     wininet_user: WinInetSettings | None = None  # this tool's user's, when they differ: not the connector's
+    updater: DotNetProxy | None = None  # the updater service's <defaultProxy> (its own .exe.config, machine.config)
+    updater_wininet: WinInetSettings | None = None  # the updater's account's (LocalSystem's) WinINET settings
     pac_origin: str | None = None  # where the automatic configuration script came from (--pac, scriptLocation...)
     pac_decisions: Mapping[tuple[str, int], str] = dataclasses.field(default_factory=dict)  # (host, port) → result
     pac_failure: tuple[str, str] | None = None  # (proxy.pac_* code, one line) when the script could not decide
@@ -102,6 +106,8 @@ class ProxySettings:
             found.append(ExplicitProxy(self.explicit))
         if connector is not None:
             found.append(connector)
+        if self.updater is not None and self.updater.found:
+            found.append(ConnectorProxy(self.updater, self.updater_wininet, self.local_domain, name="updater"))
         found.append(ScriptAnswers("pac", f"PAC {self.pac_origin}", self.pac_decisions))
         found.append(ScriptAnswers("wpad", f"WPAD {self.wpad_evidence.get('url')}", self.wpad_decisions))
         found.append(ScriptAnswers("winhttp_api", "WinHttpGetProxyForUrl", self.winhttp_answers))
@@ -140,8 +146,12 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
     """Everything the Windows side says about proxies, as ProxySettings (without --proxy or the environment).
     Problems are collected, never raised: a corrupt record must not stop the run."""
     problems: list[str] = []
-    winhttp = wininet = wininet_user = connector = None
+    winhttp = wininet = wininet_user = updater_wininet = updater = None
     scope: WinInetScope | None = None
+    file_reader = reader or FileReader()
+    # Each service reads its own .exe.config, and machine.config only when that has no <defaultProxy>.
+    files = [connector_config] if connector_config else (list(connector_config_paths(os.environ)) if reader else [])
+    connector = _default_proxy(file_reader, files, problems)
     if reader is not None:
         blob = reader.winhttp_blob()
         if blob is not None:
@@ -149,12 +159,30 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
                 winhttp = parse_winhttp_settings(blob)
             except WindowsSettingsError as exc:
                 problems.append(f"WinHttpSettings: {exc}")
-        scope, wininet, wininet_user = _wininet(reader, problems)
-    # The connector reads its own .exe.config first and machine.config only when that has no <defaultProxy>.
-    files = [connector_config] if connector_config else (list(connector_config_paths(os.environ)) if reader else [])
-    file_reader = reader or FileReader()
-    for path in files:
-        text = file_reader.config_text(path)
+        updater = _default_proxy(reader, connector_config_paths(os.environ, updater=True), problems)
+        policy, connector_account, updater_account = _service_accounts(reader, problems)
+        scope = connector_wininet_scope(policy, connector_account)
+        updater_scope = connector_wininet_scope(policy, updater_account, service="updater",
+                                                default_account=UPDATER_ACCOUNT)  # fmt: skip
+        wininet = _read_wininet(reader, scope, problems)
+        updater_wininet = wininet if updater_scope == scope else _read_wininet(reader, updater_scope, problems)
+        user = _read_wininet(reader, WinInetScope("HKCU", "the current user", "this tool's user"), problems)
+        wininet_user = user if user != wininet else None  # a proxy set in the administrator's Internet Options
+    domain = reader.primary_dns_domain() if reader is not None else None
+    search = reader.dns_search_list() if reader is not None else ()
+    if scope is not None and scope.hive is None and connector is not None and connector.use_system_default:
+        problems.append(f"the connector's usesystemdefault reads the WinINET settings of {scope.account}, which "
+                        "cannot be read here: the route leaves them out")  # fmt: skip
+    return ProxySettings(connector=connector, updater=updater, winhttp=winhttp, wininet=wininet,
+                         wininet_scope=scope, wininet_user=wininet_user, updater_wininet=updater_wininet,
+                         problems=tuple(dict.fromkeys(problems)), local_domain=domain,
+                         search_list=search)  # fmt: skip
+
+
+def _default_proxy(reader: WindowsSettingsReader, paths: Sequence[str], problems: list[str]) -> DotNetProxy | None:
+    """The first file of `paths` with a <defaultProxy>, as .NET reads it."""
+    for path in paths:
+        text = reader.config_text(path)
         if text is None:
             continue
         try:
@@ -163,50 +191,38 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
             problems.append(str(exc))
             continue
         if parsed.found:
-            connector = parsed
             # .NET compiles the list when it reads the file: one bad expression and no proxy setting loads at all
             problems.extend(f"{path}: <bypasslist> {bad} (.NET refuses the whole list)"
                             for bad in parsed.bad_bypass_expressions())  # fmt: skip
-            break
-    domain = reader.primary_dns_domain() if reader is not None else None
-    search = reader.dns_search_list() if reader is not None else ()
-    if scope is not None and scope.hive is None and connector is not None and connector.use_system_default:
-        problems.append(f"the connector's usesystemdefault reads the WinINET settings of {scope.account}, which "
-                        "cannot be read here: the route leaves them out")  # fmt: skip
-    return ProxySettings(connector=connector, winhttp=winhttp, wininet=wininet, wininet_scope=scope,
-                         wininet_user=wininet_user, problems=tuple(problems), local_domain=domain,
-                         search_list=search)  # fmt: skip
+            return parsed
+    return None
 
 
-def _wininet(reader: WindowsSettingsReader,
-             problems: list[str]) -> tuple[WinInetScope, WinInetSettings | None, WinInetSettings | None]:  # fmt: skip
-    """The connector's WinINET settings (its service account's, or the machine's under Group Policy), and this
-    tool's user's when they differ: a proxy set in the administrator's Internet Options is not the connector's."""
+def _service_accounts(reader: WindowsSettingsReader, problems: list[str]) -> tuple[object, object, object]:
+    """The ProxySettingsPerUser policy, and the accounts the connector and its updater run as (None: not set, or
+    not installed)."""
     try:
-        policy = reader.registry_value(INTERNET_SETTINGS_POLICY, "ProxySettingsPerUser")
-        account = reader.registry_value(CONNECTOR_SERVICE, "ObjectName")
+        return (reader.registry_value(INTERNET_SETTINGS_POLICY, "ProxySettingsPerUser"),
+                reader.registry_value(CONNECTOR_SERVICE, "ObjectName"),
+                reader.registry_value(UPDATER_SERVICE, "ObjectName"))  # fmt: skip
     except OSError as exc:
-        problems.append(f"the connector service's account or the proxy policy cannot be read: {exc.strerror or exc}")
-        policy = account = None
-    scope = connector_wininet_scope(policy, account)
-    connector = _read_wininet(reader, scope.hive, f"WinINET settings of {scope.account}", problems)
-    user = _read_wininet(reader, "HKCU", "WinINET settings of the current user", problems)
-    return scope, connector, (user if user != connector else None)
+        problems.append(f"the services' accounts or the proxy policy cannot be read: {exc.strerror or exc}")
+        return None, None, None
 
 
-def _read_wininet(reader: WindowsSettingsReader, hive: str | None, what: str,
-                  problems: list[str]) -> WinInetSettings | None:  # fmt: skip
-    if hive is None:
+def _read_wininet(reader: WindowsSettingsReader, scope: WinInetScope, problems: list[str]) -> WinInetSettings | None:
+    if scope.hive is None:
         return None
+    what = f"WinINET settings of {scope.account} ({scope.hive})"
     try:
-        values = reader.wininet_values(hive)
+        values = reader.wininet_values(scope.hive)
     except OSError as exc:
-        problems.append(f"{what} ({hive}) cannot be read: {exc.strerror or exc} (run as an administrator)")
+        problems.append(f"{what} cannot be read: {exc.strerror or exc} (run as an administrator)")
         return None
     if values is None:
         return None
     try:
         return parse_wininet(values)
     except WindowsSettingsError as exc:
-        problems.append(f"{what} ({hive}): {exc}")
+        problems.append(f"{what}: {exc}")
         return None

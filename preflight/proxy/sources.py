@@ -65,9 +65,10 @@ class ExplicitProxy:
 
 @dataclasses.dataclass(frozen=True)
 class ConnectorProxy:
-    """The connector's <defaultProxy> (.exe.config, else machine.config), as .NET's WebProxy applies it: the bypass
-    list, then proxyaddress, then the system default (WinINET) under usesystemdefault. An automatic script comes
-    between the bypass list and proxyaddress: ProxySettings.route puts `bypass_list()` before it."""
+    """The connector's (or its updater's) <defaultProxy> (.exe.config, else machine.config), as .NET's WebProxy
+    applies it: the bypass list, then proxyaddress, then the system default (WinINET) under usesystemdefault. An
+    automatic script comes between the bypass list and proxyaddress: ProxySettings.route puts `bypass_list()`
+    before it."""
 
     config: DotNetProxy
     wininet: WinInetSettings | None = None
@@ -96,11 +97,12 @@ class ConnectorProxy:
         if config.proxy_address:
             try:
                 return Route(parse_proxy_url(config.proxy_address, where=config.source, default_port=80),
-                             f"connector ({config.source})")  # fmt: skip
+                             f"{self.name} ({config.source})")  # fmt: skip
             except UsageError:
                 return Route(None, f"direct (unusable proxyaddress in {config.source})")
         if config.use_system_default and self.wininet is not None:
-            return WinInetProxy(self.wininet, f"connector → system default ({config.source})").route(host, 0, tls=tls)
+            label = f"{self.name} → system default ({config.source})"
+            return WinInetProxy(self.wininet, label).route(host, 0, tls=tls)
         return None
 
 

@@ -32,28 +32,34 @@ from preflight.textfile import decode_text, without_xml_declaration
 MAX_BLOB = 64 * 1024
 MAX_CONFIG = 4 * 1024 * 1024
 
-# The connector's and its updater's configuration, relative to the 64-bit Program Files folder.
+# The connector's and its updater's configuration, relative to the 64-bit Program Files folder: the current names,
+# then those of the Application Proxy connector before the rename. Each service reads its own file (Microsoft's
+# proxy article has the same <defaultProxy> put in both), and machine.config only when its own has none.
 _CONNECTOR_FILES = (
     "Microsoft Entra private network connector\\MicrosoftEntraPrivateNetworkConnectorService.exe.config",
-    "Microsoft Entra private network connector Updater\\MicrosoftEntraPrivateNetworkConnectorUpdaterService.exe.config",
     "Microsoft AAD App Proxy Connector\\ApplicationProxyConnectorService.exe.config",
+)
+_UPDATER_FILES = (
+    "Microsoft Entra private network connector Updater\\MicrosoftEntraPrivateNetworkConnectorUpdaterService.exe.config",
     "Microsoft AAD App Proxy Connector Updater\\ApplicationProxyConnectorUpdaterService.exe.config",
 )
 _MACHINE_CONFIG = "Microsoft.NET\\Framework64\\v4.0.30319\\Config\\machine.config"
 
 
-def connector_config_paths(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """The connector's .exe.config files, then machine.config, where this Windows keeps them. The connector is a
-    64-bit service: %ProgramW6432% names the 64-bit Program Files even to a 32-bit Python (where %ProgramFiles%
-    is "Program Files (x86)"), and the 64-bit .NET's machine.config is the one it reads."""
+def connector_config_paths(environ: Mapping[str, str], *, updater: bool = False) -> tuple[str, ...]:
+    """The connector's .exe.config files (or its updater's), then machine.config, where this Windows keeps them.
+    The services are 64-bit: %ProgramW6432% names the 64-bit Program Files even to a 32-bit Python (where
+    %ProgramFiles% is "Program Files (x86)"), and the 64-bit .NET's machine.config is the one they read."""
     upper = {key.upper(): value for key, value in environ.items()}  # Windows' environment ignores case
     programs = upper.get("PROGRAMW6432") or upper.get("PROGRAMFILES") or "C:\\Program Files"
     windows = upper.get("SYSTEMROOT") or upper.get("WINDIR") or "C:\\Windows"
     folder, system = programs.rstrip("\\"), windows.rstrip("\\")
-    return (*(f"{folder}\\{name}" for name in _CONNECTOR_FILES), f"{system}\\{_MACHINE_CONFIG}")
+    names = _UPDATER_FILES if updater else _CONNECTOR_FILES
+    return (*(f"{folder}\\{name}" for name in names), f"{system}\\{_MACHINE_CONFIG}")
 
 
 CONNECTOR_CONFIGS = connector_config_paths({})[:-1]  # the defaults, for documentation and tests
+UPDATER_CONFIGS = connector_config_paths({}, updater=True)[:-1]
 MACHINE_CONFIG = connector_config_paths({})[-1]
 
 
@@ -201,6 +207,8 @@ INTERNET_SETTINGS = r"Software\Microsoft\Windows\CurrentVersion\Internet Setting
 INTERNET_SETTINGS_POLICY = r"SOFTWARE\Policies\Microsoft\Windows\CurrentVersion\Internet Settings"
 CONNECTOR_SERVICE = r"SYSTEM\CurrentControlSet\Services\WAPCSvc"
 CONNECTOR_ACCOUNT = "NT AUTHORITY\\NetworkService"  # the installer's choice, and sc qc's SERVICE_START_NAME
+UPDATER_SERVICE = r"SYSTEM\CurrentControlSet\Services\WAPCUpdaterSvc"
+UPDATER_ACCOUNT = "LocalSystem"
 
 # The built-in service accounts, as a service's ObjectName spells them, and the HKEY_USERS hive of each: their
 # profiles are loaded while Windows runs, so their settings can be read (by an administrator).
@@ -229,19 +237,20 @@ class WinInetScope:
         return {"hive": self.hive, "account": self.account, "why": self.why}
 
 
-def connector_wininet_scope(per_user_policy: object, service_account: object) -> WinInetScope:
-    """`per_user_policy`: the ProxySettingsPerUser policy value (None: not set); `service_account`: the connector
-    service's ObjectName (None: not installed yet). Pure."""
+def connector_wininet_scope(per_user_policy: object, service_account: object, *, service: str = "connector",
+                            default_account: str = CONNECTOR_ACCOUNT) -> WinInetScope:  # fmt: skip
+    """`per_user_policy`: the ProxySettingsPerUser policy value (None: not set); `service_account`: the service's
+    ObjectName (None: not installed yet, so the installer's `default_account`). Pure."""
     installed = isinstance(service_account, str) and service_account.strip() != ""
-    account = str(service_account).strip() if installed else CONNECTOR_ACCOUNT
+    account = str(service_account).strip() if installed else default_account
     runs = "runs" if installed else "will run (the installer's account)"
     if per_user_policy == 0:
         return WinInetScope("HKLM", account, "Group Policy makes proxy settings per machine (ProxySettingsPerUser=0)")
     sid = SERVICE_ACCOUNT_SIDS.get(account.lower().replace("/", "\\"))
     if sid is None:
-        return WinInetScope(None, account, f"the connector service {runs} as {account}, whose settings cannot be "
+        return WinInetScope(None, account, f"the {service} service {runs} as {account}, whose settings cannot be "
                             "read while it is not signed in")  # fmt: skip
-    return WinInetScope(f"HKU\\{sid}", account, f"the connector service {runs} as {account}")
+    return WinInetScope(f"HKU\\{sid}", account, f"the {service} service {runs} as {account}")
 
 
 # .NET Framework's reading of <system.net><defaultProxy> (Microsoft Learn, ".NET Framework configuration schema:

@@ -16,6 +16,8 @@ from preflight.proxy.windows import (
     CONNECTOR_CONFIGS,
     CONNECTOR_SERVICE,
     INTERNET_SETTINGS_POLICY,
+    MACHINE_CONFIG,
+    UPDATER_CONFIGS,
     BypassList,
     WindowsSettingsError,
     build_winhttp_settings,
@@ -318,5 +320,49 @@ def test_settings_that_cannot_be_read_are_problems_not_silence() -> None:
         values={rf"{CONNECTOR_SERVICE}\ObjectName": PermissionError(13, "Access is denied")},
     )
     assert windows_settings(broken).problems[0] == (
-        "the connector service's account or the proxy policy cannot be read: Access is denied"
+        "the services' accounts or the proxy policy cannot be read: Access is denied"
     )
+
+
+def test_the_updater_reads_its_own_config_and_is_compared_with_the_tested_route() -> None:
+    """Microsoft's proxy article has the same <defaultProxy> put in both files; one left out is the usual miss:
+    the connector works through the proxy and the updater, going direct, never updates."""
+    reader = FixtureReader(None, None, {CONNECTOR_CONFIGS[0]: "connector-proxy.exe.config"})
+    settings = windows_settings(reader)
+    assert settings.connector is not None and settings.updater is None  # the updater's file has no <defaultProxy>
+    assert judge_effective(plan_with(settings)).code == "proxy.configured"
+
+    reader.configs[UPDATER_CONFIGS[0]] = "connector-disabled.exe.config"
+    settings = windows_settings(reader)
+    assert settings.updater is not None and settings.updater.source == UPDATER_CONFIGS[0]
+    finding = judge_effective(plan_with(settings))
+    assert finding.code == "proxy.divergent"
+    assert finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"] == {
+        "tested": "http://198.18.1.1:3128", "connector": "http://198.18.1.1:3128", "updater": "direct"}  # fmt: skip
+    assert finding.evidence["updater_config"]["enabled"] is False
+
+    reader.configs[UPDATER_CONFIGS[0]] = "connector-proxy.exe.config"  # the same <defaultProxy> in both: agreed
+    assert judge_effective(plan_with(windows_settings(reader))).code == "proxy.configured"
+
+
+def test_each_service_falls_back_to_machine_config_alone() -> None:
+    """The updater's <defaultProxy> never stands in for the connector's: without its own, the connector reads
+    machine.config."""
+    reader = FixtureReader(None, None, {UPDATER_CONFIGS[0]: "connector-proxy.exe.config",
+                                        MACHINE_CONFIG: "connector-disabled.exe.config"})  # fmt: skip
+    settings = windows_settings(reader)
+    assert settings.connector is not None and settings.connector.source == MACHINE_CONFIG
+    assert settings.updater is not None and settings.updater.source == UPDATER_CONFIGS[0]
+    route = plan_with(settings).route("login.microsoftonline.com", 443)
+    assert route.direct and "enabled=false" in route.source
+
+
+def test_the_updater_under_usesystemdefault_reads_local_systems_settings() -> None:
+    reader = FixtureReader(None, None, {CONNECTOR_CONFIGS[0]: "connector-systemdefault.exe.config",
+                                        UPDATER_CONFIGS[0]: "connector-systemdefault.exe.config"})  # fmt: skip
+    reader.hives[r"HKU\S-1-5-18"] = "wininet-proxy.json"  # LocalSystem has a proxy; Network Service none
+    settings = windows_settings(reader)
+    assert settings.wininet is None and settings.updater_wininet is not None
+    by_source = settings.source_routes("login.microsoftonline.com", 443, tls=True)
+    assert "connector" not in by_source  # Network Service has no system settings: no say
+    assert by_source["updater"].source == f"updater → system default ({UPDATER_CONFIGS[0]})"
