@@ -121,9 +121,7 @@ def run(request: RunRequest) -> Outcome:
                               check_settings=check_settings)  # fmt: skip
 
     plan = build_plan(known_tenant, proxy_settings)
-    attachments: dict[str, str] = {}
-    if request.connector_config is not None:
-        attachments["evidence/connector.config"] = _read_bounded(request.connector_config)
+    attachments = config_attachments(proxy_settings, request.connector_config)
     auto = plan_request(proxy_settings, request.pac, domains, default_api(request.timeout))
     options = RunOptions(
         timeout=request.timeout,
@@ -299,9 +297,29 @@ def _proxy_settings(value: str | None, use_credentials: bool, connector_config: 
     return dataclasses.replace(windows, explicit=explicit, environment=environment, use_credentials=use_credentials)
 
 
+def config_attachments(settings: ProxySettings, connector_config: str | None) -> dict[str, str]:
+    """The .NET configuration files the routes came from (--connector-config, or the connector's and its
+    updater's as found on this host), for a bundle's evidence/: support reads what the connector reads."""
+    connector = connector_config or (settings.connector.source if settings.connector else None)
+    files = {"evidence/connector.config": connector,
+             "evidence/updater.config": settings.updater.source if settings.updater else None}  # fmt: skip
+    found: dict[str, str] = {}
+    for name, path in files.items():
+        if path is not None:
+            with contextlib.suppress(OSError):  # gone since it was read: the report still says what it held
+                found[name] = _read_bounded(path)
+    return found
+
+
 def _read_bounded(path: str, limit: int = 1024 * 1024) -> str:
+    from preflight.textfile import decode_text
+
     with open(path, "rb") as handle:
-        return handle.read(limit).decode("utf-8", errors="replace")
+        data = handle.read(limit)
+    try:
+        return decode_text(data)  # a UTF-16 file with its BOM, as Notepad may save it, read as .NET reads it
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace")
 
 
 def _ntp_server(value: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -366,3 +367,32 @@ def test_the_updater_under_usesystemdefault_reads_local_systems_settings() -> No
     by_source = settings.source_routes("login.microsoftonline.com", 443, tls=True)
     assert "connector" not in by_source  # Network Service has no system settings: no say
     assert by_source["updater"].source == f"updater → system default ({UPDATER_CONFIGS[0]})"
+
+
+def test_the_configs_the_routes_came_from_are_bundle_evidence(tmp_path: Path) -> None:
+    from preflight.app import config_attachments
+
+    connector = tmp_path / "MicrosoftEntraPrivateNetworkConnectorService.exe.config"
+    connector.write_bytes("<configuration/>".encode("utf-16"))  # UTF-16 with its BOM, as Notepad may save it
+    updater = tmp_path / "MicrosoftEntraPrivateNetworkConnectorUpdaterService.exe.config"
+    updater.write_text("<configuration><system.net/></configuration>")
+    reader = FixtureReader(None, None, {})
+    settings = windows_settings(reader)
+    assert config_attachments(settings, None) == {}
+    found = dataclasses.replace(
+        settings,
+        connector=parse_dotnet_config(fixture_text("connector-proxy.exe.config"), str(connector)),
+        updater=parse_dotnet_config(fixture_text("connector-proxy.exe.config"), str(updater)),
+    )
+    files = config_attachments(found, None)
+    assert files == {"evidence/connector.config": "<configuration/>",
+                     "evidence/updater.config": "<configuration><system.net/></configuration>"}  # fmt: skip
+    updater.unlink()  # gone since it was read: left out, never an exception
+    assert list(config_attachments(found, None)) == ["evidence/connector.config"]
+    given = tmp_path / "draft.exe.config"
+    given.write_text("<configuration/>")
+    assert config_attachments(found, str(given))["evidence/connector.config"] == "<configuration/>"
+
+
+def fixture_text(name: str) -> str:
+    return (WINDOWS_FIXTURES / name).read_text()
