@@ -262,8 +262,12 @@ def judge_effective(plan: Plan) -> Finding:
 
 
 def _wininet(settings: WinInetSettings) -> dict[str, Any]:
-    return {"enabled": settings.enabled, "servers": settings.servers, "bypass": list(settings.bypass.patterns),
-            "autoconfig_url": settings.autoconfig_url, "auto_detect": settings.auto_detect}  # fmt: skip
+    found = {"enabled": settings.enabled, "servers": settings.servers, "bypass": list(settings.bypass.patterns),
+             "autoconfig_url": settings.autoconfig_url, "auto_detect": settings.auto_detect,
+             "from": settings.origin}  # fmt: skip
+    if settings.note:
+        found["note"] = settings.note
+    return found
 
 
 def _wpad_note(wpad: dict[str, Any]) -> str:

@@ -177,6 +177,8 @@ class WinInetSettings:
     # "Automatically detect settings": DefaultConnectionSettings flag 8. None: the value is absent, which WinINET
     # reads as on (a fresh profile detects), so it counts as on wherever the route is decided.
     auto_detect_flag: bool | None = None
+    origin: str = "ProxyEnable/ProxyServer values"  # or "DefaultConnectionSettings"
+    note: str | None = None  # the legacy values, when they say something else than DefaultConnectionSettings
 
     @property
     def auto_detect(self) -> bool:
@@ -184,23 +186,46 @@ class WinInetSettings:
 
 
 def parse_wininet(values: dict[str, object]) -> WinInetSettings:
-    """Per-user Internet Settings values (ProxyEnable, ProxyServer, ProxyOverride, AutoConfigURL, and the
-    DefaultConnectionSettings blob of the Connections subkey)."""
+    """Internet Settings values (ProxyEnable, ProxyServer, ProxyOverride, AutoConfigURL) and the
+    DefaultConnectionSettings blob of the Connections subkey. The blob is what WinINET keeps for the LAN connection
+    (Internet Options writes it; so do bitsadmin /util /setieproxy and Group Policy), with WinHttpSettings' layout:
+    flag 2 a proxy, 4 a script URL, 8 auto-detect. The legacy values are its older mirror, used when there is no
+    blob; when both exist and disagree, the blob is followed and the difference kept as a note."""
     enable = values.get("ProxyEnable", 0)
     server = values.get("ProxyServer", "")
     override = values.get("ProxyOverride", "")
     autoconfig = values.get("AutoConfigURL")
     if not isinstance(enable, int) or not isinstance(server, str) or not isinstance(override, str):
         raise WindowsSettingsError("ProxyEnable must be a DWORD and ProxyServer/ProxyOverride strings")
+    legacy = WinInetSettings(bool(enable), parse_proxy_server(server), BypassList.parse(override),
+                             autoconfig if isinstance(autoconfig, str) and autoconfig else None)  # fmt: skip
     blob = values.get("DefaultConnectionSettings")
-    detect: bool | None = None
-    if isinstance(blob, bytes | bytearray):
-        try:
-            detect = bool(parse_winhttp_settings(bytes(blob)).flags & 8)
-        except WindowsSettingsError as exc:
-            raise WindowsSettingsError(f"DefaultConnectionSettings: {exc}") from None
-    return WinInetSettings(bool(enable), parse_proxy_server(server), BypassList.parse(override),
-                           autoconfig if isinstance(autoconfig, str) and autoconfig else None, detect)  # fmt: skip
+    if not isinstance(blob, bytes | bytearray):
+        return legacy
+    try:
+        record = parse_winhttp_settings(bytes(blob))
+    except WindowsSettingsError as exc:
+        raise WindowsSettingsError(f"DefaultConnectionSettings: {exc}") from None
+    connection = WinInetSettings(bool(record.flags & 2) and bool(record.proxy), parse_proxy_server(record.proxy),
+                                 BypassList.parse(record.bypass),
+                                 record.autoconfig_url if record.flags & 4 and record.autoconfig_url else None,
+                                 bool(record.flags & 8), origin="DefaultConnectionSettings")  # fmt: skip
+    if not any(k in values for k in ("ProxyEnable", "ProxyServer", "ProxyOverride", "AutoConfigURL")):
+        return connection
+    said = _wininet_summary(legacy)
+    if said != _wininet_summary(connection):
+        connection = dataclasses.replace(connection, note=f"the ProxyEnable/ProxyServer values say {said}; "
+                                         f"DefaultConnectionSettings, which WinINET reads, says "
+                                         f"{_wininet_summary(connection)}")  # fmt: skip
+    return connection
+
+
+def _wininet_summary(settings: WinInetSettings) -> str:
+    proxy = ";".join(f"{k}={v}" if k != "*" else v for k, v in settings.servers.items())
+    parts = [f"proxy {proxy}" if settings.enabled and proxy else "no proxy"]
+    if settings.autoconfig_url:
+        parts.append(f"script {settings.autoconfig_url}")
+    return ", ".join(parts)
 
 
 INTERNET_SETTINGS = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings"

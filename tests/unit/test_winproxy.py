@@ -396,3 +396,52 @@ def test_the_configs_the_routes_came_from_are_bundle_evidence(tmp_path: Path) ->
 
 def fixture_text(name: str) -> str:
     return (WINDOWS_FIXTURES / name).read_text()
+
+
+BLOB_ROWS = [
+    # (the blob's proxy, bypass, script URL, flags; the legacy values) → (enabled, servers, script, detect, note?)
+    (("198.18.1.2:8080", "<local>", "", 1 | 2), {}, (True, {"*": "198.18.1.2:8080"}, None, False, False)),
+    (("198.18.1.2:8080", "", "", 1), {}, (False, {"*": "198.18.1.2:8080"}, None, False, False)),  # kept, not on
+    (("", "", "", 1 | 2), {}, (False, {}, None, False, False)),  # "use a proxy" with no address: none
+    (
+        ("", "", "http://pac.contoso.test/p.pac", 1 | 4 | 8),
+        {},
+        (False, {}, "http://pac.contoso.test/p.pac", True, False),
+    ),
+    (("", "", "http://pac.contoso.test/p.pac", 1), {}, (False, {}, None, False, False)),  # URL kept, box unticked
+    (
+        ("http=198.18.1.2:80;https=198.18.1.3:443", "", "", 3),
+        {"ProxyEnable": 1, "ProxyServer": "http=198.18.1.2:80;https=198.18.1.3:443"},
+        (True, {"http": "198.18.1.2:80", "https": "198.18.1.3:443"}, None, False, False),
+    ),  # the mirror agrees: no note
+    (("", "", "", 1), {"ProxyEnable": 1, "ProxyServer": "198.18.1.9:3128"}, (False, {}, None, False, True)),
+]
+
+
+@pytest.mark.parametrize(("blob", "legacy", "expected"), BLOB_ROWS)
+def test_default_connection_settings_is_what_wininet_reads(blob: tuple[str, str, str, int], legacy: dict[str, object],
+                                                         expected: tuple[object, ...]) -> None:  # fmt: skip
+    proxy, bypass, script, flags = blob
+    settings = parse_wininet({**legacy, "DefaultConnectionSettings": build_winhttp_settings(proxy, bypass, script,
+                                                                                           flags=flags)})  # fmt: skip
+    enabled, servers, url, detect, noted = expected
+    assert (settings.enabled, settings.servers, settings.autoconfig_url, settings.auto_detect) == (
+        enabled, servers, url, detect)  # fmt: skip
+    assert settings.origin == "DefaultConnectionSettings"
+    assert (settings.note is not None) == noted
+    if noted:
+        assert settings.note == ("the ProxyEnable/ProxyServer values say proxy 198.18.1.9:3128; "
+                                 "DefaultConnectionSettings, which WinINET reads, says no proxy")  # fmt: skip
+
+
+def test_a_service_account_with_only_the_blob_is_read_whole() -> None:
+    """bitsadmin /util /setieproxy NETWORKSERVICE writes the connection blob alone: its proxy is the route."""
+    reader = FixtureReader(None, None, NETWORK_SERVICE_CONFIG)
+    blob = build_winhttp_settings("198.18.1.4:8080", "*.msappproxy.net")
+    reader.wininet_values = lambda hive="HKCU": {"DefaultConnectionSettings": blob} if hive != "HKCU" else None
+    settings = windows_settings(reader)
+    route = plan_with(settings).route("login.microsoftonline.com", 443)
+    assert route.proxy is not None and route.proxy.display == "http://198.18.1.4:8080"
+    assert plan_with(settings).route("a.msappproxy.net", 443).direct  # the blob's bypass list
+    evidence = judge_effective(plan_with(settings)).evidence["wininet"]
+    assert evidence["from"] == "DefaultConnectionSettings" and "note" not in evidence
