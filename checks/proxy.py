@@ -89,9 +89,12 @@ EFFECTIVE_CODES = Codes(
         "proxy.invalid_setting": CodeDoc(
             Status.WARN,
             "A proxy setting cannot be used (an https:// or socks URL in the environment, a corrupt WinHTTP record, "
-            "an unreadable connector configuration file).",
-            "A proxy setting did not parse; it was ignored. The problem and where it is are in the evidence.",
-            "Fix or remove the variable named in the evidence.",
+            "an unreadable connector configuration file, the connector's account's WinINET settings this user may "
+            "not read).",
+            "A proxy setting did not parse or could not be read; it was left out of the routes. The problem and "
+            "where it is are in the evidence.",
+            "Fix or remove the setting named in the evidence; for settings that could not be read, run as an "
+            "administrator.",
         ),
     }
 )
