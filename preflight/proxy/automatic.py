@@ -80,11 +80,8 @@ def _why_not(settings: ProxySettings, pac_option: str | None) -> str:
     if settings.wininet is not None:
         return "WinINET's 'Automatically detect settings' is off"
     scope = settings.wininet_scope
-    if scope is not None and scope.hive is None:
-        return f"the WinINET settings of {scope.account}, the connector's account, cannot be read"
     if scope is not None:
-        return (f"{scope.account} has no WinINET settings ({scope.hive}): WinHttpGetIEProxyConfigForCurrentUser "
-                "fails for it, so the system default adds nothing")  # fmt: skip
+        return f"the WinINET settings of {scope.account}, the connector's account, cannot be read"
     return ("no connector configuration or Windows setting was read (off Windows, or no --connector-config): "
             "whether the connector auto-detects is not known")  # fmt: skip
 

@@ -36,6 +36,7 @@ from preflight.proxy.windows import (
     WinInetSettings,
     connector_config_paths,
     connector_wininet_scope,
+    default_wininet,
     parse_dotnet_config,
     parse_winhttp_settings,
     parse_wininet,
@@ -113,10 +114,11 @@ class ProxySettings:
         found.append(ScriptAnswers("winhttp_api", "WinHttpGetProxyForUrl", self.winhttp_answers))
         if self.winhttp is not None:
             found.append(WinHttpProxy(self.winhttp))
-        if self.wininet is not None:
-            found.append(WinInetProxy(self.wininet))
-        if self.wininet_user is not None:
-            found.append(WinInetProxy(self.wininet_user, "WinINET (current user)", name="wininet_user"))
+        if self._defers_to_system():  # else WinINET has no bearing on the connector: listing it would only add noise
+            if self.wininet is not None:
+                found.append(WinInetProxy(self.wininet))
+            if self.wininet_user is not None:
+                found.append(WinInetProxy(self.wininet_user, "WinINET (current user)", name="wininet_user"))
         if self.environment is not None:
             found.append(EnvironmentProxy(self.environment))
         return found
@@ -129,6 +131,14 @@ class ProxySettings:
             if found is not None:
                 routes[source.name] = found
         return routes
+
+    def _defers_to_system(self) -> bool:
+        """Whether the connector's .NET takes its proxy from WinINET: no <defaultProxy> anywhere (.NET's default is
+        usesystemdefault), or one with usesystemdefault and no proxyaddress."""
+        config = self.connector
+        if config is None or not config.found:
+            return True
+        return config.enabled and config.use_system_default and not config.proxy_address
 
     def _connector(self) -> ConnectorProxy | None:
         if self.connector is None or not self.connector.found:
@@ -165,6 +175,8 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
         updater_scope = connector_wininet_scope(policy, updater_account, service="updater",
                                                 default_account=UPDATER_ACCOUNT)  # fmt: skip
         wininet = _read_wininet(reader, scope, problems)
+        if wininet is not None and wininet.note is not None and "values say no proxy" not in wininet.note:
+            problems.append(f"WinINET settings of {scope.account}: {wininet.note}")  # a proxy the connector ignores
         updater_wininet = wininet if updater_scope == scope else _read_wininet(reader, updater_scope, problems)
         user = _read_wininet(reader, WinInetScope("HKCU", "the current user", "this tool's user"), problems)
         wininet_user = user if user != wininet else None  # a proxy set in the administrator's Internet Options
@@ -220,7 +232,7 @@ def _read_wininet(reader: WindowsSettingsReader, scope: WinInetScope, problems: 
         problems.append(f"{what} cannot be read: {exc.strerror or exc} (run as an administrator)")
         return None
     if values is None:
-        return None
+        return default_wininet()  # the account has no Internet Settings: .NET detects
     try:
         return parse_wininet(values)
     except WindowsSettingsError as exc:

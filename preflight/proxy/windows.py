@@ -125,6 +125,12 @@ def build_winhttp_settings(proxy: str = "", bypass: str = "", autoconfig_url: st
     return out
 
 
+def build_connection_settings(proxy: str = "", bypass: str = "", autoconfig_url: str = "", *,
+                              flags: int | None = None) -> bytes:  # fmt: skip
+    """A DefaultConnectionSettings record as Internet Options writes it (its first DWORD 0x46, IE 6 and later)."""
+    return build_winhttp_settings(proxy, bypass, autoconfig_url, flags=flags, version=0x46)
+
+
 def parse_proxy_server(text: str) -> dict[str, str]:
     """WinINET/WinHTTP proxy lists: 'host:port' (every scheme), or 'http=h:p;https=h:p' (per scheme)."""
     out: dict[str, str] = {}
@@ -177,20 +183,27 @@ class WinInetSettings:
     # "Automatically detect settings": DefaultConnectionSettings flag 8. None: the value is absent, which WinINET
     # reads as on (a fresh profile detects), so it counts as on wherever the route is decided.
     auto_detect_flag: bool | None = None
-    origin: str = "ProxyEnable/ProxyServer values"  # or "DefaultConnectionSettings"
-    note: str | None = None  # the legacy values, when they say something else than DefaultConnectionSettings
+    origin: str = "DefaultConnectionSettings"  # or NO_RECORD
+    note: str | None = None  # the legacy values, when they say something else than the record .NET reads
 
     @property
     def auto_detect(self) -> bool:
         return self.auto_detect_flag is not False
 
 
+# .NET Framework's reading of the system proxy (System.Net RegBlobWebProxyDataBuilder, which a .NET service with
+# <proxy usesystemdefault> uses): the DefaultConnectionSettings record under ...\Internet Settings\Connections of the
+# process's own account (HKLM's under ProxySettingsPerUser=0), and nothing else: the ProxyEnable/ProxyServer values
+# are never read. A record that is missing, unreadable or shorter than IE 5's (its first DWORD below 60) means
+# "automatically detect settings" and nothing more. The proxy counts only with flag 2, the script URL with 4.
+IE50_RECORD_SIZE = 60
+NO_RECORD = "no DefaultConnectionSettings record: .NET detects (WPAD) and uses no proxy"
+
+
 def parse_wininet(values: dict[str, object]) -> WinInetSettings:
-    """Internet Settings values (ProxyEnable, ProxyServer, ProxyOverride, AutoConfigURL) and the
-    DefaultConnectionSettings blob of the Connections subkey. The blob is what WinINET keeps for the LAN connection
-    (Internet Options writes it; so do bitsadmin /util /setieproxy and Group Policy), with WinHttpSettings' layout:
-    flag 2 a proxy, 4 a script URL, 8 auto-detect. The legacy values are its older mirror, used when there is no
-    blob; when both exist and disagree, the blob is followed and the difference kept as a note."""
+    """Internet Settings as the connector's .NET reads them (see above), from the DefaultConnectionSettings record;
+    the legacy ProxyEnable/ProxyServer/ProxyOverride/AutoConfigURL values, which .NET ignores, are compared with it
+    and a difference is kept as a note."""
     enable = values.get("ProxyEnable", 0)
     server = values.get("ProxyServer", "")
     override = values.get("ProxyOverride", "")
@@ -200,23 +213,28 @@ def parse_wininet(values: dict[str, object]) -> WinInetSettings:
     legacy = WinInetSettings(bool(enable), parse_proxy_server(server), BypassList.parse(override),
                              autoconfig if isinstance(autoconfig, str) and autoconfig else None)  # fmt: skip
     blob = values.get("DefaultConnectionSettings")
-    if not isinstance(blob, bytes | bytearray):
-        return legacy
-    try:
-        record = parse_winhttp_settings(bytes(blob))
-    except WindowsSettingsError as exc:
-        raise WindowsSettingsError(f"DefaultConnectionSettings: {exc}") from None
-    connection = WinInetSettings(bool(record.flags & 2) and bool(record.proxy), parse_proxy_server(record.proxy),
-                                 BypassList.parse(record.bypass),
-                                 record.autoconfig_url if record.flags & 4 and record.autoconfig_url else None,
-                                 bool(record.flags & 8), origin="DefaultConnectionSettings")  # fmt: skip
+    record = None
+    if isinstance(blob, bytes | bytearray):
+        try:
+            record = parse_winhttp_settings(bytes(blob))
+        except WindowsSettingsError as exc:
+            raise WindowsSettingsError(f"DefaultConnectionSettings: {exc}") from None
+    if record is None or record.version < IE50_RECORD_SIZE:
+        connection = WinInetSettings(False, {}, BypassList(()), None, None, origin=NO_RECORD)
+    else:
+        connection = WinInetSettings(bool(record.flags & 2) and bool(record.proxy), parse_proxy_server(record.proxy),
+                                     BypassList.parse(record.bypass),
+                                     record.autoconfig_url if record.flags & 4 and record.autoconfig_url else None,
+                                     bool(record.flags & 8), origin="DefaultConnectionSettings")  # fmt: skip
     if not any(k in values for k in ("ProxyEnable", "ProxyServer", "ProxyOverride", "AutoConfigURL")):
         return connection
     said = _wininet_summary(legacy)
     if said != _wininet_summary(connection):
-        connection = dataclasses.replace(connection, note=f"the ProxyEnable/ProxyServer values say {said}; "
-                                         f"DefaultConnectionSettings, which WinINET reads, says "
-                                         f"{_wininet_summary(connection)}")  # fmt: skip
+        connection = dataclasses.replace(
+            connection,
+            note=f"the ProxyEnable/ProxyServer values say {said}, but .NET "
+            f"reads only DefaultConnectionSettings: {_wininet_summary(connection)}",
+        )
     return connection
 
 
@@ -226,6 +244,11 @@ def _wininet_summary(settings: WinInetSettings) -> str:
     if settings.autoconfig_url:
         parts.append(f"script {settings.autoconfig_url}")
     return ", ".join(parts)
+
+
+def default_wininet() -> WinInetSettings:
+    """An account with no Internet Settings at all, as .NET reads it: detection on, no proxy."""
+    return WinInetSettings(False, {}, BypassList(()), None, None, origin=NO_RECORD)
 
 
 INTERNET_SETTINGS = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings"

@@ -18,9 +18,11 @@ from preflight.proxy.windows import (
     CONNECTOR_SERVICE,
     INTERNET_SETTINGS_POLICY,
     MACHINE_CONFIG,
+    NO_RECORD,
     UPDATER_CONFIGS,
     BypassList,
     WindowsSettingsError,
+    build_connection_settings,
     build_winhttp_settings,
     connector_wininet_scope,
     parse_dotnet_config,
@@ -34,6 +36,13 @@ WINDOWS_FIXTURES = FIXTURES / "windows"
 
 def fixture(name: str) -> bytes:
     return (WINDOWS_FIXTURES / name).read_bytes()
+
+
+def registry_values(name: str) -> dict[str, object]:
+    """A fixture of Internet Settings values: REG_BINARY values are hex strings under a "REG_BINARY" key."""
+    values: dict[str, object] = json.loads((WINDOWS_FIXTURES / name).read_text())
+    return {key: bytes.fromhex(value["REG_BINARY"]) if isinstance(value, dict) else value
+            for key, value in values.items()}  # fmt: skip
 
 
 def test_winhttp_direct_record_from_netsh_reset() -> None:
@@ -95,10 +104,11 @@ def test_windows_bypass_lists(bypass: str, host: str, matched: str | None) -> No
 
 
 def test_wininet_values() -> None:
-    settings = parse_wininet(json.loads((WINDOWS_FIXTURES / "wininet-proxy.json").read_text()))
+    settings = parse_wininet(registry_values("wininet-proxy.json"))
     assert settings.enabled and settings.servers == {"*": "198.18.1.1:3128"}
     assert settings.bypass.matches("a.msappproxy.net") == "*.msappproxy.net"
-    assert not parse_wininet(json.loads((WINDOWS_FIXTURES / "wininet-disabled.json").read_text())).enabled
+    assert settings.note is None  # Internet Options writes the record and its legacy mirror alike
+    assert not parse_wininet(registry_values("wininet-disabled.json")).enabled
     with pytest.raises(WindowsSettingsError):
         parse_wininet({"ProxyEnable": "yes"})
 
@@ -157,7 +167,7 @@ class FixtureReader:
         name = self.hives.get(hive)
         if name == "access-denied":
             raise PermissionError(13, "Access is denied")
-        return json.loads((WINDOWS_FIXTURES / name).read_text()) if name else None
+        return registry_values(name) if name else None
 
     def config_text(self, path: str) -> str | None:
         name = self.configs.get(path)
@@ -188,7 +198,8 @@ def test_sources_that_agree_are_not_divergent() -> None:
     from preflight.proxy.windows import CONNECTOR_CONFIGS
 
     reader = FixtureReader("winhttp-proxy.bin", "wininet-proxy.json",
-                           {CONNECTOR_CONFIGS[0]: "connector-systemdefault.exe.config"})  # fmt: skip
+                           {CONNECTOR_CONFIGS[0]: "connector-systemdefault.exe.config"},
+                           user="wininet-proxy.json")  # fmt: skip
     plan = plan_with(windows_settings(reader))
     route = plan.route("login.microsoftonline.com", 443)
     assert route.proxy is not None and "system default" in route.source
@@ -265,21 +276,28 @@ def test_the_connector_follows_network_services_settings_not_the_administrators(
     connector (Network Service) goes direct."""
     reader = FixtureReader(None, None, NETWORK_SERVICE_CONFIG, user="wininet-proxy.json")
     settings = windows_settings(reader)
-    assert settings.wininet is None and settings.wininet_user is not None
+    assert settings.wininet is not None and settings.wininet.origin == NO_RECORD  # what .NET reads: detect, no proxy
+    assert settings.wininet_user is not None and settings.wininet_user.enabled
     assert settings.wininet_scope is not None and settings.wininet_scope.hive == r"HKU\S-1-5-20"
     plan = plan_with(settings)
     assert plan.route("login.microsoftonline.com", 443).direct
     finding = judge_effective(plan)
     assert finding.code == "proxy.divergent"
     assert finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"] == {
-        "tested": "direct", "wininet_user": "http://198.18.1.1:3128"}  # fmt: skip
+        "tested": "direct",
+        "connector": "direct",
+        "wininet": "direct",
+        "wininet_user": "http://198.18.1.1:3128",
+    }
     assert finding.evidence["wininet_scope"]["account"] == r"NT AUTHORITY\NetworkService"
-    assert "wininet" not in finding.evidence and finding.evidence["wininet_user"]["servers"] == {
+    assert finding.evidence["wininet"]["from"] == NO_RECORD and finding.evidence["wininet_user"]["servers"] == {
         "*": "198.18.1.1:3128"}  # fmt: skip
     from preflight.proxy.automatic import plan_request
 
-    why = plan_request(settings, None).wpad_ignored
-    assert why.startswith(r"NT AUTHORITY\NetworkService has no WinINET settings (HKU\S-1-5-20)")
+    # An account without a DefaultConnectionSettings record detects, to .NET: the connector follows WPAD.
+    assert (plan_request(settings, None).wpad_use or "").endswith(
+        "WinINET 'Automatically detect settings' on by default (no DefaultConnectionSettings)"
+    )
 
 
 def test_network_services_own_proxy_is_the_route_and_the_same_user_setting_is_not_repeated() -> None:
@@ -363,10 +381,24 @@ def test_the_updater_under_usesystemdefault_reads_local_systems_settings() -> No
                                         UPDATER_CONFIGS[0]: "connector-systemdefault.exe.config"})  # fmt: skip
     reader.hives[r"HKU\S-1-5-18"] = "wininet-proxy.json"  # LocalSystem has a proxy; Network Service none
     settings = windows_settings(reader)
-    assert settings.wininet is None and settings.updater_wininet is not None
+    assert settings.wininet is not None and not settings.wininet.enabled
+    assert settings.updater_wininet is not None and settings.updater_wininet.enabled
     by_source = settings.source_routes("login.microsoftonline.com", 443, tls=True)
-    assert "connector" not in by_source  # Network Service has no system settings: no say
+    assert by_source["connector"].direct  # Network Service has no record: no proxy
     assert by_source["updater"].source == f"updater → system default ({UPDATER_CONFIGS[0]})"
+
+
+def test_legacy_values_alone_are_not_read_by_net_and_say_so() -> None:
+    """A script that sets ProxyEnable/ProxyServer (reg add) without the record: Internet Options shows the proxy,
+    .NET never sees it. A problem, so nobody believes the connector uses that proxy."""
+    reader = FixtureReader(None, "wininet-legacy-only.json", NETWORK_SERVICE_CONFIG)
+    settings = windows_settings(reader)
+    assert settings.wininet is not None and not settings.wininet.enabled and settings.wininet.auto_detect
+    assert settings.problems == (r"WinINET settings of NT AUTHORITY\NetworkService: the ProxyEnable/ProxyServer "
+                                 "values say proxy 198.18.1.1:3128, but .NET reads only DefaultConnectionSettings: "
+                                 "no proxy",)  # fmt: skip
+    assert plan_with(settings).route("login.microsoftonline.com", 443).direct
+    assert judge_effective(plan_with(settings)).code == "proxy.invalid_setting"
 
 
 def test_the_configs_the_routes_came_from_are_bundle_evidence(tmp_path: Path) -> None:
@@ -422,22 +454,22 @@ BLOB_ROWS = [
 def test_default_connection_settings_is_what_wininet_reads(blob: tuple[str, str, str, int], legacy: dict[str, object],
                                                          expected: tuple[object, ...]) -> None:  # fmt: skip
     proxy, bypass, script, flags = blob
-    settings = parse_wininet({**legacy, "DefaultConnectionSettings": build_winhttp_settings(proxy, bypass, script,
-                                                                                           flags=flags)})  # fmt: skip
+    settings = parse_wininet({**legacy, "DefaultConnectionSettings": build_connection_settings(proxy, bypass, script,
+                                                                                             flags=flags)})  # fmt: skip
     enabled, servers, url, detect, noted = expected
     assert (settings.enabled, settings.servers, settings.autoconfig_url, settings.auto_detect) == (
         enabled, servers, url, detect)  # fmt: skip
     assert settings.origin == "DefaultConnectionSettings"
     assert (settings.note is not None) == noted
     if noted:
-        assert settings.note == ("the ProxyEnable/ProxyServer values say proxy 198.18.1.9:3128; "
-                                 "DefaultConnectionSettings, which WinINET reads, says no proxy")  # fmt: skip
+        assert settings.note == ("the ProxyEnable/ProxyServer values say proxy 198.18.1.9:3128, but .NET reads only "
+                                 "DefaultConnectionSettings: no proxy")  # fmt: skip
 
 
 def test_a_service_account_with_only_the_blob_is_read_whole() -> None:
     """bitsadmin /util /setieproxy NETWORKSERVICE writes the connection blob alone: its proxy is the route."""
     reader = FixtureReader(None, None, NETWORK_SERVICE_CONFIG)
-    blob = build_winhttp_settings("198.18.1.4:8080", "*.msappproxy.net")
+    blob = build_connection_settings("198.18.1.4:8080", "*.msappproxy.net")
     reader.wininet_values = lambda hive="HKCU": {"DefaultConnectionSettings": blob} if hive != "HKCU" else None
     settings = windows_settings(reader)
     route = plan_with(settings).route("login.microsoftonline.com", 443)

@@ -16,7 +16,14 @@ import pytest
 from preflight.errors import UsageError
 from preflight.proxy import ProxySettings
 from preflight.proxy.automatic import plan_request
-from preflight.proxy.windows import BypassList, DotNetProxy, WinInetSettings, build_winhttp_settings, parse_wininet
+from preflight.proxy.windows import (
+    BypassList,
+    DotNetProxy,
+    WinInetSettings,
+    build_connection_settings,
+    build_winhttp_settings,
+    parse_wininet,
+)
 from preflight.proxy.winhttp_api import WinHttpAnswer
 from preflight.proxy.wpad import (
     candidate_names,
@@ -120,11 +127,14 @@ def test_domain_option_errors_name_the_option(bad: str) -> None:
 
 def test_wininet_auto_detect_flag_comes_from_default_connection_settings() -> None:
     """DefaultConnectionSettings has WinHttpSettings' layout; flag 8 is 'Automatically detect settings'."""
-    on = parse_wininet({"DefaultConnectionSettings": build_winhttp_settings(flags=1 | 8)})
-    off = parse_wininet({"DefaultConnectionSettings": build_winhttp_settings(flags=1)})
+    on = parse_wininet({"DefaultConnectionSettings": build_connection_settings(flags=1 | 8)})
+    off = parse_wininet({"DefaultConnectionSettings": build_connection_settings(flags=1)})
     absent = parse_wininet({})
     assert (on.auto_detect_flag, off.auto_detect_flag, absent.auto_detect_flag) == (True, False, None)
     assert (on.auto_detect, off.auto_detect, absent.auto_detect) == (True, False, True)
+    # A record whose first DWORD is below IE 5's size (60) is, to .NET, no record at all: detection on.
+    short = parse_wininet({"DefaultConnectionSettings": build_winhttp_settings(flags=1)})
+    assert short.auto_detect and not short.enabled
     with pytest.raises(ValueError, match="DefaultConnectionSettings"):
         parse_wininet({"DefaultConnectionSettings": b"\x01\x00"})
 
