@@ -300,12 +300,14 @@ def _proxy_settings(value: str | None, use_credentials: bool, connector_config: 
 def config_attachments(settings: ProxySettings, connector_config: str | None) -> dict[str, str]:
     """The .NET configuration files the routes came from (--connector-config, or the connector's and its
     updater's as found on this host), for a bundle's evidence/: support reads what the connector reads."""
+    from preflight.proxy.windows import NET_DEFAULTS
+
     connector = connector_config or (settings.connector.source if settings.connector else None)
     files = {"evidence/connector.config": connector,
              "evidence/updater.config": settings.updater.source if settings.updater else None}  # fmt: skip
     found: dict[str, str] = {}
     for name, path in files.items():
-        if path is not None:
+        if path is not None and path != NET_DEFAULTS:
             with contextlib.suppress(OSError):  # gone since it was read: the report still says what it held
                 found[name] = _read_bounded(path)
     return found

@@ -37,6 +37,7 @@ from preflight.proxy.windows import (
     connector_config_paths,
     connector_wininet_scope,
     default_wininet,
+    net_defaults,
     parse_dotnet_config,
     parse_winhttp_settings,
     parse_wininet,
@@ -169,7 +170,9 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
                 winhttp = parse_winhttp_settings(blob)
             except WindowsSettingsError as exc:
                 problems.append(f"WinHttpSettings: {exc}")
-        updater = _default_proxy(reader, connector_config_paths(os.environ, updater=True), problems)
+        # On Windows a service without any <defaultProxy> still has one: .NET's defaults (usesystemdefault).
+        connector = connector or net_defaults()
+        updater = _default_proxy(reader, connector_config_paths(os.environ, updater=True), problems) or net_defaults()
         policy, connector_account, updater_account = _service_accounts(reader, problems)
         scope = connector_wininet_scope(policy, connector_account)
         updater_scope = connector_wininet_scope(policy, updater_account, service="updater",

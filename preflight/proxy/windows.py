@@ -417,6 +417,15 @@ def parse_dotnet_config(text: str, source: str) -> DotNetProxy:
     )
 
 
+# What .NET uses when neither the service's .exe.config nor machine.config has a <defaultProxy>: every default, so
+# usesystemdefault (the account's WinINET settings, detection included).
+NET_DEFAULTS = ".NET's defaults (no <defaultProxy> in the .exe.config or machine.config)"
+
+
+def net_defaults() -> DotNetProxy:
+    return DotNetProxy(source=NET_DEFAULTS, found=True)
+
+
 class WindowsSettingsReader(Protocol):
     """Where the raw settings come from: the registry on Windows, files elsewhere (and in tests)."""
 

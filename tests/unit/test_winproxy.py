@@ -18,6 +18,7 @@ from preflight.proxy.windows import (
     CONNECTOR_SERVICE,
     INTERNET_SETTINGS_POLICY,
     MACHINE_CONFIG,
+    NET_DEFAULTS,
     NO_RECORD,
     UPDATER_CONFIGS,
     BypassList,
@@ -191,7 +192,12 @@ def test_connector_route_wins_and_crl_bypass_is_divergent_from_winhttp() -> None
     finding = judge_effective(plan)
     assert finding.code == "proxy.divergent"
     by_source = finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"]
-    assert by_source == {"connector": "http://198.18.1.1:3128", "winhttp": "direct"}
+    assert by_source == {
+        "tested": "http://198.18.1.1:3128",
+        "connector": "http://198.18.1.1:3128",
+        "updater": "direct",
+        "winhttp": "direct",
+    }  # the updater has no <defaultProxy> of its own
 
 
 def test_sources_that_agree_are_not_divergent() -> None:
@@ -200,6 +206,7 @@ def test_sources_that_agree_are_not_divergent() -> None:
     reader = FixtureReader("winhttp-proxy.bin", "wininet-proxy.json",
                            {CONNECTOR_CONFIGS[0]: "connector-systemdefault.exe.config"},
                            user="wininet-proxy.json")  # fmt: skip
+    reader.hives[r"HKU\S-1-5-18"] = "wininet-proxy.json"  # the updater (LocalSystem, .NET's defaults) too
     plan = plan_with(windows_settings(reader))
     route = plan.route("login.microsoftonline.com", 443)
     assert route.proxy is not None and "system default" in route.source
@@ -286,6 +293,7 @@ def test_the_connector_follows_network_services_settings_not_the_administrators(
     assert finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"] == {
         "tested": "direct",
         "connector": "direct",
+        "updater": "direct",
         "wininet": "direct",
         "wininet_user": "http://198.18.1.1:3128",
     }
@@ -348,8 +356,11 @@ def test_the_updater_reads_its_own_config_and_is_compared_with_the_tested_route(
     the connector works through the proxy and the updater, going direct, never updates."""
     reader = FixtureReader(None, None, {CONNECTOR_CONFIGS[0]: "connector-proxy.exe.config"})
     settings = windows_settings(reader)
-    assert settings.connector is not None and settings.updater is None  # the updater's file has no <defaultProxy>
-    assert judge_effective(plan_with(settings)).code == "proxy.configured"
+    assert settings.updater is not None and settings.updater.source == NET_DEFAULTS  # its file has no <defaultProxy>
+    finding = judge_effective(plan_with(settings))
+    assert finding.code == "proxy.divergent"  # .NET's defaults: LocalSystem's WinINET, which has no proxy
+    assert finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"]["updater"] == "direct"
+    assert finding.evidence["updater_config"]["source"] == NET_DEFAULTS
 
     reader.configs[UPDATER_CONFIGS[0]] = "connector-disabled.exe.config"
     settings = windows_settings(reader)
@@ -477,3 +488,21 @@ def test_a_service_account_with_only_the_blob_is_read_whole() -> None:
     assert plan_with(settings).route("a.msappproxy.net", 443).direct  # the blob's bypass list
     evidence = judge_effective(plan_with(settings)).evidence["wininet"]
     assert evidence["from"] == "DefaultConnectionSettings" and "note" not in evidence
+
+
+def test_without_any_default_proxy_the_connector_uses_its_accounts_system_settings() -> None:
+    """A fresh install: neither the .exe.config nor machine.config has a <defaultProxy>, so .NET's defaults apply
+    (usesystemdefault): Network Service's record decides, and WPAD with it."""
+    reader = FixtureReader(None, "wininet-proxy.json", {})
+    settings = windows_settings(reader)
+    assert settings.connector is not None and settings.connector.source == NET_DEFAULTS
+    route = plan_with(settings).route("login.microsoftonline.com", 443)
+    assert route.proxy is not None and route.source == f"connector → system default ({NET_DEFAULTS})"
+    from preflight.app import config_attachments
+
+    assert config_attachments(settings, None) == {}  # .NET's defaults are no file
+    fresh = windows_settings(FixtureReader(None, None, {}))  # not even Internet Settings: detect, no proxy
+    from preflight.proxy.automatic import plan_request
+
+    assert (plan_request(fresh, None).wpad_use or "").startswith(f"usesystemdefault in {NET_DEFAULTS}")
+    assert plan_with(fresh).route("login.microsoftonline.com", 443).direct
