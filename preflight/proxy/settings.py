@@ -181,8 +181,9 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
         if wininet is not None and wininet.note is not None and "values say no proxy" not in wininet.note:
             problems.append(f"WinINET settings of {scope.account}: {wininet.note}")  # a proxy the connector ignores
         updater_wininet = wininet if updater_scope == scope else _read_wininet(reader, updater_scope, problems)
-        user = _read_wininet(reader, WinInetScope("HKCU", "the current user", "this tool's user"), problems)
-        wininet_user = user if user != wininet else None  # a proxy set in the administrator's Internet Options
+        if scope.hive != "HKLM":  # per machine, everyone's settings are the connector's: HKCU is not read at all
+            user = _read_wininet(reader, WinInetScope("HKCU", "the current user", "this tool's user"), problems)
+            wininet_user = user if user != wininet else None  # a proxy set in the administrator's Internet Options
     domain = reader.primary_dns_domain() if reader is not None else None
     search = reader.dns_search_list() if reader is not None else ()
     if scope is not None and scope.hive is None and connector is not None and connector.use_system_default:

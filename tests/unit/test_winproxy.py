@@ -321,8 +321,10 @@ def test_group_policy_makes_the_settings_per_machine() -> None:
     reader = FixtureReader(None, "wininet-disabled.json", NETWORK_SERVICE_CONFIG,
                            values={rf"{INTERNET_SETTINGS_POLICY}\ProxySettingsPerUser": 0})  # fmt: skip
     reader.hives["HKLM"] = "wininet-proxy.json"
+    reader.hives["HKCU"] = "wininet-disabled.json"  # ignored by WinINET itself under the policy
     settings = windows_settings(reader)
     assert settings.wininet_scope is not None and settings.wininet_scope.hive == "HKLM"
+    assert settings.wininet_user is None
     assert plan_with(settings).route("login.microsoftonline.com", 443).proxy is not None
 
 
