@@ -158,7 +158,7 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
     Problems are collected, never raised: a corrupt record must not stop the run."""
     problems: list[str] = []
     winhttp = wininet = wininet_user = updater_wininet = updater = None
-    scope: WinInetScope | None = None
+    scope = updater_scope = None
     file_reader = reader or FileReader()
     # Each service reads its own .exe.config, and machine.config only when that has no <defaultProxy>.
     files = [connector_config] if connector_config else (list(connector_config_paths(os.environ)) if reader else [])
@@ -186,9 +186,15 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
             wininet_user = user if user != wininet else None  # a proxy set in the administrator's Internet Options
     domain = reader.primary_dns_domain() if reader is not None else None
     search = reader.dns_search_list() if reader is not None else ()
-    if scope is not None and scope.hive is None and connector is not None and connector.use_system_default:
-        problems.append(f"the connector's usesystemdefault reads the WinINET settings of {scope.account}, which "
-                        "cannot be read here: the route leaves them out")  # fmt: skip
+    for service, config, account_scope in (("connector", connector, scope), ("updater", updater, updater_scope)):
+        if (
+            account_scope is not None
+            and account_scope.hive is None
+            and config is not None
+            and config.use_system_default
+        ):
+            problems.append(f"the {service}'s usesystemdefault reads the WinINET settings of {account_scope.account}, "
+                            "which cannot be read here: the route leaves them out")  # fmt: skip
     return ProxySettings(connector=connector, updater=updater, winhttp=winhttp, wininet=wininet,
                          wininet_scope=scope, wininet_user=wininet_user, updater_wininet=updater_wininet,
                          problems=tuple(dict.fromkeys(problems)), local_domain=domain,

@@ -21,6 +21,7 @@ from preflight.proxy.windows import (
     NET_DEFAULTS,
     NO_RECORD,
     UPDATER_CONFIGS,
+    UPDATER_SERVICE,
     BypassList,
     WindowsSettingsError,
     build_connection_settings,
@@ -341,6 +342,10 @@ def test_settings_that_cannot_be_read_are_problems_not_silence() -> None:
     problems = windows_settings(managed).problems
     assert problems == (r"the connector's usesystemdefault reads the WinINET settings of CONTOSO\svc-connector$, "
                         "which cannot be read here: the route leaves them out",)  # fmt: skip
+    managed.values[rf"{UPDATER_SERVICE}\ObjectName"] = r"CONTOSO\svc-updater$"  # .NET's defaults: usesystemdefault
+    assert windows_settings(managed).problems[1] == (
+        r"the updater's usesystemdefault reads the WinINET settings of CONTOSO\svc-updater$, which cannot be read "
+        "here: the route leaves them out")  # fmt: skip
 
     broken = FixtureReader(
         None,
