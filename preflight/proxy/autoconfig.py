@@ -51,7 +51,7 @@ def requested(settings: ProxySettings, pac_option: str | None) -> AutoConfig | N
     if config.script_location:
         return AutoConfig(f"scriptLocation in {config.source}", config.script_location)
     wininet = settings.wininet
-    if config.use_system_default and wininet is not None and wininet.autoconfig_url:
+    if config.web_proxy().system_automatic and wininet is not None and wininet.autoconfig_url:
         return AutoConfig(f"WinINET AutoConfigURL (usesystemdefault in {config.source})", wininet.autoconfig_url)
     return None
 

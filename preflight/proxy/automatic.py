@@ -75,8 +75,9 @@ def _why_not(settings: ProxySettings, pac_option: str | None) -> str:
             return f"<defaultProxy enabled=false> in {config.source}"
         if config.auto_detect is False:
             return f"autoDetect=false in {config.source}"
-        if not config.use_system_default:
-            return f"usesystemdefault=false and no autoDetect in {config.source}"
+        web = config.web_proxy()
+        if not web.system_automatic:
+            return f"{config.source}: {web.why}"
     if settings.wininet is not None:
         return "WinINET's 'Automatically detect settings' is off"
     scope = settings.wininet_scope

@@ -134,12 +134,12 @@ class ProxySettings:
         return routes
 
     def _defers_to_system(self) -> bool:
-        """Whether the connector's .NET takes its proxy from WinINET: no <defaultProxy> anywhere (.NET's default is
-        usesystemdefault), or one with usesystemdefault and no proxyaddress."""
+        """Whether the connector's .NET takes its proxy from WinINET: its <defaultProxy> (or .NET's defaults) reads
+        the system's settings (DotNetProxy.web_proxy) and names no proxyaddress of its own."""
         config = self.connector
         if config is None or not config.found:
             return True
-        return config.enabled and config.use_system_default and not config.proxy_address
+        return _reads_system(config) and not config.proxy_address
 
     def _connector(self) -> ConnectorProxy | None:
         if self.connector is None or not self.connector.found:
@@ -186,19 +186,19 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
             wininet_user = user if user != wininet else None  # a proxy set in the administrator's Internet Options
     domain = reader.primary_dns_domain() if reader is not None else None
     search = reader.dns_search_list() if reader is not None else ()
-    for service, config, account_scope in (("connector", connector, scope), ("updater", updater, updater_scope)):
-        if (
-            account_scope is not None
-            and account_scope.hive is None
-            and config is not None
-            and config.use_system_default
-        ):
-            problems.append(f"the {service}'s usesystemdefault reads the WinINET settings of {account_scope.account}, "
+    for service, config, whose in (("connector", connector, scope), ("updater", updater, updater_scope)):
+        if whose is not None and whose.hive is None and config is not None and _reads_system(config):
+            problems.append(f"the {service}'s usesystemdefault reads the WinINET settings of {whose.account}, "
                             "which cannot be read here: the route leaves them out")  # fmt: skip
     return ProxySettings(connector=connector, updater=updater, winhttp=winhttp, wininet=wininet,
                          wininet_scope=scope, wininet_user=wininet_user, updater_wininet=updater_wininet,
                          problems=tuple(dict.fromkeys(problems)), local_domain=domain,
                          search_list=search)  # fmt: skip
+
+
+def _reads_system(config: DotNetProxy) -> bool:
+    web = config.web_proxy()
+    return web.system_static or web.system_automatic
 
 
 def _default_proxy(reader: WindowsSettingsReader, paths: Sequence[str], problems: list[str]) -> DotNetProxy | None:

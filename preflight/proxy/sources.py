@@ -92,17 +92,23 @@ class ConnectorProxy:
         config = self.config
         if not config.found:
             return None
-        if not config.enabled:
+        web = config.web_proxy()
+        if not web.enabled:
             return Route(None, f"direct (<defaultProxy enabled=false> in {config.source})")
+        system = self.wininet if web.system_static else None
         if config.proxy_address:
+            # The address replaces the system's; the system's bypass list stays unless the element has its own.
+            matched = system.bypass.matches(host) if system is not None and not config.bypass_regexes else None
+            if matched:
+                return Route(None, f"direct (WinINET bypass {matched!r}, kept by usesystemdefault in {config.source})")
             try:
                 return Route(parse_proxy_url(config.proxy_address, where=config.source, default_port=80),
                              f"{self.name} ({config.source})")  # fmt: skip
             except UsageError:
                 return Route(None, f"direct (unusable proxyaddress in {config.source})")
-        if config.use_system_default and self.wininet is not None:
+        if system is not None:
             label = f"{self.name} → system default ({config.source})"
-            return WinInetProxy(self.wininet, label).route(host, 0, tls=tls)
+            return WinInetProxy(system, label).route(host, 0, tls=tls)
         return None
 
 

@@ -317,19 +317,57 @@ DOTNET_DOC = "https://learn.microsoft.com/en-us/dotnet/framework/configure-apps/
 
 
 @dataclasses.dataclass(frozen=True)
+class NetWebProxy:
+    """The proxy object .NET Framework builds from a <defaultProxy> (System.Net.Configuration
+    DefaultProxySectionInternal, reference source): which parts of the account's system settings it takes."""
+
+    enabled: bool  # False: <defaultProxy enabled="false">, no proxy at all
+    system_static: bool  # the system's proxy address and bypass list (WinINET's record)
+    system_automatic: bool  # the system's detection flag and script URL: only WebProxy(true)
+    why: str  # which rule of DefaultProxySectionInternal applied, for evidence and messages
+
+
+@dataclasses.dataclass(frozen=True)
 class DotNetProxy:
-    """<defaultProxy> of a .NET configuration file, with .NET's defaults for what is absent."""
+    """<defaultProxy> of a .NET configuration file. Tri-state attributes keep None for "not given": .NET treats an
+    unspecified usesystemdefault differently from an explicit "true" (see web_proxy)."""
 
     source: str
     found: bool  # False: the file has no <defaultProxy> (the next level decides)
     enabled: bool = True
-    use_system_default: bool = True
+    use_system_default: bool | None = None
     proxy_address: str | None = None
-    bypass_on_local: bool = False
+    bypass_on_local: bool | None = None
     bypass_regexes: tuple[str, ...] = ()
     use_default_credentials: bool = False
     script_location: str | None = None
-    auto_detect: bool | None = None  # None: "unspecified" (the system setting decides when usesystemdefault)
+    auto_detect: bool | None = None
+
+    def web_proxy(self) -> NetWebProxy:
+        """DefaultProxySectionInternal's rules: enabled=false, no proxy; nothing set but usesystemdefault
+        unspecified, WebProxy(true) (the system's address, bypass list, detection and script); usesystemdefault
+        "false" and nothing else, no proxy; usesystemdefault "true" without autoDetect or scriptLocation,
+        WebProxy(false) (the system's address and bypass list, no detection, no script); any other combination,
+        an empty WebProxy: only what the element itself says."""
+        if not self.enabled:
+            return NetWebProxy(False, False, False, "enabled=false: no proxy")
+        nothing_else = (self.auto_detect is None and not self.script_location and self.use_system_default is not True
+                        and not self.proxy_address and self.bypass_on_local is None
+                        and not self.bypass_regexes)  # fmt: skip
+        if nothing_else and self.use_system_default is False:
+            return NetWebProxy(True, False, False, "usesystemdefault=false and nothing else: no proxy")
+        if nothing_else:
+            return NetWebProxy(True, True, True, "no proxy attribute: the system's settings, detection included")
+        if self.use_system_default is True and self.auto_detect is None and not self.script_location:
+            return NetWebProxy(True, True, False, "usesystemdefault=true: the system's proxy address and bypass "
+                               "list, not its detection or script")  # fmt: skip
+        return NetWebProxy(
+            True,
+            False,
+            False,
+            "the element's own attributes only: the system's settings are not "
+            "read (usesystemdefault is honoured only alone or with autoDetect/scriptLocation unset)",
+        )
 
     def bypassed(self, host: str, port: int = 443, scheme: str = "https",
                  local_domain: str | None = None) -> str | None:  # fmt: skip
@@ -407,9 +445,9 @@ def parse_dotnet_config(text: str, source: str) -> DotNetProxy:
         source=source,
         found=True,
         enabled=_bool(element.get("enabled"), True),
-        use_system_default=_bool(attribute("usesystemdefault"), True),  # "unspecified" reads as true in .NET
+        use_system_default=_tristate(attribute("usesystemdefault")),
         proxy_address=attribute("proxyaddress") or None,
-        bypass_on_local=_bool(attribute("bypassonlocal"), False),
+        bypass_on_local=_tristate(attribute("bypassonlocal")),
         bypass_regexes=bypass,
         use_default_credentials=_bool(element.get("useDefaultCredentials"), False),
         script_location=attribute("scriptLocation") or None,

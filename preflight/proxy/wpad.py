@@ -74,10 +74,10 @@ def host_suffixes(settings: ProxySettings) -> tuple[str | None, tuple[str, ...]]
 def route_follows_wpad(settings: ProxySettings, pac_option: str | None) -> str | None:
     """Why the connector's route follows a WPAD script (None: it does not; the script is then evidence only).
 
-    .NET's <defaultProxy>: autoDetect="true" turns detection on, "false" off; unspecified (the default), it is
-    what the system (WinINET) says when usesystemdefault is on (the default): "Automatically detect settings",
-    on in a fresh profile. No connector configuration read at all (off Windows, no --connector-config): unknown,
-    so not followed."""
+    .NET's <defaultProxy>: autoDetect="true" turns detection on, "false" off; unspecified, it is what the system
+    (WinINET) says only when .NET builds its proxy from the system's settings whole (DotNetProxy.web_proxy: no
+    proxy attribute at all, or no <defaultProxy>): "Automatically detect settings", on in a fresh profile. No
+    connector configuration read at all (off Windows, no --connector-config): unknown, so not followed."""
     if pac_option is not None or settings.explicit is not None or settings.explicit_none:
         return None
     config = settings.connector
@@ -86,9 +86,9 @@ def route_follows_wpad(settings: ProxySettings, pac_option: str | None) -> str |
             return None
         if config.auto_detect is True:
             return f"autoDetect=true in {config.source}"
-        if config.auto_detect is False or not config.use_system_default:
+        if config.auto_detect is False or not config.web_proxy().system_automatic:
             return None
-        where = f"usesystemdefault in {config.source}"
+        where = f"the system's settings ({config.source})"
     else:
         where = "no <defaultProxy>: .NET's default usesystemdefault"
     wininet = settings.wininet

@@ -16,6 +16,7 @@ DOC = "learn.microsoft.com/dotnet/framework/configure-apps/file-schema/network/p
 BYPASS_DOC = "learn.microsoft.com/dotnet/framework/configure-apps/file-schema/network/add-element-for-bypasslist"
 WEBPROXY = "referencesource.microsoft.com/#System/net/System/Net/webproxy.cs"
 URI_DOC = "learn.microsoft.com/dotnet/api/system.uri.port (the scheme's default port when none is given)"
+SECTION = "referencesource.microsoft.com/#System/net/System/Net/Configuration/DefaultProxySection.cs"
 
 
 def config(proxy: str = "", bypass: str = "", enabled: str = "") -> str:
@@ -66,6 +67,12 @@ ROUTES: list[tuple[str, str, str, int, str | None, str]] = [
      "http://198.18.1.1:3128", DOC + " (unspecified)"),
     ("usesystemdefault=false without an address: no proxy", config('<proxy usesystemdefault="false" />'),
      "login.microsoftonline.com", 443, None, DOC),
+    ("usesystemdefault unspecified beside another attribute: an empty WebProxy, the system is not read",
+     config('<proxy bypassonlocal="true" />'), "login.microsoftonline.com", 443, None,
+     SECTION + " DefaultProxySectionInternal: new WebProxy() unless UseSystemDefault is True"),
+    ("usesystemdefault=true beside bypassonlocal: still the system's proxy (WebProxy(false))",
+     config('<proxy usesystemdefault="true" bypassonlocal="true" />'), "login.microsoftonline.com", 443,
+     "http://198.18.1.1:3128", SECTION),
 ]  # fmt: skip
 SYSTEM = WinInetSettings(True, {"*": "198.18.1.1:3128"}, BypassList(()), None)
 
@@ -91,9 +98,12 @@ SCRIPTS: list[tuple[str, str, WinInetSettings | None, Any]] = [
     ("scriptLocation wins over proxyaddress (the script decides, the address is the fallback)",
      config('<proxy proxyaddress="http://px:3128" scriptLocation="file://C:/pac/proxy.pac" />'), None,
      ("scriptLocation in connector.exe.config", "file://C:/pac/proxy.pac")),
-    ("usesystemdefault takes WinINET's AutoConfigURL", config('<proxy usesystemdefault="true" />'),
+    ("no proxy attribute: .NET's WebProxy(true) takes WinINET's AutoConfigURL", config("<proxy />"),
      WinInetSettings(False, {}, BypassList(()), "http://pac.contoso.com/x.pac"),
      ("WinINET AutoConfigURL (usesystemdefault in connector.exe.config)", "http://pac.contoso.com/x.pac")),
+    ("an explicit usesystemdefault=true is WebProxy(false): no system script",
+     config('<proxy usesystemdefault="true" />'), WinInetSettings(False, {}, BypassList(()),
+                                                                  "http://pac.contoso.com/x.pac"), None),
     ("usesystemdefault=false ignores WinINET's AutoConfigURL", config('<proxy usesystemdefault="false" />'),
      WinInetSettings(False, {}, BypassList(()), "http://pac.contoso.com/x.pac"), None),
     ("enabled=false: no script either", config('<proxy scriptLocation="http://p/x.pac" />', enabled="false"), None,
@@ -146,3 +156,15 @@ def test_a_config_saved_as_utf16_or_with_a_bom_is_read(tmp_path: Any, codec: str
     text = FileReader().config_text(str(path))
     assert text is not None
     assert parse_dotnet_config(text, str(path)).script_location == "http://p/x.pac"
+
+
+def test_an_explicit_usesystemdefault_keeps_the_systems_bypass_list_under_a_proxyaddress() -> None:
+    """WebProxy(false) reads the system's address and bypass list; proxyaddress replaces the address only, and the
+    element's own <bypasslist> would replace the list (DefaultProxySectionInternal)."""
+    system = WinInetSettings(True, {"*": "198.18.1.1:3128"}, BypassList.parse("*.contoso.com"), None)
+    text = config('<proxy usesystemdefault="true" proxyaddress="http://px:3128" />')
+    settings = settings_for(text, system)
+    assert settings.route("app.contoso.com", 443, tls=True).proxy is None
+    assert settings.route("login.microsoftonline.com", 443, tls=True).proxy is not None
+    unspecified = settings_for(config('<proxy proxyaddress="http://px:3128" />'), system)  # an empty WebProxy
+    assert unspecified.route("app.contoso.com", 443, tls=True).proxy is not None

@@ -303,9 +303,10 @@ def test_the_connector_follows_network_services_settings_not_the_administrators(
         "*": "198.18.1.1:3128"}  # fmt: skip
     from preflight.proxy.automatic import plan_request
 
-    # An account without a DefaultConnectionSettings record detects, to .NET: the connector follows WPAD.
-    assert (plan_request(settings, None).wpad_use or "").endswith(
-        "WinINET 'Automatically detect settings' on by default (no DefaultConnectionSettings)"
+    # usesystemdefault="true" given explicitly is .NET's WebProxy(false): the system's address, not its detection.
+    request = plan_request(settings, None)
+    assert request.wpad_use is None and request.wpad_ignored.endswith(
+        "usesystemdefault=true: the system's proxy address and bypass list, not its detection or script"
     )
 
 
@@ -511,5 +512,5 @@ def test_without_any_default_proxy_the_connector_uses_its_accounts_system_settin
     fresh = windows_settings(FixtureReader(None, None, {}))  # not even Internet Settings: detect, no proxy
     from preflight.proxy.automatic import plan_request
 
-    assert (plan_request(fresh, None).wpad_use or "").startswith(f"usesystemdefault in {NET_DEFAULTS}")
+    assert (plan_request(fresh, None).wpad_use or "").startswith(f"the system's settings ({NET_DEFAULTS})")
     assert plan_with(fresh).route("login.microsoftonline.com", 443).direct

@@ -81,8 +81,11 @@ FOLLOWS = [
     # (.exe.config, WinINET, --pac, expected reason prefix or None)
     (config(auto_detect=True, use_system_default=False), None, None, "autoDetect=true in Connector.exe.config"),
     (config(auto_detect=False), wininet(True), None, None),  # autoDetect=false wins over the system setting
-    (config(), wininet(True), None, "usesystemdefault in Connector.exe.config → WinINET 'Automatically detect"),
-    (config(), wininet(None), None, "usesystemdefault in Connector.exe.config → WinINET"),  # absent: on
+    (config(), wininet(True), None, "the system's settings (Connector.exe.config) → WinINET 'Automatically detect"),
+    (config(), wininet(None), None, "the system's settings (Connector.exe.config) → WinINET"),  # absent: on
+    # An explicit usesystemdefault="true" is .NET's WebProxy(false): the system's address, not its detection.
+    (config(use_system_default=True), wininet(True), None, None),
+    (config(bypass_on_local=True), wininet(True), None, None),  # another attribute: the system is not read
     (config(), wininet(False), None, None),
     (config(use_system_default=False), wininet(True), None, None),  # unspecified without the system: no detection
     (config(enabled=False, auto_detect=True), None, None, None),  # enabled=false: no proxy at all
