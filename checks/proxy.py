@@ -215,6 +215,8 @@ def judge_effective(plan: Plan) -> Finding:
             evidence[key] = dataclasses.asdict(config)
             if config.proxy_address:
                 evidence[key]["proxy_address"] = redact_url(config.proxy_address)
+            if config.found:
+                evidence[key]["net_proxy"] = config.web_proxy().why  # how much of the system's settings .NET takes
     if settings.winhttp is not None:
         evidence["winhttp"] = dataclasses.asdict(settings.winhttp)
     if settings.pac_origin is not None:

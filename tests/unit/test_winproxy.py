@@ -369,6 +369,8 @@ def test_the_updater_reads_its_own_config_and_is_compared_with_the_tested_route(
     assert finding.code == "proxy.divergent"  # .NET's defaults: LocalSystem's WinINET, which has no proxy
     assert finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"]["updater"] == "direct"
     assert finding.evidence["updater_config"]["source"] == NET_DEFAULTS
+    assert finding.evidence["updater_config"]["net_proxy"].startswith("no proxy attribute: the system's settings")
+    assert finding.evidence["connector_config"]["net_proxy"].startswith("the element's own attributes only")
 
     reader.configs[UPDATER_CONFIGS[0]] = "connector-disabled.exe.config"
     settings = windows_settings(reader)
