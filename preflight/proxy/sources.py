@@ -159,8 +159,7 @@ class WinInetProxy:
 
     def route(self, host: str, port: int, *, tls: bool) -> Route:
         s = self.settings
-        server = ";".join(f"{k}={v}" if k != "*" else v for k, v in s.servers.items())
-        return _windows_route(s.enabled, server, ";".join(s.bypass.patterns), host, tls, self.label)
+        return _windows_route(s.enabled, s.server_text, ";".join(s.bypass.patterns), host, tls, self.label)
 
 
 @dataclasses.dataclass(frozen=True)

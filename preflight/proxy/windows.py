@@ -190,6 +190,11 @@ class WinInetSettings:
     def auto_detect(self) -> bool:
         return self.auto_detect_flag is not False
 
+    @property
+    def server_text(self) -> str:
+        """The proxy list as Windows writes it: 'host:port', or 'http=h:p;https=h:p'."""
+        return ";".join(f"{k}={v}" if k != "*" else v for k, v in self.servers.items())
+
 
 # .NET Framework's reading of the system proxy (System.Net RegBlobWebProxyDataBuilder, which a .NET service with
 # <proxy usesystemdefault> uses): the DefaultConnectionSettings record under ...\Internet Settings\Connections of the
@@ -220,7 +225,7 @@ def parse_wininet(values: dict[str, object]) -> WinInetSettings:
         except WindowsSettingsError as exc:
             raise WindowsSettingsError(f"DefaultConnectionSettings: {exc}") from None
     if record is None or record.version < IE50_RECORD_SIZE:
-        connection = WinInetSettings(False, {}, BypassList(()), None, None, origin=NO_RECORD)
+        connection = default_wininet()
     else:
         connection = WinInetSettings(bool(record.flags & 2) and bool(record.proxy), parse_proxy_server(record.proxy),
                                      BypassList.parse(record.bypass),
@@ -239,7 +244,7 @@ def parse_wininet(values: dict[str, object]) -> WinInetSettings:
 
 
 def _wininet_summary(settings: WinInetSettings) -> str:
-    proxy = ";".join(f"{k}={v}" if k != "*" else v for k, v in settings.servers.items())
+    proxy = settings.server_text
     parts = [f"proxy {proxy}" if settings.enabled and proxy else "no proxy"]
     if settings.autoconfig_url:
         parts.append(f"script {settings.autoconfig_url}")
