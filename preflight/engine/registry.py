@@ -60,6 +60,18 @@ def _instantiate(ep: EntryPoint) -> Any:
         return obj() if inspect.isclass(obj) else obj
 
 
+_FAILED = object()
+
+
+def _load(ep: EntryPoint, group: str, failures: list[PluginFailure]) -> Any:
+    """The plugin's object, or _FAILED with the failure recorded: a broken plugin never stops the others."""
+    try:
+        return _instantiate(ep)
+    except Exception as exc:
+        failures.append(_failure(ep, group, f"import failed: {type(exc).__name__}: {exc}", traceback.format_exc()))
+        return _FAILED
+
+
 def validate_check(obj: Any) -> str | None:
     """What is wrong with a loaded check object, or None if it is usable."""
     for attr, kind in (("id", str), ("title", str), ("requires", str)):
@@ -91,12 +103,8 @@ def load_checks(only: Iterable[str] = (), skip: Iterable[str] = ()) -> Loaded:
     for ep in _entry_points(CHECK_GROUP):
         if not selected(ep.name, only, skip):
             continue
-        try:
-            obj = _instantiate(ep)
-        except Exception as exc:
-            failures.append(
-                _failure(ep, CHECK_GROUP, f"import failed: {type(exc).__name__}: {exc}", traceback.format_exc())
-            )
+        obj = _load(ep, CHECK_GROUP, failures)
+        if obj is _FAILED:
             continue
         problem = validate_check(obj)
         if problem is None and any(c.id == obj.id for c in checks):
@@ -167,12 +175,8 @@ def load_reporters() -> LoadedReporters:
     reporters: dict[str, Reporter] = {}
     failures: list[PluginFailure] = []
     for ep in _entry_points(REPORTER_GROUP):
-        try:
-            obj = _instantiate(ep)
-        except Exception as exc:
-            failures.append(
-                _failure(ep, REPORTER_GROUP, f"import failed: {type(exc).__name__}: {exc}", traceback.format_exc())
-            )
+        obj = _load(ep, REPORTER_GROUP, failures)
+        if obj is _FAILED:
             continue
         if not callable(getattr(obj, "render", None)):
             failures.append(_failure(ep, REPORTER_GROUP, "not a valid reporter: method 'render' is missing"))
