@@ -8,16 +8,16 @@ from collections.abc import Mapping
 from preflight.check import CodeDoc
 from preflight.errors import UsageError
 
-Codes = Mapping[str, tuple[str, CodeDoc]]  # code → (the check that owns it, its documentation)
+CodeIndex = Mapping[str, tuple[str, CodeDoc]]  # code → (the check that owns it, its documentation)
 
 
-def index(codes: Codes) -> str:
+def index(codes: CodeIndex) -> str:
     """One line per code: name, status, owner, and the first sentence of its meaning."""
     return "".join(f"{name:28} {doc.status.value:5} {owner:12} {doc.meaning.split('. ')[0].rstrip('.')}\n"
                    for name, (owner, doc) in sorted(codes.items()))  # fmt: skip
 
 
-def describe(code: str, codes: Codes) -> str:
+def describe(code: str, codes: CodeIndex) -> str:
     """One code's whole documentation; an unknown code is a UsageError naming the codes of its family."""
     if code not in codes:
         family = code.partition(".")[0]
