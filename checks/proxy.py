@@ -68,9 +68,22 @@ EFFECTIVE_CODES = Codes(
         "proxy.pac_timeout": CodeDoc(
             Status.FAIL,
             "The proxy auto-config script did not answer within --timeout (an endless loop, or far too much work per "
-            "URL): WinHTTP gives up on such a script too.",
-            "The worker evaluating FindProxyForURL ran longer than --timeout of its own time and was stopped.",
-            "Fix the PAC script; until then configure the connector's proxy explicitly.",
+            "URL), or its name lookups (dnsResolve, isInNet, isResolvable) took longer than twice --timeout in all: "
+            "WinHTTP gives up on such a script too, and its answers would have been computed from failed lookups.",
+            "The worker evaluating FindProxyForURL ran longer than --timeout of its own time and was stopped, or the "
+            "run's answers to the script's lookups used up their budget (2 x --timeout; the names asked are in the "
+            "evidence).",
+            "Fix the PAC script (or, for slow lookups, the resolver it asks); until then configure the connector's "
+            "proxy explicitly.",
+        ),
+        "proxy.pac_unfinished": CodeDoc(
+            Status.ERROR,
+            "The run ended (its --deadline, or Ctrl-C) before the proxy auto-config script had answered for every "
+            "endpoint: the route of those endpoints is not known, so nothing about them is a pass.",
+            "The script was still being fetched, started or asked when the run stopped; the endpoints it answered "
+            "for are in the evidence.",
+            "Run again with a longer --deadline; if the script is slow every time, look at its name lookups (the "
+            "evidence lists them) and the resolver.",
         ),
         "proxy.pac_too_large": CodeDoc(
             Status.FAIL,
@@ -236,9 +249,8 @@ def judge_effective(plan: Plan) -> Finding:
     if settings.pac_failure is not None:
         code, message = settings.pac_failure
         evidence["pac"]["error"] = message
-        return EFFECTIVE_CODES.finding(
-            code, f"{message}; the endpoints were tested on the route without the script", evidence
-        )
+        tested = "" if code == "proxy.pac_unfinished" else "; the endpoints were tested on the route without the script"
+        return EFFECTIVE_CODES.finding(code, f"{message}{tested}", evidence)
     if wpad.get("error"):
         return EFFECTIVE_CODES.finding(
             "proxy.wpad_error",

@@ -127,8 +127,16 @@ class Evaluation:
         return decisions
 
     def interrupted(self, settings: ProxySettings) -> ProxySettings:
-        """The settings when the deadline or a signal ended the evaluation: what was decided so far."""
-        return dataclasses.replace(settings, pac_origin=self.auto.shown, pac_evidence=self.evidence())
+        """The settings when the deadline or a signal ended the evaluation: what was decided so far, and a failure
+        saying the script did not finish: a script that never answered is no "direct" route."""
+        if self.failure is not None:
+            failure = (self.failure.code, f"{self.auto.shown}: {self.failure.message}")
+        else:
+            answered = len(settings.pac_decisions)
+            failure = ("proxy.pac_unfinished", f"{self.auto.shown}: the run ended before the script had answered "
+                       f"for every endpoint ({answered} answered)")  # fmt: skip
+        return dataclasses.replace(settings, pac_origin=self.auto.shown, pac_evidence=self.evidence(),
+                                   pac_failure=failure)  # fmt: skip
 
     def evidence(self) -> dict[str, Any]:
         found: dict[str, Any] = {"origin": self.auto.origin, "location": redact_url(self.auto.location)}
@@ -140,6 +148,10 @@ class Evaluation:
         if self.session is not None:
             found["engine"] = self.session.engine
             found["lookups"] = dict(self.session.lookups)
+            if self.session.invalid_names:
+                found["invalid_names"] = list(self.session.invalid_names)  # asked for, not looked up
+            if self.session.lookups_exhausted:
+                found["lookups_exhausted"] = f"{self.session.lookup_budget:g} s of name lookups spent"
         if self.my_ip is not None:
             found["my_ip_address"] = self.my_ip
         return found

@@ -28,11 +28,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from preflight.netutil import is_host, is_ip_literal
+
 MAX_SOURCE = 4 * 1024 * 1024  # bytes: larger scripts are refused before they reach the engine
 MEMORY_BYTES = 256 * 1024 * 1024  # the worker's address space
 CPU_SECONDS = 60  # the worker's CPU time over its life: a worker orphaned in an endless loop still ends
 MAX_LOOKUPS = 64  # distinct names one script may ask the run to resolve (each one is a DNS query)
+# All of one script's name lookups together may take this many --timeout: a script that asks a silent resolver
+# for name after name would otherwise spend the run's deadline (64 names x --timeout) before any check starts.
+LOOKUP_BUDGET_TIMEOUTS = 2.0
 MAX_LINE = 1024 * 1024
+MAX_INVALID_SHOWN = 8  # names a script asked for that cannot be DNS names, kept as evidence
 
 
 class PacError(Exception):
@@ -61,6 +67,30 @@ def parse_result(text: str) -> list[PacDecision]:
         kind = words[0].upper()
         decisions.append(PacDecision(kind, words[1] if len(words) > 1 else None, part.strip()))
     return decisions
+
+
+def from_worker(value: Any) -> str:
+    """Text the worker sent, as text a report can carry: a lone UTF-16 surrogate (JavaScript strings may hold
+    them; JSON carries them as escapes) becomes U+FFFD, so no encoder downstream refuses the report."""
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def lookup_name(host: str) -> str | None:
+    """The name a script's dnsResolve(host) is looked up as, or None when no DNS query could carry it (an empty
+    or over-long label, more than 253 characters, characters no host name has): a browser's resolver fails such
+    a name at once, and so does this one, without sending a query. IP literals are returned as they are."""
+    text = host.strip()
+    if is_ip_literal(text.strip("[]")):
+        return text.strip("[]")
+    if not text.isascii():
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    return text if text and is_host(text) else None
 
 
 Lookup = Callable[[str, str], Awaitable[Any]]  # (question, host) → answer: dnsResolve, dnsResolveEx, myIpAddress
@@ -100,6 +130,10 @@ class PacSession:
         self.timeout = timeout
         self.engine: str | None = None
         self.lookups: dict[str, Any] = {}  # what the script asked, and the answers it got (evidence)
+        self.invalid_names: list[str] = []  # asked for, not looked up: no DNS name has that shape
+        self.lookup_seconds = 0.0
+        self.lookup_budget = LOOKUP_BUDGET_TIMEOUTS * timeout
+        self.lookups_exhausted = False
         self._process: asyncio.subprocess.Process | None = None
         self._next_id = 0
         self._lock = asyncio.Lock()
@@ -119,7 +153,7 @@ class PacSession:
         first = await self._exchange(None)
         if "error" in first:
             raise self._fail(PacError("proxy.pac_error", str(first["error"])))
-        self.engine = str(first.get("ready"))
+        self.engine = from_worker(first.get("ready"))
 
     async def find(self, url: str, host: str) -> str:
         """FindProxyForURL(url, host), as the script returns it. PacError when it cannot be had."""
@@ -127,11 +161,16 @@ class PacSession:
             raise self._broken
         async with self._lock:
             self._next_id += 1
+            exhausted_before = self.lookups_exhausted
             await self._send({"id": self._next_id, "url": url, "host": host})
             answer = await self._exchange(self._next_id)
+        if self.lookups_exhausted and not exhausted_before:
+            # its answer was computed from lookups that were cut short: not what the connector would be told
+            spent = f"the script's name lookups took more than {self.lookup_budget:g} s in all"
+            raise self._fail(PacError("proxy.pac_timeout", f"{spent} (2 x --timeout; the resolver does not answer?)"))
         if "error" in answer:
-            raise PacError("proxy.pac_error", f"FindProxyForURL({url!r}, {host!r}): {answer['error']}")
-        return str(answer["result"])
+            raise PacError("proxy.pac_error", f"FindProxyForURL({url!r}, {host!r}): {from_worker(answer['error'])}")
+        return from_worker(answer.get("result"))
 
     async def _exchange(self, query_id: int | None) -> dict[str, Any]:
         """Read the worker's messages until the answer to `query_id` (None: the start), answering its questions.
@@ -153,18 +192,41 @@ class PacSession:
                 raise self._fail(PacError("proxy.pac_error", "the PAC engine stopped (exit code "
                                           f"{code}; out of memory?)"))  # fmt: skip
             message = json.loads(line)
+            if not isinstance(message, dict):
+                raise self._fail(PacError("proxy.pac_error", "the PAC engine sent a malformed message"))
             if "ask" in message:
-                await self._send({"answer": await self._answer(str(message["ask"]), message.get("host"))})
+                await self._send({"answer": await self._answer(from_worker(message["ask"]), message.get("host"))})
                 continue
             if message.get("id") == query_id:
                 return dict(message)
 
     async def _answer(self, question: str, host: Any) -> Any:
-        key = f"{question}({host})" if host is not None else question
-        if key not in self.lookups:
-            if len(self.lookups) >= MAX_LOOKUPS:
-                return None  # a script asking for ever more names gets no more DNS traffic
-            self.lookups[key] = await self.lookup(question, str(host or ""))
+        """A lookup the script asked for, checked again here (the worker is not trusted to have checked it):
+        one of the three questions, a name a DNS query can carry, within the lookup count and time budget."""
+        if question not in ("dnsResolve", "dnsResolveEx", "myIpAddress"):
+            return None
+        name = None if question == "myIpAddress" else lookup_name(from_worker(host))
+        if question != "myIpAddress" and name is None:
+            if len(self.invalid_names) < MAX_INVALID_SHOWN:
+                self.invalid_names.append(from_worker(host)[:80])
+            return None
+        key = f"{question}({name})" if name is not None else question
+        if key in self.lookups:
+            return self.lookups[key]
+        if len(self.lookups) >= MAX_LOOKUPS:
+            return None  # a script asking for ever more names gets no more DNS traffic
+        left = self.lookup_budget - self.lookup_seconds
+        if left <= 0:
+            self.lookups_exhausted = True
+            return None
+        started = time.monotonic()
+        try:
+            self.lookups[key] = await asyncio.wait_for(self.lookup(question, name or ""), left)
+        except TimeoutError:
+            self.lookups_exhausted = True
+            self.lookups[key] = None
+        finally:
+            self.lookup_seconds += time.monotonic() - started
         return self.lookups[key]
 
     async def _send(self, message: dict[str, Any]) -> None:

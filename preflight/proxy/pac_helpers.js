@@ -1,24 +1,25 @@
 // The PAC helper functions (Netscape's PAC specification, as browsers and WinHTTP provide them), evaluated in the
-// PAC worker before the script. Name lookups and this host's address come from the run through
-// call_python("dnsResolve", host) / call_python("myIpAddress"); everything else is plain JavaScript.
+// PAC worker before the script, inside a function that receives the bridge to the run (preflight/proxy/pacsandbox.py):
+// name lookups and this host's address come from the run through __bridge("dnsResolve", host) and
+// __bridge("myIpAddress"); everything else is plain JavaScript. The functions are exported to the script by name.
 // Written for this project; tests/integration/test_pac_corpus.py checks them against pacparser's implementation.
 
 function dnsResolve(host) {
-    var answer = call_python("dnsResolve", String(host));
+    var answer = __bridge("dnsResolve", String(host));
     return answer === undefined ? null : answer;
 }
 
 function dnsResolveEx(host) {
-    var answer = call_python("dnsResolveEx", String(host));
+    var answer = __bridge("dnsResolveEx", String(host));
     return answer === undefined || answer === null ? "" : answer;
 }
 
 function myIpAddress() {
-    return call_python("myIpAddress");
+    return __bridge("myIpAddress");
 }
 
 function myIpAddressEx() {
-    return call_python("myIpAddress");
+    return __bridge("myIpAddress");
 }
 
 function isResolvable(host) {
@@ -240,5 +241,5 @@ function timeRange() {
 }
 
 function alert(message) {
-    call_python("alert", String(message));
+    __bridge("alert", String(message));
 }

@@ -1,7 +1,8 @@
 """The PAC worker: a child process that evaluates one PAC script with dukpy (QuickJS) and answers
 FindProxyForURL queries. It is a separate process so that a hostile script (an endless loop, a huge allocation)
-is stopped by killing it, and its memory is capped by the OS; it sees no Python object, only the helper functions
-of pac_helpers.js, whose name lookups it asks of the parent (the run's resolver).
+is stopped by killing it, and its memory, CPU time, file writes and (on Windows) child processes are capped by the
+OS. The script runs in pacsandbox.PacSandbox: ECMAScript's built-ins and the PAC helpers, nothing else; the helpers'
+name lookups are asked of the parent (the run's resolver), which checks them again.
 
 Protocol, one JSON object per line. Parent → worker: {"script": ..., "memory_bytes": N} first, then
 {"id": n, "url": ..., "host": ...} per query, or {"answer": value} to a question. Worker → parent: {"ready":
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sys
-from importlib import resources
 from typing import Any, TextIO
 
 MAX_RESULT = 64 * 1024
@@ -29,9 +29,16 @@ def limit_resources(memory: int, cpu_seconds: int) -> None:
 
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+        # Defence in depth under the JavaScript allow-list (pacsandbox.py): even code that escaped the engine could
+        # not write a file (any write past 0 bytes to a regular file fails), nor leave a core dump of its memory.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _job_limits(memory: int, cpu_seconds: int) -> None:  # a job object: Windows' way to cap one process
+def _job_limits(memory: int, cpu_seconds: int) -> None:
+    """A job object, Windows' way to cap one process. The flags and the structure's layout are those of
+    JOBOBJECT_BASIC_LIMIT_INFORMATION and JOBOBJECT_EXTENDED_LIMIT_INFORMATION (learn.microsoft.com/windows/win32/
+    api/winnt/ns-winnt-jobobject_basic_limit_information)."""
     import ctypes
     from ctypes import wintypes
 
@@ -54,10 +61,14 @@ def _job_limits(memory: int, cpu_seconds: int) -> None:  # a job object: Windows
     job_object_extended_limit_information = 9
     job_object_limit_process_time = 0x2
     job_object_limit_process_memory = 0x100
+    job_object_limit_active_process = 0x8  # with ActiveProcessLimit 1: the worker cannot start another process
     kernel32: Any = getattr(ctypes, "windll").kernel32  # noqa: B009 (absent off Windows)
     job = kernel32.CreateJobObjectW(None, None)
     limits = ExtendedLimits()
-    limits.Basic.LimitFlags = job_object_limit_process_memory | job_object_limit_process_time
+    limits.Basic.LimitFlags = (
+        job_object_limit_process_memory | job_object_limit_process_time | job_object_limit_active_process
+    )
+    limits.Basic.ActiveProcessLimit = 1
     limits.Basic.PerProcessUserTimeLimit = cpu_seconds * 10_000_000  # 100-ns units
     limits.ProcessMemoryLimit = memory
     kernel32.SetInformationJobObject(job, job_object_extended_limit_information, ctypes.byref(limits),
@@ -66,7 +77,9 @@ def _job_limits(memory: int, cpu_seconds: int) -> None:  # a job object: Windows
 
 
 def _send(out: TextIO, message: dict[str, Any]) -> None:
-    out.write(json.dumps(message) + "\n")
+    # ASCII with escapes: a lone UTF-16 surrogate from the script crosses the pipe as \udXXX, which the parent
+    # replaces (it must not reach a report, whose encoders refuse it)
+    out.write(json.dumps(message, ensure_ascii=True) + "\n")
     out.flush()
 
 
@@ -74,7 +87,7 @@ def serve(stdin: TextIO, stdout: TextIO) -> None:
     first = json.loads(stdin.readline() or "{}")
     if first.get("memory_bytes"):
         limit_resources(int(first["memory_bytes"]), int(first.get("cpu_seconds") or 60))
-    import dukpy  # type: ignore[import-untyped]
+    from preflight.proxy.pacsandbox import PacSandbox, SandboxError
 
     def ask(kind: str, host: str | None = None) -> Any:
         _send(stdout, {"ask": kind, "host": host})
@@ -83,42 +96,39 @@ def serve(stdin: TextIO, stdout: TextIO) -> None:
             raise SystemExit(0)  # the parent is gone
         return json.loads(line).get("answer")
 
-    interpreter = dukpy.JSInterpreter()
-    # dukpy adds Node-like globals: `process.env` would hand the script this process's environment (a proxy URL
-    # with its password) to leak through a name lookup, and `require` loads modules from disk. A PAC script gets
-    # neither; the worker's environment is scrubbed too (proxy/pac.py).
-    interpreter.evaljs(
-        "delete globalThis.process; delete globalThis.require; delete globalThis.console;"
-        "delete globalThis._dukpy_cjs_source_compiles; delete globalThis._dukpy_eval_cjs_source;"
-    )
-    interpreter.export_function("dnsResolve", lambda host: ask("dnsResolve", host))
-    interpreter.export_function("dnsResolveEx", lambda host: ask("dnsResolveEx", host))
-    interpreter.export_function("myIpAddress", lambda: ask("myIpAddress"))
-    interpreter.export_function("alert", lambda _message: None)
-    helpers = resources.files("preflight.proxy").joinpath("pac_helpers.js").read_text(encoding="utf-8")
     script = str(first.get("script", "")).lstrip("\ufeff")
     try:
-        interpreter.evaljs(helpers)
-        interpreter.evaljs(script)
-        kind = interpreter.evaljs("typeof FindProxyForURL")
+        sandbox = PacSandbox(ask)
+    except SandboxError as exc:
+        _send(stdout, {"error": str(exc)})
+        return
+    try:
+        sandbox.load(script)
+        defined = sandbox.defines_find_proxy()
+    except SandboxError as exc:
+        _send(stdout, {"error": str(exc)})
+        return
     except Exception as exc:  # the engine's errors: a one-line reason with the script's line
         _send(stdout, {"error": _one_line(exc)})
         return
-    if kind != "function":
+    if not defined:
         _send(stdout, {"error": "the script defines no function FindProxyForURL(url, host)"})
         return
     _send(stdout, {"ready": f"dukpy {_version()} (QuickJS)"})
     for line in stdin:
         query = json.loads(line)
         try:
-            result = interpreter.evaljs("FindProxyForURL(dukpy.url, dukpy.host)", url=query["url"], host=query["host"])
+            result = sandbox.find(str(query["url"]), str(query["host"]))
         except Exception as exc:
             _send(stdout, {"id": query["id"], "error": _one_line(exc)})
             continue
         if not isinstance(result, str):
             _send(stdout, {"id": query["id"], "error": f"FindProxyForURL returned {_js_type(result)}, not a string"})
+        elif len(result) > MAX_RESULT:
+            _send(stdout, {"id": query["id"], "error": f"FindProxyForURL returned {len(result):,} characters (more "
+                           f"than {MAX_RESULT:,}: not a proxy list)"})  # fmt: skip
         else:
-            _send(stdout, {"id": query["id"], "result": result[:MAX_RESULT]})
+            _send(stdout, {"id": query["id"], "result": result})
 
 
 def _version() -> str:

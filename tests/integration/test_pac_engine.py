@@ -136,7 +136,7 @@ def test_time_spent_on_lookups_does_not_count_but_lookups_are_capped() -> None:
 
     async def slow_lookup(question: str, host: str) -> Any:
         asked.append(host)
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(0.3)  # three of them: more than the query's 0.5 s, less than the 1 s lookup budget
         return "198.18.0.1"
 
     script = "function FindProxyForURL(u, h) { dnsResolve('a.test'); dnsResolve('b.test'); dnsResolve('a.test');" \
@@ -311,6 +311,21 @@ def test_a_silent_pac_host_honours_the_deadline(site: dict[str, Any]) -> None:
     assert took < 2 + 0.5 + 1.5, f"{took:.2f}s"  # the deadline, its 0.5 s grace, and the interpreter's start-up
     assert run.report["ended_by"] == "deadline"
     assert run.code == 3
+    effective = run.result("proxy.effective", "proxy settings")  # a script that never answered is no "direct"
+    assert (effective["status"], effective["code"]) == ("error", "proxy.pac_unfinished"), effective["summary"]
+    assert "before the script had answered for every endpoint (0 answered)" in effective["summary"]
+
+
+@pytest.mark.parametrize("body", ["while (true) {}", "for (var i = 0; i < 1e6; i++) dnsResolve('n' + i + '.test');"])
+def test_a_script_cut_off_by_the_deadline_is_unfinished_not_direct(site: dict[str, Any], body: str) -> None:
+    path = site["tmp"] / "slow.pac"
+    path.write_text(f"function FindProxyForURL(u, h) {{ {body} return 'DIRECT'; }}")
+    run = run_cli("run", "--profile", site["profile"], "--dns-server", site["dns"], "--pac", str(path),
+                  "--timeout", "30", "--deadline", "1.5", "--format", "json")  # fmt: skip
+    effective = run.result("proxy.effective", "proxy settings")
+    assert effective["status"] != "pass", effective
+    assert effective["code"] in ("proxy.pac_unfinished", "proxy.pac_timeout"), effective["summary"]
+    assert run.report["ended_by"] == "deadline"
 
 
 def test_ctrl_c_during_a_pac_fetch_ends_the_run_within_a_second(site: dict[str, Any], tmp_path: Path) -> None:
