@@ -62,6 +62,9 @@ def emit(report: Report, destinations: Sequence[Destination], reporters: dict[st
          say: Callable[[str], None]) -> bool:  # fmt: skip
     """Renders and writes every requested format; `say` prints a one-line error for one that fails, and the
     others still come out. Returns False if any could not be produced."""
+    from preflight.report import redacted
+
+    report = redacted(report)  # the one redaction pass: no reporter sees a secret, a third party's neither
     complete = True
     for name, path in destinations:
         reporter = reporters[name]

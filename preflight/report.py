@@ -79,6 +79,22 @@ class Report:
         }
 
 
+def redacted(report: Report) -> Report:
+    """The report every output is rendered from: each of its strings passed through one Redactor (twice, so a
+    secret recognised late is also removed where it appeared earlier without context). A proxy password in a PAC
+    answer, a SAS token in a URL or a password in NO_PROXY reaches no format."""
+    from preflight.redact import Redactor
+
+    redactor = Redactor()
+    data = report.to_json()
+    for _ in range(2):
+        data = redactor.walk(data)
+    if redactor.count == 0:
+        return report
+    cleaned = from_json(data, "report")
+    return dataclasses.replace(cleaned, strict=report.strict)
+
+
 def fold_by_cause(results: Iterable[CheckResult]) -> tuple[list[CheckResult], dict[str, list[CheckResult]]]:
     """Results to show, and the skips folded under the result that caused them (by its id): what the table and
     the HTML page both show as "not run because of this"."""
@@ -203,7 +219,7 @@ def load(path: str) -> Report:
         if "report.json" not in files:
             raise ReportError(f"{path}: the bundle has no report.json")
         try:
-            return from_json(json.loads(files["report.json"]), f"{path}!report.json")
+            return redacted(from_json(json.loads(files["report.json"]), f"{path}!report.json"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ReportError(f"{path}!report.json: not JSON ({exc})") from None
 
@@ -217,7 +233,7 @@ def load(path: str) -> Report:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ReportError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
-    return from_json(data, path)
+    return redacted(from_json(data, path))  # diff and merge render what they read too: a report from elsewhere
 
 
 def host_facts() -> dict[str, Any]:

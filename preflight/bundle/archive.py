@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from preflight.bundle.redact import DETECTORS, value_pattern
 from preflight.errors import UsageError
 from preflight.output import replace_with_retry
+from preflight.redact import DETECTORS, value_pattern
 
 BUNDLE_FORMAT = "connector-preflight-bundle"
 BUNDLE_VERSION = 1

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from preflight.bundle.pseudonym import Pseudonymizer
-from preflight.bundle.redact import Redactor
+from preflight.redact import Redactor
 from preflight.report import Report, from_json
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")

@@ -28,7 +28,7 @@ def bundle_target(output: str) -> Path:
 
 def user_patterns(texts: Sequence[str]) -> list[re.Pattern[str]]:
     """--redact values as compiled patterns; a bad one is a UsageError naming it."""
-    from preflight.bundle.redact import compile_user_pattern
+    from preflight.redact import compile_user_pattern
 
     try:
         return [compile_user_pattern(text) for text in texts]
@@ -42,7 +42,7 @@ def write_bundle(outcome: Outcome, target: Path, patterns: list[Any], pseudonymi
     `say` prints one line for the person (the CLI's stderr)."""
     from preflight.bundle import archive, build, hostinfo
     from preflight.bundle.pseudonym import Pseudonymizer
-    from preflight.bundle.redact import Redactor
+    from preflight.redact import Redactor
 
     public = {e.host for e in outcome.profile.endpoints} | set(outcome.profile.clock.ntp_servers)
     # A signal during the run already shaped the report; a new one while writing aborts the write, cleanly.

@@ -26,23 +26,30 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 # What the PAC helper file defines and exports to the script (pac_helpers.js).
-PAC_FUNCTIONS = tuple(
+PAC_FUNCTIONS = _words(
     "dnsResolve dnsResolveEx myIpAddress myIpAddressEx isResolvable isResolvableEx isPlainHostName dnsDomainIs "
     "localHostOrDomainIs dnsDomainLevels shExpMatch isInNet isInNetEx sortIpAddressList getClientVersion "
-    "weekdayRange dateRange timeRange alert".split()
+    "weekdayRange dateRange timeRange alert"
 )
 
 # ECMAScript's own global objects (ECMA-262, "The Global Object"). Not kept although QuickJS has them: `performance`
 # and `queueMicrotask` (host APIs, not ECMAScript), `SharedArrayBuffer` and `Atomics` (shared memory),
 # `WeakRef` and `FinalizationRegistry` (they observe the collector), `DOMException` (a web API).
 ECMASCRIPT_GLOBALS = frozenset(
-    "globalThis Infinity NaN undefined eval isFinite isNaN parseFloat parseInt decodeURI decodeURIComponent "
-    "encodeURI encodeURIComponent escape unescape Object Function Boolean Symbol Error AggregateError EvalError "
-    "RangeError ReferenceError SyntaxError TypeError URIError InternalError Number BigInt Math Date String RegExp "
-    "Array Int8Array Uint8Array Uint8ClampedArray Int16Array Uint16Array Int32Array Uint32Array BigInt64Array "
-    "BigUint64Array Float16Array Float32Array Float64Array Map Set WeakMap WeakSet ArrayBuffer DataView JSON "
-    "Promise Reflect Proxy Iterator".split()
+    _words(
+        "globalThis Infinity NaN undefined eval isFinite isNaN parseFloat parseInt decodeURI decodeURIComponent "
+        "encodeURI encodeURIComponent escape unescape Object Function Boolean Symbol Error AggregateError EvalError "
+        "RangeError ReferenceError SyntaxError TypeError URIError InternalError Number BigInt Math Date String "
+        "RegExp Array Int8Array Uint8Array Uint8ClampedArray Int16Array Uint16Array Int32Array Uint32Array "
+        "BigInt64Array BigUint64Array Float16Array Float32Array Float64Array Map Set WeakMap WeakSet ArrayBuffer "
+        "DataView JSON Promise Reflect Proxy Iterator"
+    )
 )
 ALLOWED_GLOBALS = ECMASCRIPT_GLOBALS | set(PAC_FUNCTIONS)
 

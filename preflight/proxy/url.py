@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from preflight.errors import UsageError
 from preflight.netutil import bracketed, is_host
+from preflight.redact import known_secret
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +59,9 @@ def parse_proxy_url(value: str, *, where: str = "--proxy", default_port: int = 8
         raise UsageError(f"{where} {redact_url(value)!r}: a proxy URL has no path")
     username = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
+    if password:  # wherever it came from (--proxy, the environment, a .exe.config, a PAC answer): never printed
+        known_secret(password)
+        known_secret(parts.password)
     return ProxyConfig("http", host, port or default_port, username, password)
 
 

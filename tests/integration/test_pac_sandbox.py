@@ -142,9 +142,19 @@ def test_a_bridge_kept_from_the_top_level_reaches_the_helpers_and_nothing_more(c
 
 @pytest.mark.parametrize(
     "host",
-    ["a" * 70 + ".example.com", "", ".", "a..b.test", "x" * 300, "a b.test", "tab\t.test", "\u0000.test",
-     "\ud800.test", "-" * 64],
-)  # fmt: skip
+    [
+        "a" * 70 + ".example.com",
+        "",
+        ".",
+        "a..b.test",
+        "x" * 300,
+        "a b.test",
+        "tab\t.test",
+        "\u0000.test",
+        "\ud800.test",
+        "-" * 64,
+    ],
+)
 def test_a_name_no_dns_query_can_carry_answers_null_without_a_lookup(host: str, canary: Path) -> None:
     body = f"return String(dnsResolve({json.dumps(host)})) + ' ' + String(isResolvable({json.dumps(host)}));"
     answers, (lookup, _session) = evaluate(_script(body, canary), ["a.test"])
@@ -222,8 +232,9 @@ def test_the_worker_gets_no_environment_but_its_import_path(canary: Path) -> Non
 def test_a_hostile_pac_in_a_run_leaves_nothing_in_the_report(canary: Path, tmp_path: Path) -> None:
     """The whole path: --pac with a script trying every way out; the report and the run's output carry none of
     what it was after, and the script's failure is a finding."""
-    bodies = " ".join(f"try {{ out.push((function () {{ {body} }})()); }} catch (e) {{ out.push('x'); }}"
-                      for body in HOSTILE.values())  # fmt: skip
+    bodies = " ".join(
+        f"try {{ out.push((function () {{ {body} }})()); }} catch (e) {{ out.push('x'); }}" for body in HOSTILE.values()
+    )
     path = tmp_path / "hostile.pac"
     path.write_text(
         f"var CANARY = {json.dumps(str(canary))};\n"
@@ -233,11 +244,26 @@ def test_a_hostile_pac_in_a_run_leaves_nothing_in_the_report(canary: Path, tmp_p
         "  return 'PROXY ' + out.join(';').replace(/[^a-z0-9]/gi, '') + ':1'; }\n"
     )
     profile = tmp_path / "p.toml"
-    profile.write_text('name = "pac-hostile"\n[clock]\nntp_servers = []\n'
-                       '[[endpoint]]\nhost = "127.0.0.1"\nports = [9]\npurpose = "p"\nsource = "s"\n')  # fmt: skip
+    profile.write_text(
+        'name = "pac-hostile"\n[clock]\nntp_servers = []\n'
+        '[[endpoint]]\nhost = "127.0.0.1"\nports = [9]\npurpose = "p"\nsource = "s"\n'
+    )
     with DnsServer({}) as dns:
-        run = run_cli("run", "--profile", str(profile), "--pac", str(path), "--dns-server", dns.address,
-                      "--timeout", "1", "--only", "proxy.effective", "--format", "json")  # fmt: skip
+        run = run_cli(
+            "run",
+            "--profile",
+            str(profile),
+            "--pac",
+            str(path),
+            "--dns-server",
+            dns.address,
+            "--timeout",
+            "1",
+            "--only",
+            "proxy.effective",
+            "--format",
+            "json",
+        )
         asked = [str(query) for query in dns.queries]
     text = run.stdout + run.stderr
     assert CANARY_TEXT not in text and SECRET_ENV not in text

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from preflight.bundle.pseudonym import Pseudonymizer
-from preflight.bundle.redact import REDACTED, Redactor, compile_user_pattern
+from preflight.redact import REDACTED, Redactor, compile_user_pattern
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
 BASIC = base64.b64encode(b"svc-proxy:Winter2026!").decode()

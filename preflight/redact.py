@@ -1,6 +1,14 @@
-"""Secret redaction for bundle contents: detectors for credentials in URLs, auth headers, tokens, keys and
-secret-named settings, plus the user's own patterns. Every value it removes is remembered, so the same secret
-is also removed where it appears without context, and the self-audit can look for it afterwards."""
+"""Secret redaction, the one pass every output goes through: each report format (emit.py redacts the report once
+before any reporter sees it) and every file of a support bundle. Detectors for credentials in URLs and in bare
+`user:password@host` userinfo (a PAC answer, NO_PROXY), auth headers, tokens, keys and secret-named settings
+(a SAS `sig=` among them), plus the user's own patterns and the secrets the run itself read (`known_secret`: a
+proxy URL's password wherever it was parsed). Every value it removes is remembered, so the same secret is also
+removed where it appears without context, and the bundle's self-audit can look for it afterwards.
+
+Every detector runs in time linear in its input: text from the network (a PAC script, a page title) can be
+shaped against a regular expression, so each pattern starts only at the beginning of a run of the characters it
+repeats (a lookbehind) and its repetitions are possessive (no backtracking into them).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ import binascii
 import dataclasses
 import re
 import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -31,13 +39,42 @@ class Detector:
     name: str
     pattern: re.Pattern[str]
     check: Any = None  # optional predicate on the secret text, to keep prose like "basic connectivity" out
+    # optional: the secret's span within the match's "secret" group, or None (for what a linear pattern cannot say)
+    narrow: Callable[[str], tuple[int, int] | None] | None = None
 
     def secrets(self, text: str) -> Iterator[tuple[int, int]]:
         for match in self.pattern.finditer(text):
             start, end = match.span("secret")
+            if self.narrow is not None:
+                inner = self.narrow(text[start:end])
+                if inner is None:
+                    continue
+                start, end = start + inner[0], start + inner[1]
             value = text[start:end]
             if value and not value.startswith(REDACTED) and (self.check is None or self.check(value)):
                 yield start, end
+
+
+def _userinfo(authority: str) -> tuple[int, int] | None:
+    """In `user:password@host` (the password may hold '@'), the span of `user:password`: up to the last '@',
+    when what comes before it has a ':' and a host follows. Not `host:443@address`, the way reports name one
+    address of an endpoint: digits between the first ':' and an '@' are a port (a digits-only password the run
+    itself read is still removed, as a known secret)."""
+    at = authority.rfind("@")
+    head = authority[:at]
+    bracket = head.find("]") + 1 if head.startswith("[") else 0  # [2001:db8::1]:443@...: its colons are no user's
+    colon = head.find(":", bracket)
+    if at <= 0 or colon < 0:
+        return None
+    following = authority[at + 1 : at + 2]
+    if not (following.isalnum() or following == "["):
+        return None
+    if _PORT_FIRST.match(authority[colon + 1 : at + 1]):
+        return None
+    return 0, at
+
+
+_PORT_FIRST = re.compile(r"\d++@")
 
 
 def _looks_like_basic(value: str) -> bool:
@@ -58,7 +95,14 @@ DETECTORS: tuple[Detector, ...] = (
     ),
     Detector(
         "URL credentials",
-        re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?P<secret>[^\s/?#@'\"<>]*:[^\s/?#'\"<>]*)@(?=[^\s@/]*[\w\]])"),
+        re.compile(r"(?i)(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*+://(?P<secret>[^\s/?#'\"<>]++)"),
+        narrow=_userinfo,
+    ),
+    # user:password@host with no scheme: a PAC answer ("PROXY user:pw@proxy:8080"), NO_PROXY, a bare --proxy value
+    Detector(
+        "userinfo",
+        re.compile(r"(?<![^\s\"'<>=,;(|])(?P<secret>[^\s/?#'\"<>=,;()|]++)"),
+        narrow=_userinfo,
     ),
     Detector(
         "authorization header",
@@ -73,13 +117,16 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         "negotiate token", re.compile(r"(?i)\b(?:negotiate|ntlm)\s+(?P<secret>(?:TlRMTVNTUA|YII)[A-Za-z0-9+/=]+)")
     ),
-    Detector("JWT", re.compile(r"(?P<secret>\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*)")),
+    Detector(
+        "JWT",
+        re.compile(r"(?<![A-Za-z0-9_-])(?P<secret>eyJ[A-Za-z0-9_-]{4,}+\.eyJ[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]*+)"),
+    ),
     Detector("AWS access key", re.compile(r"\b(?P<secret>(?:AKIA|ASIA)[0-9A-Z]{16})\b")),
     Detector("GitHub token", re.compile(r"\b(?P<secret>gh[pousr]_[A-Za-z0-9]{30,})\b")),
     Detector("Slack token", re.compile(r"\b(?P<secret>xox[abprs]-[A-Za-z0-9-]{10,})")),
     Detector(
         "XML secret element",
-        re.compile(rf"(?i)<(?P<tag>[\w:.-]*?(?:{_SECRET_WORDS}))(?:\s[^>]*)?>(?P<secret>[^<]+)</(?P=tag)>"),
+        re.compile(rf"(?i)<(?P<tag>[\w:.-]*?(?:{_SECRET_WORDS}))(?:\s[^<>]*+)?>(?P<secret>[^<]++)</(?P=tag)>"),
     ),
     Detector(
         "secret appSetting",
@@ -95,12 +142,32 @@ DETECTORS: tuple[Detector, ...] = (
 )
 
 
+_KNOWN: set[str] = set()
+
+
+def known_secret(value: str | None) -> None:
+    """A secret the run read (a proxy URL's password): every Redactor made after this removes it wherever it
+    appears, whatever the text around it looks like."""
+    if value:
+        _KNOWN.add(value)
+
+
+# What every detector's match contains, in one search: most strings of a report (names, addresses, codes) hold
+# none of it, and skip the detectors.
+_MAYBE = re.compile(
+    rf"(?i)@|private key|authorization|cookie|bearer|basic|negotiate|ntlm|eyJ|AKIA|ASIA|gh[pousr]_|xox[abprs]-|"
+    rf"{_SECRET_WORDS}"
+)
+
+
 class Redactor:
     """Applies the detectors and the user's patterns; remembers every value removed."""
 
     def __init__(self, user_patterns: Iterable[re.Pattern[str]] = ()) -> None:
         self.user_patterns = tuple(user_patterns)
         self.remembered: set[str] = set()
+        for value in _KNOWN:
+            self._remember(value)
         self.count = 0
         self._remembered_re: re.Pattern[str] | None = None
         self._remembered_size = -1
@@ -124,7 +191,7 @@ class Redactor:
         return value
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
-        spans = [span for detector in DETECTORS for span in detector.secrets(text)]
+        spans = [span for detector in DETECTORS for span in detector.secrets(text)] if _MAYBE.search(text) else []
         for pattern in self.user_patterns:
             spans.extend(m.span() for m in pattern.finditer(text) if m.end() > m.start())
         return spans
