@@ -142,6 +142,18 @@ DETECTORS: tuple[Detector, ...] = (
 )
 
 
+def well_formed(text: str) -> str:
+    """`text` itself, or a copy with each lone UTF-16 surrogate replaced by U+FFFD: JSON may carry them as
+    escapes (a saved report, a PAC answer) and no UTF-8 writer takes them; one of them must not lose a report."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 _KNOWN: set[str] = set()
 
 
@@ -166,6 +178,7 @@ class Redactor:
     def __init__(self, user_patterns: Iterable[re.Pattern[str]] = ()) -> None:
         self.user_patterns = tuple(user_patterns)
         self.remembered: set[str] = set()
+        self.repaired = 0  # strings that held lone surrogates (from a saved report, a script, a peer)
         for value in _KNOWN:
             self._remember(value)
         self.count = 0
@@ -177,18 +190,26 @@ class Redactor:
         return self.sweep(text)
 
     def walk(self, value: Any, key: str | None = None) -> Any:
-        """A JSON tree with secrets removed: secret-named keys lose their string values, strings are scanned."""
+        """A JSON tree with secrets removed: secret-named keys lose their string values, strings are scanned.
+        Every string and key also comes out as text every encoder takes (`well_formed`)."""
         if isinstance(value, dict):
-            return {k: self.walk(v, str(k)) for k, v in value.items()}
+            return {self._well_formed(str(k)): self.walk(v, str(k)) for k, v in value.items()}
         if isinstance(value, list):
             return [self.walk(v) for v in value]
         if isinstance(value, str):
+            value = self._well_formed(value)
             if key is not None and SECRET_KEY.match(key) and value and value != REDACTED:
                 self._remember(value)
                 self.count += 1
                 return REDACTED
             return self.text(value)
         return value
+
+    def _well_formed(self, text: str) -> str:
+        fixed = well_formed(text)
+        if fixed is not text:
+            self.repaired += 1
+        return fixed
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
         spans = [span for detector in DETECTORS for span in detector.secrets(text)] if _MAYBE.search(text) else []

@@ -82,14 +82,15 @@ class Report:
 def redacted(report: Report) -> Report:
     """The report every output is rendered from: each of its strings passed through one Redactor (twice, so a
     secret recognised late is also removed where it appeared earlier without context). A proxy password in a PAC
-    answer, a SAS token in a URL or a password in NO_PROXY reaches no format."""
+    answer, a SAS token in a URL or a password in NO_PROXY reaches no format; a lone surrogate (a saved report
+    may hold one as a JSON escape) becomes U+FFFD instead of failing every writer."""
     from preflight.redact import Redactor
 
     redactor = Redactor()
     data = report.to_json()
     for _ in range(2):
         data = redactor.walk(data)
-    if redactor.count == 0:
+    if redactor.count == 0 and redactor.repaired == 0:
         return report
     cleaned = from_json(data, "report")
     return dataclasses.replace(cleaned, strict=report.strict)

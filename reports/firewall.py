@@ -10,6 +10,7 @@ import re
 
 from preflight.model import CheckResult, Status
 from preflight.report import Report
+from reports.escape import csv_cell, markdown, markdown_code, markdown_link
 
 COLUMNS = ("fqdn", "port", "protocol", "purpose", "source", "observed", "code", "request")
 
@@ -79,7 +80,7 @@ class FirewallCsvReporter:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows(report))
+        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows(report))
         return buffer.getvalue()
 
 
@@ -89,18 +90,21 @@ class FirewallMarkdownReporter:
 
     def render(self, report: Report) -> str:
         found = rows(report)
-        lines = [f"# Network request for the Microsoft Entra connector on `{report.host.get('hostname')}`", ""]
+        host = markdown_code(str(report.host.get("hostname")))
+        lines = [f"# Network request for the Microsoft Entra connector on {host}", ""]
         if not found:
             return "\n".join([*lines, "Nothing to request: every required destination was reachable.", ""])
         lines += ["| FQDN | port | protocol | request | observed | purpose | source |",
                   "|---|---|---|---|---|---|---|"]  # fmt: skip
         for row in found:
-            source = " ".join(f"[link]({s})" if s.startswith("http") else s for s in row["source"].split())
-            observed = f"`{row['code']}`: {_cell(row['observed'])}"
-            lines.append(f"| `{row['fqdn']}` | {row['port']} | {row['protocol']} | {row['request']} | {observed} | "
-                         f"{_cell(row['purpose'])} | {source} |")  # fmt: skip
+            source = " ".join(markdown_link(s) for s in row["source"].split())
+            observed = f"{markdown_code(row['code'])}: {_cell(row['observed'])}"
+            lines.append(
+                f"| {markdown_code(row['fqdn'])} | {_cell(row['port'])} | {row['protocol']} | {_cell(row['request'])} "
+                f"| {observed} | {_cell(row['purpose'])} | {source} |"
+            )
         return "\n".join([*lines, ""])
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return markdown(text)

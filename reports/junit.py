@@ -9,6 +9,7 @@ from xml.etree import ElementTree
 
 from preflight.model import CheckResult, Status
 from preflight.report import Report
+from reports.escape import xml_text
 
 
 class JunitReporter:
@@ -22,33 +23,40 @@ class JunitReporter:
         counts = report.counts
         # No "skipped" on <testsuites>: the common junit-10 schema does not allow it there.
         root = ElementTree.Element("testsuites", {
-            "name": f"connector-preflight {report.profile.get('name', '')}".strip(),
+            "name": xml_text(f"connector-preflight {report.profile.get('name', '')}".strip()),
             "tests": str(len(report.results)), "failures": str(counts["fail"]), "errors": str(counts["error"]),
             "time": f"{report.duration_ms / 1000:.3f}",
         })  # fmt: skip
         stamp = dt.datetime.fromtimestamp(report.started_at, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
         for check, results in by_check.items():
             suite = ElementTree.SubElement(root, "testsuite", {
-                "name": check, "tests": str(len(results)),
+                "name": xml_text(check), "tests": str(len(results)),
                 "failures": str(sum(r.status == Status.FAIL for r in results)),
                 "errors": str(sum(r.status == Status.ERROR for r in results)),
                 "skipped": str(sum(r.status == Status.SKIP for r in results)),
                 "time": f"{sum(r.duration_ms for r in results) / 1000:.3f}", "timestamp": stamp,
-                "hostname": str(report.host.get("hostname", "")),
+                "hostname": xml_text(str(report.host.get("hostname", ""))),
             })  # fmt: skip
             for result in results:
                 case = ElementTree.SubElement(suite, "testcase", {
-                    "classname": check, "name": result.target.key, "time": f"{result.duration_ms / 1000:.3f}",
+                    "classname": xml_text(check), "name": xml_text(result.target.key),
+                    "time": f"{result.duration_ms / 1000:.3f}",
                 })  # fmt: skip
-                message = f"{result.code}: {result.summary}"
-                detail = "\n".join(x for x in (result.summary, result.remediation, result.error or "") if x)
+                message = xml_text(f"{result.code}: {result.summary}")
+                detail = xml_text("\n".join(x for x in (result.summary, result.remediation, result.error or "") if x))
                 if result.status == Status.FAIL:
-                    ElementTree.SubElement(case, "failure", {"message": message, "type": result.code}).text = detail
+                    ElementTree.SubElement(
+                        case, "failure", {"message": message, "type": xml_text(result.code)}
+                    ).text = detail
                 elif result.status == Status.ERROR:
-                    ElementTree.SubElement(case, "error", {"message": message, "type": result.code}).text = detail
+                    ElementTree.SubElement(
+                        case, "error", {"message": message, "type": xml_text(result.code)}
+                    ).text = detail
                 elif result.status == Status.SKIP:
                     ElementTree.SubElement(case, "skipped", {"message": message})
                 elif result.status == Status.WARN:
-                    ElementTree.SubElement(case, "system-out").text = f"WARNING {message}\n{result.remediation}"
+                    ElementTree.SubElement(
+                        case, "system-out"
+                    ).text = f"WARNING {message}\n{xml_text(result.remediation)}"
         ElementTree.indent(root)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"

@@ -7,13 +7,16 @@ import datetime as dt
 from preflight.model import CheckResult, Status
 from preflight.policy import describe_untested
 from preflight.report import Report
+from reports.escape import markdown, markdown_code
 
 _ICON = {Status.PASS: "pass", Status.WARN: "**WARN**", Status.FAIL: "**FAIL**", Status.SKIP: "skip",
          Status.ERROR: "**ERROR**"}  # fmt: skip
 
 
 def cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text from the run (names, summaries: network text among them) as a table cell: it cannot form a link,
+    raw HTML, emphasis or a new cell (reports/escape.py)."""
+    return markdown(text)
 
 
 class MarkdownReporter:
@@ -26,7 +29,8 @@ class MarkdownReporter:
         lines = [
             f"# Connector network pre-check: {report.verdict.upper()}",
             "",
-            f"Host `{report.host.get('hostname')}` · profile `{report.profile.get('name')}` · {when} · "
+            f"Host {markdown_code(str(report.host.get('hostname')))} · profile "
+            f"{markdown_code(str(report.profile.get('name')))} · {when} · "
             f"connector-preflight {report.tool_version} · exit code {report.exit_code}",
             "",
             " · ".join(f"{counts[s.value]} {s.value}" for s in Status),
@@ -44,8 +48,11 @@ class MarkdownReporter:
                 "| status | endpoint | check | finding | what to do |",
                 "|---|---|---|---|---|",
             ]
-            lines += [f"| {_ICON[r.status]} | `{cell(r.target.key)}` | {r.check} | `{r.code}`: {cell(r.summary)} | "
-                      f"{cell(r.remediation)} |" for r in problems]  # fmt: skip
+            lines += [
+                f"| {_ICON[r.status]} | {markdown_code(r.target.key)} | {cell(r.check)} | {markdown_code(r.code)}: "
+                f"{cell(r.summary)} | {cell(r.remediation)} |"
+                for r in problems
+            ]
             lines.append("")
         lines += ["## All results", "", "| status | endpoint | check | code | finding |", "|---|---|---|---|---|"]
         lines += [_row(r) for r in report.results]
@@ -54,5 +61,6 @@ class MarkdownReporter:
 
 
 def _row(result: CheckResult) -> str:
-    where = cell(result.target.key)
-    return f"| {_ICON[result.status]} | `{where}` | {result.check} | `{result.code}` | {cell(result.summary)} |"
+    where = markdown_code(result.target.key)
+    code = markdown_code(result.code)
+    return f"| {_ICON[result.status]} | {where} | {cell(result.check)} | {code} | {cell(result.summary)} |"

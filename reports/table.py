@@ -11,6 +11,7 @@ from collections import defaultdict
 from preflight.model import CheckResult, Status
 from preflight.policy import describe_untested
 from preflight.report import Report, fold_by_cause
+from reports.escape import terminal, visible
 
 _MARK = {Status.PASS: "pass", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.SKIP: "skip", Status.ERROR: "ERROR"}
 # Rows the run could not probe at all; listed once at the end instead of filling the table.
@@ -55,22 +56,24 @@ class TableReporter:
         for result in shown:
             host = result.target.host
             if host != last_host:
-                rows.append((host, []))
+                rows.append((visible(host), []))
                 last_host = host
-            rows.append((None, [f"  {result.check}", _where(result), _MARK[result.status],
-                                f"{result.code}: {result.summary}"]))  # fmt: skip
+            finding = visible(f"{result.code}: {result.summary}")
+            rows.append((None, [visible(f"  {result.check}"), visible(_where(result)), _MARK[result.status], finding]))
             by_check: dict[str, list[str]] = defaultdict(list)
             for skipped in folded.get(result.id, []):
                 by_check[skipped.check].append(_where(skipped))
             for check, places in by_check.items():
-                rows.append((None, [f"    └ {check}", " ".join(p for p in places if p), "skip",
-                                    f"not run: caused by {result.code}"]))  # fmt: skip
+                where = visible(" ".join(p for p in places if p))
+                rows.append((None, [visible(f"    └ {check}"), where, "skip", f"not run: caused by {result.code}"]))
 
         headline = describe_untested(report.untested)
-        lines = [headline, ""] if headline else []
+        lines = [visible(headline), ""] if headline else []
         lines += [
-            f"connector-preflight {report.tool_version} · profile {report.profile.get('name')} · "
-            f"host {report.host.get('hostname')}",
+            visible(
+                f"connector-preflight {report.tool_version} · profile {report.profile.get('name')} · "
+                f"host {report.host.get('hostname')}"
+            ),
             "",
         ]
         if rows:
@@ -78,16 +81,18 @@ class TableReporter:
         if not_probed:
             lines.append("Not probed (never counted as passed):")
             for host, (ports, reason) in not_probed.items():
-                lines += _wrap(f"  - {host}:{','.join(map(str, ports))} ({reason})", width, "      ")
+                lines += _wrap(visible(f"  - {host}:{','.join(map(str, ports))} ({reason})"), width, "      ")
             lines.append("")
         fixes = _fixes(results)
         if fixes:
             lines.append("What to fix:")
             for fix in fixes:
-                lines += _wrap(fix, width, "      ")
+                lines += _wrap(visible(fix), width, "      ")
             lines.append("")
         lines.append(_summary_line(report))
-        return "\n".join(lines) + "\n"
+        # what came from the network was made visible above, before the layout measured it; this pass is the
+        # guarantee that no control sequence reaches the terminal whatever a line was built from
+        return terminal("\n".join(lines)) + "\n"
 
 
 def _layout(rows: list[tuple[str | None, list[str]]], width: int) -> list[str]:

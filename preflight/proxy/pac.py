@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from preflight.netutil import is_host, is_ip_literal
+from preflight.redact import well_formed
 
 MAX_SOURCE = 4 * 1024 * 1024  # bytes: larger scripts are refused before they reach the engine
 MEMORY_BYTES = 256 * 1024 * 1024  # the worker's address space
@@ -72,10 +73,7 @@ def parse_result(text: str) -> list[PacDecision]:
 def from_worker(value: Any) -> str:
     """Text the worker sent, as text a report can carry: a lone UTF-16 surrogate (JavaScript strings may hold
     them; JSON carries them as escapes) becomes U+FFFD, so no encoder downstream refuses the report."""
-    text = value if isinstance(value, str) else "" if value is None else str(value)
-    if text.isascii():
-        return text
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return well_formed(value if isinstance(value, str) else "" if value is None else str(value))
 
 
 def lookup_name(host: str) -> str | None:
