@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -22,6 +23,8 @@ from preflight.textfile import decode_text
 
 DEFAULT_PROFILE = "entra-private-access"
 PLACEHOLDERS = frozenset({"tenant_id"})
+MAX_PROFILE_BYTES = 4 * 1024 * 1024  # the embedded profiles are about 10 KB
+MAX_ROOTS_BYTES = 16 * 1024 * 1024  # certifi's bundle is about 300 KB
 
 _TOP_KEYS = {"name": str, "description": str, "endpoint": list, "tls": dict, "clock": dict, "tenant": dict,
              "checks": dict}  # fmt: skip
@@ -33,8 +36,11 @@ _REQUIRED_ENDPOINT_KEYS = ("host", "ports", "purpose", "source")
 _TLS_KEYS = {"expected_roots": str}
 _CLOCK_KEYS = {"ntp_servers": list, "warn_s": (int, float), "fail_s": (int, float)}
 
-_LABEL = r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?|\{[a-z_]+\})+"
-_HOST_RE = re.compile(rf"^(?:\*\.)?{_LABEL}(?:\.{_LABEL})*\.?$")
+# A label is literal text (letters, digits, '_' and inner '-', at most 63) and {placeholder}s. Checked label by
+# label without nested repetition: the single pattern this replaces backtracked exponentially on names that
+# almost matched (`--endpoint host/:443` ran for minutes).
+_LITERAL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+_PLACEHOLDER_PART = re.compile(r"(\{[a-z_]+\})")
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -94,7 +100,11 @@ def load(name_or_path: str) -> Profile:
             f"profile {name_or_path!r}: no such file, and not an embedded profile ({', '.join(embedded_names())})"
         )
     try:
-        text = decode_text(path.read_bytes())  # Notepad saves UTF-16 or a BOM
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PROFILE_BYTES + 1)
+        if len(data) > MAX_PROFILE_BYTES:
+            raise ProfileError(f"{path}: larger than {MAX_PROFILE_BYTES // (1024 * 1024)} MiB: not a profile")
+        text = decode_text(data)  # Notepad saves UTF-16 or a BOM
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read profile: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
@@ -106,6 +116,8 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
     where = _Locator(text, origin)
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ProfileError(f"{origin}: values nested too deep to read (a profile nests at most a few levels)") from None
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         message = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", str(exc))
@@ -140,6 +152,9 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
                 found = False
             if not found:
                 raise where.error(("tls", "expected_roots"), f"file not found or not readable: {expected_roots}")
+            problem = _roots_problem(expected_roots)
+            if problem is not None:
+                raise where.error(("tls", "expected_roots"), f"{expected_roots}: {problem}")
 
     clock = ClockPolicy()
     if "clock" in data:
@@ -164,6 +179,22 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
         tenant=tenant,
         checks=checks,
     )
+
+
+def _roots_problem(path: Path) -> str | None:
+    """Why a file cannot be the profile's anchors, read before the run starts (a typo that points at another file
+    must not turn into judgements against no root at all): too large, or no PEM certificate in it. The
+    certificates themselves are parsed, and each checked, when the TLS checks load them (pki/truststore.py)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_ROOTS_BYTES + 1)
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if len(data) > MAX_ROOTS_BYTES:
+        return f"larger than {MAX_ROOTS_BYTES // (1024 * 1024)} MiB: not a certificate bundle"
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        return "no PEM certificate in it (expected one or more -----BEGIN CERTIFICATE----- blocks)"
+    return None
 
 
 def unclosed_bracket_line(text: str) -> int | None:
@@ -261,8 +292,8 @@ def _clock(table: Any, where: _Locator) -> ClockPolicy:
             raise where.error(("clock", "ntp_servers"), f"not a server name: {server!r}")
     warn_s = float(table.get("warn_s", default.warn_s))
     fail_s = float(table.get("fail_s", default.fail_s))
-    if warn_s <= 0 or fail_s <= 0:
-        raise where.error(("clock",), "warn_s and fail_s must be positive")
+    if not (math.isfinite(warn_s) and math.isfinite(fail_s)) or warn_s <= 0 or fail_s <= 0:
+        raise where.error(("clock",), "warn_s and fail_s must be positive numbers (not nan or inf)")
     if warn_s > fail_s:
         raise where.error(("clock", "warn_s"), f"warn_s ({warn_s:g}) is larger than fail_s ({fail_s:g})")
     return ClockPolicy(ntp_servers=tuple(servers), warn_s=warn_s, fail_s=fail_s)
@@ -291,6 +322,8 @@ def _type_name(value: Any) -> str:
 
 
 def is_valid_host(host: str) -> bool:
+    """An IP address, or a DNS name whose labels may hold {placeholders}, optionally `*.` first and a final dot.
+    Linear in the name's length whatever it holds."""
     if not host or len(host) > 253:
         return False
     try:
@@ -298,7 +331,14 @@ def is_valid_host(host: str) -> bool:
         return True
     except ValueError:
         pass
-    return bool(_HOST_RE.match(host))
+    name = host[2:] if host.startswith("*.") else host
+    name = name[:-1] if name.endswith(".") else name
+    return bool(name) and all(_valid_label(label) for label in name.split("."))
+
+
+def _valid_label(label: str) -> bool:
+    literals = _PLACEHOLDER_PART.split(label)[0::2]  # the text around the placeholders, each part maybe empty
+    return bool(label) and all(not part or _LITERAL.fullmatch(part) for part in literals)
 
 
 class _Locator:

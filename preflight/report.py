@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import platform
 import socket
 import sys
@@ -15,6 +16,8 @@ from preflight.errors import UsageError
 from preflight.model import CheckResult, Status
 
 SCHEMA_VERSION = "1.0"
+MAX_REPORT_BYTES = 256 * 1024 * 1024  # a 100,000-endpoint run writes about 150 MB
+MAX_DEPTH = 64  # a report's evidence nests about 8 deep
 
 
 class ReportError(UsageError):
@@ -211,7 +214,6 @@ def _result(item: Any, where: str, field: _Fields) -> CheckResult:
 
 def load(path: str) -> Report:
     """A saved JSON report, or the report inside a support bundle (checked against its manifest first)."""
-    import json
 
     from preflight.bundle import archive
 
@@ -220,21 +222,64 @@ def load(path: str) -> Report:
         if "report.json" not in files:
             raise ReportError(f"{path}: the bundle has no report.json")
         try:
-            return redacted(from_json(json.loads(files["report.json"]), f"{path}!report.json"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ReportError(f"{path}!report.json: not JSON ({exc})") from None
+            data = _bounded_json(files["report.json"].decode("utf-8"), f"{path}!report.json")
+        except UnicodeDecodeError:
+            raise ReportError(f"{path}!report.json: not UTF-8 text") from None
+        return redacted(from_json(data, f"{path}!report.json"))
 
     try:
-        text = open(path, encoding="utf-8").read()  # noqa: SIM115
+        with open(path, "rb") as handle:
+            # refused by its size before a byte is read where the file system knows it; a pipe is read up to it
+            too_large = os.fstat(handle.fileno()).st_size > MAX_REPORT_BYTES
+            raw = b"" if too_large else handle.read(MAX_REPORT_BYTES + 1)
     except OSError as exc:
         raise ReportError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if too_large or len(raw) > MAX_REPORT_BYTES:
+        raise ReportError(f"{path}: larger than {MAX_REPORT_BYTES // (1024 * 1024)} MiB: too large to be read as a "
+                          "report")  # fmt: skip
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ReportError(f"{path}: not UTF-8 text") from None
+    del raw
+    return redacted(from_json(_bounded_json(text, path), path))  # diff and merge render what they read: from elsewhere
+
+
+def _bounded_json(text: str, origin: str) -> Any:
+    """JSON text as a report may hold it: strict (no NaN or Infinity), and nested at most MAX_DEPTH deep (the
+    parser's recursion ends a document 100,000 deep; the renderers' would end one 900 deep)."""
+    import json
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=refuse)
     except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
-    return redacted(from_json(data, path))  # diff and merge render what they read too: a report from elsewhere
+        raise ReportError(f"{origin}:{exc.lineno}: not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ReportError(f"{origin}: nested thousands of levels deep: not a report") from None
+    except ValueError as exc:
+        raise ReportError(f"{origin}: not JSON ({exc})") from None
+    depth = deepest_nesting(data)
+    if depth > MAX_DEPTH:
+        raise ReportError(f"{origin}: nested {depth} levels deep (a report nests at most {MAX_DEPTH}): not a report")
+    return data
+
+
+def deepest_nesting(value: Any) -> int:
+    """How deep the lists and dicts of a parsed JSON document nest, found without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
+    return deepest
 
 
 def host_facts() -> dict[str, Any]:

@@ -150,7 +150,7 @@ def read(path: str) -> dict[str, bytes]:
         if MANIFEST not in names:
             raise BundleError(f"{path}: incomplete bundle (no {MANIFEST}); it was not finished")
         try:
-            files = {i.filename: archive.read(i) for i in infos if i.file_size <= MAX_MEMBER_BYTES}
+            files = {i.filename: _bounded(archive, i, path) for i in infos if i.file_size <= MAX_MEMBER_BYTES}
             listed = json.loads(files[MANIFEST])
         except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError) as exc:
             raise BundleError(f"{path}: damaged bundle ({type(exc).__name__}: {exc})") from None
@@ -168,6 +168,18 @@ def read(path: str) -> dict[str, bytes]:
     if unlisted:
         raise BundleError(f"{path}: {sorted(unlisted)[0]} is not in the manifest (added after the bundle was made)")
     return files
+
+
+def _bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> bytes:
+    """One member, never more than the size its header declares: a member that lies about its size (a small
+    header, a huge deflate stream) is refused when it passes that size, not after inflating all of it and
+    failing its CRC."""
+    with archive.open(info) as member:
+        data = member.read(info.file_size + 1)
+    if len(data) > info.file_size:
+        raise BundleError(f"{path}: {info.filename} holds more than the {info.file_size} bytes it declares (damaged "
+                          "or crafted)")  # fmt: skip
+    return data
 
 
 def is_bundle(path: str) -> bool:

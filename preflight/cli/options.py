@@ -3,11 +3,24 @@ by field (the option's name is the field's)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
 
 from preflight import profile as profile_mod
+
+
+class FiniteRange(click.FloatRange):
+    """click's FloatRange, which lets `nan` through (every comparison with it is false): a NaN timeout never
+    fires, and a NaN in the report's options is no longer strict JSON."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
 
 RUN_OPTIONS = [
     click.option(
@@ -43,14 +56,14 @@ RUN_OPTIONS = [
     ),
     click.option(
         "--timeout",
-        type=click.FloatRange(min=0.05, max=300),
+        type=FiniteRange(min=0.05, max=300),
         default=5.0,
         show_default=True,
         help="Seconds for each network wait (DNS query, TCP connect).",
     ),
     click.option(
         "--deadline",
-        type=click.FloatRange(min=0.1, max=3600),
+        type=FiniteRange(min=0.1, max=3600),
         default=90.0,
         show_default=True,
         help="Seconds for the whole run; unfinished checks are reported as skipped.",

@@ -6,6 +6,7 @@ changes when a check gains a setting: the check reads `plan.settings_for(self)`.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -60,7 +61,13 @@ def _checked(where: str, check_id: str, defaults: Mapping[str, Any], key: str, v
     default = defaults[key]
     if not _same_kind(default, value):
         raise UsageError(f"{where}: {value!r} is not {_kind(default)}, the type of its default {default!r}")
+    if any(isinstance(number, float) and not math.isfinite(number) for number in _numbers(value)):
+        raise UsageError(f"{where}: {value!r} is not a finite number (TOML and --set both read nan and inf)")
     return float(value) if isinstance(default, float) else value
+
+
+def _numbers(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _same_kind(default: Any, value: Any) -> bool:
