@@ -189,7 +189,8 @@ def _judge_resolution(resolution: Resolution, hosts: tuple[str, list[HostsEntry]
 
     count = len(resolution.addresses)
     shown = ", ".join(resolution.addresses[:4]) + (", ..." if count > 4 else "")
-    return CODES.finding("dns.ok", f"{host} → {shown} {where}", evidence)
+    more = f"; {resolution.not_probed:,} more addresses in the answer are not probed" if resolution.not_probed else ""
+    return CODES.finding("dns.ok", f"{host} → {shown} {where}{more}", evidence)
 
 
 def _sinkhole(address: str, public: bool) -> str | None:

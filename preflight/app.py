@@ -106,6 +106,9 @@ def run(request: RunRequest) -> Outcome:
         raise UsageError("--wpad-domain none turns discovery off: it cannot be combined with other suffixes")
     overrides = [checksettings.parse_set_option(text) for text in request.setting_options]
     profile = profile_mod.load(request.profile_name)
+    if len(profile.endpoints) + len(extra) > profile_mod.MAX_ENDPOINTS:
+        raise UsageError(f"--endpoint: {len(extra):,} added to the profile's {len(profile.endpoints):,} rows: a run "
+                         f"takes at most {profile_mod.MAX_ENDPOINTS:,}")  # fmt: skip
     loaded = load_checks(request.only, request.skip)
     if not loaded.checks and not loaded.failures:
         only, skip = " ".join(request.only), " ".join(request.skip)

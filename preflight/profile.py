@@ -24,6 +24,9 @@ from preflight.textfile import decode_text
 DEFAULT_PROFILE = "entra-private-access"
 PLACEHOLDERS = frozenset({"tenant_id"})
 MAX_PROFILE_BYTES = 4 * 1024 * 1024  # the embedded profiles are about 10 KB
+# Rows of a profile, and profile rows with --endpoint additions: a run over this many still ends within about its
+# --deadline plus a few seconds of planning and writing (benchmarks/RESULTS.md); far more would not.
+MAX_ENDPOINTS = 10_000
 MAX_ROOTS_BYTES = 16 * 1024 * 1024  # certifi's bundle is about 300 KB
 
 _TOP_KEYS = {"name": str, "description": str, "endpoint": list, "tls": dict, "clock": dict, "tenant": dict,
@@ -137,6 +140,9 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
     if not name.strip():
         raise where.error(("name",), "must not be empty")
 
+    if isinstance(data["endpoint"], list) and len(data["endpoint"]) > MAX_ENDPOINTS:
+        raise where.error(("endpoint",), f"{len(data['endpoint']):,} rows: a profile holds at most "
+                          f"{MAX_ENDPOINTS:,} (a connector needs about 30)")  # fmt: skip
     endpoints = tuple(_endpoint(row, i, where) for i, row in enumerate(data["endpoint"]))
     if not endpoints:
         raise where.error(("endpoint",), "a profile needs at least one [[endpoint]]")

@@ -164,12 +164,40 @@ def known_secret(value: str | None) -> None:
         _KNOWN.add(value)
 
 
-# What every detector's match contains, in one search: most strings of a report (names, addresses, codes) hold
-# none of it, and skip the detectors.
-_MAYBE = re.compile(
-    rf"(?i)@|private key|authorization|cookie|bearer|basic|negotiate|ntlm|eyJ|AKIA|ASIA|gh[pousr]_|xox[abprs]-|"
-    rf"{_SECRET_WORDS}"
-)
+# What every detector's match contains, one of them at least, lower-cased: most strings of a report (names,
+# addresses, codes) hold none, and skip the detectors (a substring test per word is 10 times faster than one
+# case-insensitive alternation over them).
+TRIGGERS = (
+    "@",
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "credential",
+    "sig",
+    "session",
+    "cookie",
+    "authorization",
+    "bearer",
+    "basic",
+    "negotiate",
+    "ntlm",
+    "eyj",
+    "akia",
+    "asia",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "xox",
+)  # fmt: skip  (24 words on 2 lines rather than 24 lines)
+
+
+def may_hold_a_secret(text: str) -> bool:
+    low = text.lower()
+    return any(word in low for word in TRIGGERS)
 
 
 class Redactor:
@@ -184,6 +212,10 @@ class Redactor:
         self.count = 0
         self._remembered_re: re.Pattern[str] | None = None
         self._remembered_size = -1
+        self._done: dict[str, tuple[str, int]] = {}  # text → (its redacted form, redactions), while the
+        self._done_for = len(self.remembered)  # remembered values are these many
+        self._secret_keys: dict[str, bool] = {}
+        self._keys: dict[Any, str] = {}
 
     def text(self, text: str) -> str:
         text = self._apply(text, self._spans(text))
@@ -191,19 +223,47 @@ class Redactor:
 
     def walk(self, value: Any, key: str | None = None) -> Any:
         """A JSON tree with secrets removed: secret-named keys lose their string values, strings are scanned.
-        Every string and key also comes out as text every encoder takes (`well_formed`)."""
+        Every string and key also comes out as text every encoder takes (`well_formed`). A report repeats most of
+        its strings (codes, check names, purposes): each distinct one is scanned once while nothing new is
+        remembered."""
+        if isinstance(value, str):
+            return self._string(value, key)
         if isinstance(value, dict):
-            return {self._well_formed(str(k)): self.walk(v, str(k)) for k, v in value.items()}
+            return {self._key(k): self.walk(v, k if isinstance(k, str) else str(k)) for k, v in value.items()}
         if isinstance(value, list):
             return [self.walk(v) for v in value]
-        if isinstance(value, str):
-            value = self._well_formed(value)
-            if key is not None and SECRET_KEY.match(key) and value and value != REDACTED:
-                self._remember(value)
-                self.count += 1
-                return REDACTED
-            return self.text(value)
         return value
+
+    def _string(self, value: str, key: str | None) -> str:
+        if key is not None and value and value != REDACTED and self._secret_key(key):
+            value = self._well_formed(value)
+            self._remember(value)
+            self.count += 1
+            return REDACTED
+        if self._done_for != len(self.remembered):  # something new to hunt for: what was done is not done
+            self._done.clear()
+            self._done_for = len(self.remembered)
+        cached = self._done.get(value)
+        if cached is not None:
+            self.count += cached[1]
+            return cached[0]
+        before = self.count
+        cleaned = self.text(self._well_formed(value))
+        if self._done_for == len(self.remembered):
+            self._done[value] = (cleaned, self.count - before)
+        return cleaned
+
+    def _key(self, key: Any) -> str:
+        found = self._keys.get(key)
+        if found is None:
+            found = self._keys[key] = self._well_formed(key if isinstance(key, str) else str(key))
+        return found
+
+    def _secret_key(self, key: str) -> bool:
+        found = self._secret_keys.get(key)
+        if found is None:
+            found = self._secret_keys[key] = bool(SECRET_KEY.match(key))
+        return found
 
     def _well_formed(self, text: str) -> str:
         fixed = well_formed(text)
@@ -212,7 +272,7 @@ class Redactor:
         return fixed
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
-        spans = [span for detector in DETECTORS for span in detector.secrets(text)] if _MAYBE.search(text) else []
+        spans = [span for detector in DETECTORS for span in detector.secrets(text)] if may_hold_a_secret(text) else []
         for pattern in self.user_patterns:
             spans.extend(m.span() for m in pattern.finditer(text) if m.end() > m.start())
         return spans

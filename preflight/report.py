@@ -90,8 +90,8 @@ def redacted(report: Report) -> Report:
     from preflight.redact import Redactor
 
     redactor = Redactor()
-    data = report.to_json()
-    for _ in range(2):
+    data = redactor.walk(report.to_json())
+    if redactor.remembered:  # a value found late may stand, without context, where the first pass went by
         data = redactor.walk(data)
     if redactor.count == 0 and redactor.repaired == 0:
         return report

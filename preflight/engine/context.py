@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from preflight.engine.pacing import StartPacer
+from preflight.engine.pacing import StartPacer, descriptor_budget
 from preflight.engine.plan import Plan
 from preflight.model import Target, result_id
 from preflight.netutil import bracketed, is_ip_literal, is_unspecified, usable_addresses
@@ -54,10 +54,13 @@ class RunContext:
         self._selected = selected or {}
         # `resolved`: name resolutions already made in this run (the tenant lookup's), shared, not asked again
         self._memo: dict[Any, asyncio.Task[Any]] = {("dns", host): task for host, task in (resolved or {}).items()}
-        self._global = asyncio.Semaphore(options.concurrency)
+        # the descriptors shared out: slots for active work (fewer than --concurrency under a low descriptor
+        # limit), as many parked connections, and the connects in flight
+        self.budget = descriptor_budget(options.concurrency)
+        self._global = asyncio.Semaphore(self.budget.slots)
         self._per_host: dict[str, asyncio.Semaphore] = {}
         # A connect only waits for an answer from its own destination: its start is paced, it holds no slot
-        self._pacer = StartPacer()
+        self._pacer = StartPacer(max_open=self.budget.connects)
         self.started = time.monotonic()
         # (host, port) pairs a direct handshake is planned for (the targets of checks that reuse the TCP probe's
         # connection); their connections are parked, at most one per concurrency slot, so parked sockets never
@@ -118,7 +121,7 @@ class RunContext:
                 attempt, sock = await tcp_probe.open_connection(address, port, self.options.timeout)
             attempt = dataclasses.replace(attempt, started_s=started)
             if sock is not None:
-                if (host, port) in self._handshake_planned and len(self._parked) < self.options.concurrency:
+                if (host, port) in self._handshake_planned and len(self._parked) < self.budget.slots:
                     self._parked[(address, port)] = (tls_probe.Connected(sock, attempt.latency_ms), time.monotonic())
                 else:
                     sock.close()

@@ -29,7 +29,7 @@ BURST = 512
 HOST_RATE = 200.0  # starts per second, per host name
 HOST_BURST = 32
 MAX_OPEN_CAP = 4096  # sockets in flight, at most; fewer when the descriptor limit is lower
-RESERVED_FDS = 64  # files, pipes (the PAC worker) and the event loop's own descriptors
+RESERVED_FDS = 32  # files, pipes (the PAC worker) and the event loop's own descriptors
 
 
 @dataclasses.dataclass
@@ -71,22 +71,43 @@ class StartPacer:
             yield
 
 
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How the run's descriptors are shared: `connects` sockets may wait on a connect; `slots` pieces of active
+    work (a DNS query, a handshake, an HTTP exchange) hold one each, and as many parked connections may wait for
+    their handshake. With the reserve, that never passes the process's descriptor limit (`limit`, None when
+    there is none), so no probe fails with EMFILE and is reported as the network's fault."""
+
+    connects: int
+    slots: int
+    limit: int | None
+
+
+def descriptor_budget(concurrency: int, limit: int | None = None) -> Budget:
+    """The budget for `--concurrency` under the descriptor limit (raised to its hard limit first), or `limit` when
+    given (for tests). Under a low limit the slots shrink before the connects do: a quarter of what is usable."""
+    if limit is None:
+        limit = None if sys.platform == "win32" else _posix_descriptor_limit()
+    if limit is None:  # Windows' sockets on the proactor loop have no such limit: the caps alone
+        return Budget(MAX_OPEN_CAP, concurrency, None)
+    usable = max(0, limit - RESERVED_FDS)
+    slots = max(1, min(concurrency, usable // 4))
+    return Budget(max(2, min(MAX_OPEN_CAP, usable - 2 * slots)), slots, limit)
+
+
 def open_socket_limit() -> int:
-    """How many sockets may wait at once: the descriptor limit (raised to its hard limit first) less a reserve,
-    at most MAX_OPEN_CAP. Windows has no such limit for sockets on the proactor loop: the cap alone."""
-    return MAX_OPEN_CAP if sys.platform == "win32" else _posix_socket_limit()
+    """How many sockets may wait on a connect at once, with the default concurrency's slots set aside."""
+    return descriptor_budget(32).connects
 
 
-def _posix_socket_limit() -> int:
+def _posix_descriptor_limit() -> int | None:
     resource: Any = importlib.import_module("resource")  # POSIX only
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = MAX_OPEN_CAP + RESERVED_FDS
+    wanted = MAX_OPEN_CAP + RESERVED_FDS + 2 * 512  # the connects' cap and the largest --concurrency's slots
     if soft != resource.RLIM_INFINITY and soft < wanted:
         target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
             soft = target
-    if soft == resource.RLIM_INFINITY:
-        return MAX_OPEN_CAP
-    return max(16, min(MAX_OPEN_CAP, int(soft) - RESERVED_FDS))
+    return None if soft == resource.RLIM_INFINITY else int(soft)

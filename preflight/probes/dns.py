@@ -86,9 +86,10 @@ class Resolution:
     servers: tuple[ServerAnswer, ...]
     nameservers: tuple[str, ...]
     detail_note: str | None = None
+    not_probed: int = 0  # addresses past MAX_ADDRESSES_PER_FAMILY: in the answers, not connected to
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "host": self.host,
             "source": self.source,
             "addresses": list(self.addresses),
@@ -97,6 +98,9 @@ class Resolution:
             "answers": [a.to_json() for a in self.servers],
             "detail_note": self.detail_note,
         }
+        if self.not_probed:
+            found["addresses_not_probed"] = self.not_probed
+        return found
 
 
 def system_nameservers() -> list[tuple[str, int]]:
@@ -251,15 +255,37 @@ async def resolve(
     else:
         addresses = tuple(dict.fromkeys(a for answer in answers for a in answer.addresses))
         source = "dns-server"
+    probed = first_per_family(addresses)
     return Resolution(
         host=host,
         source=source,
-        addresses=addresses,
+        addresses=probed,
         system=system,
         servers=answers,
         nameservers=tuple(_server_label(s) for s in servers),
         detail_note=note,
+        not_probed=len(addresses) - len(probed),
     )
+
+
+# Addresses of one name that later checks connect to, per family. Real names have a few (login.microsoftonline.com:
+# 8 to 16); an answer of 4,000 records (it fits one TCP response) would otherwise cost 4,000 connects per port,
+# paced at 200 a second per name: longer than any check may take.
+MAX_ADDRESSES_PER_FAMILY = 16
+
+
+def first_per_family(addresses: tuple[str, ...]) -> tuple[str, ...]:
+    """The first MAX_ADDRESSES_PER_FAMILY IPv4 and IPv6 addresses, in the answer's order."""
+    if len(addresses) <= MAX_ADDRESSES_PER_FAMILY:
+        return addresses
+    kept: list[str] = []
+    counts = {True: 0, False: 0}
+    for address in addresses:
+        six = ":" in address
+        if counts[six] < MAX_ADDRESSES_PER_FAMILY:
+            counts[six] += 1
+            kept.append(address)
+    return tuple(kept)
 
 
 def _server_label(server: tuple[str, int]) -> str:

@@ -18,7 +18,10 @@ import pytest
 from dnsserver import Behaviour, DnsServer
 from helpers import cli_env, run_cli
 
-PROFILE = 'name = "hostile"\n[clock]\nntp_servers = []\n[[endpoint]]\nhost = "ok.test"\nports = [9]\npurpose = "p"\nsource = "s"\n'
+PROFILE = (
+    'name = "hostile"\n[clock]\nntp_servers = []\n[[endpoint]]\nhost = "ok.test"\nports = [9]\npurpose = "p"\n'
+    'source = "s"\n'
+)
 
 
 def one_line_error(run: Any, *words: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import sys
 
 import pytest
 
@@ -64,7 +65,23 @@ def test_sockets_in_flight_are_capped() -> None:
 def test_the_socket_limit_follows_the_descriptor_limit() -> None:
     limit = open_socket_limit()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    assert 16 <= limit <= pacing.MAX_OPEN_CAP
+    assert 2 <= limit <= pacing.MAX_OPEN_CAP
     assert limit <= soft - pacing.RESERVED_FDS or soft == resource.RLIM_INFINITY
-    wanted = pacing.MAX_OPEN_CAP + pacing.RESERVED_FDS
+    wanted = pacing.MAX_OPEN_CAP + pacing.RESERVED_FDS + 2 * 512
     assert soft >= min(wanted, hard)  # raised towards the hard limit when it was lower
+
+
+@pytest.mark.parametrize("limit", [16, 40, 48, 64, 100, 256, 1024, 4096, 65536, 1 << 20])
+@pytest.mark.parametrize("concurrency", [1, 8, 32, 512])
+def test_connects_slots_and_parked_connections_never_pass_the_descriptor_limit(limit: int, concurrency: int) -> None:
+    budget = pacing.descriptor_budget(concurrency, limit)
+    assert 1 <= budget.slots <= concurrency and 2 <= budget.connects <= pacing.MAX_OPEN_CAP
+    # connects in flight + one descriptor per slot + one parked connection per slot + the reserve
+    if limit >= pacing.RESERVED_FDS + 8:
+        assert budget.connects + 2 * budget.slots + pacing.RESERVED_FDS <= limit
+    if limit >= 4 * concurrency + 3 * pacing.RESERVED_FDS:
+        assert budget.slots == concurrency  # a roomy limit keeps --concurrency as asked
+
+
+def test_without_a_descriptor_limit_the_caps_alone_apply() -> None:
+    assert pacing.descriptor_budget(32, None if sys.platform == "win32" else 1 << 30).slots == 32
