@@ -89,7 +89,7 @@ class Resolution:
     not_probed: int = 0  # addresses past MAX_ADDRESSES_PER_FAMILY: in the answers, not connected to
 
     def to_json(self) -> dict[str, Any]:
-        found = {
+        found: dict[str, Any] = {
             "host": self.host,
             "source": self.source,
             "addresses": list(self.addresses),
