@@ -98,7 +98,7 @@ def test_unknown_profile_name_lists_the_embedded_ones() -> None:
 
 
 def test_expected_roots_resolve_relative_to_the_profile_file(tmp_path: Path) -> None:
-    (tmp_path / "roots.pem").write_text("not checked here")
+    (tmp_path / "roots.pem").write_text("-----BEGIN CERTIFICATE-----\nparsed by the TLS checks, not here\n")
     (tmp_path / "p.toml").write_text('name = "x"\n[tls]\nexpected_roots = "roots.pem"\n' + GOOD_ROW)
     assert profile_mod.load(str(tmp_path / "p.toml")).expected_roots == (tmp_path / "roots.pem").resolve()
 
