@@ -69,12 +69,20 @@ CODES = Codes(
 )
 
 
-_UNRESOLVED_FIX = ("Fix name resolution first (the dns.resolve findings; the NTP server's DNS outcome is in the "
-                   "evidence): the clock is checked once names resolve.")  # fmt: skip
+_UNRESOLVED_FIX = (
+    "Fix name resolution first (the dns.resolve findings; the NTP server's DNS outcome is in the "
+    "evidence): the clock is checked once names resolve."
+)
 
 
-def judge(readings: Sequence[NtpReading], date: DateReading | None, date_trusted: bool, warn_s: float,
-          fail_s: float, dns_root: str | None = None) -> tuple[Finding, float | None]:  # fmt: skip
+def judge(
+    readings: Sequence[NtpReading],
+    date: DateReading | None,
+    date_trusted: bool,
+    warn_s: float,
+    fail_s: float,
+    dns_root: str | None = None,
+) -> tuple[Finding, float | None]:
     """(verdict, offset to apply to the run's clock or None). `dns_root`: the failed dns.resolve result that kept
     every HTTPS Date candidate from opening, if that is why there is no Date. Pure."""
     evidence: dict[str, Any] = {
@@ -121,8 +129,9 @@ def judge(readings: Sequence[NtpReading], date: DateReading | None, date_trusted
         ), offset
     if not good:
         blocked = ", ".join(f"{r.server}: {r.outcome}" for r in readings)
-        return CODES.finding("clock.ntp_blocked", f"clock is {amount}, but no NTP server answered ({blocked})",
-                        evidence), offset  # fmt: skip
+        return CODES.finding(
+            "clock.ntp_blocked", f"clock is {amount}, but no NTP server answered ({blocked})", evidence
+        ), offset
     return CODES.finding("clock.ok", f"clock is {amount}", evidence), offset
 
 
@@ -139,6 +148,7 @@ class ClockSkewCheck:
     async def run(self, target: Target, ctx: RunContext) -> Finding:
         policy = ctx.plan.profile.clock
         seen = await observe(ctx)
-        finding, _offset = judge(seen.readings, seen.date, seen.date_trusted, policy.warn_s, policy.fail_s,
-                                 seen.dns_root)  # fmt: skip
+        finding, _offset = judge(
+            seen.readings, seen.date, seen.date_trusted, policy.warn_s, policy.fail_s, seen.dns_root
+        )
         return finding

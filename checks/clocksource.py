@@ -72,8 +72,7 @@ async def corrected_now(ctx: Context) -> dt.datetime:
 async def _observe(ctx: Context) -> ClockObserved:
     servers = list(ctx.options.ntp_servers) or list(ctx.plan.profile.clock.ntp_servers)
     # The NTP servers and the HTTPS Date are asked at once: one silent source must not hold up the others.
-    readings, (date, trusted) = await asyncio.gather(asyncio.gather(*(_ntp(ctx, s) for s in servers)),
-                                                     _https_date(ctx))  # fmt: skip
+    readings, (date, trusted) = await asyncio.gather(asyncio.gather(*(_ntp(ctx, s) for s in servers)), _https_date(ctx))
     dns_root = await _dns_root(ctx) if date is None else None
     return ClockObserved(tuple(readings), date, trusted, dns_root)
 
@@ -113,8 +112,11 @@ async def _https_date(ctx: Context) -> tuple[DateReading | None, bool]:
         assert target.port is not None
         return target, await ctx.paths(target.host, target.port)
 
-    candidates = [asyncio.ensure_future(opened(t)) for t in ctx.plan.port_targets(tls_only=True)
-                  if not (t.wildcard or t.missing or t.port is None)]  # fmt: skip
+    candidates = [
+        asyncio.ensure_future(opened(t))
+        for t in ctx.plan.port_targets(tls_only=True)
+        if not (t.wildcard or t.missing or t.port is None)
+    ]
     try:
         for next_open in asyncio.as_completed(candidates):
             target, paths = await next_open
@@ -126,16 +128,18 @@ async def _https_date(ctx: Context) -> tuple[DateReading | None, bool]:
                 reading = await https_date(target.host, label, target.port, ctx.options.timeout, opener=opener)
             if reading.outcome == "error":
                 continue
-            return reading, chain_is_clean(target.host, reading.chain, ctx.now(),
-                                           expected_roots(ctx.plan.profile.expected_roots))  # fmt: skip
+            return reading, chain_is_clean(
+                target.host, reading.chain, ctx.now(), expected_roots(ctx.plan.profile.expected_roots)
+            )
         return None, False
     finally:
         for candidate in candidates:
             candidate.cancel()
 
 
-def chain_is_clean(host: str, chain_der: Sequence[bytes], now: dt.datetime,
-                   expected: Sequence[x509.Certificate]) -> bool:  # fmt: skip
+def chain_is_clean(
+    host: str, chain_der: Sequence[bytes], now: dt.datetime, expected: Sequence[x509.Certificate]
+) -> bool:
     """Whether a served chain names the host and leads to one of the expected anchors (what tls.interception
     calls tls.clean), judged inside the chain's validity window. Pure."""
     chain = [c for c in (load_der(d) for d in chain_der) if c is not None]

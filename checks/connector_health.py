@@ -2,7 +2,7 @@
 starting automatically, its version, the client certificate it authenticates with (expired or missing stops the
 connector), and the errors of its Admin event log in the last week. Facts come from the service manager
 (`sc.exe`) and `wevtutil`, whose fixed output is parsed here, the registry's Uninstall entries, and the
-connector's TrustSettings.xml and certificate (preflight/installed.py); the verdict is one pure function. Where no
+connector's TrustSettings.xml and certificate (preflight/host/installed.py); the verdict is one pure function. Where no
 connector is installed there is nothing to judge: a skip, never a pass.
 
 Sources: Microsoft Learn, "Problem installing the Application Proxy Agent Connector" (TrustSettings.xml, the
@@ -22,8 +22,8 @@ from typing import Any, Final
 from checks.hostbase import SHARED, HostCheckBase
 from preflight import CodeDoc, Codes, Finding, Status, installed
 from preflight.engine.context import RunContext
-from preflight.installed import ConnectorReader
-from preflight.winhost import HostReader, RegistryTypeError
+from preflight.host.installed import ConnectorReader
+from preflight.host.winhost import HostReader, RegistryTypeError
 
 SERVICES = {"WAPCSvc": "connector", "WAPCUpdaterSvc": "updater"}
 # Applications and Services Logs > Microsoft > AadApplicationProxy > Connector > Admin
@@ -32,8 +32,10 @@ RECENT_ERRORS = dt.timedelta(days=7)
 MAX_EVENTS = 5
 MIN_VERSION = (1, 5, 3417, 0)
 EXPIRY_WARNING = dt.timedelta(days=14)
-REREGISTER = ("Re-register the connector: Import-Module AppProxyPSModule; Register-AppProxyConnector (or reinstall "
-              "it); Microsoft Learn: 'Problem installing the Application Proxy Agent Connector'.")  # fmt: skip
+REREGISTER = (
+    "Re-register the connector: Import-Module AppProxyPSModule; Register-AppProxyConnector (or reinstall "
+    "it); Microsoft Learn: 'Problem installing the Application Proxy Agent Connector'."
+)
 
 CODES: Final[dict[str, CodeDoc]] = {
     "host.connector_ok": CodeDoc(
@@ -121,8 +123,9 @@ def parse_sc_query(name: str, query: str, config: str = "") -> ServiceState:
         return ServiceState(name, exists=False)
     state = re.search(r"^\s*STATE\s*:\s*\d+\s+(\w+)", query, re.M)
     start = re.search(r"^\s*START_TYPE\s*:\s*\d+\s+(\w+)(\s+\(DELAYED\))?", config, re.M)
-    return ServiceState(name, True, state.group(1) if state else None, start.group(1) if start else None,
-                        bool(start and start.group(2)))  # fmt: skip
+    return ServiceState(
+        name, True, state.group(1) if state else None, start.group(1) if start else None, bool(start and start.group(2))
+    )
 
 
 def parse_events(text: str) -> list[dict[str, Any]]:
@@ -131,9 +134,14 @@ def parse_events(text: str) -> list[dict[str, Any]]:
     for block in re.split(r"^Event\[\d+\]:\s*$", text, flags=re.M)[1:]:
         fields = dict(re.findall(r"^\s{2}([A-Za-z ]+):[ \t]*(.*)$", block.split("Description:", 1)[0], re.M))
         message = block.split("Description:", 1)[1].strip().splitlines() if "Description:" in block else []
-        events.append({"date": fields.get("Date", "").strip(), "id": fields.get("Event ID", "").strip(),
-                       "level": fields.get("Level", "").strip(),
-                       "message": (message[0].strip() if message else "")[:300]})  # fmt: skip
+        events.append(
+            {
+                "date": fields.get("Date", "").strip(),
+                "id": fields.get("Event ID", "").strip(),
+                "level": fields.get("Level", "").strip(),
+                "message": (message[0].strip() if message else "")[:300],
+            }
+        )
     return events
 
 
@@ -143,20 +151,33 @@ def parse_version(text: str | None) -> tuple[int, ...] | None:
     return tuple(int(part) for part in text.strip().split("."))
 
 
-def judge(services: Mapping[str, ServiceState], version: str | None, certificate: Mapping[str, Any],
-          now: dt.datetime, events: Sequence[Mapping[str, Any]] = ()) -> Finding:  # fmt: skip
-    """The verdict on an installed connector. `certificate`: preflight.installed's evidence, with `problem` when
+def judge(
+    services: Mapping[str, ServiceState],
+    version: str | None,
+    certificate: Mapping[str, Any],
+    now: dt.datetime,
+    events: Sequence[Mapping[str, Any]] = (),
+) -> Finding:
+    """The verdict on an installed connector. `certificate`: preflight.host.installed's evidence, with `problem` when
     it could not be read. Pure."""
-    evidence: dict[str, Any] = {"services": {n: s.to_json() for n, s in services.items()}, "version": version,
-                                "certificate": dict(certificate)}  # fmt: skip
+    evidence: dict[str, Any] = {
+        "services": {n: s.to_json() for n, s in services.items()},
+        "version": version,
+        "certificate": dict(certificate),
+    }
     connector = services.get("WAPCSvc")
     if connector is None or not connector.exists:
         return _finding("host.connector_absent", "no connector installed on this host", evidence)
     problems: list[tuple[str, str]] = []
     stopped = [s for s in services.values() if s.exists and s.state != "RUNNING"]
     for service in stopped:
-        problems.append(("host.connector_stopped", f"{SERVICES.get(service.name, service.name)} service "
-                         f"{service.name} is {service.state or 'in an unknown state'}"))  # fmt: skip
+        problems.append(
+            (
+                "host.connector_stopped",
+                f"{SERVICES.get(service.name, service.name)} service "
+                f"{service.name} is {service.state or 'in an unknown state'}",
+            )
+        )
     if certificate.get("problem"):
         problems.append(("host.connector_cert_missing", str(certificate["problem"])))
     elif certificate.get("not_after"):
@@ -166,8 +187,12 @@ def judge(services: Mapping[str, ServiceState], version: str | None, certificate
         if left <= dt.timedelta(0):
             problems.append(("host.connector_cert_expired", f"the client certificate expired on {not_after:%Y-%m-%d}"))
         elif left <= EXPIRY_WARNING:
-            problems.append(("host.connector_cert_expiring", f"the client certificate expires on {not_after:%Y-%m-%d} "
-                             f"({left.days} days)"))  # fmt: skip
+            problems.append(
+                (
+                    "host.connector_cert_expiring",
+                    f"the client certificate expires on {not_after:%Y-%m-%d} ({left.days} days)",
+                )
+            )
     manual = [s for s in services.values() if s.exists and s.start_type not in (None, "AUTO_START")]
     for service in manual:
         problems.append(("host.connector_manual_start", f"{service.name} starts {service.start_type}"))
@@ -175,14 +200,23 @@ def judge(services: Mapping[str, ServiceState], version: str | None, certificate
     if recent:
         evidence["recent_errors"] = list(recent)
         latest = recent[0]
-        problems.append(("host.connector_errors", f"{len(recent)} connector error(s) in the last 7 days, latest "
-                         f"event {latest.get('id')}: {latest.get('message')}"))  # fmt: skip
+        problems.append(
+            (
+                "host.connector_errors",
+                f"{len(recent)} connector error(s) in the last 7 days, latest "
+                f"event {latest.get('id')}: {latest.get('message')}",
+            )
+        )
     parsed = parse_version(version)
     if parsed is not None and parsed < MIN_VERSION:
         problems.append(("host.connector_outdated", f"connector {version} is older than 1.5.3417.0"))
     if not problems:
-        return _finding("host.connector_ok", f"connector {version or '(version unknown)'}: services running, "
-                        f"certificate valid until {certificate.get('not_after', '?')[:10]}", evidence)  # fmt: skip
+        return _finding(
+            "host.connector_ok",
+            f"connector {version or '(version unknown)'}: services running, "
+            f"certificate valid until {certificate.get('not_after', '?')[:10]}",
+            evidence,
+        )
     worst = max(problems, key=lambda p: CODES[p[0]].status.severity)
     evidence["problems"] = [{"code": code, "detail": detail} for code, detail in problems]
     return _finding(worst[0], "; ".join(detail for _code, detail in problems), evidence)
@@ -206,11 +240,14 @@ UNINSTALL = "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
 PRODUCT_NAMES = ("application proxy connector", "private network connector")
 
 
-def observe(reader: HostReader, connector_reader: ConnectorReader | None) -> tuple[dict[str, ServiceState], str | None,
-                                                                                   dict[str, Any]]:  # fmt: skip
+def observe(
+    reader: HostReader, connector_reader: ConnectorReader | None
+) -> tuple[dict[str, ServiceState], str | None, dict[str, Any]]:
     """Services (sc.exe query and qc), the version (the Uninstall entry) and the client certificate."""
-    services = {name: parse_sc_query(name, reader.command("sc.exe", "query", name),
-                                     reader.command("sc.exe", "qc", name)) for name in SERVICES}  # fmt: skip
+    services = {
+        name: parse_sc_query(name, reader.command("sc.exe", "query", name), reader.command("sc.exe", "qc", name))
+        for name in SERVICES
+    }
     version = None
     for sub in reader.subkeys(UNINSTALL):
         try:
@@ -231,8 +268,11 @@ def observe(reader: HostReader, connector_reader: ConnectorReader | None) -> tup
 
 def observe_events(reader: HostReader) -> list[dict[str, Any]]:
     """The most recent critical and error events of the connector's Admin log (newest first)."""
-    return parse_events(reader.command("wevtutil", "qe", ADMIN_LOG, f"/c:{MAX_EVENTS}", "/rd:true", "/f:text",
-                                       "/q:*[System[(Level=1 or Level=2)]]"))  # fmt: skip
+    return parse_events(
+        reader.command(
+            "wevtutil", "qe", ADMIN_LOG, f"/c:{MAX_EVENTS}", "/rd:true", "/f:text", "/q:*[System[(Level=1 or Level=2)]]"
+        )
+    )
 
 
 class HostConnectorCheck(HostCheckBase):

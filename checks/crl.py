@@ -95,8 +95,17 @@ CODES = Codes(
     }
 )
 
-_PRIORITY = ("crl.blocked_page", "crl.http_error", "crl.bad_body", "crl.timeout", "crl.filtered", "crl.unreachable",
-             "crl.ocsp_refused", "crl.reachable", "crl.ok")  # fmt: skip
+_PRIORITY = (
+    "crl.blocked_page",
+    "crl.http_error",
+    "crl.bad_body",
+    "crl.timeout",
+    "crl.filtered",
+    "crl.unreachable",
+    "crl.ocsp_refused",
+    "crl.reachable",
+    "crl.ok",
+)
 _TCP_CODES = {"filtered": "crl.filtered"}
 
 
@@ -195,12 +204,16 @@ class CrlFetchCheck:
                 async for chain in chains:
                     for kind, url, request in _revocation_jobs(chain, target.host):
                         if url not in fetches:
-                            fetches[url] = [asyncio.ensure_future(_fetch(ctx, target.host, route.proxy, kind, url,
-                                                                         request, a)) for a in addresses]  # fmt: skip
+                            fetches[url] = [
+                                asyncio.ensure_future(_fetch(ctx, target.host, route.proxy, kind, url, request, a))
+                                for a in addresses
+                            ]
             if not fetches:
                 probe = f"http://{target.host}/"
-                fetches[probe] = [asyncio.ensure_future(_fetch(ctx, target.host, route.proxy, "probe", probe, None,
-                                                               a)) for a in addresses]  # fmt: skip
+                fetches[probe] = [
+                    asyncio.ensure_future(_fetch(ctx, target.host, route.proxy, "probe", probe, None, a))
+                    for a in addresses
+                ]
             results = [await fetch for each in fetches.values() for fetch in each]
         finally:
             for fetch in (f for each in fetches.values() for f in each):
@@ -208,8 +221,9 @@ class CrlFetchCheck:
         return judge_results(target, results)
 
 
-async def _fetch(ctx: RunContext, host: str, proxy: ProxyConfig | None, kind: str, url: str, request: bytes | None,
-                 address: str) -> dict[str, Any]:  # fmt: skip
+async def _fetch(
+    ctx: RunContext, host: str, proxy: ProxyConfig | None, kind: str, url: str, request: bytes | None, address: str
+) -> dict[str, Any]:
     """One CRL/OCSP fetch (or the plain probe) on one address or through the proxy, as a result row."""
     if proxy is None:
         attempt = await ctx.connect(address, 80, host=host)
@@ -217,10 +231,21 @@ async def _fetch(ctx: RunContext, host: str, proxy: ProxyConfig | None, kind: st
             code = _TCP_CODES.get(attempt.outcome, "crl.unreachable")
             return {"kind": kind, "url": url, "address": address, "code": code, "tcp": attempt.outcome}
     ocsp_type = "application/ocsp-request" if request else None
-    fetch = await ctx.http(url, address, host=host, method="POST" if request else "GET", content=request,
-                           content_type=ocsp_type, proxy=proxy)  # fmt: skip
-    row = {"kind": kind, **fetch.to_json(), "code": judge_fetch(fetch, kind),
-           "body_head": fetch.body[:120].decode("latin-1")}  # fmt: skip
+    fetch = await ctx.http(
+        url,
+        address,
+        host=host,
+        method="POST" if request else "GET",
+        content=request,
+        content_type=ocsp_type,
+        proxy=proxy,
+    )
+    row = {
+        "kind": kind,
+        **fetch.to_json(),
+        "code": judge_fetch(fetch, kind),
+        "body_head": fetch.body[:120].decode("latin-1"),
+    }
     if kind == "ocsp" and fetch.status == 200:
         row["ocsp_status"] = ocsp_status(fetch.body)
     return row
@@ -247,8 +272,11 @@ def _revocation_jobs(chain: Sequence[bytes], host: str) -> list[tuple[str, str, 
 
 async def _served_chains(ctx: RunContext) -> AsyncGenerator[Sequence[bytes], None]:
     """Every chain served in this run, as each endpoint's handshakes finish (the probes are shared)."""
-    waits = [asyncio.ensure_future(ctx.handshakes(t.host, t.port)) for t in ctx.plan.port_targets(tls_only=True)
-             if not (t.wildcard or t.missing or t.port is None)]  # fmt: skip
+    waits = [
+        asyncio.ensure_future(ctx.handshakes(t.host, t.port))
+        for t in ctx.plan.port_targets(tls_only=True)
+        if not (t.wildcard or t.missing or t.port is None)
+    ]
     try:
         for finished in asyncio.as_completed(waits):
             for handshake in await finished:

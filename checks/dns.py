@@ -9,7 +9,7 @@ from typing import Any
 from preflight import CodeDoc, Codes, Finding, Status, Target, hostsfile
 from preflight.engine.context import RunContext
 from preflight.engine.plan import Plan
-from preflight.hostsfile import HostsEntry
+from preflight.host.hostsfile import HostsEntry
 from preflight.netutil import is_ip_literal, is_special_use_name, is_unspecified, sinkhole_kind
 from preflight.probes.dns import Resolution, ServerAnswer
 
@@ -120,17 +120,17 @@ _SYSTEM_ERRORS = {
 }
 
 
-def judge(resolution: Resolution, hosts: tuple[str, list[HostsEntry]] = ("", []), *,
-          proxied: bool = False) -> Finding:  # fmt: skip
+def judge(resolution: Resolution, hosts: tuple[str, list[HostsEntry]] = ("", []), *, proxied: bool = False) -> Finding:
     """The verdict on one name, from what both resolution paths observed, the hosts file's lines for it
     ((file, entries)) and whether every port of the host goes through a proxy (which then resolves the name: a
     local failure only matters for direct paths, so it is a warning). Pure."""
     finding = _judge_resolution(resolution, hosts)
     if proxied and finding.status == Status.FAIL:
         return dataclasses.replace(
-            finding, status=Status.WARN,
+            finding,
+            status=Status.WARN,
             summary=finding.summary + " (only a warning: every port of this host goes through the proxy)",
-        )  # fmt: skip
+        )
     return finding
 
 
@@ -157,9 +157,10 @@ def _judge_resolution(resolution: Resolution, hosts: tuple[str, list[HostsEntry]
         return CODES.finding(
             "dns.hosts_override",
             f"{host}: the hosts file ({hosts_file}:{first.line}) says {first.address}; DNS says "
-            + ", ".join(sorted(from_dns)[:4]) + (", ..." if len(from_dns) > 4 else ""),
+            + ", ".join(sorted(from_dns)[:4])
+            + (", ..." if len(from_dns) > 4 else ""),
             evidence,
-        )  # fmt: skip
+        )
 
     odd = {a: kind for a in resolution.addresses if (kind := _sinkhole(a, public))}
     if odd:
@@ -245,5 +246,6 @@ class DnsResolveCheck:
         file, entries = hostsfile.read()
         ports = {p for e in ctx.plan.endpoints_for(target.host) for p in e.ports}
         proxied = bool(ports) and all(not ctx.plan.route(target.host, p).direct for p in ports)
-        return judge(await ctx.resolve(target.host), (file, hostsfile.entries_for(entries, target.host)),
-                     proxied=proxied)  # fmt: skip
+        return judge(
+            await ctx.resolve(target.host), (file, hostsfile.entries_for(entries, target.host)), proxied=proxied
+        )

@@ -1,5 +1,5 @@
 """`host.*`: is this Windows Server fit for the connector? TLS 1.2 in SCHANNEL and .NET, the .NET Framework
-version, the Windows version and size. Each check reads its registry values through preflight/winhost.py and
+version, the Windows version and size. Each check reads its registry values through preflight/host/winhost.py and
 judges them in a pure function; off Windows each is a skip, never a pass.
 
 Sources: Microsoft Learn, "Understand Microsoft Entra application proxy connectors" (Windows Server 2012 R2 or
@@ -18,15 +18,17 @@ from checks.hostbase import SHARED, HostCheckBase
 from checks.hostbase import host_finding as _finding
 from preflight import CodeDoc, Finding, Status
 from preflight.engine.context import RunContext
-from preflight.winhost import HostReader, Reading, read_dword, read_string
+from preflight.host.winhost import HostReader, Reading, read_dword, read_string
 
 CONNECTOR_DOC = "https://learn.microsoft.com/en-us/entra/identity/app-proxy/application-proxy-connectors"
 GSA_DOC = "https://learn.microsoft.com/en-us/entra/global-secure-access/how-to-configure-connectors"
 
 
 SCHANNEL = "SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\"
-DOTNET_VIEWS = {"64-bit": "SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319",
-                "32-bit (WOW6432Node)": "SOFTWARE\\WOW6432Node\\Microsoft\\.NETFramework\\v4.0.30319"}  # fmt: skip
+DOTNET_VIEWS = {
+    "64-bit": "SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319",
+    "32-bit (WOW6432Node)": "SOFTWARE\\WOW6432Node\\Microsoft\\.NETFramework\\v4.0.30319",
+}
 SET_TLS12 = (
     f"Set HKLM\\{SCHANNEL}Client and ...\\Server: Enabled=1 and DisabledByDefault=0 (REG_DWORD), and under "
     + " and ".join(f"HKLM\\{key}" for key in DOTNET_VIEWS.values())
@@ -67,9 +69,19 @@ TLS_CODES: Final[dict[str, CodeDoc]] = {
 
 # .NET Framework 4.x Release values (Microsoft Learn: "How to: Determine which .NET Framework versions are
 # installed"): the smallest Release of each version.
-DOTNET_RELEASES = ((533320, "4.8.1"), (528040, "4.8"), (461808, "4.7.2"), (461308, "4.7.1"), (460798, "4.7"),
-                   (394802, "4.6.2"), (394254, "4.6.1"), (393295, "4.6"), (379893, "4.5.2"), (378675, "4.5.1"),
-                   (378389, "4.5"))  # fmt: skip
+DOTNET_RELEASES = (
+    (533320, "4.8.1"),
+    (528040, "4.8"),
+    (461808, "4.7.2"),
+    (461308, "4.7.1"),
+    (460798, "4.7"),
+    (394802, "4.6.2"),
+    (394254, "4.6.1"),
+    (393295, "4.6"),
+    (379893, "4.5.2"),
+    (378675, "4.5.1"),
+    (378389, "4.5"),
+)
 DOTNET_KEY = "SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full"
 DOTNET_MINIMUM = 461808  # 4.7.2
 
@@ -96,8 +108,13 @@ DOTNET_CODES: Final[dict[str, CodeDoc]] = {
 
 WINDOWS_KEY = "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
 SERVER_2016_BUILD = 14393
-SERVER_BUILDS = ((26100, "Windows Server 2025"), (20348, "Windows Server 2022"), (17763, "Windows Server 2019"),
-                 (14393, "Windows Server 2016"), (9600, "Windows Server 2012 R2"))  # fmt: skip
+SERVER_BUILDS = (
+    (26100, "Windows Server 2025"),
+    (20348, "Windows Server 2022"),
+    (17763, "Windows Server 2019"),
+    (14393, "Windows Server 2016"),
+    (9600, "Windows Server 2012 R2"),
+)
 MIN_CORES, MIN_MEMORY = 4, 8 * 1024**3
 
 OS_CODES: Final[dict[str, CodeDoc]] = {
@@ -134,8 +151,10 @@ def _unreadable(codes: dict[str, CodeDoc], readings: Sequence[Reading], evidence
 
 def judge_tls(schannel: Sequence[Reading], strong_crypto: dict[str, Reading]) -> Finding:
     """SCHANNEL TLS 1.2 Client/Server (Enabled, DisabledByDefault) and SchUseStrongCrypto per .NET view. Pure."""
-    evidence: dict[str, Any] = {"schannel": [r.to_json() for r in schannel],
-                                "dotnet": {view: r.to_json() for view, r in strong_crypto.items()}}  # fmt: skip
+    evidence: dict[str, Any] = {
+        "schannel": [r.to_json() for r in schannel],
+        "dotnet": {view: r.to_json() for view, r in strong_crypto.items()},
+    }
     broken = _unreadable(TLS_CODES, [*schannel, *strong_crypto.values()], evidence)
     if broken is not None:
         return broken
@@ -149,14 +168,20 @@ def judge_tls(schannel: Sequence[Reading], strong_crypto: dict[str, Reading]) ->
         return _finding(TLS_CODES, "host.tls12_disabled", f"TLS 1.2 is switched off in SCHANNEL: {listed}", evidence)
     zero = [view for view, r in strong_crypto.items() if r.value == 0]
     if zero:
-        return _finding(TLS_CODES, "host.strong_crypto_off", f"SchUseStrongCrypto=0 in .NET's {', '.join(zero)} "
-                        "view", evidence)  # fmt: skip
+        return _finding(
+            TLS_CODES, "host.strong_crypto_off", f"SchUseStrongCrypto=0 in .NET's {', '.join(zero)} view", evidence
+        )
     unset = [view for view, r in strong_crypto.items() if r.value is None]
     if unset:
-        return _finding(TLS_CODES, "host.strong_crypto_unset", f"SchUseStrongCrypto is not set in .NET's "
-                        f"{', '.join(unset)} view", evidence)  # fmt: skip
-    return _finding(TLS_CODES, "host.tls12_ok", "TLS 1.2 enabled in SCHANNEL; .NET uses strong cryptography in both "
-                    "views", evidence)  # fmt: skip
+        return _finding(
+            TLS_CODES,
+            "host.strong_crypto_unset",
+            f"SchUseStrongCrypto is not set in .NET's {', '.join(unset)} view",
+            evidence,
+        )
+    return _finding(
+        TLS_CODES, "host.tls12_ok", "TLS 1.2 enabled in SCHANNEL; .NET uses strong cryptography in both views", evidence
+    )
 
 
 def dotnet_version(release: int) -> str:
@@ -169,13 +194,18 @@ def judge_dotnet(release: Reading) -> Finding:
     if broken is not None:
         return broken
     if release.value is None:
-        return _finding(DOTNET_CODES, "host.dotnet_missing", f"no .NET Framework 4.x ({release.where} is absent)",
-                        evidence)  # fmt: skip
+        return _finding(
+            DOTNET_CODES, "host.dotnet_missing", f"no .NET Framework 4.x ({release.where} is absent)", evidence
+        )
     value = int(release.value)
     evidence["version"] = dotnet_version(value)
     if value < DOTNET_MINIMUM:
-        return _finding(DOTNET_CODES, "host.dotnet_too_old", f".NET Framework {evidence['version']} (Release "
-                        f"{value}); the connector needs 4.7.2 or later", evidence)  # fmt: skip
+        return _finding(
+            DOTNET_CODES,
+            "host.dotnet_too_old",
+            f".NET Framework {evidence['version']} (Release {value}); the connector needs 4.7.2 or later",
+            evidence,
+        )
     return _finding(DOTNET_CODES, "host.dotnet_ok", f".NET Framework {evidence['version']} (Release {value})", evidence)
 
 
@@ -183,10 +213,14 @@ def server_name(build: int) -> str:
     return next((name for minimum, name in SERVER_BUILDS if build >= minimum), "older than Windows Server 2012 R2")
 
 
-def judge_os(product: Reading, installation: Reading, build: Reading, cores: int | None,
-             memory: int | None) -> Finding:  # fmt: skip
-    evidence: dict[str, Any] = {"product_name": product.to_json(), "installation_type": installation.to_json(),
-                                "build": build.to_json(), "cores": cores, "memory_bytes": memory}  # fmt: skip
+def judge_os(product: Reading, installation: Reading, build: Reading, cores: int | None, memory: int | None) -> Finding:
+    evidence: dict[str, Any] = {
+        "product_name": product.to_json(),
+        "installation_type": installation.to_json(),
+        "build": build.to_json(),
+        "cores": cores,
+        "memory_bytes": memory,
+    }
     broken = _unreadable(OS_CODES, [product, installation, build], evidence)
     if broken is not None:
         return broken
@@ -199,15 +233,19 @@ def judge_os(product: Reading, installation: Reading, build: Reading, cores: int
     short = [f"{cores} cores" for _ in [0] if cores is not None and cores < MIN_CORES]
     short += [f"{memory / 1024**3:.1f} GiB" for _ in [0] if memory is not None and memory < MIN_MEMORY * 0.97]
     if short:
-        return _finding(OS_CODES, "host.resources_low", f"{name} with {' and '.join(short)} (recommended: 4 cores, "
-                        "8 GiB)", evidence)  # fmt: skip
+        return _finding(
+            OS_CODES, "host.resources_low", f"{name} with {' and '.join(short)} (recommended: 4 cores, 8 GiB)", evidence
+        )
     size = f"{cores or '?'} cores, {memory / 1024**3:.0f} GiB" if memory else f"{cores or '?'} cores"
     return _finding(OS_CODES, "host.os_ok", f"{name}, {size}", evidence)
 
 
 def observe_tls(reader: HostReader) -> tuple[list[Reading], dict[str, Reading]]:
-    schannel = [read_dword(reader, SCHANNEL + side, name) for side in ("Client", "Server")
-                for name in ("Enabled", "DisabledByDefault")]  # fmt: skip
+    schannel = [
+        read_dword(reader, SCHANNEL + side, name)
+        for side in ("Client", "Server")
+        for name in ("Enabled", "DisabledByDefault")
+    ]
     return schannel, {view: read_dword(reader, key, "SchUseStrongCrypto") for view, key in DOTNET_VIEWS.items()}
 
 
@@ -238,7 +276,10 @@ class HostOsCheck(HostCheckBase):
     codes = OS_CODES | SHARED
 
     async def judge_host(self, reader: HostReader, ctx: RunContext) -> Finding:
-        return judge_os(read_string(reader, WINDOWS_KEY, "ProductName"),
-                        read_string(reader, WINDOWS_KEY, "InstallationType"),
-                        read_string(reader, WINDOWS_KEY, "CurrentBuildNumber"), reader.cpu_count(),
-                        reader.memory_bytes())  # fmt: skip
+        return judge_os(
+            read_string(reader, WINDOWS_KEY, "ProductName"),
+            read_string(reader, WINDOWS_KEY, "InstallationType"),
+            read_string(reader, WINDOWS_KEY, "CurrentBuildNumber"),
+            reader.cpu_count(),
+            reader.memory_bytes(),
+        )

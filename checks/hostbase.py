@@ -9,7 +9,7 @@ from typing import Any, Final
 from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.engine.context import RunContext
 from preflight.engine.plan import Plan
-from preflight.winhost import HostReader, default_reader
+from preflight.host.winhost import HostReader, default_reader
 
 TARGET = "this host"
 
@@ -30,8 +30,9 @@ SHARED: Final[dict[str, CodeDoc]] = {
 }
 
 
-def host_finding(codes: dict[str, CodeDoc], code: str, summary: str, evidence: dict[str, Any],
-             remediation: str | None = None) -> Finding:  # fmt: skip
+def host_finding(
+    codes: dict[str, CodeDoc], code: str, summary: str, evidence: dict[str, Any], remediation: str | None = None
+) -> Finding:
     """A finding from a host check's own codes or the codes every host check shares."""
     return Codes({**SHARED, **codes}).finding(code, summary, evidence, remediation=remediation)
 

@@ -108,9 +108,17 @@ CODES = Codes(
     }
 )
 
-_PRIORITY = ("tls.intercepted", "tls.intercepted_untrusted", "tls.chain_too_long", "tls.bad_extension",
-             "tls.self_signed", "tls.wrong_host",
-             "tls.unexpected_public_ca", "tls.incomplete_chain", "tls.clean")  # fmt: skip
+_PRIORITY = (
+    "tls.intercepted",
+    "tls.intercepted_untrusted",
+    "tls.chain_too_long",
+    "tls.bad_extension",
+    "tls.self_signed",
+    "tls.wrong_host",
+    "tls.unexpected_public_ca",
+    "tls.incomplete_chain",
+    "tls.clean",
+)
 
 
 @functools.cache
@@ -128,9 +136,14 @@ def product_hint(issuer_text: str) -> str | None:
 
 
 def judge(
-    host: str, chain_der: Sequence[bytes], now: dt.datetime, *, expected: Sequence[x509.Certificate],
-    public: Sequence[x509.Certificate], os_store: Sequence[x509.Certificate],
-) -> tuple[str, dict[str, Any]]:  # fmt: skip
+    host: str,
+    chain_der: Sequence[bytes],
+    now: dt.datetime,
+    *,
+    expected: Sequence[x509.Certificate],
+    public: Sequence[x509.Certificate],
+    os_store: Sequence[x509.Certificate],
+) -> tuple[str, dict[str, Any]]:
     """The interception code for one served chain, with evidence. Pure (the stores are passed in)."""
     chain = [c for c in (load_der(d) for d in chain_der) if c is not None]
     evidence: dict[str, Any] = {}
@@ -165,8 +178,14 @@ def judge(
         return code, evidence
     if hint:
         evidence["product_hint"] = {"product": hint, "note": "a hint from the issuer name, not proof"}
-    unhandled = sorted({e.oid.dotted_string for c in chain for e in _extensions(c)
-                        if e.critical and isinstance(e.value, x509.UnrecognizedExtension)})  # fmt: skip
+    unhandled = sorted(
+        {
+            e.oid.dotted_string
+            for c in chain
+            for e in _extensions(c)
+            if e.critical and isinstance(e.value, x509.UnrecognizedExtension)
+        }
+    )
     if unhandled:
         evidence["unhandled_critical_extensions"] = unhandled
         return "tls.bad_extension", evidence
@@ -231,10 +250,11 @@ def judge_observed(seen: InterceptionObserved) -> Finding:
         return Finding(Status.SKIP, "run.upstream", f"{seen.key}: no certificate was served", caused_by=seen.upstream)
     anchors = seen.anchors
     per_address = {
-        path: judge(seen.host, chain, seen.now, expected=anchors.expected, public=anchors.public,
-                    os_store=anchors.os_store)
+        path: judge(
+            seen.host, chain, seen.now, expected=anchors.expected, public=anchors.public, os_store=anchors.os_store
+        )
         for path, chain in seen.chains.items()
-    }  # fmt: skip
+    }
     codes = {code for code, _ in per_address.values()}
     code = next(c for c in _PRIORITY if c in codes)
     evidence: dict[str, Any] = {
@@ -250,8 +270,9 @@ def judge_observed(seen: InterceptionObserved) -> Finding:
     if seen.direct_chains:
         direct = {}
         for address, chain in seen.direct_chains.items():
-            direct_code, ev = judge(seen.host, chain, seen.now, expected=anchors.expected, public=anchors.public,
-                                    os_store=anchors.os_store)  # fmt: skip
+            direct_code, ev = judge(
+                seen.host, chain, seen.now, expected=anchors.expected, public=anchors.public, os_store=anchors.os_store
+            )
             direct[address] = {"code": direct_code, "issuer": ev.get("leaf", {}).get("issuer")}
         evidence["direct_path"] = direct
         direct_codes = {d["code"] for d in direct.values()}
@@ -281,11 +302,22 @@ class TlsInterceptionCheck:
         port = target.port
         served = {h.address: h.chain for h in await ctx.handshakes(target.host, port) if h.chain}
         roots_file = ctx.plan.profile.expected_roots
-        anchors = Anchors(expected_roots(roots_file), public_roots(ctx.options.public_roots), os_roots(),
-                          str(roots_file) if roots_file else None)  # fmt: skip
+        anchors = Anchors(
+            expected_roots(roots_file),
+            public_roots(ctx.options.public_roots),
+            os_roots(),
+            str(roots_file) if roots_file else None,
+        )
         direct = await self._direct_chains(target.host, port, ctx) if served and ctx.plan.proxied(target) else None
-        return InterceptionObserved(target.host, port, await corrected_now(ctx), anchors, served, direct,
-                                    ctx.result_id_for("tls.handshake", target))  # fmt: skip
+        return InterceptionObserved(
+            target.host,
+            port,
+            await corrected_now(ctx),
+            anchors,
+            served,
+            direct,
+            ctx.result_id_for("tls.handshake", target),
+        )
 
     async def _direct_chains(self, host: str, port: int, ctx: RunContext) -> dict[str, Sequence[bytes]]:
         """The chains of the direct path's addresses, when any opens; empty when none does."""
@@ -307,8 +339,11 @@ def _summary(where: str, code: str, ev: dict[str, Any], per_address: dict[str, A
     if code == "tls.clean":
         return f"{where} chain anchors at {ev.get('anchor')}{tail}"
     if code == "tls.intercepted":
-        return (f"{where} is inspected: issuer {issuer}, trusted via this host's store ({ev.get('anchor')})"
-                + (f", looks like {hint}" if hint else "") + tail)  # fmt: skip
+        return (
+            f"{where} is inspected: issuer {issuer}, trusted via this host's store ({ev.get('anchor')})"
+            + (f", looks like {hint}" if hint else "")
+            + tail
+        )
     if code == "tls.intercepted_untrusted":
         return f"{where} is intercepted by an untrusted CA: issuer {issuer}" + (f" ({hint})" if hint else "") + tail
     if code == "tls.unexpected_public_ca":

@@ -233,8 +233,11 @@ def judge_effective(plan: Plan) -> Finding:
     if settings.winhttp is not None:
         evidence["winhttp"] = dataclasses.asdict(settings.winhttp)
     if settings.pac_origin is not None:
-        evidence["pac"] = {"origin": settings.pac_origin, **settings.pac_evidence,
-                           "results": {f"{h}:{p}": r for (h, p), r in settings.pac_decisions.items()}}  # fmt: skip
+        evidence["pac"] = {
+            "origin": settings.pac_origin,
+            **settings.pac_evidence,
+            "results": {f"{h}:{p}": r for (h, p), r in settings.pac_decisions.items()},
+        }
     if settings.wininet_scope is not None:
         evidence["wininet_scope"] = settings.wininet_scope.to_json()  # whose WinINET settings the connector reads
     if settings.wininet is not None:
@@ -266,8 +269,11 @@ def judge_effective(plan: Plan) -> Finding:
     found = _wpad_note(wpad)
     if divergent:
         evidence["divergent"] = divergent
-        return EFFECTIVE_CODES.finding("proxy.divergent", f"proxy sources disagree for {len(divergent)} endpoint(s): "
-                          f"{divergent[0]}{found}", evidence)  # fmt: skip
+        return EFFECTIVE_CODES.finding(
+            "proxy.divergent",
+            f"proxy sources disagree for {len(divergent)} endpoint(s): {divergent[0]}{found}",
+            evidence,
+        )
     proxied = sorted({r["proxy"] for r in routes.values() if r["proxy"]})
     if not proxied:
         return EFFECTIVE_CODES.finding(
@@ -279,9 +285,14 @@ def judge_effective(plan: Plan) -> Finding:
 
 
 def _wininet(settings: WinInetSettings) -> dict[str, Any]:
-    found = {"enabled": settings.enabled, "servers": settings.servers, "bypass": list(settings.bypass.patterns),
-             "autoconfig_url": settings.autoconfig_url, "auto_detect": settings.auto_detect,
-             "from": settings.origin}  # fmt: skip
+    found = {
+        "enabled": settings.enabled,
+        "servers": settings.servers,
+        "bypass": list(settings.bypass.patterns),
+        "autoconfig_url": settings.autoconfig_url,
+        "auto_detect": settings.auto_detect,
+        "from": settings.origin,
+    }
     if settings.note:
         found["note"] = settings.note
     return found

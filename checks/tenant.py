@@ -1,8 +1,8 @@
 """`tenant.resolve`: which tenant the run probes the connector service for, and what finding it out showed.
 
 A domain given with --tenant-id is looked up in the cloud's OpenID discovery document before the other checks
-are planned (preflight/tenant.py), over the run's own route: the lookup is a probe of the sign-in path. An
-installed connector's tenant is read from its certificate (preflight/installed.py). This check judges what was
+are planned (preflight/tenant/discovery.py), over the run's own route: the lookup is a probe of the sign-in path. An
+installed connector's tenant is read from its certificate (preflight/host/installed.py). This check judges what was
 observed; a GUID given directly is used as it is and judged by nothing here.
 """
 
@@ -15,7 +15,7 @@ from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.codes import ENGINE_CODES
 from preflight.engine.context import RunContext
 from preflight.engine.plan import Plan
-from preflight.tenant import Discovery, TenantResolution
+from preflight.tenant.discovery import Discovery, TenantResolution
 
 TARGET = "tenant"
 
@@ -108,21 +108,35 @@ def judge_discovery(given: str, discovery: Discovery, profile_cloud: str, clouds
     evidence: dict[str, Any] = {"given": given, "discovery": discovery.to_json()}
     where = discovery.url.split("/")[2]
     if discovery.outcome == "tls_error":
-        return CODES.finding("tenant.tls_error", f"TLS to {where} failed verification ({_short(discovery.error)}), "
-                        f"{discovery.route}", evidence)  # fmt: skip
+        return CODES.finding(
+            "tenant.tls_error",
+            f"TLS to {where} failed verification ({_short(discovery.error)}), {discovery.route}",
+            evidence,
+        )
     if discovery.outcome in _UNREACHABLE:
-        return CODES.finding("tenant.unreachable", f"could not ask {where} for {given}: {discovery.outcome} "
-                        f"({_short(discovery.error)}), {discovery.route}", evidence)  # fmt: skip
+        return CODES.finding(
+            "tenant.unreachable",
+            f"could not ask {where} for {given}: {discovery.outcome} ({_short(discovery.error)}), {discovery.route}",
+            evidence,
+        )
     if discovery.outcome in _BAD_RESPONSE or discovery.document is None:
-        return CODES.finding("tenant.bad_response", f"{where} did not answer with a discovery document: "
-                        f"{_short(discovery.error) or discovery.outcome}", evidence)  # fmt: skip
+        return CODES.finding(
+            "tenant.bad_response",
+            f"{where} did not answer with a discovery document: {_short(discovery.error) or discovery.outcome}",
+            evidence,
+        )
     document = discovery.document
     if document.problem == "not_found":
-        return CODES.finding("tenant.not_found", f"{where} knows no tenant for {given}: {_short(document.detail)}",
-                        evidence)  # fmt: skip
+        return CODES.finding(
+            "tenant.not_found", f"{where} knows no tenant for {given}: {_short(document.detail)}", evidence
+        )
     if document.problem is not None or document.guid is None:
-        return CODES.finding("tenant.bad_response", f"{where} answered, but not with a usable discovery document: "
-                        f"{_short(document.detail) or document.problem}", evidence)  # fmt: skip
+        return CODES.finding(
+            "tenant.bad_response",
+            f"{where} answered, but not with a usable discovery document: "
+            f"{_short(document.detail) or document.problem}",
+            evidence,
+        )
     evidence["tenant_id"] = document.guid
     cloud = str(document.facts.get("cloud_instance_name") or "").lower()
     region = document.facts.get("tenant_region_scope")
@@ -131,8 +145,11 @@ def judge_discovery(given: str, discovery: Discovery, profile_cloud: str, clouds
         suggestion = clouds.get(cloud)
         fix = f"run with --profile {suggestion}" if suggestion else f"no embedded profile is for {cloud}"
         evidence["suggested_profile"] = suggestion
-        return CODES.finding("tenant.other_cloud", f"{given} is tenant {document.guid} in {cloud}, not this profile's "
-                        f"{profile_cloud}: {fix}", evidence)  # fmt: skip
+        return CODES.finding(
+            "tenant.other_cloud",
+            f"{given} is tenant {document.guid} in {cloud}, not this profile's {profile_cloud}: {fix}",
+            evidence,
+        )
     return CODES.finding(
         "tenant.ok", f"{given} is tenant {document.guid} ({where_it_lives}), looked up {discovery.route}", evidence
     )
@@ -141,11 +158,15 @@ def judge_discovery(given: str, discovery: Discovery, profile_cloud: str, clouds
 def _judge_host(resolution: TenantResolution) -> Finding:
     evidence = dict(resolution.host or {})
     if resolution.host_problem is not None:
-        return CODES.finding("tenant.host_unreadable", f"installed connector found, tenant not readable: "
-                        f"{_short(resolution.host_problem, 200)}", evidence)  # fmt: skip
+        return CODES.finding(
+            "tenant.host_unreadable",
+            f"installed connector found, tenant not readable: {_short(resolution.host_problem, 200)}",
+            evidence,
+        )
     where = evidence.get("certificate_location", "its certificate")
-    return CODES.finding("tenant.from_host", f"tenant {resolution.guid} from the installed connector's certificate "
-                    f"({where})", evidence)  # fmt: skip
+    return CODES.finding(
+        "tenant.from_host", f"tenant {resolution.guid} from the installed connector's certificate ({where})", evidence
+    )
 
 
 def _short(text: str | None, limit: int = 160) -> str:

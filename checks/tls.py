@@ -4,7 +4,7 @@ for the name, at the (clock-corrected) current time?
 Trust (who issued it) is `tls.interception`'s question; this check is about the handshake and the leaf.
 
 The probe is OpenSSL; the connector's TLS is Windows' SCHANNEL. On Windows, a handshake that passed here but that
-this host's SCHANNEL settings would refuse (the protocol or the cipher suite, see preflight/schannel.py) says so
+this host's SCHANNEL settings would refuse (the protocol or the cipher suite, see preflight/host/schannel.py) says so
 in its summary and evidence; the status stays the endpoint's (host.tls judges the host's settings).
 """
 
@@ -19,10 +19,10 @@ from checks.clocksource import corrected_now
 from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.engine.context import RunContext
 from preflight.engine.plan import Plan
+from preflight.host.schannel import SchannelPolicy, read_policy, refusals
+from preflight.host.winhost import HostReader, default_reader
 from preflight.pki.certs import facts, load_der, matches_host, to_pem
 from preflight.probes.tls import Handshake
-from preflight.schannel import SchannelPolicy, read_policy, refusals
-from preflight.winhost import HostReader, default_reader
 
 CODES = Codes(
     {
@@ -111,14 +111,26 @@ _OUTCOME_CODES = {
     "error": "tls.error",
 }
 # When addresses disagree, report the most telling failure.
-_PRIORITY = ("tls.wrong_host", "tls.not_tls", "tls.protocol_too_old", "tls.reset", "tls.alert", "tls.timeout",
-             "tls.expired", "tls.not_yet_valid", "tls.no_certificate", "tls.error", "tls.ok")  # fmt: skip
+_PRIORITY = (
+    "tls.wrong_host",
+    "tls.not_tls",
+    "tls.protocol_too_old",
+    "tls.reset",
+    "tls.alert",
+    "tls.timeout",
+    "tls.expired",
+    "tls.not_yet_valid",
+    "tls.no_certificate",
+    "tls.error",
+    "tls.ok",
+)
 MAX_PEM_CERTS = 10
 MAX_RAW_LEAF = 16 * 1024  # bytes of an unparseable leaf kept as evidence
 
 
-def judge_one(host: str, handshake: Handshake, now: dt.datetime,
-              schannel: SchannelPolicy | None = None) -> tuple[str, dict[str, Any]]:  # fmt: skip
+def judge_one(
+    host: str, handshake: Handshake, now: dt.datetime, schannel: SchannelPolicy | None = None
+) -> tuple[str, dict[str, Any]]:
     """The code for one address's handshake, and its evidence. Pure."""
     evidence: dict[str, Any] = handshake.to_json()
     if handshake.outcome != "ok":
@@ -142,8 +154,10 @@ def judge_one(host: str, handshake: Handshake, now: dt.datetime,
             evidence["invalid"] = {"subject": cert.subject.rfc4514_string(), "not_after": str(cert.not_valid_after_utc)}
             return "tls.expired", evidence
         if cert.not_valid_before_utc > now:
-            evidence["invalid"] = {"subject": cert.subject.rfc4514_string(),
-                                   "not_before": str(cert.not_valid_before_utc)}  # fmt: skip
+            evidence["invalid"] = {
+                "subject": cert.subject.rfc4514_string(),
+                "not_before": str(cert.not_valid_before_utc),
+            }
             return "tls.not_yet_valid", evidence
     if schannel is not None:
         refused = refusals(handshake.version, handshake.cipher, schannel)
@@ -152,8 +166,9 @@ def judge_one(host: str, handshake: Handshake, now: dt.datetime,
     return "tls.ok", evidence
 
 
-def judge(host: str, port: int, handshakes: Sequence[Handshake], now: dt.datetime,
-          schannel: SchannelPolicy | None = None) -> Finding:  # fmt: skip
+def judge(
+    host: str, port: int, handshakes: Sequence[Handshake], now: dt.datetime, schannel: SchannelPolicy | None = None
+) -> Finding:
     """The verdict for a host and port over every reachable address; `schannel` is this host's SCHANNEL
     settings on Windows (None elsewhere). Pure."""
     per_address = {h.address: judge_one(host, h, now, schannel) for h in handshakes}
@@ -233,6 +248,10 @@ class TlsHandshakeCheck:
         handshakes = await ctx.handshakes(target.host, port)
         if not handshakes:
             upstream = "proxy.tunnel" if ctx.plan.proxied(target) else "tcp.connect"
-            return Finding(Status.SKIP, "run.upstream", f"{target.key}: no path opened (see {upstream})",
-                           caused_by=ctx.result_id_for(upstream, target))  # fmt: skip
+            return Finding(
+                Status.SKIP,
+                "run.upstream",
+                f"{target.key}: no path opened (see {upstream})",
+                caused_by=ctx.result_id_for(upstream, target),
+            )
         return judge(target.host, port, handshakes, await corrected_now(ctx), await self.schannel(ctx))

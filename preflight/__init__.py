@@ -16,8 +16,19 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-__all__ = ["Check", "CheckResult", "CodeDoc", "Codes", "Context", "Finding", "Plan", "Reporter", "Status", "Target",
-           "__version__"]  # fmt: skip
+__all__ = [
+    "Check",
+    "CheckResult",
+    "CodeDoc",
+    "Codes",
+    "Context",
+    "Finding",
+    "Plan",
+    "Reporter",
+    "Status",
+    "Target",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from preflight.model import CheckResult, Endpoint
     from preflight.proxy import ProxySettings
     from preflight.proxy.automatic import AutomaticRequest
-    from preflight.report import Report
-    from preflight.tenant import TenantInput, TenantResolution
+    from preflight.reporting.report import Report
+    from preflight.tenant.discovery import TenantInput, TenantResolution
 
 T = TypeVar("T")
 
@@ -87,7 +87,6 @@ def run(request: RunRequest) -> Outcome:
     the report assembled. Nothing is written: the caller renders the report."""
     import asyncio
 
-    from preflight import tenant as tenant_mod
     from preflight.engine import checksettings
     from preflight.engine import plan as plan_mod
     from preflight.engine.context import RunOptions
@@ -95,33 +94,44 @@ def run(request: RunRequest) -> Outcome:
     from preflight.proxy.automatic import plan_request
     from preflight.proxy.winhttp_api import default_api
     from preflight.proxy.wpad import parse_domain_option
-    from preflight.report import Report, host_facts
+    from preflight.reporting.report import Report, host_facts
+    from preflight.tenant import discovery as tenant_mod
 
     extra = tuple(plan_mod.parse_endpoint_option(e) for e in request.endpoints)
     given = tenant_mod.parse_tenant_option(request.tenant_id) if request.tenant_id is not None else None
-    servers = tuple(plan_mod.parse_server_option(s, option="--dns-server", default_port=53)
-                    for s in request.dns_servers)  # fmt: skip
+    servers = tuple(
+        plan_mod.parse_server_option(s, option="--dns-server", default_port=53) for s in request.dns_servers
+    )
     domains = [parse_domain_option(d) for d in request.wpad_domains]
     if "none" in domains and len(domains) > 1:
         raise UsageError("--wpad-domain none turns discovery off: it cannot be combined with other suffixes")
     overrides = [checksettings.parse_set_option(text) for text in request.setting_options]
     profile = profile_mod.load(request.profile_name)
     if len(profile.endpoints) + len(extra) > profile_mod.MAX_ENDPOINTS:
-        raise UsageError(f"--endpoint: {len(extra):,} added to the profile's {len(profile.endpoints):,} rows: a run "
-                         f"takes at most {profile_mod.MAX_ENDPOINTS:,}")  # fmt: skip
+        raise UsageError(
+            f"--endpoint: {len(extra):,} added to the profile's {len(profile.endpoints):,} rows: a run "
+            f"takes at most {profile_mod.MAX_ENDPOINTS:,}"
+        )
     loaded = load_checks(request.only, request.skip)
     if not loaded.checks and not loaded.failures:
         only, skip = " ".join(request.only), " ".join(request.skip)
         raise UsageError(f"no check matches --only {only!r} / --skip {skip!r} (see 'preflight checks')")
-    check_settings = checksettings.resolve(loaded.checks, profile.checks, profile.origin, overrides,
-                                           registered_check_ids())  # fmt: skip
+    check_settings = checksettings.resolve(
+        loaded.checks, profile.checks, profile.origin, overrides, registered_check_ids()
+    )
     proxy_settings = _proxy_settings(request.proxy, request.proxy_credentials, request.connector_config)
     known_tenant = _known_tenant(given)
 
     def build_plan(tenant: tenant_mod.TenantResolution, settings: ProxySettings) -> plan_mod.Plan:
         """The plan for a tenant (its GUID fills {tenant_id}), over the proxy settings as they stand."""
-        return plan_mod.build(profile, extra_endpoints=extra, tenant_id=tenant.guid, proxy=settings, tenant=tenant,
-                              check_settings=check_settings)  # fmt: skip
+        return plan_mod.build(
+            profile,
+            extra_endpoints=extra,
+            tenant_id=tenant.guid,
+            proxy=settings,
+            tenant=tenant,
+            check_settings=check_settings,
+        )
 
     plan = build_plan(known_tenant, proxy_settings)
     attachments = config_attachments(proxy_settings, request.connector_config)
@@ -139,8 +149,11 @@ def run(request: RunRequest) -> Outcome:
     progress = request.progress or _Silent()
     try:
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries the report: a plugin's prints go to stderr
-            plan = asyncio.run(_run_async(plan, build_plan, given, auto, attachments, loaded.checks, loaded.failures,
-                                          options, state, progress))  # fmt: skip
+            plan = asyncio.run(
+                _run_async(
+                    plan, build_plan, given, auto, attachments, loaded.checks, loaded.failures, options, state, progress
+                )
+            )
     except KeyboardInterrupt:  # platforms without loop signal handlers (Windows)
         state.ended_by = state.ended_by or "SIGINT"
     state.ended_by = state.ended_by or signals.pending()
@@ -227,8 +240,9 @@ async def _run_async(
                 tenant = await _look_up_tenant(plan, given, remaining(), state, stop, resolved)
                 plan = build_plan(tenant, plan.proxy)
                 if evaluation is not None:  # the tenant's own names (its bootstrap host) are asked of the script too
-                    settled = await _until_stopped(evaluation.decide(plan.proxy, plan.port_targets()), remaining(),
-                                                   state, stop)  # fmt: skip
+                    settled = await _until_stopped(
+                        evaluation.decide(plan.proxy, plan.port_targets()), remaining(), state, stop
+                    )
                     plan = build_plan(tenant, settled if settled is not None else evaluation.interrupted(plan.proxy))
             await execute(plan, checks, failures, remaining(), state, stop, progress.update, resolved)
         finally:
@@ -260,10 +274,12 @@ async def _until_stopped(work: Awaitable[T], options: RunOptions, state: RunStat
     return None
 
 
-async def _look_up_tenant(plan: plan_mod.Plan, given: TenantInput, options: RunOptions, state: RunState,
-                          stop: Any, resolved: dict[str, Any]) -> TenantResolution:  # fmt: skip
+async def _look_up_tenant(
+    plan: plan_mod.Plan, given: TenantInput, options: RunOptions, state: RunState, stop: Any, resolved: dict[str, Any]
+) -> TenantResolution:
     """The tenant lookup, ended like any probe by the deadline or a signal (then the run stops at once)."""
-    from preflight.tenant import TenantResolution, look_up
+    from preflight.tenant.discovery import TenantResolution
+    from preflight.tenant.lookup import look_up
 
     found = await _until_stopped(look_up(plan, options, given, resolved), options, state, stop)
     if found is not None:
@@ -274,8 +290,8 @@ async def _look_up_tenant(plan: plan_mod.Plan, given: TenantInput, options: RunO
 
 def _known_tenant(given: TenantInput | None) -> TenantResolution:
     """The tenant known before anything is asked on the network: a GUID given, or an installed connector's."""
-    from preflight import installed
-    from preflight.tenant import TenantResolution
+    from preflight.host import installed
+    from preflight.tenant.discovery import TenantResolution
 
     if given is not None:
         return TenantResolution("guid" if given.guid else "domain", given.text, given.guid)
@@ -306,8 +322,10 @@ def config_attachments(settings: ProxySettings, connector_config: str | None) ->
     from preflight.proxy.windows import NET_DEFAULTS
 
     connector = connector_config or (settings.connector.source if settings.connector else None)
-    files = {"evidence/connector.config": connector,
-             "evidence/updater.config": settings.updater.source if settings.updater else None}  # fmt: skip
+    files = {
+        "evidence/connector.config": connector,
+        "evidence/updater.config": settings.updater.source if settings.updater else None,
+    }
     found: dict[str, str] = {}
     for name, path in files.items():
         if path is not None and path != NET_DEFAULTS:
@@ -331,8 +349,12 @@ def _ntp_server(value: str) -> str:
     """An --ntp-server value, checked (HOST[:PORT], [IPV6]:PORT) and kept as written."""
     from preflight.netutil import split_host_port
 
-    split_host_port(value, option="--ntp-server", default_port=123,
-                    valid_name=lambda host: profile_mod.is_valid_host(host) and "{" not in host)  # fmt: skip
+    split_host_port(
+        value,
+        option="--ntp-server",
+        default_port=123,
+        valid_name=lambda host: profile_mod.is_valid_host(host) and "{" not in host,
+    )
     return value.strip()
 
 

@@ -11,7 +11,7 @@ from preflight.model import Finding, Status, Target
 if TYPE_CHECKING:
     from preflight.engine.context import RunContext
     from preflight.engine.plan import Plan
-    from preflight.report import Report
+    from preflight.reporting.report import Report
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,8 +27,9 @@ class CodeDoc:
 class Codes(dict[str, CodeDoc]):
     """A check's reason codes with their documentation, and the one way to turn a code into a Finding."""
 
-    def finding(self, code: str, summary: str, evidence: Mapping[str, Any] | None = None, *,
-                remediation: str | None = None) -> Finding:  # fmt: skip
+    def finding(
+        self, code: str, summary: str, evidence: Mapping[str, Any] | None = None, *, remediation: str | None = None
+    ) -> Finding:
         """The Finding for `code`: its documented status, and its documented fix unless it passes (a passing
         result has nothing to fix) or `remediation` says something more precise."""
         doc = self[code]

@@ -44,8 +44,11 @@ def is_special_use_name(host: str) -> bool:
 
 _memo = functools.lru_cache(maxsize=4096)
 
-_DNS_NAME = re.compile(r"^(?=.{1,253}\.?$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
-                       r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.?$", re.IGNORECASE)  # fmt: skip
+_DNS_NAME = re.compile(
+    r"^(?=.{1,253}\.?$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+    r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.?$",
+    re.IGNORECASE,
+)
 
 
 def is_host(host: str) -> bool:
@@ -134,8 +137,9 @@ def bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def split_host_port(value: str, *, option: str, default_port: int,
-                    valid_name: Callable[[str], bool] | None = None) -> tuple[str, int]:  # fmt: skip
+def split_host_port(
+    value: str, *, option: str, default_port: int, valid_name: Callable[[str], bool] | None = None
+) -> tuple[str, int]:
     """`HOST[:PORT]`, `[IPV6]:PORT`, `[IPV6]` or a bare IPv6 address, as (host, port). Without `valid_name` the
     host must be an IP address (returned in its normal form); with it, a name it accepts is allowed too. Errors
     are one line naming `option` and the value."""

@@ -29,8 +29,15 @@ MAX_PROFILE_BYTES = 4 * 1024 * 1024  # the embedded profiles are about 10 KB
 MAX_ENDPOINTS = 10_000
 MAX_ROOTS_BYTES = 16 * 1024 * 1024  # certifi's bundle is about 300 KB
 
-_TOP_KEYS = {"name": str, "description": str, "endpoint": list, "tls": dict, "clock": dict, "tenant": dict,
-             "checks": dict}  # fmt: skip
+_TOP_KEYS = {
+    "name": str,
+    "description": str,
+    "endpoint": list,
+    "tls": dict,
+    "clock": dict,
+    "tenant": dict,
+    "checks": dict,
+}
 _ENDPOINT_KEYS = {"host": str, "ports": list, "purpose": str, "source": str, "tls": bool, "role": str}
 # "service": the row carries the connector's own traffic to the service (a run that did not probe it is incomplete)
 ROLES = ("service",)
@@ -127,8 +134,9 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
         opened = unclosed_bracket_line(text)
         if opened is not None and (match is None or int(match.group(1)) > opened):
             # the parser stops where it noticed; the mistake is the bracket that was never closed
-            raise ProfileError(f"{origin}:{opened}: invalid TOML: {message} (a bracket opened on this line is "
-                               "never closed)") from None  # fmt: skip
+            raise ProfileError(
+                f"{origin}:{opened}: invalid TOML: {message} (a bracket opened on this line is never closed)"
+            ) from None
         line = match.group(1) if match else str(max(1, len(text.splitlines())))
         raise ProfileError(f"{origin}:{line}: invalid TOML: {message}") from None
 
@@ -141,8 +149,10 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
         raise where.error(("name",), "must not be empty")
 
     if isinstance(data["endpoint"], list) and len(data["endpoint"]) > MAX_ENDPOINTS:
-        raise where.error(("endpoint",), f"{len(data['endpoint']):,} rows: a profile holds at most "
-                          f"{MAX_ENDPOINTS:,} (a connector needs about 30)")  # fmt: skip
+        raise where.error(
+            ("endpoint",),
+            f"{len(data['endpoint']):,} rows: a profile holds at most {MAX_ENDPOINTS:,} (a connector needs about 30)",
+        )
     endpoints = tuple(_endpoint(row, i, where) for i, row in enumerate(data["endpoint"]))
     if not endpoints:
         raise where.error(("endpoint",), "a profile needs at least one [[endpoint]]")

@@ -9,7 +9,7 @@ import io
 import re
 
 from preflight.model import CheckResult, Status
-from preflight.report import Report
+from preflight.reporting.report import Report
 from reports.escape import csv_cell, markdown, markdown_code, markdown_link
 
 COLUMNS = ("fqdn", "port", "protocol", "purpose", "source", "observed", "code", "request")
@@ -42,12 +42,18 @@ def rows(report: Report) -> list[dict[str, str]]:
         if key in seen:
             continue
         seen.add(key)
-        out.append({
-            "fqdn": readable_host(result.target.host), "port": port,
-            "protocol": "TCP" if port else "", "purpose": "; ".join(result.target.purposes),
-            "source": " ".join(result.target.sources), "observed": result.summary, "code": result.code,
-            "request": request,
-        })  # fmt: skip
+        out.append(
+            {
+                "fqdn": readable_host(result.target.host),
+                "port": port,
+                "protocol": "TCP" if port else "",
+                "purpose": "; ".join(result.target.purposes),
+                "source": " ".join(result.target.sources),
+                "observed": result.summary,
+                "code": result.code,
+                "request": request,
+            }
+        )
     return out
 
 
@@ -94,8 +100,7 @@ class FirewallMarkdownReporter:
         lines = [f"# Network request for the Microsoft Entra connector on {host}", ""]
         if not found:
             return "\n".join([*lines, "Nothing to request: every required destination was reachable.", ""])
-        lines += ["| FQDN | port | protocol | request | observed | purpose | source |",
-                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += ["| FQDN | port | protocol | request | observed | purpose | source |", "|---|---|---|---|---|---|---|"]
         for row in found:
             source = " ".join(markdown_link(s) for s in row["source"].split())
             observed = f"{markdown_code(row['code'])}: {_cell(row['observed'])}"

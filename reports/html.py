@@ -9,8 +9,8 @@ import json
 from collections import defaultdict
 
 from preflight.model import CheckResult, Status
-from preflight.policy import describe_untested
-from preflight.report import Report, fold_by_cause
+from preflight.reporting.policy import describe_untested
+from preflight.reporting.report import Report, fold_by_cause
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1b1f24;background:#f6f8fa}
@@ -67,8 +67,10 @@ class HtmlReporter:
     def _result(self, result: CheckResult, skipped: list[CheckResult]) -> str:
         status = result.status.value
         where = result.target.key
-        body = [f"<div class='r {status}'><b>{_e(status.upper())}</b> <span class='tag'>{_e(result.check)}</span> "
-                f"<span class='tag'>{_e(result.code)}</span> {_e(where)} — {_e(result.summary)}"]  # fmt: skip
+        body = [
+            f"<div class='r {status}'><b>{_e(status.upper())}</b> <span class='tag'>{_e(result.check)}</span> "
+            f"<span class='tag'>{_e(result.code)}</span> {_e(where)} — {_e(result.summary)}"
+        ]
         if result.status in (Status.FAIL, Status.WARN, Status.ERROR) and result.remediation:
             body.append(f"<p class='fix'>What to do: {_e(result.remediation)}</p>")
         if skipped:
@@ -76,8 +78,10 @@ class HtmlReporter:
             body.append(f"<p class='folded'>Not run because of this: {_e(names)}</p>")
         pems = _pems(result.evidence)
         if pems:
-            body.append(f"<details><summary>Certificate chain ({len(pems)} PEM)</summary><pre>"
-                        f"{_e(''.join(pems))}</pre></details>")  # fmt: skip
+            body.append(
+                f"<details><summary>Certificate chain ({len(pems)} PEM)</summary><pre>"
+                f"{_e(''.join(pems))}</pre></details>"
+            )
         evidence = json.dumps(result.evidence, indent=2, default=str, ensure_ascii=False)
         body.append(f"<details><summary>Evidence</summary><pre>{_e(evidence)}</pre></details>")
         if result.error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from preflight.report import Report
+from preflight.reporting.report import Report
 
 
 class JsonReporter:

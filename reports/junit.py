@@ -8,7 +8,7 @@ from collections import defaultdict
 from xml.etree import ElementTree
 
 from preflight.model import CheckResult, Status
-from preflight.report import Report
+from preflight.reporting.report import Report
 from reports.escape import xml_text
 
 
@@ -22,26 +22,42 @@ class JunitReporter:
             by_check[result.check].append(result)
         counts = report.counts
         # No "skipped" on <testsuites>: the common junit-10 schema does not allow it there.
-        root = ElementTree.Element("testsuites", {
-            "name": xml_text(f"connector-preflight {report.profile.get('name', '')}".strip()),
-            "tests": str(len(report.results)), "failures": str(counts["fail"]), "errors": str(counts["error"]),
-            "time": f"{report.duration_ms / 1000:.3f}",
-        })  # fmt: skip
+        root = ElementTree.Element(
+            "testsuites",
+            {
+                "name": xml_text(f"connector-preflight {report.profile.get('name', '')}".strip()),
+                "tests": str(len(report.results)),
+                "failures": str(counts["fail"]),
+                "errors": str(counts["error"]),
+                "time": f"{report.duration_ms / 1000:.3f}",
+            },
+        )
         stamp = dt.datetime.fromtimestamp(report.started_at, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
         for check, results in by_check.items():
-            suite = ElementTree.SubElement(root, "testsuite", {
-                "name": xml_text(check), "tests": str(len(results)),
-                "failures": str(sum(r.status == Status.FAIL for r in results)),
-                "errors": str(sum(r.status == Status.ERROR for r in results)),
-                "skipped": str(sum(r.status == Status.SKIP for r in results)),
-                "time": f"{sum(r.duration_ms for r in results) / 1000:.3f}", "timestamp": stamp,
-                "hostname": xml_text(str(report.host.get("hostname", ""))),
-            })  # fmt: skip
+            suite = ElementTree.SubElement(
+                root,
+                "testsuite",
+                {
+                    "name": xml_text(check),
+                    "tests": str(len(results)),
+                    "failures": str(sum(r.status == Status.FAIL for r in results)),
+                    "errors": str(sum(r.status == Status.ERROR for r in results)),
+                    "skipped": str(sum(r.status == Status.SKIP for r in results)),
+                    "time": f"{sum(r.duration_ms for r in results) / 1000:.3f}",
+                    "timestamp": stamp,
+                    "hostname": xml_text(str(report.host.get("hostname", ""))),
+                },
+            )
             for result in results:
-                case = ElementTree.SubElement(suite, "testcase", {
-                    "classname": xml_text(check), "name": xml_text(result.target.key),
-                    "time": f"{result.duration_ms / 1000:.3f}",
-                })  # fmt: skip
+                case = ElementTree.SubElement(
+                    suite,
+                    "testcase",
+                    {
+                        "classname": xml_text(check),
+                        "name": xml_text(result.target.key),
+                        "time": f"{result.duration_ms / 1000:.3f}",
+                    },
+                )
                 message = xml_text(f"{result.code}: {result.summary}")
                 detail = xml_text("\n".join(x for x in (result.summary, result.remediation, result.error or "") if x))
                 if result.status == Status.FAIL:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 from preflight.model import CheckResult, Status
-from preflight.policy import describe_untested
-from preflight.report import Report
+from preflight.reporting.policy import describe_untested
+from preflight.reporting.report import Report
 from reports.escape import markdown, markdown_code
 
-_ICON = {Status.PASS: "pass", Status.WARN: "**WARN**", Status.FAIL: "**FAIL**", Status.SKIP: "skip",
-         Status.ERROR: "**ERROR**"}  # fmt: skip
+_ICON = {
+    Status.PASS: "pass",
+    Status.WARN: "**WARN**",
+    Status.FAIL: "**FAIL**",
+    Status.SKIP: "skip",
+    Status.ERROR: "**ERROR**",
+}
 
 
 def cell(text: str) -> str:
@@ -39,8 +44,10 @@ class MarkdownReporter:
         headline = describe_untested(report.untested)
         if headline:
             lines += [f"**{cell(headline)}**", ""]
-        problems = sorted((r for r in report.results if r.status in (Status.FAIL, Status.ERROR, Status.WARN)),
-                          key=lambda r: -r.status.severity)  # fmt: skip
+        problems = sorted(
+            (r for r in report.results if r.status in (Status.FAIL, Status.ERROR, Status.WARN)),
+            key=lambda r: -r.status.severity,
+        )
         if problems:
             lines += [
                 "## What to fix",

@@ -9,8 +9,8 @@ import textwrap
 from collections import defaultdict
 
 from preflight.model import CheckResult, Status
-from preflight.policy import describe_untested
-from preflight.report import Report, fold_by_cause
+from preflight.reporting.policy import describe_untested
+from preflight.reporting.report import Report, fold_by_cause
 from reports.escape import terminal, visible
 
 _MARK = {Status.PASS: "pass", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.SKIP: "skip", Status.ERROR: "ERROR"}
@@ -101,8 +101,10 @@ def _layout(rows: list[tuple[str | None, list[str]]], width: int) -> list[str]:
     cells = [HEADERS, *(r for host, r in rows if host is None)]
     widths = [max(len(c[i]) for c in cells) for i in range(3)]
     finding_width = max(MIN_FINDING, width - sum(widths) - 2 * 3)
-    out = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, [*widths, 0], strict=True)).rstrip(),
-           "  ".join("-" * w for w in [*widths, min(finding_width, max(len(c[3]) for c in cells))])]  # fmt: skip
+    out = [
+        "  ".join(h.ljust(w) for h, w in zip(HEADERS, [*widths, 0], strict=True)).rstrip(),
+        "  ".join("-" * w for w in [*widths, min(finding_width, max(len(c[3]) for c in cells))]),
+    ]
     for host, row in rows:
         if host is not None:
             out.append(host)

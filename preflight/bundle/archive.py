@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from preflight.errors import UsageError
-from preflight.output import replace_with_retry
 from preflight.redact import DETECTORS, value_pattern
+from preflight.reporting.output import replace_with_retry
 
 BUNDLE_FORMAT = "connector-preflight-bundle"
 BUNDLE_VERSION = 1
@@ -177,8 +177,9 @@ def _bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> byte
     with archive.open(info) as member:
         data = member.read(info.file_size + 1)
     if len(data) > info.file_size:
-        raise BundleError(f"{path}: {info.filename} holds more than the {info.file_size} bytes it declares (damaged "
-                          "or crafted)")  # fmt: skip
+        raise BundleError(
+            f"{path}: {info.filename} holds more than the {info.file_size} bytes it declares (damaged or crafted)"
+        )
     return data
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from preflight.bundle.pseudonym import Pseudonymizer
 from preflight.redact import Redactor
-from preflight.report import Report, from_json
+from preflight.reporting.report import Report, from_json
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -75,8 +75,11 @@ def evidence_files(report: Mapping[str, Any]) -> dict[str, bytes]:
         elif result.get("check") == "proxy.effective":
             proxy["effective"] = {"status": result.get("status"), "code": result.get("code"), **evidence}
         elif result.get("check") == "proxy.tunnel":
-            proxy.setdefault("tunnels", {})[key] = {"status": result.get("status"), "code": result.get("code"),
-                                                    "summary": result.get("summary")}  # fmt: skip
+            proxy.setdefault("tunnels", {})[key] = {
+                "status": result.get("status"),
+                "code": result.get("code"),
+                "summary": result.get("summary"),
+            }
         for where, pems in _chains(evidence):
             label = f"{key}{where}"
             header = f"# {result.get('check')} {label}: certificate chain as served, leaf first\n"

@@ -13,17 +13,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from preflight import __version__, hostsfile
-from preflight.schannel import read_policy
-from preflight.winhost import HostReader, default_reader
+from preflight import __version__
+from preflight.host import hostsfile
+from preflight.host.schannel import read_policy
+from preflight.host.winhost import HostReader, default_reader
 
 COMMAND_TIMEOUT_S = 5.0
 MAX_TEXT_BYTES = 256 * 1024
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
-def collect(profile: Mapping[str, Any], environ: Mapping[str, str] | None = None,
-            report: Mapping[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+def collect(
+    profile: Mapping[str, Any], environ: Mapping[str, str] | None = None, report: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """`report`: the run's report (JSON), whose host.* results' facts are kept here too (on Windows)."""
     env = os.environ if environ is None else environ
     facts: dict[str, Any] = {
@@ -109,12 +111,14 @@ def parse_ip_addr_json(text: str) -> list[dict[str, Any]]:
     """`ip -j addr show` → [{name, state, mtu, addresses: [cidr, ...]}]."""
     interfaces = []
     for entry in json.loads(text):
-        interfaces.append({
-            "name": entry.get("ifname"),
-            "state": entry.get("operstate"),
-            "mtu": entry.get("mtu"),
-            "addresses": [f"{a['local']}/{a['prefixlen']}" for a in entry.get("addr_info", []) if "local" in a],
-        })  # fmt: skip
+        interfaces.append(
+            {
+                "name": entry.get("ifname"),
+                "state": entry.get("operstate"),
+                "mtu": entry.get("mtu"),
+                "addresses": [f"{a['local']}/{a['prefixlen']}" for a in entry.get("addr_info", []) if "local" in a],
+            }
+        )
     return interfaces
 
 

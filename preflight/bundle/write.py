@@ -9,10 +9,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from preflight import __version__, policy, signals
+from preflight import __version__, signals
 from preflight.app import Outcome
 from preflight.errors import UsageError
-from preflight.output import unwritable_reason, write_atomic
+from preflight.reporting import policy
+from preflight.reporting.output import unwritable_reason, write_atomic
 
 
 def bundle_target(output: str) -> Path:
@@ -36,8 +37,14 @@ def user_patterns(texts: Sequence[str]) -> list[re.Pattern[str]]:
         raise UsageError(str(exc)) from None
 
 
-def write_bundle(outcome: Outcome, target: Path, patterns: list[Any], pseudonymize: bool, reporters: dict[str, Any],
-                 say: Callable[[str], None]) -> int | None:  # fmt: skip
+def write_bundle(
+    outcome: Outcome,
+    target: Path,
+    patterns: list[Any],
+    pseudonymize: bool,
+    reporters: dict[str, Any],
+    say: Callable[[str], None],
+) -> int | None:
     """Writes the bundle; returns an exit code when it could not be written (the run's verdict is already out).
     `say` prints one line for the person (the CLI's stderr)."""
     from preflight.bundle import archive, build, hostinfo
@@ -60,16 +67,26 @@ def write_bundle(outcome: Outcome, target: Path, patterns: list[Any], pseudonymi
             reporters["html"].render,
             public_names=public,
         )
-        extra = {"tool_version": __version__, "profile_sha256": outcome.report.profile.get("sha256"),
-                 "redactions": contents.redactions, "user_patterns": len(patterns),
-                 "pseudonymized": pseudonymize, "verdict": outcome.report.verdict}  # fmt: skip
+        extra = {
+            "tool_version": __version__,
+            "profile_sha256": outcome.report.profile.get("sha256"),
+            "redactions": contents.redactions,
+            "user_patterns": len(patterns),
+            "pseudonymized": pseudonymize,
+            "verdict": outcome.report.verdict,
+        }
         digest = archive.write(target, contents.files, extra, contents.audit_values, contents.audit_names, patterns)
         if pseudonymize:
             import json
 
             reverse = Path(f"{target}.pseudonyms.json")
-            write_atomic(reverse, json.dumps({"bundle": target.name, "bundle_sha256": digest,
-                                              "pseudonyms": contents.reverse_map}, indent=2) + "\n")  # fmt: skip
+            write_atomic(
+                reverse,
+                json.dumps(
+                    {"bundle": target.name, "bundle_sha256": digest, "pseudonyms": contents.reverse_map}, indent=2
+                )
+                + "\n",
+            )
     except archive.BundleError as exc:
         say(f"preflight: error: {exc}")
         return policy.EXIT_USAGE

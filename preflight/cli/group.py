@@ -7,8 +7,9 @@ from typing import Any, NoReturn
 
 import click
 
-from preflight import __version__, policy
+from preflight import __version__
 from preflight.errors import UsageError
+from preflight.reporting import policy
 
 ASCII_HELP = (
     "Write only ASCII to stdout and stderr (also PREFLIGHT_ASCII=1), for a console or pipe that reads its own code "
@@ -60,7 +61,8 @@ def cli(ascii_only: bool) -> None:
 def accept_ascii_everywhere(group: click.Group) -> None:
     """`preflight run --ascii` works like `preflight --ascii run`: main() reads it wherever it stands."""
     for command in [*group.commands.values()]:
-        command.params.append(click.Option(["--ascii"], "ascii_only", is_flag=True, expose_value=False,
-                                           help=ASCII_HELP))  # fmt: skip
+        command.params.append(
+            click.Option(["--ascii"], "ascii_only", is_flag=True, expose_value=False, help=ASCII_HELP)
+        )
         if isinstance(command, click.Group):
             accept_ascii_everywhere(command)

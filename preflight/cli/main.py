@@ -7,9 +7,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from preflight import policy, signals, streams
+from preflight import signals
 from preflight.cli import offline, run  # noqa: F401  (each registers its commands on the group)
 from preflight.cli.group import accept_ascii_everywhere, cli
+from preflight.reporting import policy, streams
 
 accept_ascii_everywhere(cli)
 

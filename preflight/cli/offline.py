@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
-from preflight import emit, policy
 from preflight import profile as profile_mod
 from preflight.cli.group import cli, say, usage_exit
 from preflight.engine.registry import all_codes, load_checks, load_reporters
 from preflight.errors import UsageError
-from preflight.output import write_atomic, write_stdout
+from preflight.reporting import emit, policy
+from preflight.reporting.output import write_atomic, write_stdout
 
 
 @cli.command("show")
@@ -28,7 +28,7 @@ from preflight.output import write_atomic, write_stdout
 @click.option("--output", "output", default="-", show_default=True, help="Where formats without '=PATH' go.")
 def show_command(report_path: str, formats: Sequence[str], output: str) -> None:
     """Render a saved JSON report or a support bundle in any format, offline."""
-    from preflight.report import load as load_report
+    from preflight.reporting.report import load as load_report
 
     reporters = load_reporters()
     destinations = emit.parse_destinations(formats or ("table",), output, set(reporters.reporters))
@@ -42,8 +42,8 @@ def show_command(report_path: str, formats: Sequence[str], output: str) -> None:
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def diff_command(before_path: str, after_path: str, output_format: str) -> None:
     """What changed between two runs (fixed, broke, still failing, ...). Exits 1 if anything broke."""
-    from preflight import diff
-    from preflight.report import load as load_report
+    from preflight.reporting import diff
+    from preflight.reporting.report import load as load_report
 
     before, after = load_report(before_path), load_report(after_path)
     changes = diff.diff(before, after)
@@ -68,7 +68,7 @@ def diff_command(before_path: str, after_path: str, output_format: str) -> None:
 def merge_command(report_paths: Sequence[str], fleet: str | None, output_format: str, output: str) -> None:
     """A fleet matrix: hosts x checks, the worst status per cell, and per connector group how many candidates are
     ready. Exits 0 when every group has at least one ready candidate, 1 otherwise."""
-    from preflight import merge
+    from preflight.reporting import merge
 
     if not report_paths and fleet is None:
         raise UsageError("merge: give saved reports, --fleet DIR, or both")
@@ -99,7 +99,7 @@ def checks_command() -> None:
 @click.argument("code", required=False)
 def explain_command(code: str | None) -> None:
     """Explain a reason code: what it means, how it is detected, how to fix it. Without CODE, list them all."""
-    from preflight import explain
+    from preflight.reporting import explain
 
     codes = all_codes(load_checks().checks)
     click.echo(explain.index(codes) if code is None else explain.describe(code, codes), nl=False)

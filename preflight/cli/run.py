@@ -8,11 +8,12 @@ from typing import Any
 
 import click
 
-from preflight import app, emit, policy
+from preflight import app
 from preflight.cli.group import cli, say
 from preflight.cli.options import run_options
 from preflight.engine.registry import load_reporters
-from preflight.progress import ProgressLine
+from preflight.reporting import emit, policy
+from preflight.reporting.progress import ProgressLine
 
 
 @cli.command("run")

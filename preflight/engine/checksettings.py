@@ -28,9 +28,13 @@ def parse_set_option(text: str) -> tuple[str, str, Any]:
     return check_id, key, value
 
 
-def resolve(checks: Iterable[Any], profile_tables: Mapping[str, Mapping[str, Any]], profile_origin: str,
-            overrides: Sequence[tuple[str, str, Any]],
-            known_ids: Iterable[str] = ()) -> dict[str, dict[str, Any]]:  # fmt: skip
+def resolve(
+    checks: Iterable[Any],
+    profile_tables: Mapping[str, Mapping[str, Any]],
+    profile_origin: str,
+    overrides: Sequence[tuple[str, str, Any]],
+    known_ids: Iterable[str] = (),
+) -> dict[str, dict[str, Any]]:
     """Every loaded check's settings: its defaults, then the profile's table, then --set. Settings for a check that
     is installed but not selected are ignored; for a check nobody installed, --set is an error (a typo), while a
     profile's table is kept for hosts that have the plugin."""
@@ -49,8 +53,9 @@ def resolve(checks: Iterable[Any], profile_tables: Mapping[str, Mapping[str, Any
         if check_id not in known:
             raise UsageError(f"{where}: no installed check has the id {check_id!r} (see 'preflight checks')")
         if check_id in by_id:
-            resolved[check_id][key] = _checked(where, check_id, getattr(by_id[check_id], "settings", {}) or {}, key,
-                                               value)  # fmt: skip
+            resolved[check_id][key] = _checked(
+                where, check_id, getattr(by_id[check_id], "settings", {}) or {}, key, value
+            )
     return resolved
 
 

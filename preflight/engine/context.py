@@ -46,9 +46,14 @@ class RunOptions:
 
 
 class RunContext:
-    def __init__(self, plan: Plan, options: RunOptions, selected: dict[str, list[Target]] | None = None,
-                 resolved: dict[str, asyncio.Task[Any]] | None = None,
-                 reusing: set[str] | frozenset[str] = frozenset()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        plan: Plan,
+        options: RunOptions,
+        selected: dict[str, list[Target]] | None = None,
+        resolved: dict[str, asyncio.Task[Any]] | None = None,
+        reusing: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
         self.plan = plan
         self.options = options
         self._selected = selected or {}
@@ -153,8 +158,7 @@ class RunContext:
                 # parked connections are capped at the limit, so waiting in the queue again would only let it idle.
                 try:
                     async with self._host_slot(host):
-                        return await tls_probe.observe(address, port, host, self.options.timeout,
-                                                       connection=connected)  # fmt: skip
+                        return await tls_probe.observe(address, port, host, self.options.timeout, connection=connected)
                 finally:
                     connected.sock.close()  # the handshake closes it; this covers a cancellation before it began
             async with self.slot(host):
@@ -176,8 +180,9 @@ class RunContext:
         async def probe() -> proxy_probe.TunnelResult:
             address = await self.proxy_address(proxy)
             if address is None:
-                return proxy_probe.TunnelResult(proxy.display, "", host, port, "unreachable",
-                                                error=f"the proxy name {proxy.host} did not resolve")  # fmt: skip
+                return proxy_probe.TunnelResult(
+                    proxy.display, "", host, port, "unreachable", error=f"the proxy name {proxy.host} did not resolve"
+                )
             async with self.slot(proxy.host):
                 result, streams = await proxy_probe.open_tunnel(
                     proxy, address, host, port, self.options.timeout, send_credentials=self.plan.proxy.use_credentials
@@ -197,18 +202,26 @@ class RunContext:
         tunnel = await self.tunnel(route.proxy, host, port)
         if tunnel.outcome != "ok":
             return []
-        opener = proxy_probe.tunnel_opener(route.proxy, tunnel.proxy_address, host, port, self.options.timeout,
-                                           send_credentials=self.plan.proxy.use_credentials)  # fmt: skip
+        opener = proxy_probe.tunnel_opener(
+            route.proxy,
+            tunnel.proxy_address,
+            host,
+            port,
+            self.options.timeout,
+            send_credentials=self.plan.proxy.use_credentials,
+        )
         return [(f"via {route.proxy.display}", opener)]
 
     async def handshakes(self, host: str, port: int) -> list[tls_probe.Handshake]:
         """One handshake per path the connector's traffic to host:port would take (shared, memoised)."""
         paths = await self.paths(host, port)
-        return list(await asyncio.gather(*(self.routed_handshake(label, opener, port, host=host)
-                                           for label, opener in paths)))  # fmt: skip
+        return list(
+            await asyncio.gather(*(self.routed_handshake(label, opener, port, host=host) for label, opener in paths))
+        )
 
-    async def routed_handshake(self, label: str, opener: tls_probe.Opener | None, port: int, *,
-                               host: str) -> tls_probe.Handshake:  # fmt: skip
+    async def routed_handshake(
+        self, label: str, opener: tls_probe.Opener | None, port: int, *, host: str
+    ) -> tls_probe.Handshake:
         if opener is None:
             return await self.handshake(label, port, host=host)
 
@@ -219,25 +232,42 @@ class RunContext:
         return await self.memo(("tls-proxy", label, port, host), probe)
 
     async def http(
-        self, url: str, address: str, *, host: str, method: str = "GET", content: bytes | None = None,
-        content_type: str | None = None, proxy: ProxyConfig | None = None, ssl_context: Any = None,
+        self,
+        url: str,
+        address: str,
+        *,
+        host: str,
+        method: str = "GET",
+        content: bytes | None = None,
+        content_type: str | None = None,
+        proxy: ProxyConfig | None = None,
+        ssl_context: Any = None,
         max_body: int = http_probe.MAX_BODY,
-    ) -> http_probe.HttpFetch:  # fmt: skip
+    ) -> http_probe.HttpFetch:
         """One HTTP exchange, shared by every caller with the same request. https is verified with `ssl_context`
         (certifi when None)."""
         proxy_url = None
         if proxy is not None:
             proxy_address = await self.proxy_address(proxy)
             if proxy_address is None:
-                return http_probe.HttpFetch(url, address, method, "proxy_error",
-                                            error=f"the proxy name {proxy.host} did not resolve")  # fmt: skip
+                return http_probe.HttpFetch(
+                    url, address, method, "proxy_error", error=f"the proxy name {proxy.host} did not resolve"
+                )
             proxy_url = _proxy_url(proxy, proxy_address, self.plan.proxy.use_credentials)
 
         async def probe() -> http_probe.HttpFetch:
             async with self.slot(host):
-                return await http_probe.fetch(url, address, self.options.timeout, method=method, content=content,
-                                              content_type=content_type, proxy_url=proxy_url,
-                                              ssl_context=ssl_context, max_body=max_body)  # fmt: skip
+                return await http_probe.fetch(
+                    url,
+                    address,
+                    self.options.timeout,
+                    method=method,
+                    content=content,
+                    content_type=content_type,
+                    proxy_url=proxy_url,
+                    ssl_context=ssl_context,
+                    max_body=max_body,
+                )
 
         return await self.memo(("http", method, url, address, content, id(ssl_context), max_body), probe)
 
@@ -257,8 +287,11 @@ class RunContext:
 
     def resolutions(self) -> dict[str, asyncio.Task[Any]]:
         """The name resolutions this context finished, by host, for a later context of the same run."""
-        return {key[1]: task for key, task in self._memo.items()
-                if key[0] == "dns" and task.done() and not task.cancelled() and task.exception() is None}  # fmt: skip
+        return {
+            key[1]: task
+            for key, task in self._memo.items()
+            if key[0] == "dns" and task.done() and not task.cancelled() and task.exception() is None
+        }
 
     def cancel_probes(self) -> None:
         for task in self._memo.values():

@@ -52,8 +52,15 @@ class StartPacer:
     """Paces starts overall and per host, and caps what is in flight. `async with pacer.start(host):` around one
     connect (or query): the wait for its turn happens before, the socket count is held until the block ends."""
 
-    def __init__(self, *, rate: float = RATE, burst: int = BURST, host_rate: float = HOST_RATE,
-                 host_burst: int = HOST_BURST, max_open: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        rate: float = RATE,
+        burst: int = BURST,
+        host_rate: float = HOST_RATE,
+        host_burst: int = HOST_BURST,
+        max_open: int | None = None,
+    ) -> None:
         self._overall = StartBucket(rate, burst)
         self._host_rate, self._host_burst = host_rate, host_burst
         self._hosts: dict[str, StartBucket] = {}

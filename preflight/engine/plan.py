@@ -16,7 +16,7 @@ from preflight.profile import Profile, is_valid_host
 from preflight.proxy import ProxySettings, Route
 
 if TYPE_CHECKING:
-    from preflight.tenant import TenantResolution
+    from preflight.tenant.discovery import TenantResolution
 
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 
@@ -86,13 +86,24 @@ def _target(host: str, port: int | None, rows: list[Endpoint]) -> Target:
     )
 
 
-def build(profile: Profile, *, extra_endpoints: tuple[Endpoint, ...] = (), tenant_id: str | None = None,
-          proxy: ProxySettings | None = None, tenant: TenantResolution | None = None,
-          check_settings: Mapping[str, Mapping[str, Any]] | None = None) -> Plan:  # fmt: skip
+def build(
+    profile: Profile,
+    *,
+    extra_endpoints: tuple[Endpoint, ...] = (),
+    tenant_id: str | None = None,
+    proxy: ProxySettings | None = None,
+    tenant: TenantResolution | None = None,
+    check_settings: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Plan:
     values = {"tenant_id": tenant_id}
     endpoints = [_expand(endpoint, values) for endpoint in (*profile.endpoints, *extra_endpoints)]
-    return Plan(profile=profile, endpoints=tuple(endpoints), proxy=proxy or ProxySettings(), tenant=tenant,
-                check_settings=check_settings or {})  # fmt: skip
+    return Plan(
+        profile=profile,
+        endpoints=tuple(endpoints),
+        proxy=proxy or ProxySettings(),
+        tenant=tenant,
+        check_settings=check_settings or {},
+    )
 
 
 def service_rows(plan: Plan) -> list[tuple[str, int]]:

@@ -141,10 +141,7 @@ def _dependency_order(checks: list[Check]) -> tuple[list[Check], list[Check]]:
     placed: set[str] = set()
     pending = list(checks)
     while pending:
-        ready = [
-            c for c in pending
-            if all(n in placed or n not in by_id for n in (*c.needs, *c.after))
-        ]  # fmt: skip
+        ready = [c for c in pending if all(n in placed or n not in by_id for n in (*c.needs, *c.after))]
         if not ready:
             return ordered, pending
         for check in ready:

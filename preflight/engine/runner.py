@@ -20,7 +20,7 @@ from preflight.engine.plan import Plan
 from preflight.engine.registry import PluginFailure, with_defaults
 from preflight.engine.stall import LoopStalled, guard
 from preflight.model import CheckResult, Finding, Status, Target, result_id
-from preflight.policy import root_cause
+from preflight.reporting.policy import root_cause
 
 RUN_TARGET = Target(host="(run)")
 # A check's own network waits are each bounded by --timeout; this only catches checks that ignore that.
@@ -269,8 +269,9 @@ def _engine_error(check: Check, target: Target, code: str, summary: str, error: 
 
 
 def _crash(check: Check, target: Target, message: str, start: float) -> CheckResult:
-    return _engine_error(check, target, "check.crashed", f"{check.id} crashed: {message}", traceback.format_exc(),
-                         start)  # fmt: skip
+    return _engine_error(
+        check, target, "check.crashed", f"{check.id} crashed: {message}", traceback.format_exc(), start
+    )
 
 
 def _bad_result(check: Check, target: Target, message: str, start: float) -> CheckResult:

@@ -36,9 +36,14 @@ _verdicts: collections.OrderedDict[tuple[object, ...], tuple[x509.Certificate, .
 
 
 def verified_path(
-    leaf: x509.Certificate, pool: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], name: str,
-    when: dt.datetime, *, relaxed: bool,
-) -> list[x509.Certificate] | None:  # fmt: skip
+    leaf: x509.Certificate,
+    pool: Sequence[x509.Certificate],
+    anchors: Sequence[x509.Certificate],
+    name: str,
+    when: dt.datetime,
+    *,
+    relaxed: bool,
+) -> list[x509.Certificate] | None:
     """The verified path (leaf first, anchor last), or None. `relaxed`: any end-entity extensions, as enterprise
     CAs mint them (the OS accepts what the web PKI profile would not), but a subjectAltName is still required."""
     if not anchors:
@@ -58,9 +63,14 @@ def verified_path(
 
 
 def _verify(
-    leaf: x509.Certificate, pool: Sequence[x509.Certificate], store: Store, name: str, when: dt.datetime, *,
+    leaf: x509.Certificate,
+    pool: Sequence[x509.Certificate],
+    store: Store,
+    name: str,
+    when: dt.datetime,
+    *,
     relaxed: bool,
-) -> list[x509.Certificate] | None:  # fmt: skip
+) -> list[x509.Certificate] | None:
     builder = PolicyBuilder().store(store).time(when).max_chain_depth(MAX_DEPTH)
     if relaxed:
         builder = builder.extension_policies(

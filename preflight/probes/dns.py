@@ -184,9 +184,18 @@ async def query_server(host: str, qtype: str, server: tuple[str, int], timeout: 
                 outcome = _RCODE_OUTCOMES.get(response.rcode(), "bad_response")
                 if outcome != "answer":
                     return ServerAnswer(
-                        label, qtype, outcome, rcode, (), tuple(cnames), None, truncated, transport,
-                        None if outcome != "bad_response" else f"rcode {rcode}", _ms(start),
-                    )  # fmt: skip
+                        label,
+                        qtype,
+                        outcome,
+                        rcode,
+                        (),
+                        tuple(cnames),
+                        None,
+                        truncated,
+                        transport,
+                        None if outcome != "bad_response" else f"rcode {rcode}",
+                        _ms(start),
+                    )
                 if not isinstance(response, dns.message.QueryMessage):
                     raise dns.exception.FormError("not a query response")  # type: ignore[no-untyped-call]
                 chain = response.resolve_chaining()
@@ -198,14 +207,32 @@ async def query_server(host: str, qtype: str, server: tuple[str, int], timeout: 
                 if chain.answer is not None:
                     addresses = tuple(rd.address for rd in chain.answer)
                     return ServerAnswer(
-                        label, qtype, "answer", rcode, addresses, tuple(cnames), chain.minimum_ttl,
-                        truncated, transport, None, _ms(start),
-                    )  # fmt: skip
+                        label,
+                        qtype,
+                        "answer",
+                        rcode,
+                        addresses,
+                        tuple(cnames),
+                        chain.minimum_ttl,
+                        truncated,
+                        transport,
+                        None,
+                        _ms(start),
+                    )
                 if not chain.cnames:
                     return ServerAnswer(
-                        label, qtype, "nodata", rcode, (), tuple(cnames), None, truncated, transport, None,
+                        label,
+                        qtype,
+                        "nodata",
+                        rcode,
+                        (),
+                        tuple(cnames),
+                        None,
+                        truncated,
+                        transport,
+                        None,
                         _ms(start),
-                    )  # fmt: skip
+                    )
                 # The server stopped at a CNAME without its target's records: follow it as a stub would.
                 if chain.canonical_name in seen:
                     raise dns.message.ChainTooLong
@@ -215,15 +242,24 @@ async def query_server(host: str, qtype: str, server: tuple[str, int], timeout: 
         return ServerAnswer(label, qtype, "timeout", error=f"no answer within {timeout:g}s", elapsed_ms=_ms(start))
     except dns.message.ChainTooLong:
         return ServerAnswer(
-            label, qtype, "bad_response", cnames=tuple(cnames[:MAX_CNAME_HOPS]),
-            error="CNAME chain too long or looping", elapsed_ms=_ms(start),
-        )  # fmt: skip
+            label,
+            qtype,
+            "bad_response",
+            cnames=tuple(cnames[:MAX_CNAME_HOPS]),
+            error="CNAME chain too long or looping",
+            elapsed_ms=_ms(start),
+        )
     except (dns.exception.DNSException, ValueError, EOFError) as exc:
         return ServerAnswer(label, qtype, "bad_response", error=f"{type(exc).__name__}: {exc}", elapsed_ms=_ms(start))
     except OSError as exc:
         if udp_port_unreachable(exc):
-            return ServerAnswer(label, qtype, "unreachable", error=f"ICMP port unreachable: nothing answers DNS at "
-                                f"{label} ({type(exc).__name__}: {exc})", elapsed_ms=_ms(start))  # fmt: skip
+            return ServerAnswer(
+                label,
+                qtype,
+                "unreachable",
+                error=f"ICMP port unreachable: nothing answers DNS at {label} ({type(exc).__name__}: {exc})",
+                elapsed_ms=_ms(start),
+            )
         return ServerAnswer(label, qtype, "error", error=f"{type(exc).__name__}: {exc}", elapsed_ms=_ms(start))
 
 

@@ -72,9 +72,18 @@ def _address_url(url: str, address: str) -> tuple[str, str]:
     return target, parts.netloc
 
 
-async def fetch(url: str, address: str, timeout: float, *, method: str = "GET", content: bytes | None = None,
-                content_type: str | None = None, proxy_url: str | None = None, ssl_context: Any = None,
-                max_body: int = MAX_BODY) -> HttpFetch:  # fmt: skip
+async def fetch(
+    url: str,
+    address: str,
+    timeout: float,
+    *,
+    method: str = "GET",
+    content: bytes | None = None,
+    content_type: str | None = None,
+    proxy_url: str | None = None,
+    ssl_context: Any = None,
+    max_body: int = MAX_BODY,
+) -> HttpFetch:
     """`address` is where to connect (Host carries the name); with `proxy_url` the request goes to the proxy in
     absolute form by name (the proxy resolves it) and `address` only labels the path. An https URL is verified
     with `ssl_context` (certifi when None) against the URL's name, also when connecting to an address."""
@@ -115,9 +124,19 @@ async def fetch(url: str, address: str, timeout: float, *, method: str = "GET", 
                     del body[max_body:]
                     truncated = True
                     break
-            return HttpFetch(url, address, method, "response", response.status_code,
-                             response.headers.get("content-type"), response.headers.get("location"), bytes(body),
-                             truncated, None, round((time.monotonic() - start) * 1000, 2))  # fmt: skip
+            return HttpFetch(
+                url,
+                address,
+                method,
+                "response",
+                response.status_code,
+                response.headers.get("content-type"),
+                response.headers.get("location"),
+                bytes(body),
+                truncated,
+                None,
+                round((time.monotonic() - start) * 1000, 2),
+            )
     except httpx.TimeoutException as exc:
         return HttpFetch(url, address, method, "timeout", error=f"{type(exc).__name__}: no answer within {timeout:g}s")
     except TimeoutError:

@@ -120,8 +120,9 @@ class _Reply(asyncio.DatagramProtocol):
                 self.queue.put_nowait((b"", 0.0))  # wakes the waiting query
 
 
-async def query(server: str, address: str, port: int, timeout: float, *, samples: int = 4,
-                clock: Callable[[], float] = time.time) -> NtpReading:  # fmt: skip
+async def query(
+    server: str, address: str, port: int, timeout: float, *, samples: int = 4, clock: Callable[[], float] = time.time
+) -> NtpReading:
     """Up to `samples` exchanges; the lowest-delay valid sample wins. Gives up after two silent tries."""
     loop = asyncio.get_running_loop()
     try:
@@ -144,8 +145,13 @@ async def query(server: str, address: str, port: int, timeout: float, *, samples
                     silent += 1
                     break
                 if protocol.unreachable is not None:
-                    return NtpReading(server, address, port, "unreachable", reason=f"ICMP port unreachable: no NTP "
-                                      f"server at {address}:{port} ({protocol.unreachable})")  # fmt: skip
+                    return NtpReading(
+                        server,
+                        address,
+                        port,
+                        "unreachable",
+                        reason=f"ICMP port unreachable: no NTP server at {address}:{port} ({protocol.unreachable})",
+                    )
                 outcome, sample, detail = parse_reply(data, transmit, t1, clock())
                 if outcome == "ok" and sample is not None:
                     taken += 1
@@ -154,8 +160,9 @@ async def query(server: str, address: str, port: int, timeout: float, *, samples
                     break
                 last_problem = (outcome, detail)
                 if outcome == "kiss_of_death":
-                    return NtpReading(server, address, port, "kiss_of_death", kiss_code=detail,
-                                      reason=f"kiss-of-death {detail}")  # fmt: skip
+                    return NtpReading(
+                        server, address, port, "kiss_of_death", kiss_code=detail, reason=f"kiss-of-death {detail}"
+                    )
                 # a rejected reply: keep listening for the genuine one until this sample's deadline
             if silent >= 2 and best is None:
                 break
@@ -191,8 +198,9 @@ class DateReading:
 MAX_HEADER_BYTES = 16 * 1024
 
 
-async def https_date(host: str, address: str, port: int, timeout: float, *, opener: Any = None,
-                     clock: Callable[[], float] = time.time) -> DateReading:  # fmt: skip
+async def https_date(
+    host: str, address: str, port: int, timeout: float, *, opener: Any = None, clock: Callable[[], float] = time.time
+) -> DateReading:
     """HEAD / over TLS (not verified here: the caller judges the chain) and read the Date header. `address`
     labels the path; `opener`, when given, provides the connected streams (a proxy tunnel)."""
     import email.utils
@@ -210,8 +218,10 @@ async def https_date(host: str, address: str, port: int, timeout: float, *, open
             try:
                 chain, _complete = served_chain(writer.get_extra_info("ssl_object"))
                 t0 = clock()
-                writer.write(f"HEAD / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: connector-preflight\r\n"
-                             "Connection: close\r\n\r\n".encode())  # fmt: skip
+                writer.write(
+                    f"HEAD / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: connector-preflight\r\n"
+                    "Connection: close\r\n\r\n".encode()
+                )
                 await writer.drain()
                 head = await reader.readuntil(b"\r\n\r\n")
                 t1 = clock()
@@ -228,8 +238,9 @@ async def https_date(host: str, address: str, port: int, timeout: float, *, open
     try:
         server_time = email.utils.parsedate_to_datetime(header).timestamp()
     except (TypeError, ValueError):
-        return DateReading(host, address, port, "no_date", date_header=header[:100], chain=chain,
-                           error="unparseable Date header")  # fmt: skip
+        return DateReading(
+            host, address, port, "no_date", date_header=header[:100], chain=chain, error="unparseable Date header"
+        )
     # Date has one-second resolution and is truncated: the true time is half a second later on average.
     offset = (server_time + 0.5) - (t0 + t1) / 2
     return DateReading(host, address, port, "ok", offset, (t1 - t0) / 2 + 0.5, header[:100], chain)

@@ -53,8 +53,9 @@ def classify_status(status: int) -> str:
     return "denied"
 
 
-async def open_tunnel(proxy: ProxyConfig, proxy_address: str, host: str, port: int, timeout: float, *,
-                      send_credentials: bool = False) -> tuple[TunnelResult, Streams | None]:  # fmt: skip
+async def open_tunnel(
+    proxy: ProxyConfig, proxy_address: str, host: str, port: int, timeout: float, *, send_credentials: bool = False
+) -> tuple[TunnelResult, Streams | None]:
     """CONNECT host:port; on success the open streams are returned (the caller closes them)."""
     start = time.monotonic()
 
@@ -81,31 +82,45 @@ async def open_tunnel(proxy: ProxyConfig, proxy_address: str, host: str, port: i
             head = await reader.readuntil(b"\r\n\r\n")
     except TimeoutError:
         _close(writer)
-        return result_of("timeout", error=f"no answer to CONNECT within {timeout:g}s",
-                            sent_credentials=credentials), None  # fmt: skip
+        return result_of(
+            "timeout", error=f"no answer to CONNECT within {timeout:g}s", sent_credentials=credentials
+        ), None
     except (asyncio.LimitOverrunError, ValueError):
         _close(writer)
-        return result_of("bad_response", error=f"headers larger than {MAX_HEADER_BYTES} bytes",
-                            sent_credentials=credentials), None  # fmt: skip
+        return result_of(
+            "bad_response", error=f"headers larger than {MAX_HEADER_BYTES} bytes", sent_credentials=credentials
+        ), None
     except (asyncio.IncompleteReadError, OSError) as exc:
         _close(writer)
-        return result_of("bad_response", error=f"connection closed before a response: {exc}",
-                            sent_credentials=credentials), None  # fmt: skip
+        return result_of(
+            "bad_response", error=f"connection closed before a response: {exc}", sent_credentials=credentials
+        ), None
     elapsed = round((time.monotonic() - start) * 1000, 2)
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     parts = status_line.split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not (parts[1].isascii() and parts[1].isdigit()):
         _close(writer)
-        return result_of("bad_response", error=f"not an HTTP response: {status_line[:80]!r}",
-                            sent_credentials=credentials, elapsed_ms=elapsed), None  # fmt: skip
+        return result_of(
+            "bad_response",
+            error=f"not an HTTP response: {status_line[:80]!r}",
+            sent_credentials=credentials,
+            elapsed_ms=elapsed,
+        ), None
     status = int(parts[1])
     reason = parts[2] if len(parts) > 2 else ""
     headers = [line.split(":", 1) for line in header_lines if ":" in line]
     authenticate = tuple(v.strip().split(" ")[0] for k, v in headers if k.strip().lower() == "proxy-authenticate")
     server = next((v.strip()[:100] for k, v in headers if k.strip().lower() in ("server", "via")), None)
     outcome = classify_status(status)
-    result = result_of(outcome, status=status, reason=reason[:100], proxy_authenticate=authenticate,
-                          server=server, sent_credentials=credentials, elapsed_ms=elapsed)  # fmt: skip
+    result = result_of(
+        outcome,
+        status=status,
+        reason=reason[:100],
+        proxy_authenticate=authenticate,
+        server=server,
+        sent_credentials=credentials,
+        elapsed_ms=elapsed,
+    )
     if outcome == "ok":
         return result, (reader, writer)
     body = b""
@@ -116,13 +131,15 @@ async def open_tunnel(proxy: ProxyConfig, proxy_address: str, host: str, port: i
     return dataclasses.replace(result, title=page_title(body)), None
 
 
-def tunnel_opener(proxy: ProxyConfig, proxy_address: str, host: str, port: int, timeout: float, *,
-                  send_credentials: bool) -> Callable[[], Awaitable[Streams]]:  # fmt: skip
+def tunnel_opener(
+    proxy: ProxyConfig, proxy_address: str, host: str, port: int, timeout: float, *, send_credentials: bool
+) -> Callable[[], Awaitable[Streams]]:
     """A connect function for the TLS probe: each call opens a fresh tunnel or raises ConnectionError."""
 
     async def connect() -> Streams:
-        result, streams = await open_tunnel(proxy, proxy_address, host, port, timeout,
-                                            send_credentials=send_credentials)  # fmt: skip
+        result, streams = await open_tunnel(
+            proxy, proxy_address, host, port, timeout, send_credentials=send_credentials
+        )
         if streams is None:
             raise ConnectionError(f"CONNECT through {result.proxy} failed: {result.outcome} {result.status or ''}")
         return streams

@@ -139,8 +139,16 @@ class Connected:
     connect_ms: float | None
 
 
-async def handshake(address: str, port: int, sni: str, timeout: float, *, legacy: bool = False,
-                    opener: Opener | None = None, connection: Connected | None = None) -> Handshake:  # fmt: skip
+async def handshake(
+    address: str,
+    port: int,
+    sni: str,
+    timeout: float,
+    *,
+    legacy: bool = False,
+    opener: Opener | None = None,
+    connection: Connected | None = None,
+) -> Handshake:
     """`address` labels the path; `opener`, when given, provides the connected streams (a proxy tunnel);
     `connection`, a direct connection already open to address:port (which the handshake then owns and closes)."""
     start = time.monotonic()
@@ -187,8 +195,9 @@ async def handshake(address: str, port: int, sni: str, timeout: float, *, legacy
 _HANDSHAKE_FAILURES = (TimeoutError, ssl.SSLError, OSError, EOFError, asyncio.IncompleteReadError)
 
 
-def _failed_handshake(address: str, port: int, sni: str, exc: BaseException, timeout: float,
-                      connect_ms: float | None) -> Handshake:  # fmt: skip
+def _failed_handshake(
+    address: str, port: int, sni: str, exc: BaseException, timeout: float, connect_ms: float | None
+) -> Handshake:
     """The outcome of a handshake that raised, whichever way it was driven (streams or memory BIOs)."""
 
     def failed(outcome: str, error: str, alert: str | None = None) -> Handshake:
@@ -215,12 +224,20 @@ def _failed_handshake(address: str, port: int, sni: str, exc: BaseException, tim
 
 # Windows errors that can end a handshake as a plain OSError (the proactor turns most into ConnectionReset/
 # AbortedError, not all): a reset, an abort by this host's stack, a timeout.
-_WINDOWS_HANDSHAKE_ERRORS = {64: "reset", 10054: "reset", 1236: "closed", 10053: "closed", 121: "timeout",
-                             1460: "timeout", 10060: "timeout"}  # fmt: skip
+_WINDOWS_HANDSHAKE_ERRORS = {
+    64: "reset",
+    10054: "reset",
+    1236: "closed",
+    10053: "closed",
+    121: "timeout",
+    1460: "timeout",
+    10060: "timeout",
+}
 
 
-async def _direct_handshake(address: str, port: int, sni: str, timeout: float, legacy: bool, start: float,
-                            given: Connected | None) -> Handshake:  # fmt: skip
+async def _direct_handshake(
+    address: str, port: int, sni: str, timeout: float, legacy: bool, start: float, given: Connected | None
+) -> Handshake:
     """The handshake on a plain non-blocking socket through memory BIOs. Streams would work too, but their closed
     transports linger in reference cycles until a full garbage collection, holding OpenSSL's buffers: tens of
     kilobytes per endpoint at thousands of endpoints."""
@@ -242,8 +259,7 @@ async def _direct_handshake(address: str, port: int, sni: str, timeout: float, l
                 async with asyncio.timeout(timeout):
                     await loop.sock_connect(sock, sockaddr)
             except TimeoutError:
-                return Handshake(address, port, sni, "connect_failed",
-                                 error=f"connect: no answer within {timeout:g}s")  # fmt: skip
+                return Handshake(address, port, sni, "connect_failed", error=f"connect: no answer within {timeout:g}s")
             except OSError as exc:
                 return Handshake(address, port, sni, "connect_failed", error=f"connect: {exc.strerror or exc}")
             connect_ms = round((time.monotonic() - start) * 1000, 2)
@@ -274,15 +290,32 @@ async def _direct_handshake(address: str, port: int, sni: str, timeout: float, l
         chain, complete = served_chain(tls)
         cipher = tls.cipher()
         handshake_ms = round((time.monotonic() - connected) * 1000, 2)
-        return Handshake(address, port, sni, "ok", version=tls.version(), cipher=cipher[0] if cipher else None,
-                         alpn=tls.selected_alpn_protocol(), chain=chain, chain_complete=complete,
-                         connect_ms=connect_ms, handshake_ms=handshake_ms)  # fmt: skip
+        return Handshake(
+            address,
+            port,
+            sni,
+            "ok",
+            version=tls.version(),
+            cipher=cipher[0] if cipher else None,
+            alpn=tls.selected_alpn_protocol(),
+            chain=chain,
+            chain_complete=complete,
+            connect_ms=connect_ms,
+            handshake_ms=handshake_ms,
+        )
     finally:
         sock.close()
 
 
-async def observe(address: str, port: int, sni: str, timeout: float, *, opener: Opener | None = None,
-                  connection: Connected | None = None) -> Handshake:  # fmt: skip
+async def observe(
+    address: str,
+    port: int,
+    sni: str,
+    timeout: float,
+    *,
+    opener: Opener | None = None,
+    connection: Connected | None = None,
+) -> Handshake:
     """A modern handshake, plus a legacy retry when the refusal was about the protocol version.
 
     On a connection handed over by the TCP probe, a peer that closed or reset before answering is asked again on a

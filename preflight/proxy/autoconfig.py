@@ -108,11 +108,17 @@ class Evaluation:
         """The settings with this script as the route's: its answer for every target not asked yet."""
         decisions = await self.answers(targets, settings.pac_decisions)
         failure = (self.failure.code, f"{self.auto.shown}: {self.failure.message}") if self.failure else None
-        return dataclasses.replace(settings, pac_origin=self.auto.shown, pac_decisions=decisions, pac_failure=failure,
-                                   pac_evidence=self.evidence())  # fmt: skip
+        return dataclasses.replace(
+            settings,
+            pac_origin=self.auto.shown,
+            pac_decisions=decisions,
+            pac_failure=failure,
+            pac_evidence=self.evidence(),
+        )
 
-    async def answers(self, targets: Iterable[Target],
-                      known: Mapping[tuple[str, int], str]) -> dict[tuple[str, int], str]:  # fmt: skip
+    async def answers(
+        self, targets: Iterable[Target], known: Mapping[tuple[str, int], str]
+    ) -> dict[tuple[str, int], str]:
         """FindProxyForURL for every target not in `known`; stops at the script's first failure."""
         decisions = dict(known)
         if self.failure is None and self.session is not None:
@@ -133,10 +139,14 @@ class Evaluation:
             failure = (self.failure.code, f"{self.auto.shown}: {self.failure.message}")
         else:
             answered = len(settings.pac_decisions)
-            failure = ("proxy.pac_unfinished", f"{self.auto.shown}: the run ended before the script had answered "
-                       f"for every endpoint ({answered} answered)")  # fmt: skip
-        return dataclasses.replace(settings, pac_origin=self.auto.shown, pac_evidence=self.evidence(),
-                                   pac_failure=failure)  # fmt: skip
+            failure = (
+                "proxy.pac_unfinished",
+                f"{self.auto.shown}: the run ended before the script had answered "
+                f"for every endpoint ({answered} answered)",
+            )
+        return dataclasses.replace(
+            settings, pac_origin=self.auto.shown, pac_evidence=self.evidence(), pac_failure=failure
+        )
 
     def evidence(self) -> dict[str, Any]:
         found: dict[str, Any] = {"origin": self.auto.origin, "location": redact_url(self.auto.location)}
@@ -222,8 +232,13 @@ class Evaluation:
                 if answer.outcome == "response":
                     break
             assert answer is not None
-            self.fetched = {"url": current, "status": answer.status, "content_type": answer.content_type,
-                            "bytes": len(answer.body), "outcome": answer.outcome}  # fmt: skip
+            self.fetched = {
+                "url": current,
+                "status": answer.status,
+                "content_type": answer.content_type,
+                "bytes": len(answer.body),
+                "outcome": answer.outcome,
+            }
             if answer.outcome != "response":
                 raise PacError("proxy.pac_unavailable", f"{current}: {strip_userinfo(answer.error or answer.outcome)}")
             if answer.status in (301, 302, 303, 307, 308) and answer.location:
@@ -236,8 +251,11 @@ class Evaluation:
             text = _text(answer.body)
             looks_html = text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
             if "html" in (answer.content_type or "").lower() or looks_html:
-                raise PacError("proxy.pac_unavailable", f"{current}: an HTML page ({answer.content_type}), not a "
-                               "PAC script (a captive portal or a login page?)")  # fmt: skip
+                raise PacError(
+                    "proxy.pac_unavailable",
+                    f"{current}: an HTML page ({answer.content_type}), not a "
+                    "PAC script (a captive portal or a login page?)",
+                )
             return text
         raise PacError("proxy.pac_unavailable", f"{url}: more than {MAX_REDIRECTS} redirects")
 

@@ -46,8 +46,9 @@ class AutomaticRequest:
         return self.configured is not None or bool(self.wpad_names) or self.api is not None
 
 
-def plan_request(settings: ProxySettings, pac_option: str | None, wpad_domains: Sequence[str] = (),
-                 api: AutoProxyApi | None = None) -> AutomaticRequest:  # fmt: skip
+def plan_request(
+    settings: ProxySettings, pac_option: str | None, wpad_domains: Sequence[str] = (), api: AutoProxyApi | None = None
+) -> AutomaticRequest:
     """`wpad_domains`: --wpad-domain values (each devolved as a primary suffix), ['none'] to turn discovery off,
     empty for this host's own suffixes."""
     off = list(wpad_domains) == ["none"]
@@ -60,8 +61,15 @@ def plan_request(settings: ProxySettings, pac_option: str | None, wpad_domains: 
         names = tuple(candidate_names(primary, search))
     use = None if off else route_follows_wpad(settings, pac_option)
     winhttp_detects = settings.winhttp is not None and settings.winhttp.auto_detect
-    return AutomaticRequest(requested(settings, pac_option), names, use, _why_not(settings, pac_option), api,
-                            winhttp_detects, discover=not off)  # fmt: skip
+    return AutomaticRequest(
+        requested(settings, pac_option),
+        names,
+        use,
+        _why_not(settings, pac_option),
+        api,
+        winhttp_detects,
+        discover=not off,
+    )
 
 
 def _why_not(settings: ProxySettings, pac_option: str | None) -> str:
@@ -83,8 +91,10 @@ def _why_not(settings: ProxySettings, pac_option: str | None) -> str:
     scope = settings.wininet_scope
     if scope is not None:
         return f"the WinINET settings of {scope.account}, the connector's account, cannot be read"
-    return ("no connector configuration or Windows setting was read (off Windows, or no --connector-config): "
-            "whether the connector auto-detects is not known")  # fmt: skip
+    return (
+        "no connector configuration or Windows setting was read (off Windows, or no --connector-config): "
+        "whether the connector auto-detects is not known"
+    )
 
 
 class AutomaticProxy:
@@ -149,16 +159,22 @@ class AutomaticProxy:
         if self.request.api is not None:
             await self._ask_winhttp(targets)
         answers = {key: answer.as_pac("http" if key[1] == 80 else "https") for key, answer in self.winhttp.items()}
-        return dataclasses.replace(settings, wpad_evidence=self.wpad_evidence(), wpad_decisions=wpad_decisions,
-                                   winhttp_answers=answers, winhttp_api_evidence=self.winhttp_evidence())  # fmt: skip
+        return dataclasses.replace(
+            settings,
+            wpad_evidence=self.wpad_evidence(),
+            wpad_decisions=wpad_decisions,
+            winhttp_answers=answers,
+            winhttp_api_evidence=self.winhttp_evidence(),
+        )
 
     def interrupted(self, settings: ProxySettings) -> ProxySettings:
         """The settings when the deadline or a signal ended the work: what was found so far."""
         chosen = self.route_script
         if chosen is not None:
             settings = chosen.interrupted(settings)
-        return dataclasses.replace(settings, wpad_evidence=self.wpad_evidence(),
-                                   winhttp_api_evidence=self.winhttp_evidence())  # fmt: skip
+        return dataclasses.replace(
+            settings, wpad_evidence=self.wpad_evidence(), winhttp_api_evidence=self.winhttp_evidence()
+        )
 
     def wpad_evidence(self) -> dict[str, Any]:
         if self.discovery is None:
@@ -177,8 +193,11 @@ class AutomaticProxy:
         if self.request.api is None or not (self.winhttp or self.winhttp_gave_up):
             return {}
         answers = {f"{host}:{port}": answer.to_json() for (host, port), answer in self.winhttp.items()}
-        found: dict[str, Any] = {"auto_detect": self._api_auto_detect(), "config_url": self._api_config_url(),
-                                 "answers": answers}  # fmt: skip
+        found: dict[str, Any] = {
+            "auto_detect": self._api_auto_detect(),
+            "config_url": self._api_config_url(),
+            "answers": answers,
+        }
         if self.winhttp_gave_up:
             found["gave_up"] = self.winhttp_gave_up
         return found

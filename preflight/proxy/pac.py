@@ -142,9 +142,13 @@ class PacSession:
             raise PacError("proxy.pac_too_large", f"the script is larger than {MAX_SOURCE // (1024 * 1024)} MiB")
         try:
             self._process = await asyncio.create_subprocess_exec(
-                *worker_command(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL, env=_worker_environment(), limit=MAX_LINE,
-            )  # fmt: skip
+                *worker_command(),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+                env=_worker_environment(),
+                limit=MAX_LINE,
+            )
         except OSError as exc:
             raise PacError("proxy.pac_error", f"the PAC engine could not start: {exc.strerror or exc}") from None
         await self._send({"script": self.script, "memory_bytes": MEMORY_BYTES, "cpu_seconds": CPU_SECONDS})
@@ -180,15 +184,20 @@ class PacSession:
             try:
                 line = await asyncio.wait_for(self._process.stdout.readline(), max(budget, 0.01))
             except TimeoutError:
-                raise self._fail(PacError("proxy.pac_timeout", f"the script ran longer than {self.timeout:g} s "
-                                          "(an endless loop, or too much work per URL)")) from None  # fmt: skip
+                raise self._fail(
+                    PacError(
+                        "proxy.pac_timeout",
+                        f"the script ran longer than {self.timeout:g} s (an endless loop, or too much work per URL)",
+                    )
+                ) from None
             except (ValueError, asyncio.LimitOverrunError):
                 raise self._fail(PacError("proxy.pac_error", "the PAC engine sent an oversized message")) from None
             budget -= time.monotonic() - started
             if not line:
                 code = await self._process.wait()
-                raise self._fail(PacError("proxy.pac_error", "the PAC engine stopped (exit code "
-                                          f"{code}; out of memory?)"))  # fmt: skip
+                raise self._fail(
+                    PacError("proxy.pac_error", f"the PAC engine stopped (exit code {code}; out of memory?)")
+                )
             message = json.loads(line)
             if not isinstance(message, dict):
                 raise self._fail(PacError("proxy.pac_error", "the PAC engine sent a malformed message"))

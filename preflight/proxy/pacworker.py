@@ -43,20 +43,33 @@ def _job_limits(memory: int, cpu_seconds: int) -> None:
     from ctypes import wintypes
 
     class BasicLimits(ctypes.Structure):
-        _fields_ = [("PerProcessUserTimeLimit", ctypes.c_int64), ("PerJobUserTimeLimit", ctypes.c_int64),
-                    ("LimitFlags", wintypes.DWORD), ("MinimumWorkingSetSize", ctypes.c_size_t),
-                    ("MaximumWorkingSetSize", ctypes.c_size_t), ("ActiveProcessLimit", wintypes.DWORD),
-                    ("Affinity", ctypes.c_size_t), ("PriorityClass", wintypes.DWORD),
-                    ("SchedulingClass", wintypes.DWORD)]  # fmt: skip
+        _fields_ = [
+            ("PerProcessUserTimeLimit", ctypes.c_int64),
+            ("PerJobUserTimeLimit", ctypes.c_int64),
+            ("LimitFlags", wintypes.DWORD),
+            ("MinimumWorkingSetSize", ctypes.c_size_t),
+            ("MaximumWorkingSetSize", ctypes.c_size_t),
+            ("ActiveProcessLimit", wintypes.DWORD),
+            ("Affinity", ctypes.c_size_t),
+            ("PriorityClass", wintypes.DWORD),
+            ("SchedulingClass", wintypes.DWORD),
+        ]
 
     class IoCounters(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_uint64) for name in ("ReadOps", "WriteOps", "OtherOps", "ReadBytes",
-                                                          "WriteBytes", "OtherBytes")]  # fmt: skip
+        _fields_ = [
+            (name, ctypes.c_uint64)
+            for name in ("ReadOps", "WriteOps", "OtherOps", "ReadBytes", "WriteBytes", "OtherBytes")
+        ]
 
     class ExtendedLimits(ctypes.Structure):
-        _fields_ = [("Basic", BasicLimits), ("Io", IoCounters), ("ProcessMemoryLimit", ctypes.c_size_t),
-                    ("JobMemoryLimit", ctypes.c_size_t), ("PeakProcessMemoryUsed", ctypes.c_size_t),
-                    ("PeakJobMemoryUsed", ctypes.c_size_t)]  # fmt: skip
+        _fields_ = [
+            ("Basic", BasicLimits),
+            ("Io", IoCounters),
+            ("ProcessMemoryLimit", ctypes.c_size_t),
+            ("JobMemoryLimit", ctypes.c_size_t),
+            ("PeakProcessMemoryUsed", ctypes.c_size_t),
+            ("PeakJobMemoryUsed", ctypes.c_size_t),
+        ]
 
     job_object_extended_limit_information = 9
     job_object_limit_process_time = 0x2
@@ -71,8 +84,9 @@ def _job_limits(memory: int, cpu_seconds: int) -> None:
     limits.Basic.ActiveProcessLimit = 1
     limits.Basic.PerProcessUserTimeLimit = cpu_seconds * 10_000_000  # 100-ns units
     limits.ProcessMemoryLimit = memory
-    kernel32.SetInformationJobObject(job, job_object_extended_limit_information, ctypes.byref(limits),
-                                     ctypes.sizeof(limits))  # fmt: skip
+    kernel32.SetInformationJobObject(
+        job, job_object_extended_limit_information, ctypes.byref(limits), ctypes.sizeof(limits)
+    )
     kernel32.AssignProcessToJobObject(job, kernel32.GetCurrentProcess())
 
 
@@ -125,8 +139,14 @@ def serve(stdin: TextIO, stdout: TextIO) -> None:
         if not isinstance(result, str):
             _send(stdout, {"id": query["id"], "error": f"FindProxyForURL returned {_js_type(result)}, not a string"})
         elif len(result) > MAX_RESULT:
-            _send(stdout, {"id": query["id"], "error": f"FindProxyForURL returned {len(result):,} characters (more "
-                           f"than {MAX_RESULT:,}: not a proxy list)"})  # fmt: skip
+            _send(
+                stdout,
+                {
+                    "id": query["id"],
+                    "error": f"FindProxyForURL returned {len(result):,} characters (more "
+                    f"than {MAX_RESULT:,}: not a proxy list)",
+                },
+            )
         else:
             _send(stdout, {"id": query["id"], "result": result})
 

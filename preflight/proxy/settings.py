@@ -175,8 +175,9 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
         updater = _default_proxy(reader, connector_config_paths(os.environ, updater=True), problems) or net_defaults()
         policy, connector_account, updater_account = _service_accounts(reader, problems)
         scope = connector_wininet_scope(policy, connector_account)
-        updater_scope = connector_wininet_scope(policy, updater_account, service="updater",
-                                                default_account=UPDATER_ACCOUNT)  # fmt: skip
+        updater_scope = connector_wininet_scope(
+            policy, updater_account, service="updater", default_account=UPDATER_ACCOUNT
+        )
         wininet = _read_wininet(reader, scope, problems)
         if wininet is not None and wininet.note is not None and "values say no proxy" not in wininet.note:
             problems.append(f"WinINET settings of {scope.account}: {wininet.note}")  # a proxy the connector ignores
@@ -188,12 +189,22 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
     search = reader.dns_search_list() if reader is not None else ()
     for service, config, whose in (("connector", connector, scope), ("updater", updater, updater_scope)):
         if whose is not None and whose.hive is None and config is not None and _reads_system(config):
-            problems.append(f"the {service}'s usesystemdefault reads the WinINET settings of {whose.account}, "
-                            "which cannot be read here: the route leaves them out")  # fmt: skip
-    return ProxySettings(connector=connector, updater=updater, winhttp=winhttp, wininet=wininet,
-                         wininet_scope=scope, wininet_user=wininet_user, updater_wininet=updater_wininet,
-                         problems=tuple(dict.fromkeys(problems)), local_domain=domain,
-                         search_list=search)  # fmt: skip
+            problems.append(
+                f"the {service}'s usesystemdefault reads the WinINET settings of {whose.account}, "
+                "which cannot be read here: the route leaves them out"
+            )
+    return ProxySettings(
+        connector=connector,
+        updater=updater,
+        winhttp=winhttp,
+        wininet=wininet,
+        wininet_scope=scope,
+        wininet_user=wininet_user,
+        updater_wininet=updater_wininet,
+        problems=tuple(dict.fromkeys(problems)),
+        local_domain=domain,
+        search_list=search,
+    )
 
 
 def _reads_system(config: DotNetProxy) -> bool:
@@ -214,8 +225,9 @@ def _default_proxy(reader: WindowsSettingsReader, paths: Sequence[str], problems
             continue
         if parsed.found:
             # .NET compiles the list when it reads the file: one bad expression and no proxy setting loads at all
-            problems.extend(f"{path}: <bypasslist> {bad} (.NET refuses the whole list)"
-                            for bad in parsed.bad_bypass_expressions())  # fmt: skip
+            problems.extend(
+                f"{path}: <bypasslist> {bad} (.NET refuses the whole list)" for bad in parsed.bad_bypass_expressions()
+            )
             return parsed
     return None
 
@@ -224,9 +236,11 @@ def _service_accounts(reader: WindowsSettingsReader, problems: list[str]) -> tup
     """The ProxySettingsPerUser policy, and the accounts the connector and its updater run as (None: not set, or
     not installed)."""
     try:
-        return (reader.registry_value(INTERNET_SETTINGS_POLICY, "ProxySettingsPerUser"),
-                reader.registry_value(CONNECTOR_SERVICE, "ObjectName"),
-                reader.registry_value(UPDATER_SERVICE, "ObjectName"))  # fmt: skip
+        return (
+            reader.registry_value(INTERNET_SETTINGS_POLICY, "ProxySettingsPerUser"),
+            reader.registry_value(CONNECTOR_SERVICE, "ObjectName"),
+            reader.registry_value(UPDATER_SERVICE, "ObjectName"),
+        )
     except OSError as exc:
         problems.append(f"the services' accounts or the proxy policy cannot be read: {exc.strerror or exc}")
         return None, None, None

@@ -102,8 +102,10 @@ class ConnectorProxy:
             if matched:
                 return Route(None, f"direct (WinINET bypass {matched!r}, kept by usesystemdefault in {config.source})")
             try:
-                return Route(parse_proxy_url(config.proxy_address, where=config.source, default_port=80),
-                             f"{self.name} ({config.source})")  # fmt: skip
+                return Route(
+                    parse_proxy_url(config.proxy_address, where=config.source, default_port=80),
+                    f"{self.name} ({config.source})",
+                )
             except UsageError:
                 return Route(None, f"direct (unusable proxyaddress in {config.source})")
         if system is not None:

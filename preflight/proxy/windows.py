@@ -113,8 +113,15 @@ def parse_winhttp_settings(blob: bytes) -> WinHttpSettings:
     return WinHttpSettings(version, counter, flags, *strings)
 
 
-def build_winhttp_settings(proxy: str = "", bypass: str = "", autoconfig_url: str = "", *, flags: int | None = None,
-                           version: int = 0x28, counter: int = 1) -> bytes:  # fmt: skip
+def build_winhttp_settings(
+    proxy: str = "",
+    bypass: str = "",
+    autoconfig_url: str = "",
+    *,
+    flags: int | None = None,
+    version: int = 0x28,
+    counter: int = 1,
+) -> bytes:
     """The inverse of parse_winhttp_settings, for fixtures and round-trip tests."""
     if flags is None:
         flags = 1 | (2 if proxy else 0) | (4 if autoconfig_url else 0)
@@ -125,8 +132,9 @@ def build_winhttp_settings(proxy: str = "", bypass: str = "", autoconfig_url: st
     return out
 
 
-def build_connection_settings(proxy: str = "", bypass: str = "", autoconfig_url: str = "", *,
-                              flags: int | None = None) -> bytes:  # fmt: skip
+def build_connection_settings(
+    proxy: str = "", bypass: str = "", autoconfig_url: str = "", *, flags: int | None = None
+) -> bytes:
     """A DefaultConnectionSettings record as Internet Options writes it (its first DWORD 0x46, IE 6 and later)."""
     return build_winhttp_settings(proxy, bypass, autoconfig_url, flags=flags, version=0x46)
 
@@ -215,8 +223,12 @@ def parse_wininet(values: dict[str, object]) -> WinInetSettings:
     autoconfig = values.get("AutoConfigURL")
     if not isinstance(enable, int) or not isinstance(server, str) or not isinstance(override, str):
         raise WindowsSettingsError("ProxyEnable must be a DWORD and ProxyServer/ProxyOverride strings")
-    legacy = WinInetSettings(bool(enable), parse_proxy_server(server), BypassList.parse(override),
-                             autoconfig if isinstance(autoconfig, str) and autoconfig else None)  # fmt: skip
+    legacy = WinInetSettings(
+        bool(enable),
+        parse_proxy_server(server),
+        BypassList.parse(override),
+        autoconfig if isinstance(autoconfig, str) and autoconfig else None,
+    )
     blob = values.get("DefaultConnectionSettings")
     record = None
     if isinstance(blob, bytes | bytearray):
@@ -227,10 +239,14 @@ def parse_wininet(values: dict[str, object]) -> WinInetSettings:
     if record is None or record.version < IE50_RECORD_SIZE:
         connection = default_wininet()
     else:
-        connection = WinInetSettings(bool(record.flags & 2) and bool(record.proxy), parse_proxy_server(record.proxy),
-                                     BypassList.parse(record.bypass),
-                                     record.autoconfig_url if record.flags & 4 and record.autoconfig_url else None,
-                                     bool(record.flags & 8), origin="DefaultConnectionSettings")  # fmt: skip
+        connection = WinInetSettings(
+            bool(record.flags & 2) and bool(record.proxy),
+            parse_proxy_server(record.proxy),
+            BypassList.parse(record.bypass),
+            record.autoconfig_url if record.flags & 4 and record.autoconfig_url else None,
+            bool(record.flags & 8),
+            origin="DefaultConnectionSettings",
+        )
     if not any(k in values for k in ("ProxyEnable", "ProxyServer", "ProxyOverride", "AutoConfigURL")):
         return connection
     said = _wininet_summary(legacy)
@@ -290,8 +306,13 @@ class WinInetScope:
         return {"hive": self.hive, "account": self.account, "why": self.why}
 
 
-def connector_wininet_scope(per_user_policy: object, service_account: object, *, service: str = "connector",
-                            default_account: str = CONNECTOR_ACCOUNT) -> WinInetScope:  # fmt: skip
+def connector_wininet_scope(
+    per_user_policy: object,
+    service_account: object,
+    *,
+    service: str = "connector",
+    default_account: str = CONNECTOR_ACCOUNT,
+) -> WinInetScope:
     """`per_user_policy`: the ProxySettingsPerUser policy value (None: not set); `service_account`: the service's
     ObjectName (None: not installed yet, so the installer's `default_account`). Pure."""
     installed = isinstance(service_account, str) and service_account.strip() != ""
@@ -301,8 +322,11 @@ def connector_wininet_scope(per_user_policy: object, service_account: object, *,
         return WinInetScope("HKLM", account, "Group Policy makes proxy settings per machine (ProxySettingsPerUser=0)")
     sid = SERVICE_ACCOUNT_SIDS.get(account.lower().replace("/", "\\"))
     if sid is None:
-        return WinInetScope(None, account, f"the {service} service {runs} as {account}, whose settings cannot be "
-                            "read while it is not signed in")  # fmt: skip
+        return WinInetScope(
+            None,
+            account,
+            f"the {service} service {runs} as {account}, whose settings cannot be read while it is not signed in",
+        )
     return WinInetScope(f"HKU\\{sid}", account, f"the {service} service {runs} as {account}")
 
 
@@ -356,16 +380,25 @@ class DotNetProxy:
         an empty WebProxy: only what the element itself says."""
         if not self.enabled:
             return NetWebProxy(False, False, False, "enabled=false: no proxy")
-        nothing_else = (self.auto_detect is None and not self.script_location and self.use_system_default is not True
-                        and not self.proxy_address and self.bypass_on_local is None
-                        and not self.bypass_regexes)  # fmt: skip
+        nothing_else = (
+            self.auto_detect is None
+            and not self.script_location
+            and self.use_system_default is not True
+            and not self.proxy_address
+            and self.bypass_on_local is None
+            and not self.bypass_regexes
+        )
         if nothing_else and self.use_system_default is False:
             return NetWebProxy(True, False, False, "usesystemdefault=false and nothing else: no proxy")
         if nothing_else:
             return NetWebProxy(True, True, True, "no proxy attribute: the system's settings, detection included")
         if self.use_system_default is True and self.auto_detect is None and not self.script_location:
-            return NetWebProxy(True, True, False, "usesystemdefault=true: the system's proxy address and bypass "
-                               "list, not its detection or script")  # fmt: skip
+            return NetWebProxy(
+                True,
+                True,
+                False,
+                "usesystemdefault=true: the system's proxy address and bypass list, not its detection or script",
+            )
         return NetWebProxy(
             True,
             False,
@@ -374,8 +407,9 @@ class DotNetProxy:
             "read (usesystemdefault is honoured only alone or with autoDetect/scriptLocation unset)",
         )
 
-    def bypassed(self, host: str, port: int = 443, scheme: str = "https",
-                 local_domain: str | None = None) -> str | None:  # fmt: skip
+    def bypassed(
+        self, host: str, port: int = 443, scheme: str = "https", local_domain: str | None = None
+    ) -> str | None:
         """The bypass rule that sends this destination direct, or None."""
         if self.bypass_on_local and is_local(host, local_domain):
             return "bypassonlocal"
@@ -547,8 +581,9 @@ class RegistryReader:  # pragma: no cover - Windows only
         winreg: Any = importlib.import_module("winreg")
 
         try:
-            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, TCPIP_PARAMETERS, 0,
-                                winreg.KEY_READ | winreg.KEY_WOW64_64KEY) as key:  # fmt: skip
+            with winreg.OpenKey(
+                winreg.HKEY_LOCAL_MACHINE, TCPIP_PARAMETERS, 0, winreg.KEY_READ | winreg.KEY_WOW64_64KEY
+            ) as key:
                 # "Domain" is the suffix in effect; "NV Domain" the one set for the next boot (Windows uses both)
                 for name in ("Domain", "NV Domain"):
                     try:

@@ -59,8 +59,11 @@ class WinHttpAnswer:
         if self.error is not None:
             return {"error": self.error, "error_name": WINHTTP_ERRORS.get(self.error, "unknown WinHTTP error")}
         access = {WINHTTP_ACCESS_TYPE_NO_PROXY: "no proxy", WINHTTP_ACCESS_TYPE_NAMED_PROXY: "named proxy"}
-        return {"access_type": access.get(self.access_type or 0, str(self.access_type)), "proxy": self.proxy,
-                "bypass": self.bypass}  # fmt: skip
+        return {
+            "access_type": access.get(self.access_type or 0, str(self.access_type)),
+            "proxy": self.proxy,
+            "bypass": self.bypass,
+        }
 
 
 class AutoProxyApi(Protocol):
@@ -104,14 +107,27 @@ class WinHttpApi:  # pragma: no cover - needs Windows' winhttp.dll; its callers 
         self._winhttp = loader("winhttp.dll", use_last_error=True)
         self._kernel32 = loader("kernel32.dll", use_last_error=True)
         self._winhttp.WinHttpOpen.restype = ctypes.c_void_p
-        self._winhttp.WinHttpOpen.argtypes = [wintypes.LPCWSTR, wintypes.DWORD, wintypes.LPCWSTR, wintypes.LPCWSTR,
-                                              wintypes.DWORD]  # fmt: skip
-        self._winhttp.WinHttpGetProxyForUrl.argtypes = [ctypes.c_void_p, wintypes.LPCWSTR,
-                                                        ctypes.POINTER(_AutoProxyOptions),
-                                                        ctypes.POINTER(_ProxyInfo)]  # fmt: skip
+        self._winhttp.WinHttpOpen.argtypes = [
+            wintypes.LPCWSTR,
+            wintypes.DWORD,
+            wintypes.LPCWSTR,
+            wintypes.LPCWSTR,
+            wintypes.DWORD,
+        ]
+        self._winhttp.WinHttpGetProxyForUrl.argtypes = [
+            ctypes.c_void_p,
+            wintypes.LPCWSTR,
+            ctypes.POINTER(_AutoProxyOptions),
+            ctypes.POINTER(_ProxyInfo),
+        ]
         self._winhttp.WinHttpDetectAutoProxyConfigUrl.argtypes = [wintypes.DWORD, ctypes.POINTER(ctypes.c_void_p)]
-        self._winhttp.WinHttpSetTimeouts.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                                                     ctypes.c_int]  # fmt: skip
+        self._winhttp.WinHttpSetTimeouts.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+        ]
         self._winhttp.WinHttpCloseHandle.argtypes = [ctypes.c_void_p]
         self._kernel32.GlobalFree.argtypes = [ctypes.c_void_p]
         self._session = self._winhttp.WinHttpOpen("connector-preflight", WINHTTP_ACCESS_TYPE_NO_PROXY, None, None, 0)

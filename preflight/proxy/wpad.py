@@ -118,8 +118,12 @@ class Discovery:
         return found
 
 
-async def discover(found: Discovery, resolve: Callable[[str], Awaitable[list[str]]],
-                   dhcp: Callable[[], str | None] | None, timeout: float) -> Discovery:  # fmt: skip
+async def discover(
+    found: Discovery,
+    resolve: Callable[[str], Awaitable[list[str]]],
+    dhcp: Callable[[], str | None] | None,
+    timeout: float,
+) -> Discovery:
     """DHCP first (Windows only: the WinHTTP API), then every DNS name at once; the first name in order that has
     an IPv4 address gives http://<name>/wpad.dat (WinHTTP asks for A records). Fills `found` as it goes, so an
     interrupted discovery still says what it asked."""

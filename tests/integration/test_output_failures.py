@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import GOLDEN, run_cli
 
-from preflight.output import write_atomic
+from preflight.reporting.output import write_atomic
 
 SAMPLE = GOLDEN / "sample-report.json"
 

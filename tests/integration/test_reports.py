@@ -101,7 +101,7 @@ def test_show_of_a_missing_file(tmp_path: Path) -> None:
 
 def test_firewall_request_never_shows_a_raw_placeholder() -> None:
     from preflight.model import CheckResult, Status, Target
-    from preflight.report import Report
+    from preflight.reporting.report import Report
     from reports.firewall import FirewallMarkdownReporter, rows
 
     seed = "https://github.com/MicrosoftDocs/azure-docs/blob/main/articles/global-secure-access/how-to-configure-connectors.md"

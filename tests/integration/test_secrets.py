@@ -20,7 +20,7 @@ from fakeproxy import FakeProxy
 from helpers import cli_env, run_cli
 
 from preflight.redact import Redactor
-from preflight.report import from_json, redacted
+from preflight.reporting.report import from_json, redacted
 
 FORMATS = ("json", "html", "markdown", "junit", "firewall", "firewall-md", "table")
 

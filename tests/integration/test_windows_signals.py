@@ -17,7 +17,8 @@ import pytest
 from dnsserver import Behaviour, DnsServer
 from helpers import cli_env
 
-from preflight import policy, signals
+from preflight import signals
+from preflight.reporting import policy
 
 
 class FakeKernel32:

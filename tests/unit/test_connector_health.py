@@ -11,7 +11,7 @@ import pytest
 from helpers import FIXTURES
 
 from checks import connector_health as health
-from preflight import installed
+from preflight.host import installed
 from preflight.model import Status, Target
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)

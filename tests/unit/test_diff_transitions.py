@@ -10,9 +10,9 @@ import os
 import pytest
 from helpers import GOLDEN
 
-from preflight.diff import diff, kind_of, render_text
 from preflight.model import CheckResult, Status, Target
-from preflight.report import Report
+from preflight.reporting.diff import diff, kind_of, render_text
+from preflight.reporting.report import Report
 
 P, W, F, S, E = Status.PASS, Status.WARN, Status.FAIL, Status.SKIP, Status.ERROR
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from checks.dns import CODES, judge
-from preflight import hostsfile
+from preflight.host import hostsfile
 from preflight.model import Status
 from preflight.probes.dns import Resolution, ServerAnswer, SystemLookup, classify_gai_error
 

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from helpers import GOLDEN
 
-from preflight import emit, explain
 from preflight.bundle.write import bundle_target, user_patterns
 from preflight.engine.registry import all_codes, load_checks
 from preflight.errors import UsageError
 from preflight.model import CheckResult, Status, Target
-from preflight.progress import ProgressLine
-from preflight.report import load as load_report
+from preflight.reporting import emit, explain
+from preflight.reporting.progress import ProgressLine
+from preflight.reporting.report import load as load_report
 
 KNOWN = {"table", "json", "html"}
 

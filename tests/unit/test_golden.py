@@ -12,7 +12,7 @@ import pytest
 from helpers import FIXTURES, GOLDEN
 
 from preflight.engine.registry import load_reporters
-from preflight.report import load
+from preflight.reporting.report import load
 
 SAMPLE = GOLDEN / "sample-report.json"
 FORMATS = {"table": "txt", "json": "json", "junit": "xml", "markdown": "md", "html": "html", "firewall": "csv",

@@ -14,8 +14,8 @@ from checks import host, hostbase
 from preflight import profile as profile_mod
 from preflight.engine import plan as plan_mod
 from preflight.engine.context import RunContext, RunOptions
+from preflight.host.winhost import RegistryTypeError
 from preflight.model import Status, Target
-from preflight.winhost import RegistryTypeError
 
 GiB = 1024**3
 SCHANNEL_CLIENT, SCHANNEL_SERVER = host.SCHANNEL + "Client", host.SCHANNEL + "Server"
@@ -96,7 +96,7 @@ def test_tls(changes: dict[tuple[str, str], Any], status: Status, code: str, wor
 )  # fmt: skip
 def test_dotnet(release: Any, status: Status, code: str, version: str | None) -> None:
     reader = FakeHost({(host.DOTNET_KEY, "Release"): release})
-    from preflight.winhost import read_dword
+    from preflight.host.winhost import read_dword
 
     finding = host.judge_dotnet(read_dword(reader, host.DOTNET_KEY, "Release"))
     assert (finding.status, finding.code) == (status, code), finding.summary
@@ -147,7 +147,7 @@ def test_off_windows_every_host_check_is_a_skip_through_the_engine() -> None:
 def test_the_windows_reader_against_a_fake_winreg(monkeypatch: pytest.MonkeyPatch) -> None:
     import types
 
-    from preflight.winhost import WinregReader
+    from preflight.host.winhost import WinregReader
 
     class Key:
         def __init__(self, values: dict[str, tuple[Any, int]]) -> None:

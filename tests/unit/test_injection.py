@@ -17,9 +17,9 @@ import pytest
 from helpers import ROOT
 from markdown_it import MarkdownIt
 
-from preflight import emit
 from preflight.engine.registry import load_reporters
-from preflight.report import from_json
+from preflight.reporting import emit
+from preflight.reporting.report import from_json
 from reports import escape
 
 HOSTILE = [

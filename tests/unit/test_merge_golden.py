@@ -9,9 +9,9 @@ import os
 import pytest
 from helpers import GOLDEN
 
-from preflight import merge
 from preflight.model import CheckResult, Status, Target
-from preflight.report import Report
+from preflight.reporting import merge
+from preflight.reporting.report import Report
 
 BOOT = "72f988bf-86f1-41af-91ab-2d7cd011db47.bootstrap.msappproxy.net"
 

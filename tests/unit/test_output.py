@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import GOLDEN
 
-from preflight.output import write_atomic
+from preflight.reporting.output import write_atomic
 
 
 def test_regular_file_is_replaced_whole(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_a_fifo_is_written_in_place(tmp_path: Path) -> None:
 
 def test_the_table_fits_the_width_and_wraps_the_finding_column() -> None:
 
-    from preflight.report import load
+    from preflight.reporting.report import load
     from reports.table import TableReporter
 
     report = load(str(GOLDEN / "sample-report.json"))

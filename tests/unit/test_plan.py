@@ -5,7 +5,7 @@ import pytest
 from preflight import profile as profile_mod
 from preflight.engine import plan as plan_mod
 from preflight.errors import UsageError
-from preflight.tenant import parse_tenant_option
+from preflight.tenant.discovery import parse_tenant_option
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 

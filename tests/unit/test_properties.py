@@ -28,8 +28,8 @@ from preflight.engine.registry import load_reporters
 from preflight.errors import UsageError
 from preflight.proxy import pac
 from preflight.proxy import windows as winproxy
-from preflight.report import ReportError, from_json
-from preflight.tenant import parse_tenant_option
+from preflight.reporting.report import ReportError, from_json
+from preflight.tenant.discovery import parse_tenant_option
 
 # 10,000 cases each in CI (`CI` set, as .ci/run runs); 500 locally, so the unit lane stays quick.
 CASES = int(os.environ.get("PREFLIGHT_PROPERTY_CASES", "10000" if os.environ.get("CI") else "500"))

@@ -12,8 +12,7 @@ from pki import FakePki, leaf
 from checks.tls import TlsHandshakeCheck
 from checks.tls import judge as judge_handshake
 from preflight import Status
-from preflight.probes.tls import Handshake
-from preflight.schannel import (
+from preflight.host.schannel import (
     AES_KEYS,
     ECDH_KEY,
     IANA_NAMES,
@@ -24,7 +23,8 @@ from preflight.schannel import (
     read_policy,
     refusals,
 )
-from preflight.winhost import RegistryTypeError
+from preflight.host.winhost import RegistryTypeError
+from preflight.probes.tls import Handshake
 
 HOST = "login.microsoftonline.com"
 TLS12 = PROTOCOLS + "TLS 1.2\\Client"

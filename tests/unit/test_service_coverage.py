@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from preflight import policy
 from preflight.model import CheckResult, Status, Target
+from preflight.reporting import policy
 
 BOOT = "{tenant_id}.bootstrap.msappproxy.net"
 FILLED = "72f988bf-86f1-41af-91ab-2d7cd011db47.bootstrap.msappproxy.net"

@@ -11,11 +11,11 @@ import pytest
 from helpers import FIXTURES
 
 from checks.tenant import judge, judge_discovery
-from preflight import installed
 from preflight.errors import UsageError
+from preflight.host import installed
 from preflight.model import Status
 from preflight.probes.http import HttpFetch
-from preflight.tenant import Discovery, Document, TenantResolution, discover, interpret, parse_tenant_option
+from preflight.tenant.discovery import Discovery, Document, TenantResolution, discover, interpret, parse_tenant_option
 
 CONNECTOR_FIXTURES = FIXTURES / "windows" / "connector"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"

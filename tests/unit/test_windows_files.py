@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from preflight import output
 from preflight import profile as profile_mod
 from preflight.proxy.settings import windows_settings
 from preflight.proxy.windows import FileReader, connector_config_paths, parse_dotnet_config
+from preflight.reporting import output
 
 
 class Locked(PermissionError):

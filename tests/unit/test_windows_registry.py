@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from helpers import FIXTURES
 
-from preflight import installed
+from preflight.host import installed
 from preflight.proxy.windows import INTERNET_SETTINGS as INTERNET_SETTINGS_PATH
 from preflight.proxy.windows import RegistryReader, build_winhttp_settings, parse_winhttp_settings
 

@@ -10,12 +10,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from preflight import streams
 from preflight.errors import UsageError
-from preflight.output import unwritable_reason, write_atomic, write_stdout
+from preflight.reporting import streams
+from preflight.reporting.output import unwritable_reason, write_atomic, write_stdout
 
 if TYPE_CHECKING:
-    from preflight.report import Report
+    from preflight.reporting.report import Report
 
 STDOUT = "-"
 
@@ -58,11 +58,12 @@ def with_console_table(destinations: list[Destination], quiet: bool, known: set[
     return [*destinations, ("table", STDOUT)]
 
 
-def emit(report: Report, destinations: Sequence[Destination], reporters: dict[str, Any],
-         say: Callable[[str], None]) -> bool:  # fmt: skip
+def emit(
+    report: Report, destinations: Sequence[Destination], reporters: dict[str, Any], say: Callable[[str], None]
+) -> bool:
     """Renders and writes every requested format; `say` prints a one-line error for one that fails, and the
     others still come out. Returns False if any could not be produced."""
-    from preflight.report import redacted
+    from preflight.reporting.report import redacted
 
     report = redacted(report)  # the one redaction pass: no reporter sees a secret, a third party's neither
     complete = True

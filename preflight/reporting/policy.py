@@ -86,8 +86,9 @@ def verdict(results: list[CheckResult], ended_by: str | None = None, untested: S
     return "pass"
 
 
-def exit_code(results: list[CheckResult], ended_by: str | None = None, *, strict: bool = False,
-              untested: Sequence[Untested] = ()) -> int:  # fmt: skip
+def exit_code(
+    results: list[CheckResult], ended_by: str | None = None, *, strict: bool = False, untested: Sequence[Untested] = ()
+) -> int:
     if ended_by in EXIT_SIGNAL:
         return EXIT_SIGNAL[ended_by]
     outcome = verdict(results, ended_by, untested)

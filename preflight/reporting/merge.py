@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from preflight.model import Status
-from preflight.report import Report, ReportError
-from preflight.report import load as load_report
+from preflight.reporting.report import Report, ReportError
+from preflight.reporting.report import load as load_report
 
 NO_GROUP = "(all)"
 RUN_STATUSES = ("unreachable", "install_failed", "run_failed", "bad_report", "no_result")
@@ -156,24 +156,47 @@ def render(hosts: list[FleetHost], output_format: str) -> str:
     summary = groups(hosts, names)
     grouped = any(h.group for h in hosts)
     if output_format == "json":
-        data = [{"host": h.name, "label": label, "report": h.origin, "group": h.group, "ready": h.ready,
-                 "verdict": h.verdict, "status": h.status, "reason": h.reason,
-                 "checks": {c: {"status": v["status"].value, "codes": sorted(v["codes"]), "where": v["where"]}
-                            for c, v in cells.items()},
-                 "problems": [dict(zip(("status", "check", "endpoint", "code", "summary"), p, strict=True))
-                              for p in problems(h)]}
-                for h, label, cells in zip(hosts, names, rows, strict=True)]  # fmt: skip
-        ready = {g: {"candidates": v["candidates"], "ready": v["ready"], "ok": bool(v["ready"])}
-                 for g, v in summary.items()}  # fmt: skip
-        return json.dumps({"checks": checks, "hosts": data, "groups": ready,
-                           "exit_code": exit_code(hosts)}, indent=2) + "\n"  # fmt: skip
+        data = [
+            {
+                "host": h.name,
+                "label": label,
+                "report": h.origin,
+                "group": h.group,
+                "ready": h.ready,
+                "verdict": h.verdict,
+                "status": h.status,
+                "reason": h.reason,
+                "checks": {
+                    c: {"status": v["status"].value, "codes": sorted(v["codes"]), "where": v["where"]}
+                    for c, v in cells.items()
+                },
+                "problems": [
+                    dict(zip(("status", "check", "endpoint", "code", "summary"), p, strict=True)) for p in problems(h)
+                ],
+            }
+            for h, label, cells in zip(hosts, names, rows, strict=True)
+        ]
+        ready = {
+            g: {"candidates": v["candidates"], "ready": v["ready"], "ok": bool(v["ready"])} for g, v in summary.items()
+        }
+        return (
+            json.dumps({"checks": checks, "hosts": data, "groups": ready, "exit_code": exit_code(hosts)}, indent=2)
+            + "\n"
+        )
     lead = ["host", *(["group"] if grouped else []), "ready", "verdict"]
-    table = [[label, *([h.group or "-"] if grouped else []), "yes" if h.ready else "NO",
-              h.verdict + (f": {_short(h.reason)}" if h.report is None and h.reason else ""),
-              *(_cell(cells.get(c)) for c in checks)]
-             for h, label, cells in zip(hosts, names, rows, strict=True)]  # fmt: skip
-    group_rows = [[g, f"{len(v['ready'])} of {v['candidates']}", ", ".join(v["ready"]) or "NONE"]
-                  for g, v in summary.items()]  # fmt: skip
+    table = [
+        [
+            label,
+            *([h.group or "-"] if grouped else []),
+            "yes" if h.ready else "NO",
+            h.verdict + (f": {_short(h.reason)}" if h.report is None and h.reason else ""),
+            *(_cell(cells.get(c)) for c in checks),
+        ]
+        for h, label, cells in zip(hosts, names, rows, strict=True)
+    ]
+    group_rows = [
+        [g, f"{len(v['ready'])} of {v['candidates']}", ", ".join(v["ready"]) or "NONE"] for g, v in summary.items()
+    ]
     drill = [(label, problems(h)) for h, label in zip(hosts, names, strict=True) if problems(h)]
     if output_format == "html":
         return _html(lead + checks, table, group_rows, hosts, drill)
@@ -215,8 +238,13 @@ def _cell(cell: dict[str, Any] | None) -> str:
     return f"{status.value} ({'; '.join(parts)})"
 
 
-def _html(header: list[str], table: list[list[str]], group_rows: list[list[str]], hosts: list[FleetHost],
-          drill: list[tuple[str, list[list[str]]]]) -> str:  # fmt: skip
+def _html(
+    header: list[str],
+    table: list[list[str]],
+    group_rows: list[list[str]],
+    hosts: list[FleetHost],
+    drill: list[tuple[str, list[list[str]]]],
+) -> str:
     def row(cells: list[str], tag: str = "td") -> str:
         out = ""
         for text in cells:
@@ -227,13 +255,19 @@ def _html(header: list[str], table: list[list[str]], group_rows: list[list[str]]
 
     body = "".join(row(r) for r in table)
     summary = "".join(row(r) for r in group_rows)
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>connector-preflight fleet</title>"
-            "<style>td,th{border:1px solid #ccc;padding:4px 8px;font:13px sans-serif}table{border-collapse:collapse;"
-            "margin-bottom:16px}.fail,.error,.NO{background:#ffd7d5}.warn{background:#fff1c2}"
-            ".pass,.yes{background:#dafbe1}.skip{color:#666}</style></head><body>"
-            f"<h1>Connector candidates: {sum(h.ready for h in hosts)} of {len(hosts)} ready</h1>"
-            f"<table>{row(['connector group', 'ready', 'ready hosts'], 'th')}{summary}</table>"
-            f"<table>{row(header, 'th')}{body}</table>"
-            + "".join(f"<h2>{html.escape(label)}</h2><table>{row(_PROBLEM_HEADERS, 'th')}"
-                      + "".join(row(p) for p in found) + "</table>" for label, found in drill)
-            + "</body></html>\n")  # fmt: skip
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>connector-preflight fleet</title>"
+        "<style>td,th{border:1px solid #ccc;padding:4px 8px;font:13px sans-serif}table{border-collapse:collapse;"
+        "margin-bottom:16px}.fail,.error,.NO{background:#ffd7d5}.warn{background:#fff1c2}"
+        ".pass,.yes{background:#dafbe1}.skip{color:#666}</style></head><body>"
+        f"<h1>Connector candidates: {sum(h.ready for h in hosts)} of {len(hosts)} ready</h1>"
+        f"<table>{row(['connector group', 'ready', 'ready hosts'], 'th')}{summary}</table>"
+        f"<table>{row(header, 'th')}{body}</table>"
+        + "".join(
+            f"<h2>{html.escape(label)}</h2><table>{row(_PROBLEM_HEADERS, 'th')}"
+            + "".join(row(p) for p in found)
+            + "</table>"
+            for label, found in drill
+        )
+        + "</body></html>\n"
+    )

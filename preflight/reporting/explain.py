@@ -13,8 +13,10 @@ CodeIndex = Mapping[str, tuple[str, CodeDoc]]  # code → (the check that owns i
 
 def index(codes: CodeIndex) -> str:
     """One line per code: name, status, owner, and the first sentence of its meaning."""
-    return "".join(f"{name:28} {doc.status.value:5} {owner:12} {doc.meaning.split('. ')[0].rstrip('.')}\n"
-                   for name, (owner, doc) in sorted(codes.items()))  # fmt: skip
+    return "".join(
+        f"{name:28} {doc.status.value:5} {owner:12} {doc.meaning.split('. ')[0].rstrip('.')}\n"
+        for name, (owner, doc) in sorted(codes.items())
+    )
 
 
 def describe(code: str, codes: CodeIndex) -> str:

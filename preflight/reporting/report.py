@@ -11,9 +11,9 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from preflight import policy
 from preflight.errors import UsageError
 from preflight.model import CheckResult, Status
+from preflight.reporting import policy
 
 SCHEMA_VERSION = "1.0"
 MAX_REPORT_BYTES = 256 * 1024 * 1024  # a 100,000-endpoint run writes about 150 MB
@@ -121,8 +121,10 @@ def from_json(data: Any, origin: str) -> Report:
     if not isinstance(data, dict):
         raise ReportError(f"{origin}: not a connector-preflight report (top level is not an object)")
     if data.get("schema_version") != SCHEMA_VERSION:
-        raise ReportError(f"{origin}: unsupported schema_version {str(data.get('schema_version'))[:40]!r} "
-                          f"(this tool reads {SCHEMA_VERSION})")  # fmt: skip
+        raise ReportError(
+            f"{origin}: unsupported schema_version {str(data.get('schema_version'))[:40]!r} "
+            f"(this tool reads {SCHEMA_VERSION})"
+        )
     field = _Fields(origin)
     tool = field.get(data, "tool", dict)
     options = field.get(data, "options", dict, optional=True) or {}
@@ -137,9 +139,12 @@ def from_json(data: Any, origin: str) -> Report:
     results = field.get(data, "results", list)
     profile = field.get(data, "profile", dict)
     service_rows = profile.get("service_rows")
-    if service_rows is not None and not (isinstance(service_rows, list) and all(
-            isinstance(r, dict) and isinstance(r.get("host"), str) and type(r.get("port")) is int
-            for r in service_rows)):  # fmt: skip
+    if service_rows is not None and not (
+        isinstance(service_rows, list)
+        and all(
+            isinstance(r, dict) and isinstance(r.get("host"), str) and type(r.get("port")) is int for r in service_rows
+        )
+    ):
         raise ReportError(f"{origin}: profile.service_rows: expected a list of {{host, port}} objects")
     return Report(
         tool_version=field.get(tool, "version", str, where="tool."),
@@ -235,8 +240,9 @@ def load(path: str) -> Report:
     except OSError as exc:
         raise ReportError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if too_large or len(raw) > MAX_REPORT_BYTES:
-        raise ReportError(f"{path}: larger than {MAX_REPORT_BYTES // (1024 * 1024)} MiB: too large to be read as a "
-                          "report")  # fmt: skip
+        raise ReportError(
+            f"{path}: larger than {MAX_REPORT_BYTES // (1024 * 1024)} MiB: too large to be read as a report"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from preflight.winhost import HostReader, Reading, read_dword, read_multi_string, read_string
+from preflight.host.winhost import HostReader, Reading, read_dword, read_multi_string, read_string
 
 PROTOCOLS = "SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\"
 ECDH_KEY = "SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\KeyExchangeAlgorithms\\ECDH"
@@ -86,10 +86,12 @@ class SchannelPolicy:
 
 def read_policy(reader: HostReader) -> SchannelPolicy:
     protocols = {
-        version: (read_dword(reader, f"{PROTOCOLS}{name}\\Client", "Enabled"),
-                  read_dword(reader, f"{PROTOCOLS}{name}\\Client", "DisabledByDefault"))
+        version: (
+            read_dword(reader, f"{PROTOCOLS}{name}\\Client", "Enabled"),
+            read_dword(reader, f"{PROTOCOLS}{name}\\Client", "DisabledByDefault"),
+        )
         for version, name in REGISTRY_NAMES.items()
-    }  # fmt: skip
+    }
     suites: tuple[str, ...] | None = None
     source = None
     policy = read_string(reader, POLICY_SUITES, "Functions")
@@ -121,8 +123,10 @@ def refusals(version: str | None, cipher: str | None, policy: SchannelPolicy) ->
             reasons.append(f"{version} is not used by default for clients ({disabled_by_default.where}=1)")
     build = int(str(policy.build.value)) if str(policy.build.value or "").isdigit() else None
     if version == "TLSv1.3" and build is not None and build < TLS13_FIRST_BUILD:
-        reasons.append(f"this Windows (build {build}) has no TLS 1.3; SCHANNEL would offer TLS 1.2, whose suites "
-                       "this probe did not negotiate")  # fmt: skip
+        reasons.append(
+            f"this Windows (build {build}) has no TLS 1.3; SCHANNEL would offer TLS 1.2, whose suites "
+            "this probe did not negotiate"
+        )
     if not cipher:
         return reasons
     iana = cipher if cipher.startswith("TLS_") else IANA_NAMES.get(cipher)

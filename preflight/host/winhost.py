@@ -140,9 +140,17 @@ class WinregReader:  # the few lines that need Windows; checks/host.py judges wh
     def memory_bytes(self) -> int | None:
         class MemoryStatus(ctypes.Structure):
             _fields_ = [("length", ctypes.c_ulong), ("load", ctypes.c_ulong)] + [
-                (name, ctypes.c_ulonglong) for name in ("total_physical", "available_physical", "total_page",
-                                                        "available_page", "total_virtual", "available_virtual",
-                                                        "available_extended")]  # fmt: skip
+                (name, ctypes.c_ulonglong)
+                for name in (
+                    "total_physical",
+                    "available_physical",
+                    "total_page",
+                    "available_page",
+                    "total_virtual",
+                    "available_virtual",
+                    "available_extended",
+                )
+            ]
 
         status = MemoryStatus()
         status.length = ctypes.sizeof(MemoryStatus)

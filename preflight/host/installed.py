@@ -127,8 +127,14 @@ def connector_identity(der: bytes, now: dt.datetime | None = None) -> ConnectorI
                 connector_id = str(uuid.UUID(bytes_le=raw))  # a .NET Guid's byte order
     not_after = cert.not_valid_after_utc
     moment = now or dt.datetime.now(dt.UTC)
-    return ConnectorIdentity(tenant, connector_id, cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(),
-                             not_after.isoformat(), not_after < moment)  # fmt: skip
+    return ConnectorIdentity(
+        tenant,
+        connector_id,
+        cert.subject.rfc4514_string(),
+        cert.issuer.rfc4514_string(),
+        not_after.isoformat(),
+        not_after < moment,
+    )
 
 
 class ConnectorReader(Protocol):
@@ -165,8 +171,9 @@ def read_host_tenant(reader: ConnectorReader | None) -> HostTenant:
         try:
             data = reader.read_file(path)
         except OSError as exc:
-            return HostTenant("unreadable", evidence={"trust_settings": path},
-                              problem=f"{path}: cannot read: {exc.strerror or exc}")  # fmt: skip
+            return HostTenant(
+                "unreadable", evidence={"trust_settings": path}, problem=f"{path}: cannot read: {exc.strerror or exc}"
+            )
         if data is not None:
             return _from_trust_settings(reader, path, data)
     return HostTenant("absent")

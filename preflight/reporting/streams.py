@@ -19,9 +19,27 @@ from typing import TextIO
 ASCII_HANDLER = "preflight-ascii"
 # What the reports use beyond ASCII, as readable ASCII; anything else becomes a JSON-compatible \uXXXX escape.
 _ASCII = {
-    "→": "->", "←": "<-", "└": "`-", "·": "-", "±": "+/-", "−": "-", "–": "-", "—": "-", "…": "...", "≥": ">=",
-    "≤": "<=", "×": "x", "“": '"', "”": '"', "‘": "'", "’": "'", "✓": "ok", "✗": "x", "°": " deg", "\u00a0": " ",
-}  # fmt: skip
+    "→": "->",
+    "←": "<-",
+    "└": "`-",
+    "·": "-",
+    "±": "+/-",
+    "−": "-",
+    "–": "-",
+    "—": "-",
+    "…": "...",
+    "≥": ">=",
+    "≤": "<=",
+    "×": "x",
+    "“": '"',
+    "”": '"',
+    "‘": "'",
+    "’": "'",
+    "✓": "ok",
+    "✗": "x",
+    "°": " deg",
+    "\u00a0": " ",
+}
 
 
 def json_escape(char: str) -> str:
@@ -84,8 +102,13 @@ def _configured(stream: TextIO, ascii_only: bool) -> TextIO:
     try:
         if ascii_only:
             stream.flush()
-            return AsciiWriter(stream.buffer, encoding="utf-8", errors="strict", line_buffering=stream.line_buffering,
-                               write_through=True)  # fmt: skip
+            return AsciiWriter(
+                stream.buffer,
+                encoding="utf-8",
+                errors="strict",
+                line_buffering=stream.line_buffering,
+                write_through=True,
+            )
         if not stream.isatty():
             stream.reconfigure(encoding="utf-8", errors="strict")
         else:

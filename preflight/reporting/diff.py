@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from preflight.model import CheckResult, Status
-from preflight.report import Report
+from preflight.reporting.report import Report
 
 _FAILING = (Status.FAIL, Status.ERROR)
 _PROBLEM = (Status.FAIL, Status.ERROR, Status.WARN)
@@ -62,8 +62,10 @@ def diff(before: Report, after: Report) -> list[Change]:
 
 
 def render_json(changes: list[Change], before_name: str, after_name: str) -> str:
-    return json.dumps({"before": before_name, "after": after_name, "changes": [c.to_json() for c in changes]},
-                      indent=2) + "\n"  # fmt: skip
+    return (
+        json.dumps({"before": before_name, "after": after_name, "changes": [c.to_json() for c in changes]}, indent=2)
+        + "\n"
+    )
 
 
 def broke(changes: list[Change]) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from preflight.streams import ascii_active
+from preflight.reporting.streams import ascii_active
 
 Payload = str | bytes | Iterable[str]
 
@@ -63,8 +63,10 @@ def replace_with_retry(source: str, target: Path) -> None:
             if getattr(exc, "winerror", None) not in LOCKED_WINERRORS:
                 raise
             if delay is None:
-                raise PermissionError(exc.errno, f"{target} is open in another program (close it, e.g. Excel, and "
-                                      f"run again): {exc.strerror}") from exc  # fmt: skip
+                raise PermissionError(
+                    exc.errno,
+                    f"{target} is open in another program (close it, e.g. Excel, and run again): {exc.strerror}",
+                ) from exc
             time.sleep(delay)
 
 

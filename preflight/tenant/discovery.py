@@ -1,5 +1,6 @@
 """The tenant a run is for: a GUID as given, a domain looked up in the cloud's OpenID discovery document, or the
-tenant of the connector installed on this host.
+tenant of the connector installed on this host. This module holds what is found and how a discovery document is
+read; `lookup.py` asks for one over the run's route.
 
 The lookup is itself a probe of the sign-in path the connector registers through: it takes the run's route
 (direct, or the proxy the run uses), the run's name resolution and --timeout, verifies TLS against this host's
@@ -17,10 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from preflight.engine.context import RunContext, RunOptions
-from preflight.engine.plan import Plan
 from preflight.errors import UsageError
-from preflight.netutil import is_ip_literal, usable_addresses
 from preflight.probes.http import HttpFetch, page_title
 
 MAX_DOCUMENT = 1024 * 1024  # a real discovery document is about 2 KB
@@ -28,8 +26,15 @@ MAX_REDIRECTS = 5
 GUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
 # What the document says about where the tenant lives, kept verbatim in the evidence.
-DOCUMENT_FACTS = ("issuer", "token_endpoint", "tenant_region_scope", "tenant_region_sub_scope", "cloud_instance_name",
-                  "cloud_graph_host_name", "msgraph_host")  # fmt: skip
+DOCUMENT_FACTS = (
+    "issuer",
+    "token_endpoint",
+    "tenant_region_scope",
+    "tenant_region_sub_scope",
+    "cloud_instance_name",
+    "cloud_graph_host_name",
+    "msgraph_host",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,8 +106,9 @@ def interpret(fetch: HttpFetch) -> Document:
     if not guids:
         return Document(facts=facts, problem="no_guid", detail="neither issuer nor token_endpoint holds a tenant GUID")
     if len(set(guids.values())) > 1:
-        return Document(facts=facts, problem="guid_mismatch",
-                        detail=f"issuer and token_endpoint name different tenants: {guids}")  # fmt: skip
+        return Document(
+            facts=facts, problem="guid_mismatch", detail=f"issuer and token_endpoint name different tenants: {guids}"
+        )
     return Document(guid=next(iter(guids.values())), facts=facts)
 
 
@@ -119,8 +125,13 @@ class Discovery:
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"url": self.url, "route": self.route, "trust": self.trust,
-                                "requests": list(self.requests), "outcome": self.outcome}  # fmt: skip
+        data: dict[str, Any] = {
+            "url": self.url,
+            "route": self.route,
+            "trust": self.trust,
+            "requests": list(self.requests),
+            "outcome": self.outcome,
+        }
         if self.error:
             data["error"] = self.error
         if self.document is not None:
@@ -150,17 +161,25 @@ async def discover(url: str, fetch: Fetcher, *, route: str, trust: str) -> Disco
         if answer.status in (301, 302, 303, 307, 308) and answer.location:
             following = urljoin(current, answer.location)
             if not following.lower().startswith("https://"):
-                return Discovery(url, route, trust, tuple(requests), "insecure_redirect",
-                                 error=f"redirected off https to {following[:200]}")  # fmt: skip
+                return Discovery(
+                    url,
+                    route,
+                    trust,
+                    tuple(requests),
+                    "insecure_redirect",
+                    error=f"redirected off https to {following[:200]}",
+                )
             if following in seen:
-                return Discovery(url, route, trust, tuple(requests), "redirect_loop",
-                                 error=f"redirected back to {following[:200]}")  # fmt: skip
+                return Discovery(
+                    url, route, trust, tuple(requests), "redirect_loop", error=f"redirected back to {following[:200]}"
+                )
             seen.add(following)
             current = following
             continue
         return Discovery(url, route, trust, tuple(requests), "answer", interpret(answer))
-    return Discovery(url, route, trust, tuple(requests), "too_many_redirects",
-                     error=f"more than {MAX_REDIRECTS} redirects")  # fmt: skip
+    return Discovery(
+        url, route, trust, tuple(requests), "too_many_redirects", error=f"more than {MAX_REDIRECTS} redirects"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +190,7 @@ class TenantResolution:
     given: str | None = None
     guid: str | None = None
     discovery: Discovery | None = None
-    host: dict[str, Any] | None = None  # the installed connector's evidence (preflight.installed)
+    host: dict[str, Any] | None = None  # the installed connector's evidence (preflight.host.installed)
     host_problem: str | None = None  # an installed connector whose tenant could not be read
     ended: str | None = None  # run.deadline / run.interrupted: the run ended before the lookup did
 
@@ -183,54 +202,3 @@ class TenantResolution:
 
 def resolved_guid(discovery: Discovery) -> str | None:
     return discovery.document.guid if discovery.document is not None else None
-
-
-MAX_ADDRESSES_TRIED = 3  # a silent name with many addresses must not cost many timeouts before the run starts
-
-
-async def look_up(plan: Plan, options: RunOptions, given: TenantInput,
-                  resolved: dict[str, Any] | None = None) -> TenantResolution:  # fmt: skip
-    """Ask the profile's sign-in authority for the tenant of `given.domain`, on the route and resolution the run
-    uses for that host, verifying TLS against this host's trust store. The names it resolved are added to
-    `resolved`, so the run's checks do not ask for them again."""
-    import ssl
-
-    assert given.domain is not None
-    url = discovery_url(plan.profile.tenant.authority, given.domain)
-    ctx = RunContext(plan, options)
-    os_trust = ssl.create_default_context()  # this host's store: Windows' ROOT store, OpenSSL's paths elsewhere
-
-    async def fetch_one(address_url: str) -> HttpFetch:
-        parts = urlsplit(address_url)
-        host, port = parts.hostname or "", parts.port or 443
-        route = plan.proxy.route(host, port, tls=True)
-        if route.proxy is not None:
-            return await ctx.http(address_url, f"via {route.proxy.display}", host=host, proxy=route.proxy,
-                                  ssl_context=os_trust, max_body=MAX_DOCUMENT)  # fmt: skip
-        if is_ip_literal(host):
-            addresses = [host]
-        else:
-            resolution = await ctx.resolve(host)
-            addresses = usable_addresses(host, resolution.addresses)[0]
-            if not addresses:
-                return HttpFetch(address_url, "", "GET", "dns_error", error=f"{host} did not resolve to a usable "
-                                 f"address ({', '.join(resolution.addresses) or 'no answer'})")  # fmt: skip
-        answer = None
-        for address in sorted(addresses, key=lambda a: ":" in a)[:MAX_ADDRESSES_TRIED]:
-            answer = await ctx.http(address_url, address, host=host, ssl_context=os_trust, max_body=MAX_DOCUMENT)
-            if answer.outcome not in ("timeout", "refused", "error"):
-                break
-        assert answer is not None
-        return answer
-
-    host = urlsplit(url).hostname or ""
-    first_route = plan.proxy.route(host, urlsplit(url).port or 443, tls=True)
-    route = "direct" if first_route.proxy is None else f"via {first_route.proxy.display}"
-    try:
-        discovery = await discover(url, fetch_one, route=route, trust="os")
-    finally:
-        if resolved is not None:
-            resolved.update(ctx.resolutions())
-        ctx.cancel_probes()
-        ctx.close()
-    return TenantResolution("domain", given.text, resolved_guid(discovery), discovery)
