@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checks.clocksource import CLOCK_TARGET, measured_offset, observe
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.engine.context import RunContext
-from preflight.engine.plan import Plan
+from preflight.context import Context
 from preflight.probes.ntp import DateReading, NtpReading
+
+if TYPE_CHECKING:
+    from preflight import Plan
 
 CODES = Codes(
     {
@@ -145,8 +147,8 @@ class ClockSkewCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return [Target(host=CLOCK_TARGET)]
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
-        policy = ctx.plan.profile.clock
+    async def run(self, target: Target, ctx: Context) -> Finding:
+        policy = ctx.clock_policy
         seen = await observe(ctx)
         finding, _offset = judge(
             seen.readings, seen.date, seen.date_trusted, policy.warn_s, policy.fail_s, seen.dns_root

@@ -18,7 +18,7 @@ from preflight.netutil import is_ip_literal, split_host_port, usable_addresses
 from preflight.pki.certs import load_der, matches_host
 from preflight.pki.pathverify import judging_time, verified_path
 from preflight.pki.truststore import expected_roots
-from preflight.probes.ntp import DateReading, NtpReading, https_date, query
+from preflight.probes.ntp import DateReading, NtpReading
 from preflight.probes.tls import Opener
 
 DEFAULT_NTP_PORT = 123
@@ -70,7 +70,7 @@ async def corrected_now(ctx: Context) -> dt.datetime:
 
 
 async def _observe(ctx: Context) -> ClockObserved:
-    servers = list(ctx.options.ntp_servers) or list(ctx.plan.profile.clock.ntp_servers)
+    servers = list(ctx.ntp_servers)
     # The NTP servers and the HTTPS Date are asked at once: one silent source must not hold up the others.
     readings, (date, trusted) = await asyncio.gather(asyncio.gather(*(_ntp(ctx, s) for s in servers)), _https_date(ctx))
     dns_root = await _dns_root(ctx) if date is None else None
@@ -88,15 +88,14 @@ async def _ntp(ctx: Context, server: str) -> NtpReading:
         answered = ", ".join(sorted({a.outcome for a in resolution.servers})) or "no answer"
         return NtpReading(server, None, port, "unresolved", reason=f"{host} did not resolve ({answered})")
     address = sorted(addresses, key=lambda a: ":" in a)[0]  # IPv4 first: NTP is most often allowed there
-    async with ctx.slot(host):
-        return await query(server, address, port, min(ctx.options.timeout, 2.0))
+    return await ctx.ntp(server, address, port)
 
 
 async def _dns_root(ctx: Context) -> str | None:
     """The dns.resolve result of the first TLS endpoint whose name did not resolve (the resolutions are shared:
     nothing is asked again), when no HTTPS Date could be had."""
-    for target in ctx.plan.port_targets(tls_only=True):
-        if target.wildcard or target.missing or ctx.plan.proxied(target):
+    for target in ctx.port_targets(tls_only=True):
+        if target.wildcard or target.missing or ctx.proxied(target):
             continue
         resolution = await ctx.resolve(target.host)
         if not usable_addresses(target.host, resolution.addresses)[0]:
@@ -114,7 +113,7 @@ async def _https_date(ctx: Context) -> tuple[DateReading | None, bool]:
 
     candidates = [
         asyncio.ensure_future(opened(t))
-        for t in ctx.plan.port_targets(tls_only=True)
+        for t in ctx.port_targets(tls_only=True)
         if not (t.wildcard or t.missing or t.port is None)
     ]
     try:
@@ -124,13 +123,10 @@ async def _https_date(ctx: Context) -> tuple[DateReading | None, bool]:
                 continue
             assert target.port is not None
             label, opener = paths[0]
-            async with ctx.slot(target.host):
-                reading = await https_date(target.host, label, target.port, ctx.options.timeout, opener=opener)
+            reading = await ctx.https_date(target.host, label, target.port, opener)
             if reading.outcome == "error":
                 continue
-            return reading, chain_is_clean(
-                target.host, reading.chain, ctx.now(), expected_roots(ctx.plan.profile.expected_roots)
-            )
+            return reading, chain_is_clean(target.host, reading.chain, ctx.now(), expected_roots(ctx.expected_roots))
         return None, False
     finally:
         for candidate in candidates:

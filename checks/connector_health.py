@@ -20,8 +20,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from checks.hostbase import SHARED, HostCheckBase
-from preflight import CodeDoc, Codes, Finding, Status, installed
-from preflight.engine.context import RunContext
+from preflight import CodeDoc, Codes, Finding, Status
+from preflight.context import Context
+from preflight.host import installed
 from preflight.host.installed import ConnectorReader
 from preflight.host.winhost import HostReader, RegistryTypeError
 
@@ -282,7 +283,7 @@ class HostConnectorCheck(HostCheckBase):
     codes = CODES | SHARED
     connector_reader: ConnectorReader | None = None
 
-    async def judge_host(self, reader: HostReader, ctx: RunContext) -> Finding:
+    async def judge_host(self, reader: HostReader, ctx: Context) -> Finding:
         import asyncio
 
         files = self.connector_reader if self.connector_reader is not None else installed.default_reader()

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import warnings
 from collections.abc import AsyncGenerator, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -20,12 +20,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.engine.context import RunContext
-from preflight.engine.plan import Plan
+from preflight.context import Context
 from preflight.netutil import usable_addresses
 from preflight.pki.certs import load_der, urls
 from preflight.probes.http import MAX_BODY, HttpFetch
 from preflight.proxy import ProxyConfig
+
+if TYPE_CHECKING:
+    from preflight import Plan
 
 CODES = Codes(
     {
@@ -187,8 +189,8 @@ class CrlFetchCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return [t for t in plan.port_targets() if t.port == 80]
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
-        route = ctx.plan.route(target.host, 80)
+    async def run(self, target: Target, ctx: Context) -> Finding:
+        route = ctx.route(target.host, 80)
         if route.proxy is not None:
             addresses = [f"via {route.proxy.display}"]
         else:
@@ -222,7 +224,7 @@ class CrlFetchCheck:
 
 
 async def _fetch(
-    ctx: RunContext, host: str, proxy: ProxyConfig | None, kind: str, url: str, request: bytes | None, address: str
+    ctx: Context, host: str, proxy: ProxyConfig | None, kind: str, url: str, request: bytes | None, address: str
 ) -> dict[str, Any]:
     """One CRL/OCSP fetch (or the plain probe) on one address or through the proxy, as a result row."""
     if proxy is None:
@@ -270,11 +272,11 @@ def _revocation_jobs(chain: Sequence[bytes], host: str) -> list[tuple[str, str, 
     return list(jobs.values())
 
 
-async def _served_chains(ctx: RunContext) -> AsyncGenerator[Sequence[bytes], None]:
+async def _served_chains(ctx: Context) -> AsyncGenerator[Sequence[bytes], None]:
     """Every chain served in this run, as each endpoint's handshakes finish (the probes are shared)."""
     waits = [
         asyncio.ensure_future(ctx.handshakes(t.host, t.port))
-        for t in ctx.plan.port_targets(tls_only=True)
+        for t in ctx.port_targets(tls_only=True)
         if not (t.wildcard or t.missing or t.port is None)
     ]
     try:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from preflight import CodeDoc, Codes, Finding, Status, Target, hostsfile
-from preflight.engine.context import RunContext
-from preflight.engine.plan import Plan
+from preflight import CodeDoc, Codes, Finding, Status, Target
+from preflight.context import Context
+from preflight.host import hostsfile
 from preflight.host.hostsfile import HostsEntry
 from preflight.netutil import is_ip_literal, is_special_use_name, is_unspecified, sinkhole_kind
 from preflight.probes.dns import Resolution, ServerAnswer
+
+if TYPE_CHECKING:
+    from preflight import Plan
 
 CODES = Codes(
     {
@@ -242,10 +245,10 @@ class DnsResolveCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return [t for t in plan.host_targets() if not is_ip_literal(t.host)]
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
+    async def run(self, target: Target, ctx: Context) -> Finding:
         file, entries = hostsfile.read()
-        ports = {p for e in ctx.plan.endpoints_for(target.host) for p in e.ports}
-        proxied = bool(ports) and all(not ctx.plan.route(target.host, p).direct for p in ports)
+        ports = {p for e in ctx.endpoints_for(target.host) for p in e.ports}
+        proxied = bool(ports) and all(not ctx.route(target.host, p).direct for p in ports)
         return judge(
             await ctx.resolve(target.host), (file, hostsfile.entries_for(entries, target.host)), proxied=proxied
         )

@@ -17,7 +17,7 @@ from typing import Any, Final
 from checks.hostbase import SHARED, HostCheckBase
 from checks.hostbase import host_finding as _finding
 from preflight import CodeDoc, Finding, Status
-from preflight.engine.context import RunContext
+from preflight.context import Context
 from preflight.host.winhost import HostReader, Reading, read_dword, read_string
 
 CONNECTOR_DOC = "https://learn.microsoft.com/en-us/entra/identity/app-proxy/application-proxy-connectors"
@@ -255,7 +255,7 @@ class HostTlsCheck(HostCheckBase):
     requires = "Windows (reads the registry); an administrator for every value"
     codes = TLS_CODES | SHARED
 
-    async def judge_host(self, reader: HostReader, ctx: RunContext) -> Finding:
+    async def judge_host(self, reader: HostReader, ctx: Context) -> Finding:
         return judge_tls(*observe_tls(reader))
 
 
@@ -265,7 +265,7 @@ class HostDotnetCheck(HostCheckBase):
     requires = "Windows (reads the registry)"
     codes = DOTNET_CODES | SHARED
 
-    async def judge_host(self, reader: HostReader, ctx: RunContext) -> Finding:
+    async def judge_host(self, reader: HostReader, ctx: Context) -> Finding:
         return judge_dotnet(read_dword(reader, DOTNET_KEY, "Release"))
 
 
@@ -275,7 +275,7 @@ class HostOsCheck(HostCheckBase):
     requires = "Windows (reads the registry and the processor and memory counts)"
     codes = OS_CODES | SHARED
 
-    async def judge_host(self, reader: HostReader, ctx: RunContext) -> Finding:
+    async def judge_host(self, reader: HostReader, ctx: Context) -> Finding:
         return judge_os(
             read_string(reader, WINDOWS_KEY, "ProductName"),
             read_string(reader, WINDOWS_KEY, "InstallationType"),

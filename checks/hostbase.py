@@ -4,12 +4,14 @@ of them can give (not Windows, a value unreadable), and the base class that skip
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.engine.context import RunContext
-from preflight.engine.plan import Plan
+from preflight.context import Context
 from preflight.host.winhost import HostReader, default_reader
+
+if TYPE_CHECKING:
+    from preflight import Plan
 
 TARGET = "this host"
 
@@ -47,7 +49,7 @@ class HostCheckBase:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return [Target(host=TARGET)]
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
+    async def run(self, target: Target, ctx: Context) -> Finding:
         reader = self.reader if self.reader is not None else default_reader()
         if reader is None:
             return host_finding(
@@ -55,5 +57,5 @@ class HostCheckBase:
             )
         return await self.judge_host(reader, ctx)
 
-    async def judge_host(self, reader: HostReader, ctx: RunContext) -> Finding:
+    async def judge_host(self, reader: HostReader, ctx: Context) -> Finding:
         raise NotImplementedError

@@ -19,18 +19,20 @@ import functools
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
 from checks.clocksource import corrected_now
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.engine.context import RunContext
-from preflight.engine.plan import Plan
+from preflight.context import Context
 from preflight.pki.certs import facts, is_self_signed, issuer, load_der, matches_host, sct_count, subject
 from preflight.pki.pathverify import judging_time, verified_path
 from preflight.pki.truststore import expected_roots, os_roots, public_roots
 from preflight.probes.tls import MAX_CHAIN
+
+if TYPE_CHECKING:
+    from preflight import Plan
 
 CODES = Codes(
     {
@@ -293,22 +295,22 @@ class TlsInterceptionCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return plan.port_targets(tls_only=True)
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
+    async def run(self, target: Target, ctx: Context) -> Finding:
         return judge_observed(await self.observe(target, ctx))
 
-    async def observe(self, target: Target, ctx: RunContext) -> InterceptionObserved:
+    async def observe(self, target: Target, ctx: Context) -> InterceptionObserved:
         """The chains served on the connector's paths (and the direct path's when it goes through a proxy)."""
         assert target.port is not None
         port = target.port
         served = {h.address: h.chain for h in await ctx.handshakes(target.host, port) if h.chain}
-        roots_file = ctx.plan.profile.expected_roots
+        roots_file = ctx.expected_roots
         anchors = Anchors(
             expected_roots(roots_file),
-            public_roots(ctx.options.public_roots),
+            public_roots(ctx.public_roots),
             os_roots(),
             str(roots_file) if roots_file else None,
         )
-        direct = await self._direct_chains(target.host, port, ctx) if served and ctx.plan.proxied(target) else None
+        direct = await self._direct_chains(target.host, port, ctx) if served and ctx.proxied(target) else None
         return InterceptionObserved(
             target.host,
             port,
@@ -319,7 +321,7 @@ class TlsInterceptionCheck:
             ctx.result_id_for("tls.handshake", target),
         )
 
-    async def _direct_chains(self, host: str, port: int, ctx: RunContext) -> dict[str, Sequence[bytes]]:
+    async def _direct_chains(self, host: str, port: int, ctx: Context) -> dict[str, Sequence[bytes]]:
         """The chains of the direct path's addresses, when any opens; empty when none does."""
         if not (await ctx.resolve(host)).addresses:
             return {}

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.engine.context import RunContext
-from preflight.engine.plan import Plan
+from preflight.context import Context
 from preflight.probes.proxy import TunnelResult
 from preflight.proxy import ProxySettings, redact_url
 from preflight.proxy.windows import WinInetSettings
+
+if TYPE_CHECKING:
+    from preflight import Plan
+    from preflight.proxy.sources import Route
 
 EFFECTIVE_TARGET = "proxy settings"
 
@@ -194,7 +197,18 @@ def judge_tunnel(result: TunnelResult) -> Finding:
 _COMPARED_WITH_THE_ROUTE = {"wpad", "winhttp_api", "wininet_user", "updater"}
 
 
-def judge_effective(plan: Plan) -> Finding:
+class RoutedTargets(Protocol):
+    """What judge_effective reads: the proxy settings, the targets and each one's route (a Plan, or a Context)."""
+
+    @property
+    def proxy(self) -> ProxySettings: ...
+
+    def port_targets(self, *, tls_only: bool = False) -> list[Target]: ...
+
+    def route(self, host: str, port: int) -> Route: ...
+
+
+def judge_effective(plan: RoutedTargets) -> Finding:
     """The routes of every target, where each came from, and whether the sources disagree. Pure."""
     settings = plan.proxy
     env = settings.environment
@@ -350,8 +364,8 @@ class ProxyEffectiveCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return [Target(host=EFFECTIVE_TARGET)]
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
-        return judge_effective(ctx.plan)
+    async def run(self, target: Target, ctx: Context) -> Finding:
+        return judge_effective(ctx)
 
 
 class ProxyTunnelCheck:
@@ -364,8 +378,8 @@ class ProxyTunnelCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return [t for t in plan.port_targets() if plan.proxied(t)]
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
+    async def run(self, target: Target, ctx: Context) -> Finding:
         assert target.port is not None
-        route = ctx.plan.route(target.host, target.port)
+        route = ctx.route(target.host, target.port)
         assert route.proxy is not None
         return judge_tunnel(await ctx.tunnel(route.proxy, target.host, target.port))

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.engine.context import RunContext
-from preflight.engine.plan import Plan
+from preflight.context import Context
 from preflight.netutil import family_name, usable_addresses
 from preflight.probes.tcp import ConnectAttempt
+
+if TYPE_CHECKING:
+    from preflight import Plan
 
 CODES = Codes(
     {
@@ -82,8 +85,44 @@ _FAILURE_PRIORITY = ("local_block", "unreachable", "no_route", "refused", "filte
 _CODE_OF = {"no_route": "tcp.unreachable"}
 
 
-def judge(host: str, port: int, attempts: Sequence[ConnectAttempt], ignored: Sequence[str] = ()) -> Finding:
+@dataclasses.dataclass(frozen=True)
+class TcpObserved:
+    """What `observe` saw for one host and port: one connect per usable address (IPv4 first), the addresses left
+    out and why, and, when there was nothing to connect to, the dns.resolve result that explains it."""
+
+    host: str
+    port: int
+    attempts: tuple[ConnectAttempt, ...] = ()
+    ignored: tuple[str, ...] = ()  # unspecified addresses, or loopback ones for a public name: they test this host
+    resolved: tuple[str, ...] = ()  # every address the name resolved to
+    dns_result: str | None = None  # the dns.resolve result this target depends on (for caused_by)
+
+
+async def observe(target: Target, ctx: Context) -> TcpObserved:
+    assert target.port is not None
+    resolution = await ctx.resolve(target.host)
+    usable, ignored = usable_addresses(target.host, resolution.addresses)
+    seen = TcpObserved(target.host, target.port, ignored=tuple(ignored), resolved=tuple(resolution.addresses))
+    if not usable:
+        return dataclasses.replace(seen, dns_result=ctx.result_id_for("dns.resolve", target))
+    ordered = sorted(usable, key=family_name)
+    attempts = await asyncio.gather(*(ctx.connect(a, target.port, host=target.host) for a in ordered))
+    return dataclasses.replace(seen, attempts=tuple(attempts))
+
+
+def judge(seen: TcpObserved) -> Finding:
     """The verdict on one host and port, from one connect per address. Pure."""
+    host, port, attempts, ignored = seen.host, seen.port, seen.attempts, seen.ignored
+    if not attempts:
+        doc = CODES["tcp.no_address"]
+        return Finding(
+            doc.status,
+            "tcp.no_address",
+            f"{host}: no address to connect to" + (f" (ignored {', '.join(ignored)})" if ignored else ""),
+            {"addresses": list(seen.resolved), "ignored_addresses": list(ignored)},
+            doc.remediation,
+            caused_by=seen.dns_result,
+        )
     evidence: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -143,20 +182,5 @@ class TcpConnectCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return [t for t in plan.port_targets() if not plan.proxied(t)]  # proxied ones: proxy.tunnel
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
-        assert target.port is not None
-        resolution = await ctx.resolve(target.host)
-        usable, ignored = usable_addresses(target.host, resolution.addresses)
-        if not usable:
-            doc = CODES["tcp.no_address"]
-            return Finding(
-                doc.status,
-                "tcp.no_address",
-                f"{target.host}: no address to connect to" + (f" (ignored {', '.join(ignored)})" if ignored else ""),
-                {"addresses": list(resolution.addresses), "ignored_addresses": ignored},
-                doc.remediation,
-                caused_by=ctx.result_id_for("dns.resolve", target),
-            )
-        ordered = sorted(usable, key=family_name)
-        attempts = await asyncio.gather(*(ctx.connect(a, target.port, host=target.host) for a in ordered))
-        return judge(target.host, target.port, attempts, ignored)
+    async def run(self, target: Target, ctx: Context) -> Finding:
+        return judge(await observe(target, ctx))

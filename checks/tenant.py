@@ -9,13 +9,15 @@ observed; a GUID given directly is used as it is and judged by nothing here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.codes import ENGINE_CODES
-from preflight.engine.context import RunContext
-from preflight.engine.plan import Plan
+from preflight.context import Context
 from preflight.tenant.discovery import Discovery, TenantResolution
+
+if TYPE_CHECKING:
+    from preflight import Plan
 
 TARGET = "tenant"
 
@@ -187,11 +189,11 @@ class TenantResolveCheck:
             return []
         return [Target(host=TARGET)]
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
+    async def run(self, target: Target, ctx: Context) -> Finding:
         from preflight import profile as profile_mod
 
-        assert ctx.plan.tenant is not None
+        assert ctx.tenant is not None
         clouds: dict[str, str] = {}
         for name in profile_mod.embedded_names():
             clouds.setdefault(profile_mod.load(name).tenant.cloud_instance_name, name)
-        return judge(ctx.plan.tenant, ctx.plan.profile.tenant.cloud_instance_name, clouds)
+        return judge(ctx.tenant, ctx.cloud_instance_name, clouds)

@@ -13,16 +13,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checks.clocksource import corrected_now
 from preflight import CodeDoc, Codes, Finding, Status, Target
-from preflight.engine.context import RunContext
-from preflight.engine.plan import Plan
+from preflight.context import Context
 from preflight.host.schannel import SchannelPolicy, read_policy, refusals
 from preflight.host.winhost import HostReader, default_reader
 from preflight.pki.certs import facts, load_der, matches_host, to_pem
 from preflight.probes.tls import Handshake
+
+if TYPE_CHECKING:
+    from preflight import Plan
 
 CODES = Codes(
     {
@@ -233,7 +235,7 @@ class TlsHandshakeCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return plan.port_targets(tls_only=True)
 
-    async def schannel(self, ctx: RunContext) -> SchannelPolicy | None:
+    async def schannel(self, ctx: Context) -> SchannelPolicy | None:
         """This host's SCHANNEL settings, read once per run; None off Windows."""
 
         async def read() -> SchannelPolicy | None:
@@ -242,12 +244,12 @@ class TlsHandshakeCheck:
 
         return await ctx.memo(("schannel-policy",), read)
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding:
+    async def run(self, target: Target, ctx: Context) -> Finding:
         assert target.port is not None
         port = target.port
         handshakes = await ctx.handshakes(target.host, port)
         if not handshakes:
-            upstream = "proxy.tunnel" if ctx.plan.proxied(target) else "tcp.connect"
+            upstream = "proxy.tunnel" if ctx.proxied(target) else "tcp.connect"
             return Finding(
                 Status.SKIP,
                 "run.upstream",

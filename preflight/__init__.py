@@ -8,10 +8,10 @@ loaded only through entry points, exactly like third-party ones.
 from typing import TYPE_CHECKING, Any
 
 from preflight.check import Check, CodeDoc, Codes, Reporter
+from preflight.context import Context
 from preflight.model import CheckResult, Finding, Status, Target
 
 if TYPE_CHECKING:
-    from preflight.engine.context import RunContext as Context
     from preflight.engine.plan import Plan
 
 __version__ = "0.1.0"
@@ -31,15 +31,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Plan and Context on first use: they bring the probes and their libraries, which `preflight --version` and
-    `preflight checks` do not need."""
-    if name == "Plan":
-        from preflight.engine.plan import Plan
+if not TYPE_CHECKING:  # hidden from the type checker, which would take it to answer every name: a mistyped
+    # `from preflight import x` must be an error there, not Any
 
-        return Plan
-    if name == "Context":
-        from preflight.engine.context import RunContext
+    def __getattr__(name: str) -> Any:
+        """Plan on first use: it brings the proxy package and its libraries, which `preflight --version` and
+        `preflight checks` do not need. (Context is a protocol: preflight/context.py imports nothing heavy.)"""
+        if name == "Plan":
+            from preflight.engine.plan import Plan
 
-        return RunContext
-    raise AttributeError(f"module 'preflight' has no attribute {name!r}")
+            return Plan
+        raise AttributeError(f"module 'preflight' has no attribute {name!r}")

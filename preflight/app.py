@@ -19,6 +19,7 @@ from preflight.engine.registry import load_checks, registered_check_ids
 from preflight.errors import UsageError
 
 if TYPE_CHECKING:
+    from preflight.context import Probes
     from preflight.engine import plan as plan_mod
     from preflight.engine.context import RunOptions
     from preflight.engine.runner import RunState
@@ -217,12 +218,12 @@ async def _run_async(
         early = signals.pending()  # a signal while starting or planning: plan, then stop at once
         if early is not None:
             on_signal(early)
-        resolved: dict[str, Any] = {}  # what the lookups before the checks resolved: the checks share it
+        # One context for the whole run: the script's lookups, the tenant lookup and the checks share its probes
+        ctx = RunContext(plan, options)
         tenant = plan.tenant if plan.tenant is not None else _known_tenant(given)
         evaluation = None
         if auto.active:
-            pac_ctx = RunContext(plan, options)
-            evaluation = AutomaticProxy(auto, pac_ctx, options.timeout)
+            evaluation = AutomaticProxy(auto, ctx, options.timeout)
             first_targets = list(plan.port_targets())
             if given is not None and given.domain is not None:
                 first_targets.append(Target(host=urlsplit(plan.profile.tenant.authority).hostname or "", port=443))
@@ -232,19 +233,19 @@ async def _run_async(
                 return await evaluation.decide(plan.proxy, first_targets)
 
             settled = await _until_stopped(settle(), remaining(), state, stop)
-            resolved.update(pac_ctx.resolutions())
             plan = build_plan(tenant, settled if settled is not None else evaluation.interrupted(plan.proxy))
             attachments.update(evaluation.scripts)
         try:
             if given is not None and given.domain is not None:
-                tenant = await _look_up_tenant(plan, given, remaining(), state, stop, resolved)
+                ctx.replan(plan)
+                tenant = await _look_up_tenant(plan, ctx, given, remaining(), state, stop)
                 plan = build_plan(tenant, plan.proxy)
                 if evaluation is not None:  # the tenant's own names (its bootstrap host) are asked of the script too
                     settled = await _until_stopped(
                         evaluation.decide(plan.proxy, plan.port_targets()), remaining(), state, stop
                     )
                     plan = build_plan(tenant, settled if settled is not None else evaluation.interrupted(plan.proxy))
-            await execute(plan, checks, failures, remaining(), state, stop, progress.update, resolved)
+            await execute(plan, checks, failures, remaining(), state, stop, progress.update, ctx)
         finally:
             if evaluation is not None:
                 await evaluation.close()
@@ -275,13 +276,13 @@ async def _until_stopped(work: Awaitable[T], options: RunOptions, state: RunStat
 
 
 async def _look_up_tenant(
-    plan: plan_mod.Plan, given: TenantInput, options: RunOptions, state: RunState, stop: Any, resolved: dict[str, Any]
+    plan: plan_mod.Plan, ctx: Probes, given: TenantInput, options: RunOptions, state: RunState, stop: Any
 ) -> TenantResolution:
     """The tenant lookup, ended like any probe by the deadline or a signal (then the run stops at once)."""
     from preflight.tenant.discovery import TenantResolution
     from preflight.tenant.lookup import look_up
 
-    found = await _until_stopped(look_up(plan, options, given, resolved), options, state, stop)
+    found = await _until_stopped(look_up(plan, ctx, given), options, state, stop)
     if found is not None:
         return found
     ended = "run.deadline" if state.ended_by == "deadline" else "run.interrupted"

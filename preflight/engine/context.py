@@ -13,25 +13,35 @@ import contextlib
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from preflight.engine.pacing import StartPacer, descriptor_budget
 from preflight.engine.plan import Plan
-from preflight.model import Target, result_id
+from preflight.model import Endpoint, Target, result_id
 from preflight.netutil import bracketed, is_ip_literal, is_unspecified, usable_addresses
 from preflight.probes import dns as dns_probe
 from preflight.probes import http as http_probe
+from preflight.probes import ntp as ntp_probe
 from preflight.probes import proxy as proxy_probe
 from preflight.probes import tcp as tcp_probe
 from preflight.probes import tls as tls_probe
 from preflight.proxy import ProxyConfig
+
+if TYPE_CHECKING:
+    from preflight.profile import ClockPolicy
+    from preflight.proxy.settings import ProxySettings
+    from preflight.proxy.sources import Route
+    from preflight.tenant.discovery import TenantResolution
 
 T = TypeVar("T")
 
 # A parked connection older than this is closed rather than used: servers drop idle connections that never sent
 # a ClientHello (a handshake on a stale one is retried on a new connection anyway, see tls_probe.observe).
 PARKED_MAX_AGE_S = 2.0
+# NTP answers in milliseconds or not at all: a silent server must not cost a whole --timeout per exchange.
+NTP_WAIT_S = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,19 +56,20 @@ class RunOptions:
 
 
 class RunContext:
+    """One per run: the PAC and WPAD evaluation, the tenant lookup and the checks ask the same memoised probes, so
+    a name is resolved once (and a dead resolver waited on once) whichever stage asked first. The plan it answers
+    for changes between stages (`replan`: the script's routes, the tenant's names); the probes stay."""
+
     def __init__(
         self,
         plan: Plan,
         options: RunOptions,
         selected: dict[str, list[Target]] | None = None,
-        resolved: dict[str, asyncio.Task[Any]] | None = None,
         reusing: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         self.plan = plan
         self.options = options
-        self._selected = selected or {}
-        # `resolved`: name resolutions already made in this run (the tenant lookup's), shared, not asked again
-        self._memo: dict[Any, asyncio.Task[Any]] = {("dns", host): task for host, task in (resolved or {}).items()}
+        self._memo: dict[Any, asyncio.Task[Any]] = {}
         # the descriptors shared out: slots for active work (fewer than --concurrency under a low descriptor
         # limit), as many parked connections, and the connects in flight
         self.budget = descriptor_budget(options.concurrency)
@@ -67,16 +78,74 @@ class RunContext:
         # A connect only waits for an answer from its own destination: its start is paced, it holds no slot
         self._pacer = StartPacer(max_open=self.budget.connects)
         self.started = time.monotonic()
-        # (host, port) pairs a direct handshake is planned for (the targets of checks that reuse the TCP probe's
-        # connection); their connections are parked, at most one per concurrency slot, so parked sockets never
-        # outnumber the run's own limit.
+        self._parked: dict[tuple[str, int], tuple[tls_probe.Connected, float]] = {}  # → (connection, since)
+        self._selected: dict[str, list[Target]] = {}
+        self._handshake_planned: set[tuple[str, int | None]] = set()
+        self.select(selected or {}, reusing)
+
+    def replan(self, plan: Plan) -> None:
+        """The plan of the run's next stage (its routes and names); what was probed stays probed."""
+        self.plan = plan
+
+    def select(self, selected: dict[str, list[Target]], reusing: set[str] | frozenset[str] = frozenset()) -> None:
+        """The checks about to run and their targets. (host, port) pairs a direct handshake is planned for (the
+        targets of checks that reuse the TCP probe's connection) get their connections parked, at most one per
+        concurrency slot, so parked sockets never outnumber the run's own limit."""
+        self._selected = selected
         self._handshake_planned = {
             (t.host, t.port)
             for check_id in reusing
-            for t in self._selected.get(check_id, [])
-            if t.port is not None and not t.wildcard and plan.route(t.host, t.port).direct
+            for t in selected.get(check_id, [])
+            if t.port is not None and not t.wildcard and self.plan.route(t.host, t.port).direct
         }
-        self._parked: dict[tuple[str, int], tuple[tls_probe.Connected, float]] = {}  # → (connection, since)
+
+    # The run's facts, as preflight.context.Context names them: what checks read instead of reaching into the plan.
+    @property
+    def timeout(self) -> float:
+        return self.options.timeout
+
+    @property
+    def proxy(self) -> ProxySettings:
+        return self.plan.proxy
+
+    @property
+    def ntp_servers(self) -> tuple[str, ...]:
+        return tuple(self.options.ntp_servers) or tuple(self.plan.profile.clock.ntp_servers)
+
+    @property
+    def clock_policy(self) -> ClockPolicy:
+        return self.plan.profile.clock
+
+    @property
+    def expected_roots(self) -> Path | None:
+        return self.plan.profile.expected_roots
+
+    @property
+    def public_roots(self) -> str | None:
+        return self.options.public_roots
+
+    @property
+    def tenant(self) -> TenantResolution | None:
+        return self.plan.tenant
+
+    @property
+    def cloud_instance_name(self) -> str:
+        return self.plan.profile.tenant.cloud_instance_name
+
+    def settings_for(self, check: Any) -> Mapping[str, Any]:
+        return self.plan.settings_for(check)
+
+    def route(self, host: str, port: int) -> Route:
+        return self.plan.route(host, port)
+
+    def proxied(self, target: Target) -> bool:
+        return self.plan.proxied(target)
+
+    def endpoints_for(self, host: str) -> tuple[Endpoint, ...]:
+        return self.plan.endpoints_for(host)
+
+    def port_targets(self, *, tls_only: bool = False) -> list[Target]:
+        return self.plan.port_targets(tls_only=tls_only)
 
     def now(self) -> dt.datetime:
         """This host's current time (checks that judge validity ask the shared clock measurement to correct it)."""
@@ -99,7 +168,7 @@ class RunContext:
     async def memo(self, key: Any, factory: Callable[[], Awaitable[T]]) -> T:
         """Run `factory` once per key for the whole run; every caller awaits the same task."""
         task = self._memo.get(key)
-        if task is None:
+        if task is None or task.cancelled():  # a stage cut short by a deadline leaves cancelled probes behind
             task = asyncio.ensure_future(factory())
             self._memo[key] = task
         return await asyncio.shield(task)
@@ -193,6 +262,22 @@ class RunContext:
 
         return await self.memo(("tunnel", proxy.display, host, port), probe)
 
+    async def ntp(self, server: str, address: str, port: int) -> ntp_probe.NtpReading:
+        async def probe() -> ntp_probe.NtpReading:
+            async with self.slot(server):
+                return await ntp_probe.query(server, address, port, min(self.options.timeout, NTP_WAIT_S))
+
+        return await self.memo(("ntp", server, address, port), probe)
+
+    async def https_date(
+        self, host: str, label: str, port: int, opener: tls_probe.Opener | None
+    ) -> ntp_probe.DateReading:
+        async def probe() -> ntp_probe.DateReading:
+            async with self.slot(host):
+                return await ntp_probe.https_date(host, label, port, self.options.timeout, opener=opener)
+
+        return await self.memo(("https-date", host, label, port), probe)
+
     async def paths(self, host: str, port: int) -> list[tuple[str, tls_probe.Opener | None]]:
         """The ways traffic to host:port leaves this host, as (label, opener): every open address when direct,
         or the proxy tunnel (when the CONNECT succeeded)."""
@@ -284,14 +369,6 @@ class RunContext:
             if candidate.covers(target):
                 return result_id(check_id, candidate)
         return None
-
-    def resolutions(self) -> dict[str, asyncio.Task[Any]]:
-        """The name resolutions this context finished, by host, for a later context of the same run."""
-        return {
-            key[1]: task
-            for key, task in self._memo.items()
-            if key[0] == "dns" and task.done() and not task.cancelled() and task.exception() is None
-        }
 
     def cancel_probes(self) -> None:
         for task in self._memo.values():

@@ -85,8 +85,10 @@ async def execute(
     state: RunState,
     stop: asyncio.Event,
     progress: ProgressFn | None = None,
-    resolved: dict[str, asyncio.Task[Any]] | None = None,
+    ctx: RunContext | None = None,
 ) -> None:
+    """Runs the checks on the plan under the deadline and signals. `ctx`: the run's context, when earlier stages
+    (the PAC evaluation, the tenant lookup) already probed through it; else a new one."""
     state.failures.extend(failure_result(f) for f in failures)
     checks = [with_defaults(check) for check in checks]  # checks handed over directly, not loaded by the registry
     targets_of: dict[str, list[Target]] = {}
@@ -99,7 +101,10 @@ async def execute(
     state.planned.extend(_host_major_order(plan, checks, targets_of))
 
     reusing = {check.id for check in checks if check.reuses_connection}
-    ctx = RunContext(plan, options, selected=targets_of, resolved=resolved, reusing=reusing)
+    if ctx is None:
+        ctx = RunContext(plan, options)
+    ctx.replan(plan)
+    ctx.select(targets_of, reusing)
     # check id → host → its targets: finding a target's upstream results must not scan every target (O(n²)).
     by_host: dict[str, dict[str, list[Target]]] = {}
     for check_id, targets in targets_of.items():

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from preflight.blocking import in_daemon_thread
+from preflight.context import Probes
 from preflight.model import Target
 from preflight.netutil import is_ip_literal, usable_addresses
 from preflight.proxy.pac import MAX_SOURCE, PacError, PacSession
@@ -86,9 +87,9 @@ def host_name_address() -> str | None:
 class Evaluation:
     """One automatic configuration for the whole run: `load()`, `decide()` as targets become known, `close()`."""
 
-    def __init__(self, auto: AutoConfig, ctx: Any, timeout: float) -> None:
+    def __init__(self, auto: AutoConfig, ctx: Probes, timeout: float) -> None:
         self.auto = auto
-        self.ctx = ctx  # RunContext: the run's resolver and HTTP probe
+        self.ctx = ctx  # the run's resolver and HTTP probe
         self.timeout = timeout
         self.script: str | None = None
         self.failure: PacError | None = None
@@ -188,7 +189,7 @@ class Evaluation:
         resolves to, else 127.0.0.1."""
         if self.my_ip is None:
             address, how = None, "no route and no address for this host's name: the loopback address"
-            first = next((t for t in self.ctx.plan.port_targets() if not t.wildcard and not t.missing), None)
+            first = next((t for t in self.ctx.port_targets() if not t.wildcard and not t.missing), None)
             if first is not None:
                 resolution = await self.ctx.resolve(first.host)
                 usable = [a for a in usable_addresses(first.host, resolution.addresses)[0] if ":" not in a]

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from preflight.blocking import in_daemon_thread
+from preflight.context import Probes
 from preflight.model import Target
 from preflight.netutil import usable_addresses
 from preflight.proxy.autoconfig import AutoConfig, Evaluation, requested, target_url
@@ -100,9 +101,9 @@ def _why_not(settings: ProxySettings, pac_option: str | None) -> str:
 class AutomaticProxy:
     """`load()` once, `decide()` as targets become known (again after the tenant lookup), `close()`."""
 
-    def __init__(self, request: AutomaticRequest, ctx: Any, timeout: float) -> None:
+    def __init__(self, request: AutomaticRequest, ctx: Probes, timeout: float) -> None:
         self.request = request
-        self.ctx = ctx  # RunContext
+        self.ctx = ctx
         self.timeout = timeout
         self.configured = Evaluation(request.configured, ctx, timeout) if request.configured else None
         self.wpad: Evaluation | None = None

@@ -3,10 +3,9 @@ what is asked and how the answer is read)."""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
-from preflight.engine.context import RunContext, RunOptions
+from preflight.context import Probes
 from preflight.engine.plan import Plan
 from preflight.netutil import is_ip_literal, usable_addresses
 from preflight.probes.http import HttpFetch
@@ -22,17 +21,14 @@ from preflight.tenant.discovery import (
 MAX_ADDRESSES_TRIED = 3  # a silent name with many addresses must not cost many timeouts before the run starts
 
 
-async def look_up(
-    plan: Plan, options: RunOptions, given: TenantInput, resolved: dict[str, Any] | None = None
-) -> TenantResolution:
+async def look_up(plan: Plan, ctx: Probes, given: TenantInput) -> TenantResolution:
     """Ask the profile's sign-in authority for the tenant of `given.domain`, on the route and resolution the run
-    uses for that host, verifying TLS against this host's trust store. The names it resolved are added to
-    `resolved`, so the run's checks do not ask for them again."""
+    uses for that host (the run's probes: the checks reuse what it resolved), verifying TLS against this host's
+    trust store."""
     import ssl
 
     assert given.domain is not None
     url = discovery_url(plan.profile.tenant.authority, given.domain)
-    ctx = RunContext(plan, options)
     os_trust = ssl.create_default_context()  # this host's store: Windows' ROOT store, OpenSSL's paths elsewhere
 
     async def fetch_one(address_url: str) -> HttpFetch:
@@ -73,11 +69,5 @@ async def look_up(
     host = urlsplit(url).hostname or ""
     first_route = plan.proxy.route(host, urlsplit(url).port or 443, tls=True)
     route = "direct" if first_route.proxy is None else f"via {first_route.proxy.display}"
-    try:
-        discovery = await discover(url, fetch_one, route=route, trust="os")
-    finally:
-        if resolved is not None:
-            resolved.update(ctx.resolutions())
-        ctx.cancel_probes()
-        ctx.close()
+    discovery = await discover(url, fetch_one, route=route, trust="os")
     return TenantResolution("domain", given.text, resolved_guid(discovery), discovery)

@@ -122,8 +122,8 @@ def test_no_cycle_even_counting_the_type_checkers_imports() -> None:
 
 # The core: the public API's types, the run as a function, the engine's vocabulary, profiles, signals. Everything
 # else belongs to a package that says what it is for (engine, probes, proxy, pki, tenant, host, reporting, ...).
-CORE = {"__init__", "__main__", "app", "blocking", "check", "codes", "entry", "errors", "model", "netutil", "profile",
-        "redact", "signals", "textfile"}  # fmt: skip
+CORE = {"__init__", "__main__", "app", "blocking", "check", "codes", "context", "entry", "errors", "model", "netutil",
+        "profile", "redact", "signals", "textfile"}  # fmt: skip
 
 
 def test_the_top_level_holds_only_the_core_modules() -> None:
@@ -171,3 +171,28 @@ def test_the_formatter_decides_the_layout() -> None:
     assert len(skips) < 20, f"{len(skips)} '# fmt: skip' in product code"
     for path, number, line in skips:
         assert line.split("# fmt: skip", 1)[1].strip().startswith("("), f"{path}:{number}: a skip without its reason"
+
+
+def test_no_check_imports_the_engine() -> None:
+    """Checks talk to the run through preflight.context.Context (a protocol), never to the engine's classes: not
+    even for their type annotations. The proxy package and the tenant lookup ask preflight.context.Probes."""
+    graph = import_graph(with_type_checking=True)
+    for module, imported in graph.items():
+        if module.startswith("checks"):
+            engine = sorted(name for name in imported if name.startswith("preflight.engine"))
+            assert not engine, f"{module} imports {engine}"
+    for module in ("preflight.proxy.autoconfig", "preflight.proxy.automatic", "preflight.tenant.lookup"):
+        assert not any(name.startswith("preflight.engine.context") for name in graph[module]), module
+
+
+def test_every_built_in_check_and_reporter_loads() -> None:
+    """An import that no longer resolves (a module moved) makes a check a load failure at run time, which the
+    run survives: this makes it a test failure first."""
+    from importlib.metadata import entry_points
+
+    from preflight.engine.registry import load_checks, load_reporters
+
+    checks, reporters = load_checks(), load_reporters()
+    assert checks.failures == [] and reporters.failures == []
+    built_in = {ep.name for ep in entry_points(group="preflight.checks") if ep.value.startswith("checks.")}
+    assert built_in <= {check.id for check in checks.checks}

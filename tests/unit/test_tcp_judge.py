@@ -5,15 +5,21 @@ from __future__ import annotations
 import errno
 import socket
 import struct
+from typing import Any
 
 import pytest
 
-from checks.tcp import CODES, judge
+from checks.tcp import CODES, TcpObserved
+from checks.tcp import judge as judge_observed
 from preflight.netutil import usable_addresses
 from preflight.probes.tcp import ConnectAttempt, IcmpReport, classify_error, parse_extended_error
 
 PROHIBITED = IcmpReport("ipv4", 3, 13, "198.18.0.1")
 PROHIBITED6 = IcmpReport("ipv6", 1, 1, "2001:db8::1")
+
+
+def judge(host: str, port: int, attempts: list[ConnectAttempt], ignored: list[str] | None = None) -> Any:
+    return judge_observed(TcpObserved(host, port, tuple(attempts), tuple(ignored or ())))
 
 
 def attempt(address: str, outcome: str, icmp: IcmpReport | None = None) -> ConnectAttempt:

@@ -1,0 +1,117 @@
+"""Each check's `observe(target, ctx)` against the dict-backed fake context (tests/support/fakecontext.py): what
+it asks of the run, in which order, and the typed observation it hands its pure judge. No socket is opened."""
+
+from __future__ import annotations
+
+from fakecontext import FakeContext, resolution, run
+
+from checks import clocksource
+from checks.tcp import TcpObserved, judge, observe
+from preflight.model import Endpoint, Target
+from preflight.probes.ntp import DateReading, NtpReading, NtpSample
+from preflight.probes.tcp import ConnectAttempt
+
+SVC = Target("svc.example", 443)
+
+
+def open_(address: str) -> ConnectAttempt:
+    return ConnectAttempt(address, 443, "open", latency_ms=2.0)
+
+
+def test_tcp_connects_to_every_usable_address_ipv4_first() -> None:
+    ctx = FakeContext(
+        resolutions={"svc.example": resolution("svc.example", "2001:db8::7", "198.18.0.7", "198.18.0.8")},
+        connects={
+            ("198.18.0.7", 443): open_("198.18.0.7"),
+            ("198.18.0.8", 443): ConnectAttempt("198.18.0.8", 443, "filtered", error="no answer within 1s"),
+            ("2001:db8::7", 443): open_("2001:db8::7"),
+        },
+    )
+    seen = run(observe(SVC, ctx))
+    assert [a.address for a in seen.attempts] == ["198.18.0.7", "198.18.0.8", "2001:db8::7"]
+    assert ctx.asked[0] == ("resolve", "svc.example")
+    assert judge(seen).code == "tcp.partial"
+
+
+def test_tcp_skips_addresses_that_only_test_this_host() -> None:
+    public = Target("login.contoso.com", 443)  # a public name's loopback answer tests this host, not the path
+    ctx = FakeContext(
+        resolutions={"login.contoso.com": resolution("login.contoso.com", "0.0.0.0", "127.0.0.1", "198.18.0.7")},
+        connects={("198.18.0.7", 443): open_("198.18.0.7")},
+    )
+    seen = run(observe(public, ctx))
+    assert seen.ignored == ("0.0.0.0", "127.0.0.1") and [a.address for a in seen.attempts] == ["198.18.0.7"]
+    assert [q for q in ctx.asked if q[0] == "connect"] == [("connect", "198.18.0.7", 443)]
+
+
+def test_tcp_with_nothing_to_connect_to_points_at_the_dns_result() -> None:
+    ctx = FakeContext(resolutions={"svc.example": resolution("svc.example", "0.0.0.0")}, selected={"dns.resolve"})
+    seen = run(observe(SVC, ctx))
+    assert seen == TcpObserved("svc.example", 443, (), ("0.0.0.0",), ("0.0.0.0",), "dns.resolve/svc.example")
+    finding = judge(seen)
+    assert (finding.code, finding.caused_by) == ("tcp.no_address", "dns.resolve/svc.example")
+    assert [q[0] for q in ctx.asked] == ["resolve"]  # no connect was made
+
+
+def _ntp_ok(server: str, offset: float, delay: float) -> NtpReading:
+    return NtpReading(server, "198.18.0.123", 123, "ok", NtpSample(offset, delay, 2, 0, "GPS", 0.001), samples=4)
+
+
+def test_the_clock_asks_every_ntp_server_and_an_https_date_at_once() -> None:
+    ctx = FakeContext(
+        endpoints=(Endpoint("svc.example", (443,), "p", "s"),),
+        ntp_servers=("time.example", "198.18.0.124"),
+        resolutions={
+            "time.example": resolution("time.example", "198.18.0.123"),
+            "svc.example": resolution("svc.example", "198.18.0.7"),
+        },
+        ntp_answers={
+            "time.example": _ntp_ok("time.example", 3.5, 0.02),
+            "198.18.0.124": NtpReading("198.18.0.124", "198.18.0.124", 123, "timeout", reason="no answer"),
+        },
+        path_answers={("svc.example", 443): []},
+    )
+    seen = run(clocksource.observe(ctx))
+    assert [r.outcome for r in seen.readings] == ["ok", "timeout"]
+    assert seen.date is None and seen.date_trusted is False
+    offset = clocksource.measured_offset(seen.readings, seen.date, seen.date_trusted)
+    assert offset is not None and offset.seconds == 3.5 and offset.source == "NTP time.example"
+    # asked once however often the measurement is wanted
+    again = run(clocksource.observe(ctx))
+    assert again is not seen or again == seen
+
+
+def test_an_unresolvable_ntp_server_is_a_reading_not_a_crash() -> None:
+    ctx = FakeContext(
+        ntp_servers=("time.example",),
+        resolutions={"time.example": resolution("time.example")},
+    )
+    seen = run(clocksource.observe(ctx))
+    assert [(r.outcome, r.reason) for r in seen.readings] == [
+        ("unresolved", "time.example did not resolve (no answer)")
+    ]
+    assert [q[0] for q in ctx.asked] == ["resolve"]  # no NTP exchange with a name that has no address
+
+
+def test_the_https_date_is_read_on_the_first_path_that_opens_and_trusted_only_on_a_clean_chain() -> None:
+    ctx = FakeContext(
+        endpoints=(Endpoint("svc.example", (443,), "p", "s"), Endpoint("other.example", (443,), "p", "s")),
+        path_answers={("svc.example", 443): [], ("other.example", 443): [("198.18.0.8", None)]},
+        dates={("other.example", 443): DateReading("other.example", "198.18.0.8", 443, "ok", 90.0, 0.5)},
+    )
+    seen = run(clocksource.observe(ctx))
+    assert seen.readings == () and seen.date is not None and seen.date.host == "other.example"
+    assert seen.date_trusted is False  # no chain came with it: an interceptor's clock is no reference
+    assert clocksource.measured_offset(seen.readings, seen.date, seen.date_trusted) is None
+    assert ("https_date", "svc.example", 443) not in ctx.asked
+
+
+def test_no_path_opening_names_the_dns_result_that_explains_it() -> None:
+    ctx = FakeContext(
+        endpoints=(Endpoint("svc.example", (443,), "p", "s"),),
+        path_answers={("svc.example", 443): []},
+        resolutions={"svc.example": resolution("svc.example")},
+        selected={"dns.resolve"},
+    )
+    seen = run(clocksource.observe(ctx))
+    assert seen.date is None and seen.dns_root == "dns.resolve/svc.example"
