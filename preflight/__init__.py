@@ -7,9 +7,9 @@ loaded only through entry points, exactly like third-party ones.
 
 from typing import TYPE_CHECKING, Any
 
-from preflight.check import Check, CodeDoc, Codes, Reporter
+from preflight.check import Check, Reporter
 from preflight.context import Context
-from preflight.model import CheckResult, Finding, Status, Target
+from preflight.model import CheckResult, CodeDoc, Codes, Finding, Status, Target
 
 if TYPE_CHECKING:
     from preflight.engine.plan import Plan

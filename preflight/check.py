@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from preflight.model import Finding, Status, Target
+from preflight.model import CodeDoc, Target
 
 if TYPE_CHECKING:
-    from preflight.engine.context import RunContext
+    from preflight.context import Context
     from preflight.engine.plan import Plan
+    from preflight.model import Finding
     from preflight.reporting.report import Report
-
-
-@dataclasses.dataclass(frozen=True)
-class CodeDoc:
-    """The documentation of one stable reason code, as `preflight explain CODE` prints it."""
-
-    status: Status
-    meaning: str
-    detection: str
-    remediation: str
-
-
-class Codes(dict[str, CodeDoc]):
-    """A check's reason codes with their documentation, and the one way to turn a code into a Finding."""
-
-    def finding(
-        self, code: str, summary: str, evidence: Mapping[str, Any] | None = None, *, remediation: str | None = None
-    ) -> Finding:
-        """The Finding for `code`: its documented status, and its documented fix unless it passes (a passing
-        result has nothing to fix) or `remediation` says something more precise."""
-        doc = self[code]
-        fix = remediation if remediation is not None else (doc.remediation if doc.status != Status.PASS else "")
-        return Finding(doc.status, code, summary, dict(evidence or {}), fix)
 
 
 @runtime_checkable
@@ -63,7 +40,7 @@ class Check(Protocol):
 
     def targets(self, plan: Plan) -> Iterable[Target]: ...
 
-    async def run(self, target: Target, ctx: RunContext) -> Finding: ...
+    async def run(self, target: Target, ctx: Context) -> Finding: ...
 
 
 @runtime_checkable

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from preflight.check import CodeDoc
-from preflight.model import Status
+from preflight.model import CodeDoc, Status
 
 ENGINE_CODES: dict[str, CodeDoc] = {
     "run.upstream": CodeDoc(

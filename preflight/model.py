@@ -171,3 +171,26 @@ class CheckResult:
 
 def result_id(check: str, target: Target) -> str:
     return f"{check}/{target.key}"
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeDoc:
+    """The documentation of one stable reason code, as `preflight explain CODE` prints it."""
+
+    status: Status
+    meaning: str
+    detection: str
+    remediation: str
+
+
+class Codes(dict[str, CodeDoc]):
+    """A check's reason codes with their documentation, and the one way to turn a code into a Finding."""
+
+    def finding(
+        self, code: str, summary: str, evidence: Mapping[str, Any] | None = None, *, remediation: str | None = None
+    ) -> Finding:
+        """The Finding for `code`: its documented status, and its documented fix unless it passes (a passing
+        result has nothing to fix) or `remediation` says something more precise."""
+        doc = self[code]
+        fix = remediation if remediation is not None else (doc.remediation if doc.status != Status.PASS else "")
+        return Finding(doc.status, code, summary, dict(evidence or {}), fix)

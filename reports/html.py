@@ -9,7 +9,6 @@ import json
 from collections import defaultdict
 
 from preflight.model import CheckResult, Status
-from preflight.reporting.policy import describe_untested
 from preflight.reporting.report import Report, fold_by_cause
 
 _CSS = """
@@ -53,7 +52,17 @@ class HtmlReporter:
             f"connector-preflight {_e(report.tool_version)} · exit code {report.exit_code}</p></header><main>",
             "<p class='counts'>" + "".join(f"<span>{counts[s.value]} {s.value}</span>" for s in Status) + "</p>",
         ]
-        headline = describe_untested(report.untested)
+        if report.diagnosis:
+            parts.append("<section class='diagnosis'><h2>Diagnosis</h2><ol>")
+            for cause in report.diagnosis:
+                sure = "" if cause.confidence == "confirmed" else " (partly: the results below disagree in places)"
+                parts.append(
+                    f"<li class='r {_e(cause.status.value)}'><b>{_e(cause.status.value.upper())}</b> "
+                    f"<span class='tag'>{_e(cause.code)}</span> {_e(cause.summary)}{_e(sure)}"
+                    f"<p class='fix'>Fix: {_e(cause.fix)}</p></li>"
+                )
+            parts.append("</ol></section>")
+        headline = report.headline
         if headline:
             parts.append(f"<p class='untested'><b>{_e(headline)}</b></p>")
         for host, results in ordered:

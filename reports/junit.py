@@ -74,5 +74,31 @@ class JunitReporter:
                     ElementTree.SubElement(
                         case, "system-out"
                     ).text = f"WARNING {message}\n{xml_text(result.remediation)}"
+        if report.diagnosis:  # the causes first, as every format gives them: a suite of their own
+            suite = ElementTree.Element(
+                "testsuite",
+                {
+                    "name": "diagnosis",
+                    "tests": str(len(report.diagnosis)),
+                    "failures": str(sum(c.status == Status.FAIL for c in report.diagnosis)),
+                    "errors": "0",
+                    "skipped": "0",
+                    "time": "0.000",
+                    "timestamp": stamp,
+                    "hostname": xml_text(str(report.host.get("hostname", ""))),
+                },
+            )
+            root.insert(0, suite)
+            for cause in report.diagnosis:
+                case = ElementTree.SubElement(
+                    suite, "testcase", {"classname": "diagnosis", "name": cause.code, "time": "0.000"}
+                )
+                message = xml_text(f"{cause.code}: {cause.summary}")
+                explains = "\n".join(cause.explains)
+                detail = xml_text(f"{cause.summary}\nFix: {cause.fix}\nExplains:\n{explains}")
+                if cause.status == Status.FAIL:
+                    ElementTree.SubElement(case, "failure", {"message": message, "type": cause.code}).text = detail
+                else:
+                    ElementTree.SubElement(case, "system-out").text = f"WARNING {detail}"
         ElementTree.indent(root)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from preflight.model import CheckResult, Status
-from preflight.reporting.policy import describe_untested
+from preflight.reporting.diagnosis import unexplained
 from preflight.reporting.report import Report
 from reports.escape import markdown, markdown_code
 
@@ -41,16 +41,23 @@ class MarkdownReporter:
             " · ".join(f"{counts[s.value]} {s.value}" for s in Status),
             "",
         ]
-        headline = describe_untested(report.untested)
+        causes = report.diagnosis
+        if causes:
+            lines += ["## Diagnosis", ""]
+            for number, cause in enumerate(causes, start=1):
+                sure = "" if cause.confidence == "confirmed" else " (partly: the rows below disagree in places)"
+                lines += [
+                    f"{number}. {_ICON[cause.status]} {markdown_code(cause.code)}: {cell(cause.summary)}{sure}  ",
+                    f"   **Fix:** {cell(cause.fix)}",
+                ]
+            lines.append("")
+        headline = report.headline
         if headline:
             lines += [f"**{cell(headline)}**", ""]
-        problems = sorted(
-            (r for r in report.results if r.status in (Status.FAIL, Status.ERROR, Status.WARN)),
-            key=lambda r: -r.status.severity,
-        )
+        problems = sorted(unexplained(report.results, causes), key=lambda r: -r.status.severity)
         if problems:
             lines += [
-                "## What to fix",
+                "## What to fix" if not causes else "## What to fix besides",
                 "",
                 "| status | endpoint | check | finding | what to do |",
                 "|---|---|---|---|---|",

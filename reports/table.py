@@ -9,7 +9,7 @@ import textwrap
 from collections import defaultdict
 
 from preflight.model import CheckResult, Status
-from preflight.reporting.policy import describe_untested
+from preflight.reporting.diagnosis import unexplained
 from preflight.reporting.report import Report, fold_by_cause
 from reports.escape import terminal, visible
 
@@ -67,8 +67,18 @@ class TableReporter:
                 where = visible(" ".join(p for p in places if p))
                 rows.append((None, [visible(f"    └ {check}"), where, "skip", f"not run: caused by {result.code}"]))
 
-        headline = describe_untested(report.untested)
-        lines = [visible(headline), ""] if headline else []
+        causes = report.diagnosis
+        lines: list[str] = []
+        for number, cause in enumerate(causes, start=1):
+            sure = "" if cause.confidence == "confirmed" else " (partly: see the rows below)"
+            lines += _wrap(
+                visible(f"CAUSE {number} [{_MARK[cause.status]}] {cause.code}: {cause.summary}{sure}"), width, "  "
+            )
+            lines += _wrap(visible(f"  fix: {cause.fix}"), width, "       ")
+        if causes:
+            lines.append("")
+        headline = report.headline
+        lines += [visible(headline), ""] if headline else []
         lines += [
             visible(
                 f"connector-preflight {report.tool_version} · profile {report.profile.get('name')} · "
@@ -83,7 +93,8 @@ class TableReporter:
             for host, (ports, reason) in not_probed.items():
                 lines += _wrap(visible(f"  - {host}:{','.join(map(str, ports))} ({reason})"), width, "      ")
             lines.append("")
-        fixes = _fixes(results)
+        fixes = [f"  {n}. [{_MARK[c.status]}] {c.code}: {c.fix}" for n, c in enumerate(causes, start=1)]
+        fixes += _fixes(unexplained(results, causes))
         if fixes:
             lines.append("What to fix:")
             for fix in fixes:
@@ -150,7 +161,7 @@ def _where(result: CheckResult) -> str:
 
 
 def _fixes(results: list[CheckResult]) -> list[str]:
-    """One line per code: where it happened, and what to do."""
+    """One line per code: where it happened (every place: a firewall request needs them all), and what to do."""
     where: dict[str, list[str]] = defaultdict(list)
     first: dict[str, CheckResult] = {}
     for result in sorted(results, key=lambda r: -r.status.severity):
@@ -162,8 +173,7 @@ def _fixes(results: list[CheckResult]) -> list[str]:
     lines = []
     for code, result in first.items():
         targets = where[code]
-        shown = ", ".join(targets[:6]) + (f" and {len(targets) - 6} more" if len(targets) > 6 else "")
-        lines.append(f"  - [{_MARK[result.status]}] {code} ({shown}): {result.remediation}")
+        lines.append(f"  - [{_MARK[result.status]}] {code} ({', '.join(targets)}): {result.remediation}")
     return lines
 
 

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, cast
 
-from preflight.check import Check, CodeDoc, Reporter
+from preflight.check import Check, Reporter
+from preflight.model import CodeDoc
 
 CHECK_GROUP = "preflight.checks"
 REPORTER_GROUP = "preflight.reporters"
@@ -152,10 +153,12 @@ def _dependency_order(checks: list[Check]) -> tuple[list[Check], list[Check]]:
 
 
 def all_codes(checks: Iterable[Check]) -> dict[str, tuple[str, CodeDoc]]:
-    """Every documented code, with the check (or 'engine') that owns it."""
+    """Every documented code, with the check (or 'engine', or 'diagnosis' for a whole-host cause) that owns it."""
     from preflight.codes import ENGINE_CODES
+    from preflight.reporting.diagnosis import CAUSE_CODES
 
     codes: dict[str, tuple[str, CodeDoc]] = {code: ("engine", doc) for code, doc in ENGINE_CODES.items()}
+    codes.update({code: ("diagnosis", doc) for code, doc in CAUSE_CODES.items()})
     for check in checks:
         for code, doc in check.codes.items():
             codes.setdefault(code, (check.id, doc))

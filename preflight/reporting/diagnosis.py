@@ -18,8 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from preflight.check import CodeDoc, Codes
-from preflight.model import CheckResult, Status
+from preflight.model import CheckResult, CodeDoc, Codes, Status
 from preflight.netutil import is_special_use_name
 
 Confidence = Literal["confirmed", "partial"]
@@ -253,24 +252,31 @@ def _no_route(results: Sequence[CheckResult]) -> Cause | None:
 _BLOCKED = {"tcp.filtered", "tcp.refused", "tcp.unreachable", "tcp.local_block"}
 
 
+_FOUND_IN = {
+    "wpad": "a WPAD script",
+    "wininet_user": "your own Internet Options (WinINET)",
+    "wininet": "WinINET",
+    "winhttp": "WinHTTP (netsh winhttp)",
+    "winhttp_api": "WinHTTP's own answer",
+    "environment": "the environment (HTTPS_PROXY)",
+}
+
+
 def _discoverable_proxies(effective: CheckResult) -> list[tuple[str, str]]:
-    """(proxy, where it was found) for each proxy the run found but the route does not follow."""
+    """(proxy, where it was found) for each proxy some source would use where the tested route goes direct."""
     evidence = effective.evidence
-    found: list[tuple[str, str]] = []
     wpad = evidence.get("wpad") or {}
-    if isinstance(wpad, Mapping) and wpad.get("url") and not wpad.get("used"):
-        decisions = wpad.get("decisions") or (wpad.get("script") or {}).get("results") or {}
-        for answer in decisions.values() if isinstance(decisions, Mapping) else ():
-            for part in str(answer).split(";"):
-                words = part.split()
-                if len(words) == 2 and words[0].upper() in ("PROXY", "HTTP", "HTTPS"):
-                    found.append((words[1], f"WPAD script {wpad['url']}"))
-    for key, label in (("wininet_user", "your own Internet Options (WinINET)"), ("wininet", "WinINET")):
-        settings = evidence.get(key) or {}
-        if isinstance(settings, Mapping) and settings.get("enabled"):
-            for server in settings.get("servers") or {}:
-                value = settings["servers"][server] if isinstance(settings["servers"], Mapping) else server
-                found.append((str(value), label))
+    found: list[tuple[str, str]] = []
+    for route in (evidence.get("routes") or {}).values():
+        by_source = route.get("by_source") if isinstance(route, Mapping) else None
+        if not isinstance(by_source, Mapping) or by_source.get("tested") != "direct":
+            continue
+        for source, value in by_source.items():
+            if source in _FOUND_IN and value and value != "direct":
+                where = _FOUND_IN[source]
+                if source == "wpad" and isinstance(wpad, Mapping) and wpad.get("url"):
+                    where = f"the WPAD script {wpad['url']}"
+                found.append((str(value), where))
     return list(dict.fromkeys(found))
 
 
@@ -287,6 +293,7 @@ def _proxy_not_configured(results: Sequence[CheckResult]) -> Cause | None:
     if confidence is None:
         return None
     proxy, where = proxies[0]
+    url = proxy if "://" in proxy else f"http://{proxy}"
     explains = {r.id for r in blocked} | {r.id for r in results if r.caused_by in {b.id for b in blocked}}
     explains.add(effective.id)
     summary = (
@@ -294,9 +301,9 @@ def _proxy_not_configured(results: Sequence[CheckResult]) -> Cause | None:
         f"the connector is not configured to use{_agreement(confidence, len(blocked), len(connects), 'connections')}"
     )
     fix = (
-        f'Configure {proxy} for the connector: <defaultProxy><proxy proxyaddress="http://{proxy}" '
+        f'Configure {proxy} for the connector: <defaultProxy><proxy proxyaddress="{url}" '
         'bypassonlocal="true" /></defaultProxy> in its .exe.config (or autoDetect="true" when the proxy comes from '
-        f"WPAD); then run again with --proxy http://{proxy} to test that path."
+        f"WPAD); then run again with --proxy {url} to test that path."
     )
     evidence = {
         "proxies": [{"proxy": p, "found_in": w} for p, w in proxies],
@@ -408,7 +415,7 @@ def _proxy_auth_everywhere(results: Sequence[CheckResult]) -> Cause | None:
     if confidence is None:
         return None
     proxies = sorted({str(r.evidence.get("proxy")) for r in refused if r.evidence.get("proxy")})
-    schemes = sorted({str(s) for r in refused for s in r.evidence.get("auth_schemes") or []})
+    schemes = sorted({str(s) for r in refused for s in r.evidence.get("proxy_authenticate") or []})
     names = list(dict.fromkeys(r.target.key for r in refused))
     explains = {r.id for r in refused} | {r.id for r in results if r.caused_by in {x.id for x in refused}}
     how = f" ({', '.join(schemes)})" if schemes else ""
@@ -444,8 +451,11 @@ def _port_blocked(results: Sequence[CheckResult]) -> Cause | None:
         failing = [r for r in on_port if r.code in _PORT_FAILURES]
         hosts = list(dict.fromkeys(r.target.host for r in failing))
         confidence = _share(len(hosts), len({r.target.host for r in on_port}))
-        # a port, not the whole host: other ports of the same hosts (or of other hosts) must have connected
-        if confidence is not None and opened - {r.target.host for r in failing if r.target.port != port}:
+        # a port, not the whole host: other ports of the same hosts (or of other hosts) must have connected, and
+        # nothing on this port did (a fetch failing on one address family while the port opened on the other is
+        # that family's fault: see _ipv6_broken)
+        connected_here = any(r.check == "tcp.connect" and r.code in ("tcp.open", "tcp.partial") for r in on_port)
+        if confidence is not None and not connected_here and opened:
             candidates.append((len(hosts), port, failing, hosts, confidence))
     if not candidates:
         return None
@@ -487,7 +497,16 @@ def _ipv6_broken(results: Sequence[CheckResult]) -> Cause | None:
         "(HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip6\\Parameters DisabledComponents = 0x20, Microsoft's "
         f"'Guidance for configuring IPv6 in Windows'): {_listed(names)}."
     )
-    explains = tuple(sorted(r.id for r in broken))
+    # fetches (CRL/OCSP) that failed only on IPv6 addresses are this cause too
+    v6_fetches = [
+        r
+        for r in results
+        if r.check == "crl.fetch"
+        and r.code in _PORT_FAILURES
+        and (rows := [f for f in r.evidence.get("fetches") or [] if isinstance(f, Mapping)])
+        and all(":" in str(f.get("address")) for f in rows if f.get("code") in _PORT_FAILURES)
+    ]
+    explains = tuple(sorted({r.id for r in broken} | {r.id for r in v6_fetches}))
     return Cause("cause.ipv6_broken", summary, fix, explains, {"endpoints": names}, confidence)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from preflight.check import CodeDoc
 from preflight.errors import UsageError
+from preflight.model import CodeDoc
 
 CodeIndex = Mapping[str, tuple[str, CodeDoc]]  # code → (the check that owns it, its documentation)
 

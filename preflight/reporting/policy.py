@@ -113,8 +113,16 @@ _UNTESTED_FIX = {
 }
 
 
-def describe_untested(untested: Sequence[Untested]) -> str | None:
-    """One line for the top of a report: which service rows were not tested, and the one option that fixes it."""
+def describe_untested(
+    untested: Sequence[Untested],
+    *,
+    tenant_given: str | None = None,
+    tenant_result: CheckResult | None = None,
+    diagnosed: bool = False,
+) -> str | None:
+    """One line for the top of a report: which service rows were not tested, and the one thing that fixes it.
+    Never what the admin already did: when the tenant was given and its lookup failed, that failure (and, when
+    the diagnosis names the host's cause, that cause) is the fix, not "run again with --tenant-id"."""
     if not untested:
         return None
     ports: dict[str, list[str]] = {}
@@ -123,4 +131,8 @@ def describe_untested(untested: Sequence[Untested]) -> str | None:
     rows = ", ".join(f"{host}:{','.join(found)}" for host, found in ports.items())
     first = untested[0]
     fix = _UNTESTED_FIX.get(first.reason) or f"fix what {first.code} reports for {first.host}"
+    if first.reason == "needs_tenant" and tenant_given:
+        why = f"{tenant_result.code}: {tenant_result.summary}" if tenant_result is not None else "it did not finish"
+        fix = f"the tenant {tenant_given} was given, but its lookup failed ({why})"
+        fix += "; fix the cause above first, then run again" if diagnosed else "; fix that, then run again"
     return f"NOT TESTED: the connector's service path ({rows}): {fix}."

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import os
 import platform
 import socket
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight.errors import UsageError
 from preflight.model import CheckResult, Status
+
+if TYPE_CHECKING:
+    from preflight.reporting.diagnosis import Cause
 from preflight.reporting import policy
 
 SCHEMA_VERSION = "1.0"
@@ -54,6 +58,26 @@ class Report:
     def untested(self) -> list[policy.Untested]:
         return policy.untested_service(self.service_rows, self.results)
 
+    @functools.cached_property
+    def diagnosis(self) -> list[Cause]:
+        """The whole-host causes the results show (preflight/reporting/diagnosis.py), computed once."""
+        from preflight.reporting.diagnosis import diagnose
+
+        return diagnose(self.results)
+
+    @property
+    def headline(self) -> str | None:
+        """The line every format puts first when the connector's service path went untested."""
+        tenant_option = self.options.get("tenant")
+        given = tenant_option.get("given") if isinstance(tenant_option, dict) else self.options.get("tenant_id")
+        tenant = next((r for r in self.results if r.check == "tenant.resolve" and r.status.evaluated), None)
+        return policy.describe_untested(
+            self.untested,
+            tenant_given=given if isinstance(given, str) else None,
+            tenant_result=tenant,
+            diagnosed=bool(self.diagnosis),
+        )
+
     @property
     def verdict(self) -> str:
         return policy.verdict(self.results, self.ended_by, self.untested)
@@ -78,6 +102,7 @@ class Report:
                 "exit_code": self.exit_code,
                 "untested_service": [dataclasses.asdict(u) for u in self.untested],
             },
+            "diagnosis": [cause.to_json() for cause in self.diagnosis],
             "results": [r.to_json() for r in self.results],
         }
 

@@ -9,7 +9,7 @@ from helpers import ROOT
 
 from preflight.engine.registry import all_codes, load_checks
 
-CODE_LITERAL = re.compile(r"""["']((?:dns|tcp|tls|crl|clock|proxy|run|target|plugin|check)\.[a-z_]+)["']""")
+CODE_LITERAL = re.compile(r"""["']((?:dns|tcp|tls|crl|clock|proxy|run|target|plugin|check|cause)\.[a-z_]+)["']""")
 
 
 def emitted_codes() -> set[str]:

@@ -11,8 +11,14 @@ import pytest
 from preflight.model import CheckResult, Status, Target
 from preflight.reporting.diagnosis import CAUSE_CODES, Cause, amount_of_time, diagnose, unexplained
 
-NAMES = ["login.microsoftonline.com", "bootstrap.msappproxy.net", "servicebus.windows.net", "graph.microsoft.com",
-         "crl3.digicert.com", "ocsp.digicert.com"]  # fmt: skip
+NAMES = [
+    "login.microsoftonline.com",
+    "bootstrap.msappproxy.net",
+    "servicebus.windows.net",
+    "graph.microsoft.com",
+    "crl3.digicert.com",
+    "ocsp.digicert.com",
+]
 
 
 def result(check: str, host: str, port: int | None, status: str, code: str, **evidence: Any) -> CheckResult:
@@ -80,9 +86,11 @@ def _effective(**evidence: Any) -> CheckResult:
 
 
 def test_direct_egress_blocked_with_a_wpad_proxy_the_connector_does_not_use() -> None:
-    wpad = {"url": "http://wpad.corp.example/wpad.dat", "used": False,
-            "decisions": {"login.microsoftonline.com:443": "PROXY proxy.corp.example:3128; DIRECT"}}  # fmt: skip
-    rows = [connect(n, 443, "tcp.filtered", ("20.190.1.2", "filtered", None)) for n in NAMES] + [_effective(wpad=wpad)]
+    wpad = {"url": "http://wpad.corp.example/wpad.dat", "used": False}
+    routes = {f"{n}:443": {"by_source": {"tested": "direct", "wpad": "http://proxy.corp.example:3128"}} for n in NAMES}
+    rows = [connect(n, 443, "tcp.filtered", ("20.190.1.2", "filtered", None)) for n in NAMES] + [
+        _effective(wpad=wpad, routes=routes)
+    ]
     [cause] = diagnose(rows)
     assert cause.code == "cause.proxy_not_configured"
     assert "proxy.corp.example:3128" in cause.summary and "wpad.corp.example" in cause.summary
@@ -97,10 +105,12 @@ def test_blocked_egress_without_any_proxy_found_is_no_proxy_cause() -> None:
 
 @pytest.mark.parametrize(
     ("offset", "words"),
-    [(-3 * 365.25 * 86400, ["3.0 years ahead", "by hand", "3.0 years back"]),
-     (2 * 86400.0, ["2.0 days behind", "by hand", "forward"]),
-     (-900.0, ["15 minutes ahead", "w32tm /resync"])],
-)  # fmt: skip
+    [
+        (-3 * 365.25 * 86400, ["3.0 years ahead", "by hand", "3.0 years back"]),
+        (2 * 86400.0, ["2.0 days behind", "by hand", "forward"]),
+        (-900.0, ["15 minutes ahead", "w32tm /resync"]),
+    ],
+)
 def test_a_clock_far_off_says_how_far_and_which_way(offset: float, words: list[str]) -> None:
     clock = result("clock.skew", "system clock", None, "fail", "clock.skew_fail", offset_s=offset, source="NTP a")
     expired = result("tls.handshake", NAMES[0], 443, "fail", "tls.expired")
@@ -112,8 +122,11 @@ def test_a_clock_far_off_says_how_far_and_which_way(offset: float, words: list[s
 
 
 def _intercepted(host: str, ca: str) -> CheckResult:
-    path = {"code": "tls.intercepted", "chain": [{"subject": f"CN={host}", "issuer": ca}],
-            "product_hint": {"product": "Zscaler"}}  # fmt: skip
+    path = {
+        "code": "tls.intercepted",
+        "chain": [{"subject": f"CN={host}", "issuer": ca}],
+        "product_hint": {"product": "Zscaler"},
+    }
     return result("tls.interception", host, 443, "fail", "tls.intercepted", addresses={"10.0.0.1": path})
 
 
@@ -131,8 +144,18 @@ def test_two_different_inspection_cas_are_no_single_interceptor() -> None:
 
 
 def test_proxy_authentication_on_every_path() -> None:
-    rows = [result("proxy.tunnel", n, 443, "fail", "proxy.auth_required", proxy="http://proxy:3128",
-                   auth_schemes=["Negotiate", "NTLM"]) for n in NAMES]  # fmt: skip
+    rows = [
+        result(
+            "proxy.tunnel",
+            n,
+            443,
+            "fail",
+            "proxy.auth_required",
+            proxy="http://proxy:3128",
+            proxy_authenticate=["Negotiate", "NTLM"],
+        )
+        for n in NAMES
+    ]
     [cause] = diagnose(rows)
     assert cause.code == "cause.proxy_auth_everywhere" and "Negotiate" in cause.summary
     assert "http://proxy:3128" in cause.fix
@@ -153,15 +176,17 @@ def test_every_port_blocked_is_not_one_port_blocked() -> None:
 
 
 def test_ipv6_broken_while_ipv4_works() -> None:
-    rows = [connect(n, 443, "tcp.partial", ("20.190.1.2", "open", None), ("2603:1026::1", "filtered", None))
-            for n in NAMES]  # fmt: skip
+    rows = [
+        connect(n, 443, "tcp.partial", ("20.190.1.2", "open", None), ("2603:1026::1", "filtered", None)) for n in NAMES
+    ]
     [cause] = diagnose(rows)
     assert cause.code == "cause.ipv6_broken" and cause.status == Status.WARN and "DisabledComponents" in cause.fix
 
 
 def test_a_healthy_host_has_no_cause() -> None:
-    rows = [dns(n, "dns.ok") for n in NAMES] + [connect(n, 443, "tcp.open", ("20.190.1.2", "open", None))
-                                                 for n in NAMES]  # fmt: skip
+    rows = [dns(n, "dns.ok") for n in NAMES] + [
+        connect(n, 443, "tcp.open", ("20.190.1.2", "open", None)) for n in NAMES
+    ]
     assert diagnose(rows) == [] and unexplained(rows, []) == []
 
 
@@ -175,7 +200,13 @@ def test_every_cause_is_documented_and_serialises() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(3 * 365.25 * 86400, "3.0 years"), (-2.5 * 86400, "2.5 days"), (7200, "2.0 hours"), (900, "15 minutes"), (5, "5 seconds")],
-)  # fmt: skip
+    [
+        (3 * 365.25 * 86400, "3.0 years"),
+        (-2.5 * 86400, "2.5 days"),
+        (7200, "2.0 hours"),
+        (900, "15 minutes"),
+        (5, "5 seconds"),
+    ],
+)
 def test_amounts_of_time_read_as_a_person_says_them(seconds: float, text: str) -> None:
     assert amount_of_time(seconds) == text

@@ -89,7 +89,25 @@ def _markdown_html(text: str) -> str:
 def test_markdown_carries_attacker_text_as_text(outputs: dict[str, str], name: str) -> None:
     rendered = _markdown_html(outputs[name])
     tags = {m.group(1).lower() for m in re.finditer(r"<([a-zA-Z][\w-]*)", rendered)}
-    assert tags <= {"h1", "h2", "p", "table", "thead", "tbody", "tr", "th", "td", "code", "strong", "a", "em"}, tags
+    allowed = {
+        "h1",
+        "h2",
+        "p",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "code",
+        "strong",
+        "a",
+        "em",
+        "ol",
+        "li",
+        "br",
+    }
+    assert tags <= allowed, tags
     assert "<script" not in rendered and "<img" not in rendered and "onerror" not in rendered.replace("onerror=", "")
     hrefs = re.findall(r'href="([^"]*)"', rendered)
     assert all(h.startswith("https://") and " " not in h for h in hrefs), hrefs
