@@ -47,7 +47,7 @@ class TableReporter:
         width = self.width or output_width()
         results = report.results
         by_id = {r.id: r for r in results}
-        not_probed = _not_probed(results, by_id)
+        not_probed = _not_probed(results, by_id, tenant_failed=_tenant_failed(report))
         shown, folded = fold_by_cause(r for r in results if r.target.host not in not_probed)
 
         # (host line | None, [check, where, status, finding]) in display order
@@ -131,8 +131,17 @@ def _wrap(text: str, width: int, indent: str) -> list[str]:
     return textwrap.wrap(text, width, subsequent_indent=indent, break_on_hyphens=False) or [text]
 
 
-def _not_probed(results: list[CheckResult], by_id: dict[str, CheckResult]) -> dict[str, tuple[list[int], str]]:
-    """Hosts whose every result is a skip rooted in a wildcard row or a missing tenant ID."""
+def _tenant_failed(report: Report) -> str | None:
+    """The failed tenant.resolve result's code when the tenant was given and its lookup failed."""
+    found = next((r for r in report.results if r.check == "tenant.resolve" and r.status == Status.FAIL), None)
+    return found.code if found is not None else None
+
+
+def _not_probed(
+    results: list[CheckResult], by_id: dict[str, CheckResult], *, tenant_failed: str | None = None
+) -> dict[str, tuple[list[int], str]]:
+    """Hosts whose every result is a skip rooted in a wildcard row or a missing tenant ID. When the tenant was
+    given and its lookup failed, that is the reason given, not the option the admin already used."""
     per_host: dict[str, list[CheckResult]] = defaultdict(list)
     for result in results:
         per_host[result.target.host].append(result)
@@ -141,7 +150,11 @@ def _not_probed(results: list[CheckResult], by_id: dict[str, CheckResult]) -> di
         roots = {_root_code(r, by_id) for r in host_results}
         if all(r.status == Status.SKIP for r in host_results) and len(roots) == 1 and roots <= set(_NOT_PROBED):
             ports = sorted({r.target.port for r in host_results if r.target.port is not None})
-            out[host] = (ports, _NOT_PROBED[roots.pop()])
+            root = roots.pop()
+            reason = _NOT_PROBED[root]
+            if root == "target.needs_tenant_id" and tenant_failed is not None:
+                reason = f"the tenant's ID: its lookup failed, {tenant_failed} (tenant.resolve)"
+            out[host] = (ports, reason)
     return out
 
 

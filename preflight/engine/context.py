@@ -70,6 +70,7 @@ class RunContext:
         self.plan = plan
         self.options = options
         self._memo: dict[Any, asyncio.Task[Any]] = {}
+        self.resolvers = dns_probe.ResolverHealth()  # resolvers found silent are not waited on again
         # the descriptors shared out: slots for active work (fewer than --concurrency under a low descriptor
         # limit), as many parked connections, and the connects in flight
         self.budget = descriptor_budget(options.concurrency)
@@ -178,13 +179,18 @@ class RunContext:
             return dns_probe.Resolution(host, "literal", (host.strip("[]"),), None, (), ())
 
         async def probe() -> dns_probe.Resolution:
+            servers = list(self.options.dns_servers) or None
+            known = self.resolvers.known_dead(host, servers or dns_probe.system_nameservers(), servers is None)
+            if known is not None:  # one wait per dead resolver: an earlier stage already waited on it
+                return known
             # Every query goes to the same resolver: a burst of them is dropped (measured: 105 of 1,000 timed
             # out), so queries keep the active-work limit instead of the connects' pacing.
             async with self.slot(host):
-                servers = list(self.options.dns_servers) or None
-                return await dns_probe.resolve(
+                found = await dns_probe.resolve(
                     host, timeout=self.options.timeout, dns_servers=servers, use_system=servers is None
                 )
+            self.resolvers.learn(found)
+            return found
 
         return await self.memo(("dns", host), probe)
 

@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import socket
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import dns._asyncbackend
@@ -302,6 +303,51 @@ async def resolve(
         detail_note=note,
         not_probed=len(addresses) - len(probed),
     )
+
+
+class ResolverHealth:
+    """Which resolvers this run found silent: every query to them timed out and none ever answered. A later
+    stage (the tenant lookup after WPAD discovery, the checks after both) then does not wait on them again, so a
+    run on a host whose only DNS server is dead ends in about one --timeout instead of one per stage."""
+
+    NOT_ASKED = "not asked again: it answered no query earlier in this run"
+
+    def __init__(self) -> None:
+        self._silent: set[str] = set()
+        self._answered: set[str] = set()
+        self._system_silent = False
+        self._system_answered = False
+
+    def learn(self, resolution: Resolution) -> None:
+        by_server: dict[str, set[str]] = {}
+        for answer in resolution.servers:
+            by_server.setdefault(answer.server, set()).add(answer.outcome)
+        for server, outcomes in by_server.items():
+            if outcomes == {"timeout"} and server not in self._answered:
+                self._silent.add(server)
+            elif outcomes != {"timeout"}:
+                self._answered.add(server)
+                self._silent.discard(server)
+        system = resolution.system
+        if system is not None:
+            if system.addresses or system.error in ("noname", "nodata"):
+                self._system_answered, self._system_silent = True, False
+            elif system.error in ("timeout", "again") and not self._system_answered:
+                self._system_silent = True
+
+    def known_dead(self, host: str, servers: Sequence[tuple[str, int]], use_system: bool) -> Resolution | None:
+        """The resolution of `host` without asking, when every resolver it would ask is known silent."""
+        labels = [_server_label(s) for s in servers]
+        if not labels and not use_system:
+            return None
+        if not all(label in self._silent for label in labels) or (use_system and not self._system_silent):
+            return None
+        answers = tuple(
+            ServerAnswer(label, q, "timeout", error=self.NOT_ASKED) for label in labels for q in ("A", "AAAA")
+        )
+        system = SystemLookup(error="timeout", error_text=f"system resolver {self.NOT_ASKED}") if use_system else None
+        source = "system" if use_system else "dns-server"
+        return Resolution(host, source, (), system, answers, tuple(labels))
 
 
 # Addresses of one name that later checks connect to, per family. Real names have a few (login.microsoftonline.com:
