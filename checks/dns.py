@@ -246,9 +246,28 @@ class DnsResolveCheck:
         return [t for t in plan.host_targets() if not is_ip_literal(t.host)]
 
     async def run(self, target: Target, ctx: Context) -> Finding:
-        file, entries = hostsfile.read()
-        ports = {p for e in ctx.endpoints_for(target.host) for p in e.ports}
-        proxied = bool(ports) and all(not ctx.route(target.host, p).direct for p in ports)
-        return judge(
-            await ctx.resolve(target.host), (file, hostsfile.entries_for(entries, target.host)), proxied=proxied
-        )
+        return judge_observed(await observe(target, ctx))
+
+
+@dataclasses.dataclass(frozen=True)
+class DnsObserved:
+    """What `observe` saw for one name: both resolution paths, the hosts file's lines for it, and whether every
+    port of the host goes through a proxy (which then resolves the name itself)."""
+
+    resolution: Resolution
+    hosts_file: str = ""
+    hosts_entries: tuple[HostsEntry, ...] = ()
+    proxied: bool = False
+
+
+async def observe(target: Target, ctx: Context) -> DnsObserved:
+    file, entries = ctx.hosts_file()
+    ports = {p for e in ctx.endpoints_for(target.host) for p in e.ports}
+    proxied = bool(ports) and all(not ctx.route(target.host, p).direct for p in ports)
+    resolution = await ctx.resolve(target.host)
+    return DnsObserved(resolution, file, tuple(hostsfile.entries_for(entries, target.host)), proxied)
+
+
+def judge_observed(seen: DnsObserved) -> Finding:
+    """The verdict on one name from what `observe` saw. Pure."""
+    return judge(seen.resolution, (seen.hosts_file, list(seen.hosts_entries)), proxied=seen.proxied)

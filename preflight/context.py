@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from preflight.host.hostsfile import HostsEntry
     from preflight.model import Endpoint, Target
     from preflight.probes.dns import Resolution
     from preflight.probes.http import HttpFetch
@@ -99,6 +100,10 @@ class Context(Probes, Protocol):
 
     def now(self) -> dt.datetime:
         """This host's clock (clocksource.corrected_now corrects it by the measured offset)."""
+        ...
+
+    def hosts_file(self) -> tuple[str, list[HostsEntry]]:
+        """This host's hosts file: its path and its entries (empty when missing or unreadable)."""
         ...
 
     def runs(self, check_id: str) -> bool:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from preflight.engine.pacing import StartPacer, descriptor_budget
 from preflight.engine.plan import Plan
+from preflight.host import hostsfile
+from preflight.host.hostsfile import HostsEntry
 from preflight.model import Endpoint, Target, result_id
 from preflight.netutil import bracketed, is_ip_literal, is_unspecified, usable_addresses
 from preflight.probes import dns as dns_probe
@@ -147,6 +149,9 @@ class RunContext:
 
     def port_targets(self, *, tls_only: bool = False) -> list[Target]:
         return self.plan.port_targets(tls_only=tls_only)
+
+    def hosts_file(self) -> tuple[str, list[HostsEntry]]:
+        return hostsfile.read()
 
     def now(self) -> dt.datetime:
         """This host's current time (checks that judge validity ask the shared clock measurement to correct it)."""

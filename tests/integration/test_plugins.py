@@ -155,7 +155,7 @@ class EndpointCountCheck:
         return [Target(host="plan")]
 
     async def run(self, target: Target, ctx: Context) -> Finding:
-        count, limit = len(ctx.plan.port_targets()), ctx.plan.settings_for(self)["limit"]
+        count, limit = len(ctx.port_targets()), ctx.settings_for(self)["limit"]
         code = "acme.few_endpoints" if count <= limit else "acme.many_endpoints"
         return CODES.finding(code, f"{count} endpoint ports, limit {limit}", {"count": count, "limit": limit})
 '''

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from preflight.host.hostsfile import HostsEntry
 from preflight.model import Endpoint, Target
 from preflight.probes.dns import Resolution
 from preflight.probes.http import HttpFetch
@@ -58,12 +59,16 @@ class FakeContext:
     cloud_instance_name: str = "microsoftonline.com"
     timeout: float = 1.0
     clock: dt.datetime = NOW
+    hosts: tuple[str, list[HostsEntry]] = ("/etc/hosts", [])
     asked: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
     _memo: dict[Any, Any] = dataclasses.field(default_factory=dict)
 
     # --- facts ---
     def now(self) -> dt.datetime:
         return self.clock
+
+    def hosts_file(self) -> tuple[str, list[HostsEntry]]:
+        return self.hosts
 
     def runs(self, check_id: str) -> bool:
         return check_id in self.selected

@@ -6,10 +6,14 @@ from __future__ import annotations
 from fakecontext import FakeContext, resolution, run
 
 from checks import clocksource
+from checks import dns as dns_check
 from checks.tcp import TcpObserved, judge, observe
+from preflight.host.hostsfile import HostsEntry
 from preflight.model import Endpoint, Target
 from preflight.probes.ntp import DateReading, NtpReading, NtpSample
 from preflight.probes.tcp import ConnectAttempt
+from preflight.proxy.sources import Route
+from preflight.proxy.url import ProxyConfig
 
 SVC = Target("svc.example", 443)
 
@@ -115,3 +119,29 @@ def test_no_path_opening_names_the_dns_result_that_explains_it() -> None:
     )
     seen = run(clocksource.observe(ctx))
     assert seen.date is None and seen.dns_root == "dns.resolve/svc.example"
+
+
+def test_dns_reads_the_hosts_file_lines_for_the_name_and_the_route_of_every_port() -> None:
+    pinned = HostsEntry(3, "10.9.9.9", ("svc.example",), "10.9.9.9 svc.example")
+    other = HostsEntry(4, "10.9.9.8", ("other.example",), "10.9.9.8 other.example")
+    ctx = FakeContext(
+        endpoints=(Endpoint("svc.example", (443, 8398), "p", "s"),),
+        resolutions={"svc.example": resolution("svc.example", "198.18.0.7")},
+        hosts=("/etc/hosts", [pinned, other]),
+    )
+    seen = run(dns_check.observe(Target("svc.example"), ctx))
+    assert seen.hosts_entries == (pinned,) and seen.proxied is False
+    assert dns_check.judge_observed(seen).code == "dns.ok"  # DNS gave no answers of its own to compare with
+
+
+def test_dns_of_a_name_whose_every_port_is_proxied_is_only_a_warning() -> None:
+    proxy = Route(ProxyConfig("http", "proxy.example", 3128), "--proxy")
+    ctx = FakeContext(
+        endpoints=(Endpoint("svc.example", (443,), "p", "s"),),
+        resolutions={"svc.example": resolution("svc.example")},
+        routes={("svc.example", 443): proxy},
+    )
+    seen = run(dns_check.observe(Target("svc.example"), ctx))
+    assert seen.proxied is True
+    finding = dns_check.judge_observed(seen)
+    assert finding.status.value == "warn" and "every port of this host goes through the proxy" in finding.summary

@@ -38,7 +38,7 @@ class PortListCheck:
         return plan.port_targets()
 
     async def run(self, target: Target, ctx: Context) -> Finding:
-        allowed = ctx.plan.settings_for(self)["allowed_ports"]
+        allowed = ctx.settings_for(self)["allowed_ports"]
         if target.port in allowed:
             return CODES.finding("example.standard_ports", f"{target.key} uses an allowed port")
         return CODES.finding("example.odd_port", f"{target.key} uses port {target.port}, not one of {allowed}",
