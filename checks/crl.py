@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import warnings
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -190,37 +191,56 @@ class CrlFetchCheck:
         return [t for t in plan.port_targets() if t.port == 80]
 
     async def run(self, target: Target, ctx: Context) -> Finding:
-        route = ctx.route(target.host, 80)
-        if route.proxy is not None:
-            addresses = [f"via {route.proxy.display}"]
-        else:
-            resolution = await ctx.resolve(target.host)
-            addresses, _ignored = usable_addresses(target.host, resolution.addresses)
-        if not addresses:
-            return judge_results(target, [], upstream=ctx.result_id_for("dns.resolve", target))
-        # Each URL is fetched as soon as a chain names it: a filtered TLS endpoint delays the verdict only until
-        # its handshake gives up, not by that wait plus every fetch after it.
-        fetches: dict[str, list[asyncio.Task[dict[str, Any]]]] = {}
-        try:
-            async with contextlib.aclosing(_served_chains(ctx)) as chains:
-                async for chain in chains:
-                    for kind, url, request in _revocation_jobs(chain, target.host):
-                        if url not in fetches:
-                            fetches[url] = [
-                                asyncio.ensure_future(_fetch(ctx, target.host, route.proxy, kind, url, request, a))
-                                for a in addresses
-                            ]
-            if not fetches:
-                probe = f"http://{target.host}/"
-                fetches[probe] = [
-                    asyncio.ensure_future(_fetch(ctx, target.host, route.proxy, "probe", probe, None, a))
-                    for a in addresses
-                ]
-            results = [await fetch for each in fetches.values() for fetch in each]
-        finally:
-            for fetch in (f for each in fetches.values() for f in each):
-                fetch.cancel()
-        return judge_results(target, results)
+        return judge_observed(await observe(target, ctx))
+
+
+@dataclasses.dataclass(frozen=True)
+class CrlObserved:
+    """What `observe` saw for one port-80 host: one row per CRL/OCSP URL the served chains name on it (or the plain
+    probe of `/` when none does) and per address or the proxy; none when the name had no usable address, with the
+    dns.resolve result that explains it."""
+
+    target: Target
+    fetches: tuple[dict[str, Any], ...] = ()
+    dns_result: str | None = None
+
+
+async def observe(target: Target, ctx: Context) -> CrlObserved:
+    route = ctx.route(target.host, 80)
+    if route.proxy is not None:
+        addresses = [f"via {route.proxy.display}"]
+    else:
+        resolution = await ctx.resolve(target.host)
+        addresses, _ignored = usable_addresses(target.host, resolution.addresses)
+    if not addresses:
+        return CrlObserved(target, dns_result=ctx.result_id_for("dns.resolve", target))
+    # Each URL is fetched as soon as a chain names it: a filtered TLS endpoint delays the verdict only until its
+    # handshake gives up, not by that wait plus every fetch after it.
+    fetches: dict[str, list[asyncio.Task[dict[str, Any]]]] = {}
+    try:
+        async with contextlib.aclosing(_served_chains(ctx)) as chains:
+            async for chain in chains:
+                for kind, url, request in _revocation_jobs(chain, target.host):
+                    if url not in fetches:
+                        fetches[url] = [
+                            asyncio.ensure_future(_fetch(ctx, target.host, route.proxy, kind, url, request, a))
+                            for a in addresses
+                        ]
+        if not fetches:
+            probe = f"http://{target.host}/"
+            fetches[probe] = [
+                asyncio.ensure_future(_fetch(ctx, target.host, route.proxy, "probe", probe, None, a)) for a in addresses
+            ]
+        results = [await fetch for each in fetches.values() for fetch in each]
+    finally:
+        for fetch in (f for each in fetches.values() for f in each):
+            fetch.cancel()
+    return CrlObserved(target, tuple(results))
+
+
+def judge_observed(seen: CrlObserved) -> Finding:
+    """The verdict from what `observe` saw. Pure."""
+    return judge_results(seen.target, list(seen.fetches), upstream=seen.dns_result)
 
 
 async def _fetch(

@@ -365,7 +365,7 @@ class ProxyEffectiveCheck:
         return [Target(host=EFFECTIVE_TARGET)]
 
     async def run(self, target: Target, ctx: Context) -> Finding:
-        return judge_effective(ctx)
+        return judge_effective(ctx)  # the observation is the run's own facts: its settings, targets and routes
 
 
 class ProxyTunnelCheck:
@@ -379,7 +379,12 @@ class ProxyTunnelCheck:
         return [t for t in plan.port_targets() if plan.proxied(t)]
 
     async def run(self, target: Target, ctx: Context) -> Finding:
-        assert target.port is not None
-        route = ctx.route(target.host, target.port)
-        assert route.proxy is not None
-        return judge_tunnel(await ctx.tunnel(route.proxy, target.host, target.port))
+        return judge_tunnel(await observe_tunnel(target, ctx))
+
+
+async def observe_tunnel(target: Target, ctx: Context) -> TunnelResult:
+    """One CONNECT through the proxy the route takes for this host and port (the run's shared tunnel probe)."""
+    assert target.port is not None
+    route = ctx.route(target.host, target.port)
+    assert route.proxy is not None
+    return await ctx.tunnel(route.proxy, target.host, target.port)

@@ -8,6 +8,7 @@ observed; a GUID given directly is used as it is and judged by nothing here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -190,10 +191,28 @@ class TenantResolveCheck:
         return [Target(host=TARGET)]
 
     async def run(self, target: Target, ctx: Context) -> Finding:
-        from preflight import profile as profile_mod
+        return judge_observed(await observe(target, ctx))
 
-        assert ctx.tenant is not None
-        clouds: dict[str, str] = {}
-        for name in profile_mod.embedded_names():
-            clouds.setdefault(profile_mod.load(name).tenant.cloud_instance_name, name)
-        return judge(ctx.tenant, ctx.cloud_instance_name, clouds)
+
+@dataclasses.dataclass(frozen=True)
+class TenantObserved:
+    """How the run found its tenant (the lookup made before the checks were planned), the cloud this profile is
+    for, and the embedded profile of each cloud (for the one to use instead)."""
+
+    resolution: TenantResolution
+    profile_cloud: str
+    clouds: Mapping[str, str]
+
+
+async def observe(target: Target, ctx: Context) -> TenantObserved:
+    from preflight import profile as profile_mod
+
+    assert ctx.tenant is not None
+    clouds: dict[str, str] = {}
+    for name in profile_mod.embedded_names():
+        clouds.setdefault(profile_mod.load(name).tenant.cloud_instance_name, name)
+    return TenantObserved(ctx.tenant, ctx.cloud_instance_name, clouds)
+
+
+def judge_observed(seen: TenantObserved) -> Finding:
+    return judge(seen.resolution, seen.profile_cloud, seen.clouds)

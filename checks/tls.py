@@ -11,6 +11,7 @@ in its summary and evidence; the status stays the endpoint's (host.tls judges th
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.context import Context
 from preflight.host.schannel import SchannelPolicy, read_policy, refusals
 from preflight.host.winhost import HostReader, default_reader
+from preflight.netutil import bracketed
 from preflight.pki.certs import facts, load_der, matches_host, to_pem
 from preflight.probes.tls import Handshake
 
@@ -244,16 +246,42 @@ class TlsHandshakeCheck:
 
         return await ctx.memo(("schannel-policy",), read)
 
-    async def run(self, target: Target, ctx: Context) -> Finding:
+    async def observe(self, target: Target, ctx: Context) -> TlsObserved:
         assert target.port is not None
-        port = target.port
-        handshakes = await ctx.handshakes(target.host, port)
+        handshakes = tuple(await ctx.handshakes(target.host, target.port))
         if not handshakes:
             upstream = "proxy.tunnel" if ctx.proxied(target) else "tcp.connect"
-            return Finding(
-                Status.SKIP,
-                "run.upstream",
-                f"{target.key}: no path opened (see {upstream})",
-                caused_by=ctx.result_id_for(upstream, target),
+            return TlsObserved(
+                target.host, target.port, (), ctx.now(), None, upstream, ctx.result_id_for(upstream, target)
             )
-        return judge(target.host, port, handshakes, await corrected_now(ctx), await self.schannel(ctx))
+        return TlsObserved(target.host, target.port, handshakes, await corrected_now(ctx), await self.schannel(ctx))
+
+    async def run(self, target: Target, ctx: Context) -> Finding:
+        return judge_observed(await self.observe(target, ctx))
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsObserved:
+    """What `observe` saw for one host and port: one handshake per path (each open address, or the proxy's
+    tunnel), the time to judge validity at (corrected by the run's clock measurement), and this host's SCHANNEL
+    settings (None off Windows). No handshake: the check upstream that explains it."""
+
+    host: str
+    port: int
+    handshakes: tuple[Handshake, ...]
+    now: dt.datetime
+    schannel: SchannelPolicy | None = None
+    upstream: str | None = None  # tcp.connect or proxy.tunnel, when no path opened
+    upstream_result: str | None = None
+
+
+def judge_observed(seen: TlsObserved) -> Finding:
+    """The verdict from what `observe` saw. Pure."""
+    if not seen.handshakes:
+        return Finding(
+            Status.SKIP,
+            "run.upstream",
+            f"{bracketed(seen.host)}:{seen.port}: no path opened (see {seen.upstream})",
+            caused_by=seen.upstream_result,
+        )
+    return judge(seen.host, seen.port, list(seen.handshakes), seen.now, seen.schannel)

@@ -8,7 +8,6 @@ import json
 import os
 import resource
 import struct
-import subprocess
 import sys
 import zlib
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 from dnsserver import Behaviour, DnsServer
-from helpers import cli_env, run_cli
+from helpers import run_cli, run_cli_limited
 
 PROFILE = (
     'name = "hostile"\n[clock]\nntp_servers = []\n[[endpoint]]\nhost = "ok.test"\nports = [9]\npurpose = "p"\n'
@@ -141,17 +140,9 @@ def _bomb(path: Path) -> None:
     path.write_bytes(bytes(out))
 
 
-def _limited(*args: str, memory: int = 1024 * 1024 * 1024) -> Any:
-    """The CLI with its address space capped: what would need more memory fails instead of the test machine."""
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-
-    from helpers import CliRun
-
-    proc = subprocess.run([sys.executable, "-m", "preflight", *args], capture_output=True, text=True, timeout=60,
-                          env=cli_env(), preexec_fn=cap)  # fmt: skip
-    return CliRun(proc)
+def _limited(*args: str) -> Any:
+    """The CLI with its address space capped at 1 GiB."""
+    return run_cli_limited(*args, limits={resource.RLIMIT_AS: 1024 * 1024 * 1024}, timeout=60)
 
 
 def test_a_bundle_member_that_lies_about_its_size_is_refused_without_inflating_it(tmp_path: Path) -> None:

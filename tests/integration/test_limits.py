@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 import resource
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 from dnsserver import Behaviour, DnsServer
-from helpers import CliRun, cli_env, run_cli
+from helpers import CliRun, run_cli, run_cli_limited
 
 
 def _profile(path: Path, names: list[str], ports: list[int]) -> Path:
@@ -24,12 +22,7 @@ def _profile(path: Path, names: list[str], ports: list[int]) -> Path:
 
 
 def _run_capped(args: list[str], descriptors: int) -> CliRun:
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, descriptors))
-
-    proc = subprocess.run([sys.executable, "-m", "preflight", *args], capture_output=True, text=True, timeout=120,
-                          env=cli_env(), preexec_fn=cap)  # fmt: skip
-    return CliRun(proc)
+    return run_cli_limited(*args, limits={resource.RLIMIT_NOFILE: descriptors})
 
 
 def test_a_low_descriptor_limit_shrinks_the_run_instead_of_failing_probes(tmp_path: Path) -> None:

@@ -66,6 +66,20 @@ def run_cli(
     return CliRun(proc)
 
 
+def run_cli_limited(*args: str, limits: dict[int, int], timeout: float = 120) -> CliRun:
+    """The CLI with resource limits set in the child (resource.RLIMIT_* → the soft and hard value): what would
+    need more memory or descriptors fails in the tool, not on the test machine."""
+    import resource
+
+    def cap() -> None:
+        for which, value in limits.items():
+            resource.setrlimit(which, (value, value))
+
+    command = [sys.executable, "-m", "preflight", *args]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=cli_env(), preexec_fn=cap)
+    return CliRun(proc)
+
+
 def validate_report(report: dict[str, Any], schema: dict[str, Any]) -> None:
     import jsonschema
 

@@ -145,3 +145,86 @@ def test_dns_of_a_name_whose_every_port_is_proxied_is_only_a_warning() -> None:
     assert seen.proxied is True
     finding = dns_check.judge_observed(seen)
     assert finding.status.value == "warn" and "every port of this host goes through the proxy" in finding.summary
+
+
+def test_tls_with_no_path_open_points_at_the_stage_that_explains_it() -> None:
+    from checks.tls import TlsHandshakeCheck, judge_observed
+
+    check = TlsHandshakeCheck()
+    direct = FakeContext(handshake_answers={("svc.example", 443): []}, selected={"tcp.connect"})
+    seen = run(check.observe(SVC, direct))
+    assert seen.handshakes == () and seen.upstream == "tcp.connect"
+    finding = judge_observed(seen)
+    assert (finding.code, finding.caused_by) == ("run.upstream", "tcp.connect/svc.example")
+    proxy = Route(ProxyConfig("http", "proxy.example", 3128), "--proxy")
+    proxied = FakeContext(
+        handshake_answers={("svc.example", 443): []}, routes={("svc.example", 443): proxy}, selected={"proxy.tunnel"}
+    )
+    assert judge_observed(run(check.observe(SVC, proxied))).caused_by == "proxy.tunnel/svc.example"
+
+
+def test_the_tunnel_goes_through_the_proxy_the_route_takes() -> None:
+    from checks.proxy import judge_tunnel, observe_tunnel
+    from preflight.probes.proxy import TunnelResult
+
+    proxy = Route(ProxyConfig("http", "proxy.example", 3128), "--proxy")
+    answer = TunnelResult(
+        "http://proxy.example:3128",
+        "198.18.0.3",
+        "svc.example",
+        443,
+        "auth_required",
+        407,
+        proxy_authenticate=("Negotiate",),
+    )
+    ctx = FakeContext(routes={("svc.example", 443): proxy}, tunnels={("svc.example", 443): answer})
+    seen = run(observe_tunnel(SVC, ctx))
+    assert seen is answer and ctx.asked == [("tunnel", "svc.example", 443)]
+    assert judge_tunnel(seen).code == "proxy.auth_required"
+
+
+def test_the_tenant_observation_names_every_cloud_s_profile() -> None:
+    from checks.tenant import judge_observed
+    from checks.tenant import observe as observe_tenant
+    from preflight.tenant.discovery import TenantResolution
+
+    ctx = FakeContext(tenant=TenantResolution("domain", "contoso.onmicrosoft.com", ended="run.deadline"))
+    seen = run(observe_tenant(Target("tenant"), ctx))
+    assert seen.profile_cloud == "microsoftonline.com" and seen.clouds["microsoftonline.us"] == "azure-government"
+    finding = judge_observed(seen)
+    assert (finding.code, finding.summary) == ("run.deadline", "the lookup of contoso.onmicrosoft.com did not finish")
+    assert ctx.asked == []  # nothing on the network: the lookup was made before the checks
+
+
+def test_crl_with_no_chain_naming_the_host_probes_its_root_on_every_address() -> None:
+    from checks.crl import judge_observed
+    from checks.crl import observe as observe_crl
+    from preflight.probes.http import HttpFetch
+
+    crl = Target("crl.example", 80)
+    url = "http://crl.example/"
+    ctx = FakeContext(
+        resolutions={"crl.example": resolution("crl.example", "198.18.0.80", "198.18.0.81")},
+        connects={
+            ("198.18.0.80", 80): ConnectAttempt("198.18.0.80", 80, "open", latency_ms=1.0),
+            ("198.18.0.81", 80): ConnectAttempt("198.18.0.81", 80, "filtered", error="no answer within 1s"),
+        },
+        fetches={(url, "198.18.0.80"): HttpFetch(url, "198.18.0.80", "GET", "response", 200, "text/plain")},
+    )
+    seen = run(observe_crl(crl, ctx))
+    assert [(row["address"], row["code"]) for row in seen.fetches] == [
+        ("198.18.0.80", "crl.reachable"),
+        ("198.18.0.81", "crl.filtered"),
+    ]
+    assert ("http", url, "198.18.0.81") not in ctx.asked  # no HTTP on an address whose connect failed
+    assert judge_observed(seen).code == "crl.filtered"
+
+
+def test_crl_without_an_address_points_at_the_dns_result() -> None:
+    from checks.crl import judge_observed
+    from checks.crl import observe as observe_crl
+
+    ctx = FakeContext(resolutions={"crl.example": resolution("crl.example")}, selected={"dns.resolve"})
+    seen = run(observe_crl(Target("crl.example", 80), ctx))
+    assert seen.fetches == () and seen.dns_result == "dns.resolve/crl.example"
+    assert judge_observed(seen).caused_by == "dns.resolve/crl.example"
