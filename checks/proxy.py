@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.context import Context
 from preflight.probes.proxy import TunnelResult
-from preflight.proxy import ProxySettings, redact_url
+from preflight.proxy import ProxyConfig, ProxySettings, redact_url
 from preflight.proxy.windows import WinInetSettings
 
 if TYPE_CHECKING:
@@ -388,3 +388,62 @@ async def observe_tunnel(target: Target, ctx: Context) -> TunnelResult:
     route = ctx.route(target.host, target.port)
     assert route.proxy is not None
     return await ctx.tunnel(route.proxy, target.host, target.port)
+
+
+# Sources that can name a proxy the route does not take: what an admin's browser or another component finds.
+_DISCOVERABLE = {"wpad", "wininet_user", "winhttp_api", "winhttp", "wininet", "environment"}
+
+
+def discovered_proxies(plan: RoutedTargets) -> list[tuple[ProxyConfig, str]]:
+    """(proxy, the source that names it) for each proxy some source would send a target through while the route
+    the connector takes goes direct: the proxy 'the browser uses'. In the order first found."""
+    found: dict[str, tuple[ProxyConfig, str]] = {}
+    for target in plan.port_targets():
+        if target.port is None or target.wildcard or target.missing:
+            continue
+        if not plan.route(target.host, target.port).direct:
+            continue
+        for name, route in plan.proxy.source_routes(target.host, target.port, tls=target.port != 80).items():
+            if name in _DISCOVERABLE and route.proxy is not None:
+                found.setdefault(route.proxy.display, (route.proxy, name))
+    return list(found.values())
+
+
+def _first_direct_endpoint(plan: RoutedTargets) -> Target | None:
+    """The endpoint a discovered proxy is tried with: a direct 443 row, the connector's service rows first."""
+    direct = [
+        t
+        for t in plan.port_targets()
+        if t.port == 443 and not (t.wildcard or t.missing) and plan.route(t.host, t.port).direct
+    ]
+    return next((t for t in direct if "service" in t.roles), direct[0] if direct else None)
+
+
+class ProxyDiscoveredCheck:
+    """A proxy the run found (a WPAD script, WinINET, WinHTTP, the environment) that the connector's route does not
+    take is tried with one CONNECT: when direct egress is blocked, that tunnel is what confirms the one fix
+    (cause.proxy_not_configured), or shows the proxy would not help either."""
+
+    id = "proxy.discovered"
+    title = "One CONNECT through each proxy the run found but the connector's route does not take"
+    requires = "a proxy named by WPAD, WinINET, WinHTTP or the environment that the route does not use"
+    needs: tuple[str, ...] = ()
+    codes = TUNNEL_CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        endpoint = _first_direct_endpoint(plan)
+        if endpoint is None:
+            return []
+        return [
+            Target(host=proxy.host, port=proxy.port, purposes=(f"a proxy found in {source}",))
+            for proxy, source in discovered_proxies(plan)
+        ]
+
+    async def run(self, target: Target, ctx: Context) -> Finding:
+        return judge_tunnel(await self.observe(target, ctx))
+
+    async def observe(self, target: Target, ctx: Context) -> TunnelResult:
+        proxy = next(p for p, _source in discovered_proxies(ctx) if (p.host, p.port) == (target.host, target.port))
+        endpoint = _first_direct_endpoint(ctx)
+        assert endpoint is not None and endpoint.port is not None
+        return await ctx.tunnel(proxy, endpoint.host, endpoint.port)

@@ -300,6 +300,23 @@ def _proxy_not_configured(results: Sequence[CheckResult]) -> Cause | None:
         f"direct egress is blocked ({len(blocked)} connections fail), and {where} offers the proxy {proxy}, which "
         f"the connector is not configured to use{_agreement(confidence, len(blocked), len(connects), 'connections')}"
     )
+    # the one more probe that confirms it: proxy.discovered's CONNECT through that proxy
+    tried = next(
+        (r for r in results if r.check == "proxy.discovered" and r.status.evaluated and r.target.key in proxy), None
+    )
+    if tried is not None:
+        explains.add(tried.id)
+        if tried.code == "proxy.ok":
+            summary += f"; confirmed: {tried.summary}"
+        else:
+            summary += f"; but the proxy fails too: {tried.summary}"
+            fix = (
+                f"The proxy {proxy} ({where}) would not help as it is ({tried.code}): {tried.remediation} Then "
+                f'configure it for the connector (<defaultProxy><proxy proxyaddress="{url}" />) and run again with '
+                f"--proxy {url}."
+            )
+            evidence = {"proxies": [{"proxy": p, "found_in": w} for p, w in proxies], "tried": tried.id}
+            return Cause("cause.proxy_not_configured", summary, fix, tuple(sorted(explains)), evidence, "partial")
     fix = (
         f'Configure {proxy} for the connector: <defaultProxy><proxy proxyaddress="{url}" '
         'bypassonlocal="true" /></defaultProxy> in its .exe.config (or autoDetect="true" when the proxy comes from '

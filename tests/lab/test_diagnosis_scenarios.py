@@ -110,6 +110,7 @@ def test_direct_egress_blocked_with_a_wpad_proxy_the_connector_does_not_use(tmp_
         report, table = diagnosed(lab, tmp_path)
     cause = assert_leads_with(report, table, "cause.proxy_not_configured", PROXY_URL, "WPAD", "<defaultProxy>")
     assert f"--proxy {PROXY_URL}" in cause["fix"]
+    assert "; confirmed: " in cause["summary"] and "via http://198.18.1.1:3128: tunnel open" in cause["summary"]
     assert not first_fix(table).split(":", 1)[1].lstrip().startswith("A firewall")
 
 

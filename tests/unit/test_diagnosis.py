@@ -210,3 +210,26 @@ def test_every_cause_is_documented_and_serialises() -> None:
 )
 def test_amounts_of_time_read_as_a_person_says_them(seconds: float, text: str) -> None:
     assert amount_of_time(seconds) == text
+
+
+def _blocked_with_wpad(tunnel_code: str | None) -> list[CheckResult]:
+    wpad = {"url": "http://wpad.corp.example/wpad.dat", "used": False}
+    routes = {f"{n}:443": {"by_source": {"tested": "direct", "wpad": "http://proxy.corp.example:3128"}} for n in NAMES}
+    rows = [connect(n, 443, "tcp.filtered", ("20.190.1.2", "filtered", None)) for n in NAMES]
+    rows.append(_effective(wpad=wpad, routes=routes))
+    if tunnel_code is not None:
+        status = "pass" if tunnel_code == "proxy.ok" else "fail"
+        rows.append(result("proxy.discovered", "proxy.corp.example", 3128, status, tunnel_code))
+    return rows
+
+
+def test_a_tunnel_through_the_discovered_proxy_confirms_the_cause() -> None:
+    [cause] = diagnose(_blocked_with_wpad("proxy.ok"))
+    assert "confirmed: proxy.corp.example: proxy.ok" in cause.summary
+    assert "proxy.discovered/proxy.corp.example:3128" in cause.explains
+
+
+def test_a_discovered_proxy_that_fails_too_changes_the_fix_and_the_confidence() -> None:
+    [cause] = diagnose(_blocked_with_wpad("proxy.auth_required"))
+    assert cause.confidence == "partial" and "the proxy fails too" in cause.summary
+    assert cause.fix.startswith("The proxy http://proxy.corp.example:3128") and "fix proxy.auth_required" in cause.fix
