@@ -94,7 +94,7 @@ def test_no_secret_reaches_any_output(site: dict[str, Any], case: str) -> None:
         pac.write_text(f'function FindProxyForURL(u, h) {{ return "PROXY pacuser:{password}@127.0.0.1:{port}"; }}')
         extra = ["--pac", str(pac)]
     elif case == "env-odd-case":
-        env = cli_env(hTTpS_pRoXy=f"http://envuser:{password}@127.0.0.1:{port}")
+        env = cli_env(hTTpS_pRoXy=f"envuser:{password}@127.0.0.1:{port}")  # no scheme, unusual case
     elif case == "no-proxy":
         env = cli_env(HTTPS_PROXY=f"http://127.0.0.1:{port}", NO_PROXY=f"nouser:{password}@internal.test,.corp")
     elif case == "pac-sas":
