@@ -43,8 +43,8 @@ def parse_proxy_url(value: str, *, where: str = "--proxy", default_port: int = 8
     try:
         parts = urlsplit(text)
         port = parts.port
-    except ValueError as exc:
-        raise UsageError(f"{where} {redact_url(value)!r}: {exc}") from None
+    except ValueError as exc:  # urllib's message quotes the netloc, userinfo and all
+        raise UsageError(f"{where} {redact_url(value)!r}: {without_userinfo(str(exc), value)}") from None
     if parts.scheme.lower() != "http":
         raise UsageError(f"{where} {redact_url(value)!r}: only http:// proxies are supported (CONNECT is used for TLS)")
     host = (parts.hostname or "").lower()
@@ -73,6 +73,20 @@ def redact_url(value: str) -> str:
     rest = value[len(prefix) :]
     at = rest.rfind("@")
     return value if at < 0 else prefix + rest[at + 1 :]
+
+
+def without_userinfo(text: str, value: str) -> str:
+    """`text` (a message about the URL `value`) with the URL's userinfo, and its password alone, removed."""
+    scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value)
+    rest = value[len(scheme.group(0)) if scheme else 0 :]
+    at = rest.rfind("@")
+    if at > 0:
+        userinfo = rest[:at]
+        text = text.replace(userinfo, "[REDACTED]")
+        password = userinfo.partition(":")[2]
+        if len(password) >= 4:  # shorter ones would match inside ordinary words of the message
+            text = text.replace(password, "[REDACTED]")
+    return strip_userinfo(text)
 
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@'\"<>]*@")

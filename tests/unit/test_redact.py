@@ -124,3 +124,15 @@ def test_pseudonyms_respect_word_boundaries_and_learn_users_from_paths() -> None
     assert "webpage" in out and "my-web" in out
     assert not re.search(r"(?<![\w-])web(?![\w-])", out)
     assert "alice.smith" not in out and "/home/bob/" not in out
+
+
+def test_a_proxy_url_urllib_refuses_is_reported_without_its_password() -> None:
+    """urllib's NFKC check quotes the netloc, userinfo and all (found by the property test in CI)."""
+    import pytest
+
+    from preflight.errors import UsageError
+    from preflight.proxy.url import parse_proxy_url
+
+    with pytest.raises(UsageError) as refused:
+        parse_proxy_url("http://u:S3cr0000@\uff1f")
+    assert "S3cr0000" not in str(refused.value) and "invalid characters under NFKC" in str(refused.value)
