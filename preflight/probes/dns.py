@@ -335,6 +335,11 @@ class ResolverHealth:
             elif system.error in ("timeout", "again") and not self._system_answered:
                 self._system_silent = True
 
+    @property
+    def any_silent(self) -> bool:
+        """Whether any resolver was found silent: until then nothing is skipped (and nothing need be looked up)."""
+        return bool(self._silent) or self._system_silent
+
     def known_dead(self, host: str, servers: Sequence[tuple[str, int]], use_system: bool) -> Resolution | None:
         """The resolution of `host` without asking, when every resolver it would ask is known silent."""
         labels = [_server_label(s) for s in servers]

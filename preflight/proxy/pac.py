@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from preflight.netutil import is_host, is_ip_literal
+from preflight.proxy.pacsandbox import lookup_name
 from preflight.redact import well_formed
 
 MAX_SOURCE = 4 * 1024 * 1024  # bytes: larger scripts are refused before they reach the engine
@@ -74,21 +74,6 @@ def from_worker(value: Any) -> str:
     """Text the worker sent, as text a report can carry: a lone UTF-16 surrogate (JavaScript strings may hold
     them; JSON carries them as escapes) becomes U+FFFD, so no encoder downstream refuses the report."""
     return well_formed(value if isinstance(value, str) else "" if value is None else str(value))
-
-
-def lookup_name(host: str) -> str | None:
-    """The name a script's dnsResolve(host) is looked up as, or None when no DNS query could carry it (an empty
-    or over-long label, more than 253 characters, characters no host name has): a browser's resolver fails such
-    a name at once, and so does this one, without sending a query. IP literals are returned as they are."""
-    text = host.strip()
-    if is_ip_literal(text.strip("[]")):
-        return text.strip("[]")
-    if not text.isascii():
-        try:
-            text = text.encode("idna").decode("ascii")
-        except UnicodeError:
-            return None
-    return text if text and is_host(text) else None
 
 
 Lookup = Callable[[str, str], Awaitable[Any]]  # (question, host) → answer: dnsResolve, dnsResolveEx, myIpAddress

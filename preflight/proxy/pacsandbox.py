@@ -26,6 +26,8 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
+from preflight.netutil import is_host, is_ip_literal
+
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
@@ -55,7 +57,6 @@ ALLOWED_GLOBALS = ECMASCRIPT_GLOBALS | set(PAC_FUNCTIONS)
 
 # The bridge's allow-list: helper name → how many arguments it takes.
 BRIDGE_ARITY = {"dnsResolve": 1, "dnsResolveEx": 1, "myIpAddress": 0, "alert": 1}
-MAX_HOST = 255  # characters of a name a lookup is asked for; longer is no DNS name (RFC 1035: 253 + a dot)
 
 Ask = Callable[[str, str | None], Any]  # (helper, host) → the answer, from the parent process
 
@@ -142,10 +143,22 @@ def _without_bridge(body: str) -> str:
     return f"(function (v) {{ delete globalThis.call_python; delete globalThis.dukpy; {body} }})(dukpy);"
 
 
+def lookup_name(host: str) -> str | None:
+    """The name a script's dnsResolve(host) is looked up as, or None when no DNS query could carry it (an empty
+    or over-long label, more than 253 characters, characters no host name has): a browser's resolver fails such
+    a name at once, and so does this one, without sending a query. IP literals are returned as they are."""
+    text = host.strip()
+    if is_ip_literal(text.strip("[]")):
+        return text.strip("[]")
+    if not text.isascii():
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    return text if text and is_host(text) else None
+
+
 def plausible_host(host: str) -> bool:
-    """What a name lookup may be asked for: a non-empty name of at most 255 characters with no empty or over-long
-    label and no control characters (an IP literal passes too). The parent checks again before any DNS query."""
-    text = host.rstrip(".") if host not in (".", "") else ""
-    if not text or len(host) > MAX_HOST or not host.isprintable() or any(c.isspace() for c in host):
-        return False
-    return all(0 < len(label) <= 63 for label in text.split(".")) or ":" in text
+    """What the worker lets a helper ask the parent to look up; the parent checks again (`lookup_name`, the same
+    rule: the worker is not trusted to have applied it)."""
+    return lookup_name(host) is not None
