@@ -148,13 +148,8 @@ class PacSession:
             raise self._broken
         async with self._lock:
             self._next_id += 1
-            exhausted_before = self.lookups_exhausted
             await self._send({"id": self._next_id, "url": url, "host": host})
             answer = await self._exchange(self._next_id)
-        if self.lookups_exhausted and not exhausted_before:
-            # its answer was computed from lookups that were cut short: not what the connector would be told
-            spent = f"the script's name lookups took more than {self.lookup_budget:g} s in all"
-            raise self._fail(PacError("proxy.pac_timeout", f"{spent} (2 x --timeout; the resolver does not answer?)"))
         if "error" in answer:
             raise PacError("proxy.pac_error", f"FindProxyForURL({url!r}, {host!r}): {from_worker(answer['error'])}")
         return from_worker(answer.get("result"))
@@ -208,15 +203,17 @@ class PacSession:
         if len(self.lookups) >= MAX_LOOKUPS:
             return None  # a script asking for ever more names gets no more DNS traffic
         left = self.lookup_budget - self.lookup_seconds
-        if left <= 0:
-            self.lookups_exhausted = True
-            return None
         started = time.monotonic()
         try:
+            if left <= 0:
+                raise TimeoutError
             self.lookups[key] = await asyncio.wait_for(self.lookup(question, name or ""), left)
         except TimeoutError:
+            # the answer would be computed from lookups cut short, not what the connector is told: the script
+            # stops here, at once, rather than looping on through ever more refused lookups in its own time
             self.lookups_exhausted = True
-            self.lookups[key] = None
+            spent = f"the script's name lookups took more than {self.lookup_budget:g} s in all"
+            raise self._fail(PacError("proxy.pac_timeout", f"{spent} (2 x --timeout; the resolver does not answer?)")) from None
         finally:
             self.lookup_seconds += time.monotonic() - started
         return self.lookups[key]

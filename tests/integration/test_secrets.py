@@ -145,7 +145,7 @@ def test_a_wpad_answer_with_userinfo_is_redacted_in_the_report_and_the_bundle(tm
 def test_redaction_leaves_what_is_no_secret_alone() -> None:
     redactor = Redactor()
     for text in (
-        "login.microsoftonline.com:443@20.190.1.2",
+        "login.microsoftonline.com:443@198.18.50.10",
         "[2001:db8::1]:443@2001:db8::1",
         "svc.test@127.0.0.1",
         "PROXY proxy.corp:3128; DIRECT",

@@ -25,7 +25,7 @@ def result(check: str, host: str, port: int | None, status: str, code: str, **ev
     return CheckResult(check, Target(host, port), Status(status), code, f"{host}: {code}", evidence, f"fix {code}")
 
 
-def dns(host: str, code: str, server: str = "10.1.2.3:53", outcome: str = "timeout") -> CheckResult:
+def dns(host: str, code: str, server: str = "198.18.0.53:53", outcome: str = "timeout") -> CheckResult:
     status = "pass" if code == "dns.ok" else "fail"
     answers = [{"server": server, "qtype": q, "outcome": "answer" if code == "dns.ok" else outcome} for q in "AB"]
     return result("dns.resolve", host, None, status, code, answers=answers)
@@ -51,7 +51,7 @@ def test_a_dead_resolver_is_one_cause_that_names_the_server_and_explains_every_r
     rows = dead_resolver()
     [cause] = diagnose(rows)
     assert cause.code == "cause.resolver_unreachable" and cause.confidence == "confirmed"
-    assert "10.1.2.3:53" in cause.summary and "10.1.2.3:53" in cause.fix and "UDP and TCP 53" in cause.fix
+    assert "198.18.0.53:53" in cause.summary and "198.18.0.53:53" in cause.fix and "UDP and TCP 53" in cause.fix
     assert set(cause.explains) == {r.id for r in rows}  # the skips under the names too
     assert unexplained(rows, [cause]) == []
 
@@ -75,7 +75,7 @@ def test_a_resolver_refusing_every_name() -> None:
 
 
 def test_no_default_route() -> None:
-    rows = [connect(n, 443, "tcp.unreachable", ("20.190.1.2", "no_route", "ENETUNREACH")) for n in NAMES]
+    rows = [connect(n, 443, "tcp.unreachable", ("198.18.50.10", "no_route", "ENETUNREACH")) for n in NAMES]
     [cause] = diagnose(rows)
     assert cause.code == "cause.no_route" and "ENETUNREACH" in cause.summary
     assert "default gateway" in cause.fix and "router named" not in cause.fix
@@ -88,7 +88,7 @@ def _effective(**evidence: Any) -> CheckResult:
 def test_direct_egress_blocked_with_a_wpad_proxy_the_connector_does_not_use() -> None:
     wpad = {"url": "http://wpad.corp.example/wpad.dat", "used": False}
     routes = {f"{n}:443": {"by_source": {"tested": "direct", "wpad": "http://proxy.corp.example:3128"}} for n in NAMES}
-    rows = [connect(n, 443, "tcp.filtered", ("20.190.1.2", "filtered", None)) for n in NAMES] + [
+    rows = [connect(n, 443, "tcp.filtered", ("198.18.50.10", "filtered", None)) for n in NAMES] + [
         _effective(wpad=wpad, routes=routes)
     ]
     [cause] = diagnose(rows)
@@ -99,7 +99,7 @@ def test_direct_egress_blocked_with_a_wpad_proxy_the_connector_does_not_use() ->
 
 
 def test_blocked_egress_without_any_proxy_found_is_no_proxy_cause() -> None:
-    rows = [connect(n, 443, "tcp.filtered", ("20.190.1.2", "filtered", None)) for n in NAMES] + [_effective()]
+    rows = [connect(n, 443, "tcp.filtered", ("198.18.50.10", "filtered", None)) for n in NAMES] + [_effective()]
     assert [c.code for c in diagnose(rows)] == []  # every row's own remediation stands
 
 
@@ -127,7 +127,7 @@ def _intercepted(host: str, ca: str) -> CheckResult:
         "chain": [{"subject": f"CN={host}", "issuer": ca}],
         "product_hint": {"product": "Zscaler"},
     }
-    return result("tls.interception", host, 443, "fail", "tls.intercepted", addresses={"10.0.0.1": path})
+    return result("tls.interception", host, 443, "fail", "tls.intercepted", addresses={"198.18.0.1": path})
 
 
 def test_one_interceptor_on_every_tls_path_is_named_with_every_name() -> None:
@@ -177,7 +177,8 @@ def test_every_port_blocked_is_not_one_port_blocked() -> None:
 
 def test_ipv6_broken_while_ipv4_works() -> None:
     rows = [
-        connect(n, 443, "tcp.partial", ("20.190.1.2", "open", None), ("2603:1026::1", "filtered", None)) for n in NAMES
+        connect(n, 443, "tcp.partial", ("198.18.50.10", "open", None), ("2001:db8:50::10", "filtered", None))
+        for n in NAMES
     ]
     [cause] = diagnose(rows)
     assert cause.code == "cause.ipv6_broken" and cause.status == Status.WARN and "DisabledComponents" in cause.fix
@@ -185,7 +186,7 @@ def test_ipv6_broken_while_ipv4_works() -> None:
 
 def test_a_healthy_host_has_no_cause() -> None:
     rows = [dns(n, "dns.ok") for n in NAMES] + [
-        connect(n, 443, "tcp.open", ("20.190.1.2", "open", None)) for n in NAMES
+        connect(n, 443, "tcp.open", ("198.18.50.10", "open", None)) for n in NAMES
     ]
     assert diagnose(rows) == [] and unexplained(rows, []) == []
 
@@ -215,7 +216,7 @@ def test_amounts_of_time_read_as_a_person_says_them(seconds: float, text: str) -
 def _blocked_with_wpad(tunnel_code: str | None) -> list[CheckResult]:
     wpad = {"url": "http://wpad.corp.example/wpad.dat", "used": False}
     routes = {f"{n}:443": {"by_source": {"tested": "direct", "wpad": "http://proxy.corp.example:3128"}} for n in NAMES}
-    rows = [connect(n, 443, "tcp.filtered", ("20.190.1.2", "filtered", None)) for n in NAMES]
+    rows = [connect(n, 443, "tcp.filtered", ("198.18.50.10", "filtered", None)) for n in NAMES]
     rows.append(_effective(wpad=wpad, routes=routes))
     if tunnel_code is not None:
         status = "pass" if tunnel_code == "proxy.ok" else "fail"

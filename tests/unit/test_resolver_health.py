@@ -14,17 +14,17 @@ from preflight.engine.context import RunContext, RunOptions
 from preflight.probes.dns import Resolution, ResolverHealth, ServerAnswer, SystemLookup
 from preflight.profile import load
 
-SERVER = ("10.1.2.3", 53)
+SERVER = ("198.18.0.53", 53)
 
 
 def silent(host: str) -> Resolution:
-    answers = tuple(ServerAnswer("10.1.2.3", q, "timeout", error="no answer") for q in ("A", "AAAA"))
-    return Resolution(host, "dns-server", (), None, answers, ("10.1.2.3",))
+    answers = tuple(ServerAnswer("198.18.0.53", q, "timeout", error="no answer") for q in ("A", "AAAA"))
+    return Resolution(host, "dns-server", (), None, answers, ("198.18.0.53",))
 
 
 def answered(host: str) -> Resolution:
-    answers = (ServerAnswer("10.1.2.3", "A", "answer", addresses=("198.18.0.1",)),)
-    return Resolution(host, "dns-server", ("198.18.0.1",), None, answers, ("10.1.2.3",))
+    answers = (ServerAnswer("198.18.0.53", "A", "answer", addresses=("198.18.0.1",)),)
+    return Resolution(host, "dns-server", ("198.18.0.1",), None, answers, ("198.18.0.53",))
 
 
 def test_a_resolver_that_never_answered_is_not_asked_again() -> None:
