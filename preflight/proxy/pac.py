@@ -213,7 +213,8 @@ class PacSession:
             # stops here, at once, rather than looping on through ever more refused lookups in its own time
             self.lookups_exhausted = True
             spent = f"the script's name lookups took more than {self.lookup_budget:g} s in all"
-            raise self._fail(PacError("proxy.pac_timeout", f"{spent} (2 x --timeout; the resolver does not answer?)")) from None
+            why = f"{spent} (2 x --timeout; the resolver does not answer?)"
+            raise self._fail(PacError("proxy.pac_timeout", why)) from None
         finally:
             self.lookup_seconds += time.monotonic() - started
         return self.lookups[key]
