@@ -4,13 +4,13 @@ proxy carry a CONNECT to each endpoint and port the connector needs)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from preflight import CodeDoc, Codes, Finding, Status, Target
 from preflight.context import Context
 from preflight.probes.proxy import TunnelResult
-from preflight.proxy import ProxyConfig, ProxySettings, redact_url
+from preflight.proxy import ProxyConfig, ProxyInputs, ProxySettings, redact_url
 from preflight.proxy.windows import WinInetSettings
 
 if TYPE_CHECKING:
@@ -208,10 +208,19 @@ class RoutedTargets(Protocol):
     def route(self, host: str, port: int) -> Route: ...
 
 
-def judge_effective(plan: RoutedTargets) -> Finding:
-    """The routes of every target, where each came from, and whether the sources disagree. Pure."""
+@dataclasses.dataclass(frozen=True)
+class EffectiveObserved:
+    """The settings as read and answered, each target's route (and what every source alone would do), and the
+    targets whose sources disagree."""
+
+    settings: ProxySettings
+    routes: Mapping[str, Mapping[str, Any]]
+    divergent: tuple[str, ...]
+
+
+def observe_effective(plan: RoutedTargets) -> EffectiveObserved:
+    """The route of every target and where it came from: the run's own facts, nothing asked on the network."""
     settings = plan.proxy
-    env = settings.environment
     routes: dict[str, dict[str, Any]] = {}
     divergent: list[str] = []
     for target in plan.port_targets():
@@ -227,44 +236,19 @@ def judge_effective(plan: RoutedTargets) -> Finding:
             if len(set(entry["by_source"].values())) > 1:
                 divergent.append(f"{target.key}: " + ", ".join(f"{k} {v}" for k, v in entry["by_source"].items()))
         routes[target.key] = entry
-    evidence: dict[str, Any] = {
-        "explicit": settings.explicit.display if settings.explicit else ("none" if settings.explicit_none else None),
-        "environment": _environment(settings),
-        "routes": routes,
-        "send_credentials": settings.use_credentials,
-    }
-    problems = [*(env.problems if env is not None else ()), *settings.problems]
-    credentials = _with_credentials(settings)
-    if credentials:
-        evidence["credentials_configured"] = credentials  # where a proxy URL carries a user (never the values)
-    for key, config in (("connector_config", settings.connector), ("updater_config", settings.updater)):
-        if config is not None:
-            evidence[key] = dataclasses.asdict(config)
-            if config.proxy_address:
-                evidence[key]["proxy_address"] = redact_url(config.proxy_address)
-            if config.found:
-                evidence[key]["net_proxy"] = config.web_proxy().why  # how much of the system's settings .NET takes
-    if settings.winhttp is not None:
-        evidence["winhttp"] = dataclasses.asdict(settings.winhttp)
-    if settings.pac_origin is not None:
-        evidence["pac"] = {
-            "origin": settings.pac_origin,
-            **settings.pac_evidence,
-            "results": {f"{h}:{p}": r for (h, p), r in settings.pac_decisions.items()},
-        }
-    if settings.wininet_scope is not None:
-        evidence["wininet_scope"] = settings.wininet_scope.to_json()  # whose WinINET settings the connector reads
-    if settings.wininet is not None:
-        evidence["wininet"] = _wininet(settings.wininet)
-    if settings.wininet_user is not None:
-        evidence["wininet_user"] = _wininet(settings.wininet_user)
-    wpad = dict(settings.wpad_evidence)
-    if wpad:
-        evidence["wpad"] = wpad
-    if settings.winhttp_api_evidence:
-        evidence["winhttp_api"] = dict(settings.winhttp_api_evidence)
-    if settings.pac_failure is not None:
-        code, message = settings.pac_failure
+    return EffectiveObserved(settings, routes, tuple(divergent))
+
+
+def judge_effective(seen: EffectiveObserved) -> Finding:
+    """A script that could not decide, then WPAD's failure, then settings Windows or .NET ignore, then sources
+    that disagree; else where the routes go. Pure."""
+    settings, routes = seen.settings, dict(seen.routes)
+    evidence = {**_inputs_evidence(settings.inputs), "routes": routes, **_scripts_evidence(settings)}
+    env = settings.inputs.environment
+    problems = [*(env.problems if env is not None else ()), *settings.inputs.problems]
+    wpad = dict(settings.wpad.evidence)
+    if settings.pac.failure is not None:
+        code, message = settings.pac.failure
         evidence["pac"]["error"] = message
         tested = "" if code == "proxy.pac_unfinished" else "; the endpoints were tested on the route without the script"
         return EFFECTIVE_CODES.finding(code, f"{message}{tested}", evidence)
@@ -281,11 +265,11 @@ def judge_effective(plan: RoutedTargets) -> Finding:
             "proxy.invalid_setting", f"ignored proxy settings: {'; '.join(problems)}", evidence
         )
     found = _wpad_note(wpad)
-    if divergent:
-        evidence["divergent"] = divergent
+    if seen.divergent:
+        evidence["divergent"] = list(seen.divergent)
         return EFFECTIVE_CODES.finding(
             "proxy.divergent",
-            f"proxy sources disagree for {len(divergent)} endpoint(s): {divergent[0]}{found}",
+            f"proxy sources disagree for {len(seen.divergent)} endpoint(s): {seen.divergent[0]}{found}",
             evidence,
         )
     proxied = sorted({r["proxy"] for r in routes.values() if r["proxy"]})
@@ -296,6 +280,51 @@ def judge_effective(plan: RoutedTargets) -> Finding:
     direct = sum(1 for r in routes.values() if r["proxy"] is None)
     summary = f"{len(routes) - direct} endpoint(s) via {', '.join(proxied)}, {direct} direct{found}"
     return EFFECTIVE_CODES.finding("proxy.configured", summary, evidence)
+
+
+def _inputs_evidence(inputs: ProxyInputs) -> dict[str, Any]:
+    """What the run was told and read (never a credential: proxy URLs are shown without their userinfo)."""
+    evidence: dict[str, Any] = {
+        "explicit": inputs.explicit.display if inputs.explicit else ("none" if inputs.explicit_none else None),
+        "environment": _environment(inputs),
+        "send_credentials": inputs.use_credentials,
+    }
+    credentials = _with_credentials(inputs)
+    if credentials:
+        evidence["credentials_configured"] = credentials  # where a proxy URL carries a user (never the values)
+    for key, config in (("connector_config", inputs.connector), ("updater_config", inputs.updater)):
+        if config is not None:
+            evidence[key] = dataclasses.asdict(config)
+            if config.proxy_address:
+                evidence[key]["proxy_address"] = redact_url(config.proxy_address)
+            if config.found:
+                evidence[key]["net_proxy"] = config.web_proxy().why  # how much of the system's settings .NET takes
+    if inputs.winhttp is not None:
+        evidence["winhttp"] = dataclasses.asdict(inputs.winhttp)
+    if inputs.wininet_scope is not None:
+        evidence["wininet_scope"] = inputs.wininet_scope.to_json()  # whose WinINET settings the connector reads
+    if inputs.wininet is not None:
+        evidence["wininet"] = _wininet(inputs.wininet)
+    if inputs.wininet_user is not None:
+        evidence["wininet_user"] = _wininet(inputs.wininet_user)
+    return evidence
+
+
+def _scripts_evidence(settings: ProxySettings) -> dict[str, Any]:
+    """What the scripts answered and how they ran: the route's script, WPAD discovery, WinHTTP's own answer."""
+    evidence: dict[str, Any] = {}
+    pac = settings.pac
+    if pac.origin is not None:
+        evidence["pac"] = {
+            "origin": pac.origin,
+            **pac.evidence,
+            "results": {f"{h}:{p}": r for (h, p), r in pac.decisions.items()},
+        }
+    if settings.wpad.evidence:
+        evidence["wpad"] = dict(settings.wpad.evidence)
+    if settings.winhttp_api.evidence:
+        evidence["winhttp_api"] = dict(settings.winhttp_api.evidence)
+    return evidence
 
 
 def _wininet(settings: WinInetSettings) -> dict[str, Any]:
@@ -322,7 +351,7 @@ def _wpad_note(wpad: dict[str, Any]) -> str:
     return f"; a WPAD script exists at {wpad['url']}, not followed: {wpad['why']}"
 
 
-def _with_credentials(settings: ProxySettings) -> list[str]:
+def _with_credentials(settings: ProxyInputs) -> list[str]:
     """The settings whose proxy URL carries a user name and password."""
     found = []
     if settings.explicit is not None and settings.explicit.has_credentials:
@@ -337,7 +366,7 @@ def _with_credentials(settings: ProxySettings) -> list[str]:
     return found
 
 
-def _environment(settings: ProxySettings) -> dict[str, Any]:
+def _environment(settings: ProxyInputs) -> dict[str, Any]:
     env = settings.environment
     if env is None:
         return {}
@@ -365,7 +394,7 @@ class ProxyEffectiveCheck:
         return [Target(host=EFFECTIVE_TARGET)]
 
     async def run(self, target: Target, ctx: Context) -> Finding:
-        return judge_effective(ctx)  # the observation is the run's own facts: its settings, targets and routes
+        return judge_effective(observe_effective(ctx))
 
 
 class ProxyTunnelCheck:

@@ -136,7 +136,7 @@ def run(request: RunRequest) -> Outcome:
 
     plan = build_plan(known_tenant, proxy_settings)
     attachments = config_attachments(proxy_settings, request.connector_config)
-    auto = plan_request(proxy_settings, request.pac, domains, default_api(request.timeout))
+    auto = plan_request(proxy_settings.inputs, request.pac, domains, default_api(request.timeout))
     options = RunOptions(
         timeout=request.timeout,
         deadline=request.deadline,
@@ -305,16 +305,10 @@ def _known_tenant(given: TenantInput | None) -> TenantResolution:
 
 
 def _proxy_settings(value: str | None, use_credentials: bool, connector_config: str | None) -> ProxySettings:
-    from preflight.proxy import from_environment, parse_proxy_url
-    from preflight.proxy.settings import windows_settings
+    from preflight.proxy.settings import ProxySettings, read_inputs
     from preflight.proxy.windows import default_reader
 
-    environment = from_environment(os.environ)
-    windows = windows_settings(default_reader(), connector_config)
-    if value is not None and value.strip().lower() == "none":
-        return dataclasses.replace(windows, explicit_none=True, environment=environment)
-    explicit = parse_proxy_url(value) if value is not None else None
-    return dataclasses.replace(windows, explicit=explicit, environment=environment, use_credentials=use_credentials)
+    return ProxySettings(read_inputs(value, use_credentials, connector_config, os.environ, default_reader()))
 
 
 def config_attachments(settings: ProxySettings, connector_config: str | None) -> dict[str, str]:
@@ -322,10 +316,11 @@ def config_attachments(settings: ProxySettings, connector_config: str | None) ->
     updater's as found on this host), for a bundle's evidence/: support reads what the connector reads."""
     from preflight.proxy.windows import NET_DEFAULTS
 
-    connector = connector_config or (settings.connector.source if settings.connector else None)
+    inputs = settings.inputs
+    connector = connector_config or (inputs.connector.source if inputs.connector else None)
     files = {
         "evidence/connector.config": connector,
-        "evidence/updater.config": settings.updater.source if settings.updater else None,
+        "evidence/updater.config": inputs.updater.source if inputs.updater else None,
     }
     found: dict[str, str] = {}
     for name, path in files.items():
@@ -360,9 +355,9 @@ def _ntp_server(value: str) -> str:
 
 
 def _proxy_option(proxy: ProxySettings) -> str | None:
-    if proxy.explicit_none:
+    if proxy.inputs.explicit_none:
         return "none"
-    return proxy.explicit.display if proxy.explicit else None
+    return proxy.inputs.explicit.display if proxy.inputs.explicit else None
 
 
 def _options_json(

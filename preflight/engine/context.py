@@ -266,7 +266,12 @@ class RunContext:
                 )
             async with self.slot(proxy.host):
                 result, streams = await proxy_probe.open_tunnel(
-                    proxy, address, host, port, self.options.timeout, send_credentials=self.plan.proxy.use_credentials
+                    proxy,
+                    address,
+                    host,
+                    port,
+                    self.options.timeout,
+                    send_credentials=self.plan.proxy.inputs.use_credentials,
                 )
                 if streams is not None:
                     streams[1].transport.abort()
@@ -305,7 +310,7 @@ class RunContext:
             host,
             port,
             self.options.timeout,
-            send_credentials=self.plan.proxy.use_credentials,
+            send_credentials=self.plan.proxy.inputs.use_credentials,
         )
         return [(f"via {route.proxy.display}", opener)]
 
@@ -350,7 +355,7 @@ class RunContext:
                 return http_probe.HttpFetch(
                     url, address, method, "proxy_error", error=f"the proxy name {proxy.host} did not resolve"
                 )
-            proxy_url = _proxy_url(proxy, proxy_address, self.plan.proxy.use_credentials)
+            proxy_url = _proxy_url(proxy, proxy_address, self.plan.proxy.inputs.use_credentials)
 
         async def probe() -> http_probe.HttpFetch:
             async with self.slot(host):

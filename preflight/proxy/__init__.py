@@ -9,7 +9,7 @@
 """
 
 from preflight.proxy.environment import EnvironmentProxies, NoProxyRule, from_environment, parse_no_proxy
-from preflight.proxy.settings import ProxySettings, windows_settings
+from preflight.proxy.settings import ProxyInputs, ProxySettings, ScriptOutcome, read_inputs, windows_settings
 from preflight.proxy.sources import Route, RouteSource
 from preflight.proxy.url import ProxyConfig, parse_proxy_url, redact_url, strip_userinfo
 
@@ -17,12 +17,15 @@ __all__ = [
     "EnvironmentProxies",
     "NoProxyRule",
     "ProxyConfig",
+    "ProxyInputs",
     "ProxySettings",
     "Route",
     "RouteSource",
+    "ScriptOutcome",
     "from_environment",
     "parse_no_proxy",
     "parse_proxy_url",
+    "read_inputs",
     "redact_url",
     "strip_userinfo",
     "windows_settings",

@@ -20,7 +20,7 @@ from preflight.context import Probes
 from preflight.model import Target
 from preflight.netutil import is_ip_literal, usable_addresses
 from preflight.proxy.pac import MAX_SOURCE, PacError, PacSession
-from preflight.proxy.settings import ProxySettings
+from preflight.proxy.settings import ProxyInputs, ProxySettings, ScriptOutcome
 from preflight.proxy.url import redact_url, strip_userinfo
 from preflight.textfile import decode_text
 
@@ -40,7 +40,7 @@ class AutoConfig:
         return where if self.origin == "--pac" else f"{where} ({self.origin})"
 
 
-def requested(settings: ProxySettings, pac_option: str | None) -> AutoConfig | None:
+def requested(settings: ProxyInputs, pac_option: str | None) -> AutoConfig | None:
     """The script the run must evaluate, if any: --pac, else what the connector's configuration points to."""
     if pac_option is not None:
         return AutoConfig("--pac", pac_option)
@@ -107,15 +107,9 @@ class Evaluation:
 
     async def decide(self, settings: ProxySettings, targets: Iterable[Target]) -> ProxySettings:
         """The settings with this script as the route's: its answer for every target not asked yet."""
-        decisions = await self.answers(targets, settings.pac_decisions)
+        decisions = await self.answers(targets, settings.pac.decisions)
         failure = (self.failure.code, f"{self.auto.shown}: {self.failure.message}") if self.failure else None
-        return dataclasses.replace(
-            settings,
-            pac_origin=self.auto.shown,
-            pac_decisions=decisions,
-            pac_failure=failure,
-            pac_evidence=self.evidence(),
-        )
+        return settings.answered(pac=ScriptOutcome(self.auto.shown, decisions, failure, self.evidence()))
 
     async def answers(
         self, targets: Iterable[Target], known: Mapping[tuple[str, int], str]
@@ -139,15 +133,13 @@ class Evaluation:
         if self.failure is not None:
             failure = (self.failure.code, f"{self.auto.shown}: {self.failure.message}")
         else:
-            answered = len(settings.pac_decisions)
+            answered = len(settings.pac.decisions)
             failure = (
                 "proxy.pac_unfinished",
                 f"{self.auto.shown}: the run ended before the script had answered "
                 f"for every endpoint ({answered} answered)",
             )
-        return dataclasses.replace(
-            settings, pac_origin=self.auto.shown, pac_evidence=self.evidence(), pac_failure=failure
-        )
+        return settings.answered(pac=ScriptOutcome(self.auto.shown, settings.pac.decisions, failure, self.evidence()))
 
     def evidence(self) -> dict[str, Any]:
         found: dict[str, Any] = {"origin": self.auto.origin, "location": redact_url(self.auto.location)}

@@ -19,7 +19,7 @@ from preflight.context import Probes
 from preflight.model import Target
 from preflight.netutil import usable_addresses
 from preflight.proxy.autoconfig import AutoConfig, Evaluation, requested, target_url
-from preflight.proxy.settings import ProxySettings
+from preflight.proxy.settings import ProxyInputs, ProxySettings, ScriptOutcome
 from preflight.proxy.winhttp_api import AutoProxyApi, WinHttpAnswer
 from preflight.proxy.wpad import (
     Discovery,
@@ -48,7 +48,7 @@ class AutomaticRequest:
 
 
 def plan_request(
-    settings: ProxySettings, pac_option: str | None, wpad_domains: Sequence[str] = (), api: AutoProxyApi | None = None
+    settings: ProxyInputs, pac_option: str | None, wpad_domains: Sequence[str] = (), api: AutoProxyApi | None = None
 ) -> AutomaticRequest:
     """`wpad_domains`: --wpad-domain values (each devolved as a primary suffix), ['none'] to turn discovery off,
     empty for this host's own suffixes."""
@@ -73,7 +73,7 @@ def plan_request(
     )
 
 
-def _why_not(settings: ProxySettings, pac_option: str | None) -> str:
+def _why_not(settings: ProxyInputs, pac_option: str | None) -> str:
     if pac_option is not None:
         return "--pac names the script"
     if settings.explicit is not None or settings.explicit_none:
@@ -154,18 +154,15 @@ class AutomaticProxy:
         chosen = self.route_script
         if chosen is not None:
             settings = await chosen.decide(settings, targets)
-        wpad_decisions = dict(settings.wpad_decisions)
+        wpad_decisions = dict(settings.wpad.decisions)
         if self.wpad is not None and self.wpad is not chosen:
             wpad_decisions = await self.wpad.answers(targets, wpad_decisions)
         if self.request.api is not None:
             await self._ask_winhttp(targets)
         answers = {key: answer.as_pac("http" if key[1] == 80 else "https") for key, answer in self.winhttp.items()}
-        return dataclasses.replace(
-            settings,
-            wpad_evidence=self.wpad_evidence(),
-            wpad_decisions=wpad_decisions,
-            winhttp_answers=answers,
-            winhttp_api_evidence=self.winhttp_evidence(),
+        return settings.answered(
+            wpad=ScriptOutcome(self._wpad_origin(), wpad_decisions, None, self.wpad_evidence()),
+            winhttp_api=ScriptOutcome("WinHttpGetProxyForUrl", answers, None, self.winhttp_evidence()),
         )
 
     def interrupted(self, settings: ProxySettings) -> ProxySettings:
@@ -173,9 +170,15 @@ class AutomaticProxy:
         chosen = self.route_script
         if chosen is not None:
             settings = chosen.interrupted(settings)
-        return dataclasses.replace(
-            settings, wpad_evidence=self.wpad_evidence(), winhttp_api_evidence=self.winhttp_evidence()
+        return settings.answered(
+            wpad=ScriptOutcome(self._wpad_origin(), settings.wpad.decisions, None, self.wpad_evidence()),
+            winhttp_api=ScriptOutcome(
+                "WinHttpGetProxyForUrl", settings.winhttp_api.decisions, None, self.winhttp_evidence()
+            ),
         )
+
+    def _wpad_origin(self) -> str | None:
+        return self.wpad.auto.shown if self.wpad is not None else None
 
     def wpad_evidence(self) -> dict[str, Any]:
         if self.discovery is None:

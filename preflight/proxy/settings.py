@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from preflight.proxy.environment import EnvironmentProxies
@@ -45,9 +46,10 @@ from preflight.proxy.windows import (
 
 
 @dataclasses.dataclass(frozen=True)
-class ProxySettings:
-    """What the run was told and found: --proxy URL|none, the connector's <defaultProxy>, WinHTTP, WinINET and
-    the environment. Probes follow `route`; `source_routes` shows what each source alone would do."""
+class ProxyInputs:
+    """What the run was told and read about proxies before asking anything on the network: --proxy URL|none, the
+    environment, the connector's and its updater's <defaultProxy>, WinHTTP, WinINET. Read once (`read_inputs`),
+    never rewritten: what the scripts answer is kept apart (ScriptOutcome)."""
 
     explicit: ProxyConfig | None = None
     explicit_none: bool = False
@@ -60,21 +62,66 @@ class ProxySettings:
     wininet_user: WinInetSettings | None = None  # this tool's user's, when they differ: not the connector's
     updater: DotNetProxy | None = None  # the updater service's <defaultProxy> (its own .exe.config, machine.config)
     updater_wininet: WinInetSettings | None = None  # the updater's account's (LocalSystem's) WinINET settings
-    pac_origin: str | None = None  # where the automatic configuration script came from (--pac, scriptLocation...)
-    pac_decisions: Mapping[tuple[str, int], str] = dataclasses.field(default_factory=dict)  # (host, port) → result
-    pac_failure: tuple[str, str] | None = None  # (proxy.pac_* code, one line) when the script could not decide
-    pac_evidence: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # engine, lookups, myIpAddress
     problems: tuple[str, ...] = ()
     local_domain: str | None = None  # this machine's primary DNS domain (.NET's bypassonlocal, WPAD)
     search_list: tuple[str, ...] = ()  # the DNS suffix search list (WPAD tries each)
-    wpad_evidence: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # discovery, script, used or why not
-    wpad_decisions: Mapping[tuple[str, int], str] = dataclasses.field(default_factory=dict)  # when not the route
-    winhttp_answers: Mapping[tuple[str, int], str] = dataclasses.field(default_factory=dict)  # WinHttpGetProxyForUrl
-    winhttp_api_evidence: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # its raw answers and errors
+
+    def any(self) -> bool:
+        """Whether --proxy or the environment names a proxy."""
+        if self.explicit_none:
+            return False
+        env = self.environment
+        return self.explicit is not None or (env is not None and (env.https is not None or env.http is not None))
+
+
+@dataclasses.dataclass(frozen=True)
+class ScriptOutcome:
+    """What one proxy script (or WinHttpGetProxyForUrl) answered: FindProxyForURL's result per (host, port), the
+    failure that stopped it (a proxy.pac_* code and one line), and the evidence of how it ran (engine, lookups,
+    discovery)."""
+
+    origin: str | None = None  # where the script came from (--pac, scriptLocation, WPAD via DNS...)
+    decisions: Mapping[tuple[str, int], str] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    failure: tuple[str, str] | None = None
+    evidence: Mapping[str, Any] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:  # a caller's dict must not change what was decided
+        object.__setattr__(self, "decisions", MappingProxyType(dict(self.decisions)))
+        object.__setattr__(self, "evidence", MappingProxyType(dict(self.evidence)))
+
+
+NOT_ASKED = ScriptOutcome()
+
+
+@dataclasses.dataclass(frozen=True)
+class ProxySettings:
+    """The inputs, and what the scripts answered: the script the route follows (`pac`), a WPAD script it does not
+    follow (`wpad`, evidence), and WinHTTP's own answer (`winhttp_api`, Windows). Probes follow `route`;
+    `source_routes` shows what each source alone would do."""
+
+    inputs: ProxyInputs = ProxyInputs()
+    pac: ScriptOutcome = NOT_ASKED
+    wpad: ScriptOutcome = NOT_ASKED
+    winhttp_api: ScriptOutcome = NOT_ASKED
+
+    def answered(
+        self,
+        *,
+        pac: ScriptOutcome | None = None,
+        wpad: ScriptOutcome | None = None,
+        winhttp_api: ScriptOutcome | None = None,
+    ) -> ProxySettings:
+        """The same inputs with new script outcomes (those not given are kept)."""
+        return ProxySettings(
+            self.inputs,
+            pac if pac is not None else self.pac,
+            wpad if wpad is not None else self.wpad,
+            winhttp_api if winhttp_api is not None else self.winhttp_api,
+        )
 
     def route(self, host: str, port: int, *, tls: bool) -> Route:
         """The route the connector takes: the first source in `precedence()` with a say, else direct."""
-        if self.explicit_none:
+        if self.inputs.explicit_none:
             return Route(None, "direct (--proxy none)")
         for source in self.precedence():
             found = source.route(host, port, tls=tls)
@@ -86,42 +133,44 @@ class ProxySettings:
         """The sources the connector consults, in its order: --proxy; then the connector's .NET stack, which checks
         its bypass list first and lets an automatic configuration script decide before a static proxyaddress (as
         .NET's WebProxy does); last the environment."""
+        i = self.inputs
         connector = self._connector()
         chain: list[RouteSource] = []
-        if self.explicit is not None:
-            chain.append(ExplicitProxy(self.explicit))
+        if i.explicit is not None:
+            chain.append(ExplicitProxy(i.explicit))
         if connector is not None:
             chain.append(connector.bypass_list())
-        chain.append(ScriptAnswers("pac", f"PAC {self.pac_origin}", self.pac_decisions))
+        chain.append(ScriptAnswers("pac", f"PAC {self.pac.origin}", self.pac.decisions))
         if connector is not None:
             chain.append(connector)
-        if self.environment is not None:
-            chain.append(EnvironmentProxy(self.environment))
+        if i.environment is not None:
+            chain.append(EnvironmentProxy(i.environment))
         return chain
 
     def sources(self) -> list[RouteSource]:
         """Every source with settings, as reports list them, including those the route does not follow (a WPAD
         script, WinHTTP's own answer, the WinHTTP and WinINET settings)."""
+        i = self.inputs
         connector = self._connector()
         found: list[RouteSource] = []
-        if self.explicit is not None:
-            found.append(ExplicitProxy(self.explicit))
+        if i.explicit is not None:
+            found.append(ExplicitProxy(i.explicit))
         if connector is not None:
             found.append(connector)
-        if self.updater is not None and self.updater.found:
-            found.append(ConnectorProxy(self.updater, self.updater_wininet, self.local_domain, name="updater"))
-        found.append(ScriptAnswers("pac", f"PAC {self.pac_origin}", self.pac_decisions))
-        found.append(ScriptAnswers("wpad", f"WPAD {self.wpad_evidence.get('url')}", self.wpad_decisions))
-        found.append(ScriptAnswers("winhttp_api", "WinHttpGetProxyForUrl", self.winhttp_answers))
-        if self.winhttp is not None:
-            found.append(WinHttpProxy(self.winhttp))
+        if i.updater is not None and i.updater.found:
+            found.append(ConnectorProxy(i.updater, i.updater_wininet, i.local_domain, name="updater"))
+        found.append(ScriptAnswers("pac", f"PAC {self.pac.origin}", self.pac.decisions))
+        found.append(ScriptAnswers("wpad", f"WPAD {self.wpad.evidence.get('url')}", self.wpad.decisions))
+        found.append(ScriptAnswers("winhttp_api", "WinHttpGetProxyForUrl", self.winhttp_api.decisions))
+        if i.winhttp is not None:
+            found.append(WinHttpProxy(i.winhttp))
         if self._defers_to_system():  # else WinINET has no bearing on the connector: listing it would only add noise
-            if self.wininet is not None:
-                found.append(WinInetProxy(self.wininet))
-            if self.wininet_user is not None:
-                found.append(WinInetProxy(self.wininet_user, "WinINET (current user)", name="wininet_user"))
-        if self.environment is not None:
-            found.append(EnvironmentProxy(self.environment))
+            if i.wininet is not None:
+                found.append(WinInetProxy(i.wininet))
+            if i.wininet_user is not None:
+                found.append(WinInetProxy(i.wininet_user, "WinINET (current user)", name="wininet_user"))
+        if i.environment is not None:
+            found.append(EnvironmentProxy(i.environment))
         return found
 
     def source_routes(self, host: str, port: int, *, tls: bool) -> dict[str, Route]:
@@ -136,25 +185,44 @@ class ProxySettings:
     def _defers_to_system(self) -> bool:
         """Whether the connector's .NET takes its proxy from WinINET: its <defaultProxy> (or .NET's defaults) reads
         the system's settings (DotNetProxy.web_proxy) and names no proxyaddress of its own."""
-        config = self.connector
+        i = self.inputs
+        config = i.connector
         if config is None or not config.found:
             return True
         return _reads_system(config) and not config.proxy_address
 
     def _connector(self) -> ConnectorProxy | None:
-        if self.connector is None or not self.connector.found:
+        i = self.inputs
+        if i.connector is None or not i.connector.found:
             return None
-        return ConnectorProxy(self.connector, self.wininet, self.local_domain)
-
-    def any(self) -> bool:
-        if self.explicit_none:
-            return False
-        env = self.environment
-        return self.explicit is not None or (env is not None and (env.https is not None or env.http is not None))
+        return ConnectorProxy(i.connector, i.wininet, i.local_domain)
 
 
-def windows_settings(reader: WindowsSettingsReader | None, connector_config: str | None = None) -> ProxySettings:
-    """Everything the Windows side says about proxies, as ProxySettings (without --proxy or the environment).
+def read_inputs(
+    proxy_option: str | None,
+    use_credentials: bool,
+    connector_config: str | None,
+    environ: Mapping[str, str],
+    reader: WindowsSettingsReader | None,
+) -> ProxyInputs:
+    """Every input at once, read before anything is asked on the network: --proxy (a URL, or none), whether it
+    sends the user's credentials, the environment, and the Windows side (`reader` None off Windows)."""
+    from preflight.proxy.environment import from_environment
+    from preflight.proxy.url import parse_proxy_url
+
+    windows = windows_settings(reader, connector_config)
+    none = proxy_option is not None and proxy_option.strip().lower() == "none"
+    return dataclasses.replace(
+        windows,
+        explicit=parse_proxy_url(proxy_option) if proxy_option is not None and not none else None,
+        explicit_none=none,
+        environment=from_environment(environ),
+        use_credentials=use_credentials and not none,
+    )
+
+
+def windows_settings(reader: WindowsSettingsReader | None, connector_config: str | None = None) -> ProxyInputs:
+    """Everything the Windows side says about proxies, as ProxyInputs (without --proxy or the environment).
     Problems are collected, never raised: a corrupt record must not stop the run."""
     problems: list[str] = []
     winhttp = wininet = wininet_user = updater_wininet = updater = None
@@ -193,7 +261,7 @@ def windows_settings(reader: WindowsSettingsReader | None, connector_config: str
                 f"the {service}'s usesystemdefault reads the WinINET settings of {whose.account}, "
                 "which cannot be read here: the route leaves them out"
             )
-    return ProxySettings(
+    return ProxyInputs(
         connector=connector,
         updater=updater,
         winhttp=winhttp,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from preflight.blocking import in_daemon_thread
-from preflight.proxy.settings import ProxySettings
+from preflight.proxy.settings import ProxyInputs
 
 DEVOLUTION_LEVEL = 2
 RESOLV_CONF = Path("/etc/resolv.conf")
@@ -59,7 +59,7 @@ def resolv_conf_suffixes(text: str) -> tuple[str | None, tuple[str, ...]]:
     return domain or None, tuple(search)
 
 
-def host_suffixes(settings: ProxySettings) -> tuple[str | None, tuple[str, ...]]:
+def host_suffixes(settings: ProxyInputs) -> tuple[str | None, tuple[str, ...]]:
     """This host's primary DNS suffix and search list: the registry's on Windows, resolv.conf elsewhere."""
     if settings.local_domain or settings.search_list:
         return settings.local_domain, settings.search_list
@@ -71,7 +71,7 @@ def host_suffixes(settings: ProxySettings) -> tuple[str | None, tuple[str, ...]]
     return None, ()
 
 
-def route_follows_wpad(settings: ProxySettings, pac_option: str | None) -> str | None:
+def route_follows_wpad(settings: ProxyInputs, pac_option: str | None) -> str | None:
     """Why the connector's route follows a WPAD script (None: it does not; the script is then evidence only).
 
     .NET's <defaultProxy>: autoDetect="true" turns detection on, "false" off; unspecified, it is what the system

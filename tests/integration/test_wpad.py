@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from dnsserver import Behaviour, DnsServer
 from helpers import run_cli
+from proxysettings import proxy_settings
 
-from checks.proxy import judge_effective
+from checks.proxy import judge_effective, observe_effective
 from preflight import profile as profile_mod
 from preflight.engine import plan as plan_mod
 from preflight.probes.dns import Resolution
@@ -71,12 +72,12 @@ def settle(request: AutomaticRequest, ctx: FakeContext, settings: ProxySettings,
 
 
 def judged(settings: ProxySettings) -> Any:
-    return judge_effective(plan_mod.build(profile_mod.load("entra-private-access"), proxy=settings))
+    return judge_effective(observe_effective(plan_mod.build(profile_mod.load("entra-private-access"), proxy=settings)))
 
 
 def test_dns_discovery_takes_the_first_name_in_order_and_the_route_follows_it() -> None:
-    settings = ProxySettings(connector=AUTO_DETECT, local_domain="emea.corp.contoso.test")
-    request = plan_request(settings, None)
+    settings = proxy_settings(connector=AUTO_DETECT, local_domain="emea.corp.contoso.test")
+    request = plan_request(settings.inputs, None)
     assert request.wpad_names == ("wpad.emea.corp.contoso.test", "wpad.corp.contoso.test", "wpad.contoso.test")
     ctx = FakeContext({"wpad.corp.contoso.test": ["198.18.1.1"], "wpad.contoso.test": ["198.18.9.9"]},
                       {"http://wpad.corp.contoso.test/wpad.dat": script_page("", WPAD)})  # fmt: skip
@@ -96,24 +97,24 @@ def test_dns_discovery_takes_the_first_name_in_order_and_the_route_follows_it() 
 def test_detection_comes_before_the_configured_script_which_is_the_fallback() -> None:
     connector = DotNetProxy(source="c.config", found=True, auto_detect=True, use_system_default=False,
                             script_location="http://pac.contoso.test/proxy.pac")  # fmt: skip
-    settings = ProxySettings(connector=connector)
+    settings = proxy_settings(connector=connector)
     pages = {"http://pac.contoso.test/proxy.pac": script_page("", CONFIGURED),
              "http://wpad.contoso.test/wpad.dat": script_page("", WPAD)}  # fmt: skip
     names = {"wpad.contoso.test": ["198.18.1.1"], "pac.contoso.test": ["198.18.1.2"]}
-    found, _ = settle(plan_request(settings, None, ["contoso.test"]), FakeContext(names, pages), settings)
+    found, _ = settle(plan_request(settings.inputs, None, ["contoso.test"]), FakeContext(names, pages), settings)
     assert found.route("login.microsoftonline.com", 443, tls=True).proxy.display == f"http://{PROXY}"  # type: ignore[union-attr]
     # no WPAD record: the configured script decides
-    fallback, _ = settle(plan_request(settings, None, ["contoso.test"]),
+    fallback, _ = settle(plan_request(settings.inputs, None, ["contoso.test"]),
                          FakeContext({"pac.contoso.test": ["198.18.1.2"]}, pages), settings)  # fmt: skip
     assert fallback.route("login.microsoftonline.com", 443, tls=True).proxy.display == "http://198.18.2.2:8080"  # type: ignore[union-attr]
-    assert fallback.wpad_evidence["url"] is None and fallback.wpad_evidence["route_follows_wpad"] is True
+    assert fallback.wpad.evidence["url"] is None and fallback.wpad.evidence["route_follows_wpad"] is True
 
 
 def test_a_broken_wpad_script_is_a_warning_and_the_route_goes_without_it() -> None:
-    settings = ProxySettings(connector=AUTO_DETECT)
+    settings = proxy_settings(connector=AUTO_DETECT)
     url = "http://wpad.contoso.test/wpad.dat"
     page = HttpFetch(url, "198.18.1.1", "GET", "response", 200, "text/html", body=b"<html>login</html>")
-    settled, automatic = settle(plan_request(settings, None, ["contoso.test"]),
+    settled, automatic = settle(plan_request(settings.inputs, None, ["contoso.test"]),
                                 FakeContext({"wpad.contoso.test": ["198.18.1.1"]}, {url: page}), settings)  # fmt: skip
     assert automatic.route_script is None
     assert settled.route("login.microsoftonline.com", 443, tls=True).proxy is None
@@ -123,9 +124,9 @@ def test_a_broken_wpad_script_is_a_warning_and_the_route_goes_without_it() -> No
 
 
 def test_a_wpad_script_not_followed_is_compared_with_the_tested_route() -> None:
-    settings = ProxySettings()  # nothing read: whether the connector auto-detects is unknown
+    settings = proxy_settings()  # nothing read: whether the connector auto-detects is unknown
     url = "http://wpad.contoso.test/wpad.dat"
-    settled, _ = settle(plan_request(settings, None, ["contoso.test"]),
+    settled, _ = settle(plan_request(settings.inputs, None, ["contoso.test"]),
                         FakeContext({"wpad.contoso.test": ["198.18.1.1"]}, {url: script_page(url, WPAD)}),
                         settings)  # fmt: skip
     assert settled.route("login.microsoftonline.com", 443, tls=True).proxy is None
@@ -160,11 +161,11 @@ class FakeWinHttp:
 
 
 def test_winhttp_disagreeing_with_the_tool_is_divergent_with_both_routes() -> None:
-    settings = ProxySettings(connector=AUTO_DETECT)
+    settings = proxy_settings(connector=AUTO_DETECT)
     url = "http://wpad.contoso.test/wpad.dat"
     api = FakeWinHttp({"https://login.microsoftonline.com/": WinHttpAnswer(1)})  # WinHTTP says: no proxy
     ctx = FakeContext({"wpad.contoso.test": ["198.18.1.1"]}, {url: script_page(url, WPAD)})
-    settled, _ = settle(plan_request(settings, None, ["contoso.test"], api), ctx, settings)
+    settled, _ = settle(plan_request(settings.inputs, None, ["contoso.test"], api), ctx, settings)
     assert ("https://login.microsoftonline.com/", True, None) in api.calls  # auto-detect on, as the connector
     assert ("https://{tenant_id}.bootstrap.msappproxy.net/", True, None) not in api.calls  # unfilled: not asked
     finding = judged(settled)
@@ -177,33 +178,33 @@ def test_winhttp_disagreeing_with_the_tool_is_divergent_with_both_routes() -> No
 
 
 def test_winhttp_agreeing_is_not_divergent_and_dhcp_comes_first() -> None:
-    settings = ProxySettings(connector=AUTO_DETECT)
+    settings = proxy_settings(connector=AUTO_DETECT)
     url = "http://198.18.1.1/proxy.pac"
     ctx = FakeContext({}, {url: script_page(url, 'function FindProxyForURL(u, h) { return "PROXY 198.18.1.1:3128"; }')})
     plain = {f"http://{t.host}/": WinHttpAnswer(3, f"http={PROXY}") for t in ctx.plan.port_targets() if t.port == 80}
     api = FakeWinHttp(plain, dhcp=url, default=WinHttpAnswer(3, PROXY))
-    settled, _ = settle(plan_request(settings, None, ["contoso.test"], api), ctx, settings)
-    assert ctx.asked == [] and settled.wpad_evidence["via"] == "DHCP option 252"  # DNS not needed
+    settled, _ = settle(plan_request(settings.inputs, None, ["contoso.test"], api), ctx, settings)
+    assert ctx.asked == [] and settled.wpad.evidence["via"] == "DHCP option 252"  # DNS not needed
     finding = judged(settled)
     assert finding.code == "proxy.configured", finding.summary
 
 
 def test_winhttp_that_never_returns_ends_the_asking_within_the_timeout() -> None:
-    settings = ProxySettings(connector=AUTO_DETECT)
+    settings = proxy_settings(connector=AUTO_DETECT)
     api = FakeWinHttp({}, hang=True)
     ctx = FakeContext({}, {})
     try:
-        settled, _ = settle(plan_request(settings, None, ["contoso.test"], api), ctx, settings, timeout=0.3)
+        settled, _ = settle(plan_request(settings.inputs, None, ["contoso.test"], api), ctx, settings, timeout=0.3)
     finally:
         api.released.set()
     assert len(api.calls) == 1  # the first call hung: no other call was started
-    assert settled.winhttp_api_evidence["gave_up"].endswith("did not return within 1.3 s")
+    assert settled.winhttp_api.evidence["gave_up"].endswith("did not return within 1.3 s")
     assert judged(settled).code == "proxy.direct"  # no answer is no evidence either way
 
 
 @pytest.mark.parametrize("origin", ["--pac", "scriptLocation in c.config"])
 def test_winhttp_is_given_only_the_configured_url_windows_knows(origin: str) -> None:
-    settings = ProxySettings(connector=DotNetProxy(source="c.config", found=True, auto_detect=False))
+    settings = proxy_settings(connector=DotNetProxy(source="c.config", found=True, auto_detect=False))
     api = FakeWinHttp({})
     request = AutomaticRequest(AutoConfig(origin, "http://pac.contoso.test/p.pac"), (), None, "autoDetect=false", api)
     ctx = FakeContext({"pac.contoso.test": ["198.18.1.2"]},
@@ -248,12 +249,12 @@ def test_winhttp_auto_detect_of_its_own_is_asked_with_detection() -> None:
     from preflight.proxy.windows import build_winhttp_settings, parse_winhttp_settings
 
     winhttp = parse_winhttp_settings(build_winhttp_settings(flags=1 | 8))
-    settings = ProxySettings(connector=DotNetProxy(source="c.config", found=True, auto_detect=False), winhttp=winhttp)
+    settings = proxy_settings(connector=DotNetProxy(source="c.config", found=True, auto_detect=False), winhttp=winhttp)
     api = FakeWinHttp({}, default=WinHttpAnswer(3, PROXY))
-    request = plan_request(settings, None, ["none"], api)
+    request = plan_request(settings.inputs, None, ["none"], api)
     assert request.wpad_use is None and request.winhttp_auto_detect
     settled, _ = settle(request, FakeContext({}, {}), settings)
-    assert settled.wpad_evidence == {}  # --wpad-domain none: DHCP is not asked either
+    assert settled.wpad.evidence == {}  # --wpad-domain none: DHCP is not asked either
     assert api.calls and all(call[1:] == (True, None) for call in api.calls)
     finding = judged(settled)
     assert finding.code == "proxy.divergent"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from proxysettings import proxy_settings
 
 from preflight.proxy import ProxySettings
 from preflight.proxy.autoconfig import requested
@@ -27,7 +28,7 @@ def config(proxy: str = "", bypass: str = "", enabled: str = "") -> str:
 
 
 def settings_for(text: str, wininet: WinInetSettings | None = None) -> ProxySettings:
-    return ProxySettings(connector=parse_dotnet_config(text, "connector.exe.config"), wininet=wininet)
+    return proxy_settings(connector=parse_dotnet_config(text, "connector.exe.config"), wininet=wininet)
 
 
 ROUTES: list[tuple[str, str, str, int, str | None, str]] = [
@@ -87,7 +88,7 @@ def test_routes_follow_dotnet(text: str, host: str, port: int, expected: str | N
 
 def test_bypassonlocal_counts_this_machines_domain() -> None:
     settings = settings_for(config('<proxy proxyaddress="http://px:3128" bypassonlocal="true" />'))
-    local = ProxySettings(connector=settings.connector, local_domain="corp.contoso.com")
+    local = proxy_settings(connector=settings.inputs.connector, local_domain="corp.contoso.com")
     assert local.route("app.corp.contoso.com", 443, tls=True).proxy is None
     assert local.route("app.other.corp.contoso.com", 443, tls=True).proxy is not None  # IsLocal: one label only
 
@@ -113,15 +114,15 @@ SCRIPTS: list[tuple[str, str, WinInetSettings | None, Any]] = [
 
 @pytest.mark.parametrize(("text", "wininet", "expected"), [s[1:] for s in SCRIPTS], ids=[s[0] for s in SCRIPTS])
 def test_the_script_the_connector_follows(text: str, wininet: WinInetSettings | None, expected: Any) -> None:
-    found = requested(settings_for(text, wininet), None)
+    found = requested(settings_for(text, wininet).inputs, None)
     assert (found.origin, found.location) == expected if expected else found is None
 
 
 def test_pac_decisions_come_before_proxyaddress_but_after_the_bypass_list() -> None:
     text = config('<proxy proxyaddress="http://px:3128" scriptLocation="http://p/x.pac" />', r"crl")
     base = settings_for(text)
-    decided = ProxySettings(
-        connector=base.connector,
+    decided = proxy_settings(
+        connector=base.inputs.connector,
         pac_origin="p",
         pac_decisions={
             ("login.microsoftonline.com", 443): "PROXY pacproxy:8080",
@@ -141,7 +142,7 @@ def test_auto_detect_is_read_as_a_tristate() -> None:
 
 
 def test_a_pac_answer_without_a_port_uses_80() -> None:
-    decided = ProxySettings(pac_origin="p", pac_decisions={("a.test", 443): "PROXY pacproxy"})
+    decided = proxy_settings(pac_origin="p", pac_decisions={("a.test", 443): "PROXY pacproxy"})
     assert decided.route("a.test", 443, tls=True).proxy.display == "http://pacproxy:80"
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from proxysettings import proxy_settings
 
 from preflight.errors import UsageError
-from preflight.proxy import NoProxyRule, ProxySettings, from_environment, parse_proxy_url, redact_url
+from preflight.proxy import NoProxyRule, from_environment, parse_proxy_url, redact_url
 
 
 @pytest.mark.parametrize(
@@ -77,7 +78,7 @@ def test_no_proxy_rules(rule: str, host: str, matches: bool) -> None:
 def test_environment_lower_case_wins_and_no_proxy_is_reported_per_target() -> None:
     env = from_environment({"HTTPS_PROXY": "http://upper:1", "https_proxy": "http://lower:2",
                             "HTTP_PROXY": "http://plain:3", "NO_PROXY": ".windows.net,crl3.digicert.com"})  # fmt: skip
-    settings = ProxySettings(environment=env)
+    settings = proxy_settings(environment=env)
     route = settings.route("login.microsoftonline.com", 443, tls=True)
     assert route.proxy is not None and route.proxy.host == "lower" and route.source == "https_proxy"
     assert settings.route("crl4.digicert.com", 80, tls=False).proxy.host == "plain"  # type: ignore[union-attr]
@@ -88,10 +89,10 @@ def test_environment_lower_case_wins_and_no_proxy_is_reported_per_target() -> No
 
 def test_explicit_beats_environment_and_none_disables() -> None:
     env = from_environment({"HTTPS_PROXY": "http://env:1"})
-    explicit = ProxySettings(explicit=parse_proxy_url("http://cli:2"), environment=env)
+    explicit = proxy_settings(explicit=parse_proxy_url("http://cli:2"), environment=env)
     assert explicit.route("a.test", 443, tls=True).source == "--proxy"
-    off = ProxySettings(explicit_none=True, environment=env)
-    assert off.route("a.test", 443, tls=True).direct and not off.any()
+    off = proxy_settings(explicit_none=True, environment=env)
+    assert off.route("a.test", 443, tls=True).direct and not off.inputs.any()
 
 
 def test_a_bad_environment_value_is_a_problem_not_a_crash() -> None:

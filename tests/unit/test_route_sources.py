@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from proxysettings import proxy_settings, with_inputs
 
-from preflight.proxy import ProxySettings, from_environment, parse_proxy_url
+from preflight.proxy import from_environment, parse_proxy_url
 from preflight.proxy.sources import (
     ConnectorProxy,
     EnvironmentProxy,
@@ -146,12 +147,12 @@ PRECEDENCE = [
 @pytest.mark.parametrize(("fields", "host", "tls", "source", "proxy"), PRECEDENCE)
 def test_the_route_is_the_first_source_with_a_say(fields: dict[str, object], host: str, tls: bool, source: str,
                                                   proxy: str | None) -> None:  # fmt: skip
-    route = ProxySettings(**fields).route(host, 443 if tls else 80, tls=tls)  # type: ignore[arg-type]
+    route = proxy_settings(**fields).route(host, 443 if tls else 80, tls=tls)  # type: ignore[arg-type]
     assert (route.source, route.proxy.display if route.proxy else None) == (source, proxy)
 
 
 def test_each_source_alone_is_reported_by_its_name() -> None:
-    settings = ProxySettings(
+    settings = proxy_settings(
         explicit=parse_proxy_url("http://198.18.0.5:3128"),
         environment=ENV,
         connector=connector(proxy_address="http://198.18.0.6:80"),
@@ -176,7 +177,7 @@ def test_each_source_alone_is_reported_by_its_name() -> None:
     # Another target: the scripts were not asked about it, so they have no say; the others still answer.
     assert list(settings.source_routes("other.contoso.test", 443, tls=True)) == [
         "--proxy", "connector", "winhttp", "environment"]  # fmt: skip
-    deferring = dataclasses.replace(settings, connector=connector())  # usesystemdefault, no proxyaddress
+    deferring = with_inputs(settings, connector=connector())  # usesystemdefault, no proxyaddress
     assert deferring.source_routes(HOST, 443, tls=True)["wininet"].source == "WinINET"
 
 
@@ -197,4 +198,4 @@ def test_sources_with_nothing_configured_have_no_say() -> None:
     ]
     for source in speaking:
         assert source.route(HOST, 443, tls=True) is not None, source
-    assert ProxySettings().source_routes(HOST, 443, tls=True) == {}
+    assert proxy_settings().source_routes(HOST, 443, tls=True) == {}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import FIXTURES
+from proxysettings import with_inputs
 
-from checks.proxy import judge_effective
+from checks.proxy import judge_effective, observe_effective
 from preflight import profile as profile_mod
 from preflight.engine import plan as plan_mod
 from preflight.proxy import ProxySettings, parse_proxy_url, windows_settings
@@ -176,6 +177,10 @@ class FixtureReader:
         return (WINDOWS_FIXTURES / name).read_text() if name else None
 
 
+def windows_proxy(reader: Any, connector_config: str | None = None) -> ProxySettings:
+    return ProxySettings(windows_settings(reader, connector_config))
+
+
 def plan_with(settings: ProxySettings) -> plan_mod.Plan:
     return plan_mod.build(profile_mod.load("entra-private-access"), proxy=settings)
 
@@ -185,12 +190,12 @@ def test_connector_route_wins_and_crl_bypass_is_divergent_from_winhttp() -> None
     from preflight.proxy.windows import CONNECTOR_CONFIGS
 
     reader = FixtureReader("winhttp-direct.bin", None, {CONNECTOR_CONFIGS[0]: "connector-proxy.exe.config"})
-    settings = windows_settings(reader)
+    settings = windows_proxy(reader)
     plan = plan_with(settings)
     login = plan.route("login.microsoftonline.com", 443)
     assert login.proxy is not None and login.source.startswith("connector (")
     assert plan.route("crl.microsoft.com", 80).direct  # the config's own bypass list
-    finding = judge_effective(plan)
+    finding = judge_effective(observe_effective(plan))
     assert finding.code == "proxy.divergent"
     by_source = finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"]
     assert by_source == {
@@ -208,18 +213,19 @@ def test_sources_that_agree_are_not_divergent() -> None:
                            {CONNECTOR_CONFIGS[0]: "connector-systemdefault.exe.config"},
                            user="wininet-proxy.json")  # fmt: skip
     reader.hives[r"HKU\S-1-5-18"] = "wininet-proxy.json"  # the updater (LocalSystem, .NET's defaults) too
-    plan = plan_with(windows_settings(reader))
+    plan = plan_with(windows_proxy(reader))
     route = plan.route("login.microsoftonline.com", 443)
     assert route.proxy is not None and "system default" in route.source
-    routes = judge_effective(plan).evidence["routes"]
+    routes = judge_effective(observe_effective(plan)).evidence["routes"]
     assert set(routes["login.microsoftonline.com:443"]["by_source"].values()) == {"http://198.18.1.1:3128"}
 
 
 def test_corrupt_settings_are_reported_not_raised() -> None:
     reader = FixtureReader("winhttp-truncated.bin", None, {})
-    settings = windows_settings(reader)
-    assert settings.winhttp is None and "WinHttpSettings" in settings.problems[0]
-    assert judge_effective(plan_with(settings)).code == "proxy.invalid_setting"
+    settings = windows_proxy(reader)
+    inputs = settings.inputs
+    assert inputs.winhttp is None and "WinHttpSettings" in inputs.problems[0]
+    assert judge_effective(observe_effective(plan_with(settings))).code == "proxy.invalid_setting"
 
 
 def test_machine_config_is_the_fallback() -> None:
@@ -227,16 +233,16 @@ def test_machine_config_is_the_fallback() -> None:
 
     reader = FixtureReader(None, None, {CONNECTOR_CONFIGS[0]: "machine.config",
                                         MACHINE_CONFIG: "connector-disabled.exe.config"})  # fmt: skip
-    settings = windows_settings(reader)
-    assert settings.connector is not None and settings.connector.source == MACHINE_CONFIG
+    settings = windows_proxy(reader)
+    inputs = settings.inputs
+    assert inputs.connector is not None and inputs.connector.source == MACHINE_CONFIG
 
 
 def test_explicit_proxy_still_wins_over_the_connector_config() -> None:
-    settings = windows_settings(None, str(WINDOWS_FIXTURES / "connector-disabled.exe.config"))
+    settings = windows_proxy(None, str(WINDOWS_FIXTURES / "connector-disabled.exe.config"))
     assert plan_with(settings).route("login.microsoftonline.com", 443).direct
-    import dataclasses
 
-    explicit = dataclasses.replace(settings, explicit=parse_proxy_url("http://198.18.1.9:8080"))
+    explicit = with_inputs(settings, explicit=parse_proxy_url("http://198.18.1.9:8080"))
     assert plan_with(explicit).route("login.microsoftonline.com", 443).source == "--proxy"
 
 
@@ -247,8 +253,9 @@ def test_fixture_files_are_committed() -> None:
 def test_bypassonlocal_uses_this_machines_primary_dns_domain() -> None:
 
     reader = FixtureReader(None, None, {"c.config": "connector-proxy.exe.config"}, domain="corp.contoso.com")
-    settings = windows_settings(reader, "c.config")
-    assert settings.local_domain == "corp.contoso.com"
+    settings = windows_proxy(reader, "c.config")
+    inputs = settings.inputs
+    assert inputs.local_domain == "corp.contoso.com"
     assert settings.route("files.corp.contoso.com", 443, tls=True).source.endswith("bypass 'bypassonlocal')")
     assert settings.route("login.microsoftonline.com", 443, tls=True).proxy is not None
 
@@ -283,13 +290,14 @@ def test_the_connector_follows_network_services_settings_not_the_administrators(
     """The usual surprise: the proxy is set in the administrator's Internet Options, the browser works, and the
     connector (Network Service) goes direct."""
     reader = FixtureReader(None, None, NETWORK_SERVICE_CONFIG, user="wininet-proxy.json")
-    settings = windows_settings(reader)
-    assert settings.wininet is not None and settings.wininet.origin == NO_RECORD  # what .NET reads: detect, no proxy
-    assert settings.wininet_user is not None and settings.wininet_user.enabled
-    assert settings.wininet_scope is not None and settings.wininet_scope.hive == r"HKU\S-1-5-20"
+    settings = windows_proxy(reader)
+    inputs = settings.inputs
+    assert inputs.wininet is not None and inputs.wininet.origin == NO_RECORD  # what .NET reads: detect, no proxy
+    assert inputs.wininet_user is not None and inputs.wininet_user.enabled
+    assert inputs.wininet_scope is not None and inputs.wininet_scope.hive == r"HKU\S-1-5-20"
     plan = plan_with(settings)
     assert plan.route("login.microsoftonline.com", 443).direct
-    finding = judge_effective(plan)
+    finding = judge_effective(observe_effective(plan))
     assert finding.code == "proxy.divergent"
     assert finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"] == {
         "tested": "direct",
@@ -304,7 +312,7 @@ def test_the_connector_follows_network_services_settings_not_the_administrators(
     from preflight.proxy.automatic import plan_request
 
     # usesystemdefault="true" given explicitly is .NET's WebProxy(false): the system's address, not its detection.
-    request = plan_request(settings, None)
+    request = plan_request(settings.inputs, None)
     assert request.wpad_use is None and request.wpad_ignored.endswith(
         "usesystemdefault=true: the system's proxy address and bypass list, not its detection or script"
     )
@@ -312,8 +320,9 @@ def test_the_connector_follows_network_services_settings_not_the_administrators(
 
 def test_network_services_own_proxy_is_the_route_and_the_same_user_setting_is_not_repeated() -> None:
     reader = FixtureReader(None, "wininet-proxy.json", NETWORK_SERVICE_CONFIG, user="wininet-proxy.json")
-    settings = windows_settings(reader)
-    assert settings.wininet is not None and settings.wininet_user is None  # the same settings: one source
+    settings = windows_proxy(reader)
+    inputs = settings.inputs
+    assert inputs.wininet is not None and inputs.wininet_user is None  # the same settings: one source
     route = plan_with(settings).route("login.microsoftonline.com", 443)
     assert route.proxy is not None and route.proxy.display == "http://198.18.1.1:3128"
     assert route.source.startswith("connector → system default")
@@ -324,27 +333,29 @@ def test_group_policy_makes_the_settings_per_machine() -> None:
                            values={rf"{INTERNET_SETTINGS_POLICY}\ProxySettingsPerUser": 0})  # fmt: skip
     reader.hives["HKLM"] = "wininet-proxy.json"
     reader.hives["HKCU"] = "wininet-disabled.json"  # ignored by WinINET itself under the policy
-    settings = windows_settings(reader)
-    assert settings.wininet_scope is not None and settings.wininet_scope.hive == "HKLM"
-    assert settings.wininet_user is None
+    settings = windows_proxy(reader)
+    inputs = settings.inputs
+    assert inputs.wininet_scope is not None and inputs.wininet_scope.hive == "HKLM"
+    assert inputs.wininet_user is None
     assert plan_with(settings).route("login.microsoftonline.com", 443).proxy is not None
 
 
 def test_settings_that_cannot_be_read_are_problems_not_silence() -> None:
     denied = FixtureReader(None, "access-denied", NETWORK_SERVICE_CONFIG, user="wininet-proxy.json")
-    settings = windows_settings(denied)
-    assert settings.wininet is None and settings.wininet_user is not None
+    settings = windows_proxy(denied)
+    inputs = settings.inputs
+    assert inputs.wininet is None and inputs.wininet_user is not None
     assert any(r"NT AUTHORITY\NetworkService (HKU\S-1-5-20) cannot be read: Access is denied (run as an administrator)"
-               in p for p in settings.problems)  # fmt: skip
-    assert judge_effective(plan_with(settings)).code == "proxy.invalid_setting"
+               in p for p in inputs.problems)  # fmt: skip
+    assert judge_effective(observe_effective(plan_with(settings))).code == "proxy.invalid_setting"
 
     managed = FixtureReader(None, None, NETWORK_SERVICE_CONFIG,
                             values={rf"{CONNECTOR_SERVICE}\ObjectName": r"CONTOSO\svc-connector$"})  # fmt: skip
-    problems = windows_settings(managed).problems
+    problems = windows_proxy(managed).inputs.problems
     assert problems == (r"the connector's usesystemdefault reads the WinINET settings of CONTOSO\svc-connector$, "
                         "which cannot be read here: the route leaves them out",)  # fmt: skip
     managed.values[rf"{UPDATER_SERVICE}\ObjectName"] = r"CONTOSO\svc-updater$"  # .NET's defaults: usesystemdefault
-    assert windows_settings(managed).problems[1] == (
+    assert windows_proxy(managed).inputs.problems[1] == (
         r"the updater's usesystemdefault reads the WinINET settings of CONTOSO\svc-updater$, which cannot be read "
         "here: the route leaves them out")  # fmt: skip
 
@@ -354,7 +365,7 @@ def test_settings_that_cannot_be_read_are_problems_not_silence() -> None:
         NETWORK_SERVICE_CONFIG,
         values={rf"{CONNECTOR_SERVICE}\ObjectName": PermissionError(13, "Access is denied")},
     )
-    assert windows_settings(broken).problems[0] == (
+    assert windows_proxy(broken).inputs.problems[0] == (
         "the services' accounts or the proxy policy cannot be read: Access is denied"
     )
 
@@ -363,9 +374,10 @@ def test_the_updater_reads_its_own_config_and_is_compared_with_the_tested_route(
     """Microsoft's proxy article has the same <defaultProxy> put in both files; one left out is the usual miss:
     the connector works through the proxy and the updater, going direct, never updates."""
     reader = FixtureReader(None, None, {CONNECTOR_CONFIGS[0]: "connector-proxy.exe.config"})
-    settings = windows_settings(reader)
-    assert settings.updater is not None and settings.updater.source == NET_DEFAULTS  # its file has no <defaultProxy>
-    finding = judge_effective(plan_with(settings))
+    settings = windows_proxy(reader)
+    inputs = settings.inputs
+    assert inputs.updater is not None and inputs.updater.source == NET_DEFAULTS  # its file has no <defaultProxy>
+    finding = judge_effective(observe_effective(plan_with(settings)))
     assert finding.code == "proxy.divergent"  # .NET's defaults: LocalSystem's WinINET, which has no proxy
     assert finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"]["updater"] == "direct"
     assert finding.evidence["updater_config"]["source"] == NET_DEFAULTS
@@ -373,16 +385,17 @@ def test_the_updater_reads_its_own_config_and_is_compared_with_the_tested_route(
     assert finding.evidence["connector_config"]["net_proxy"].startswith("the element's own attributes only")
 
     reader.configs[UPDATER_CONFIGS[0]] = "connector-disabled.exe.config"
-    settings = windows_settings(reader)
-    assert settings.updater is not None and settings.updater.source == UPDATER_CONFIGS[0]
-    finding = judge_effective(plan_with(settings))
+    settings = windows_proxy(reader)
+    inputs = settings.inputs
+    assert inputs.updater is not None and inputs.updater.source == UPDATER_CONFIGS[0]
+    finding = judge_effective(observe_effective(plan_with(settings)))
     assert finding.code == "proxy.divergent"
     assert finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"] == {
         "tested": "http://198.18.1.1:3128", "connector": "http://198.18.1.1:3128", "updater": "direct"}  # fmt: skip
     assert finding.evidence["updater_config"]["enabled"] is False
 
     reader.configs[UPDATER_CONFIGS[0]] = "connector-proxy.exe.config"  # the same <defaultProxy> in both: agreed
-    assert judge_effective(plan_with(windows_settings(reader))).code == "proxy.configured"
+    assert judge_effective(observe_effective(plan_with(windows_proxy(reader)))).code == "proxy.configured"
 
 
 def test_each_service_falls_back_to_machine_config_alone() -> None:
@@ -390,9 +403,10 @@ def test_each_service_falls_back_to_machine_config_alone() -> None:
     machine.config."""
     reader = FixtureReader(None, None, {UPDATER_CONFIGS[0]: "connector-proxy.exe.config",
                                         MACHINE_CONFIG: "connector-disabled.exe.config"})  # fmt: skip
-    settings = windows_settings(reader)
-    assert settings.connector is not None and settings.connector.source == MACHINE_CONFIG
-    assert settings.updater is not None and settings.updater.source == UPDATER_CONFIGS[0]
+    settings = windows_proxy(reader)
+    inputs = settings.inputs
+    assert inputs.connector is not None and inputs.connector.source == MACHINE_CONFIG
+    assert inputs.updater is not None and inputs.updater.source == UPDATER_CONFIGS[0]
     route = plan_with(settings).route("login.microsoftonline.com", 443)
     assert route.direct and "enabled=false" in route.source
 
@@ -401,9 +415,10 @@ def test_the_updater_under_usesystemdefault_reads_local_systems_settings() -> No
     reader = FixtureReader(None, None, {CONNECTOR_CONFIGS[0]: "connector-systemdefault.exe.config",
                                         UPDATER_CONFIGS[0]: "connector-systemdefault.exe.config"})  # fmt: skip
     reader.hives[r"HKU\S-1-5-18"] = "wininet-proxy.json"  # LocalSystem has a proxy; Network Service none
-    settings = windows_settings(reader)
-    assert settings.wininet is not None and not settings.wininet.enabled
-    assert settings.updater_wininet is not None and settings.updater_wininet.enabled
+    settings = windows_proxy(reader)
+    inputs = settings.inputs
+    assert inputs.wininet is not None and not inputs.wininet.enabled
+    assert inputs.updater_wininet is not None and inputs.updater_wininet.enabled
     by_source = settings.source_routes("login.microsoftonline.com", 443, tls=True)
     assert by_source["connector"].direct  # Network Service has no record: no proxy
     assert by_source["updater"].source == f"updater → system default ({UPDATER_CONFIGS[0]})"
@@ -413,13 +428,14 @@ def test_legacy_values_alone_are_not_read_by_net_and_say_so() -> None:
     """A script that sets ProxyEnable/ProxyServer (reg add) without the record: Internet Options shows the proxy,
     .NET never sees it. A problem, so nobody believes the connector uses that proxy."""
     reader = FixtureReader(None, "wininet-legacy-only.json", NETWORK_SERVICE_CONFIG)
-    settings = windows_settings(reader)
-    assert settings.wininet is not None and not settings.wininet.enabled and settings.wininet.auto_detect
-    assert settings.problems == (r"WinINET settings of NT AUTHORITY\NetworkService: the ProxyEnable/ProxyServer "
+    settings = windows_proxy(reader)
+    inputs = settings.inputs
+    assert inputs.wininet is not None and not inputs.wininet.enabled and inputs.wininet.auto_detect
+    assert inputs.problems == (r"WinINET settings of NT AUTHORITY\NetworkService: the ProxyEnable/ProxyServer "
                                  "values say proxy 198.18.1.1:3128, but .NET reads only DefaultConnectionSettings: "
                                  "no proxy",)  # fmt: skip
     assert plan_with(settings).route("login.microsoftonline.com", 443).direct
-    assert judge_effective(plan_with(settings)).code == "proxy.invalid_setting"
+    assert judge_effective(observe_effective(plan_with(settings))).code == "proxy.invalid_setting"
 
 
 def test_the_configs_the_routes_came_from_are_bundle_evidence(tmp_path: Path) -> None:
@@ -430,9 +446,9 @@ def test_the_configs_the_routes_came_from_are_bundle_evidence(tmp_path: Path) ->
     updater = tmp_path / "MicrosoftEntraPrivateNetworkConnectorUpdaterService.exe.config"
     updater.write_text("<configuration><system.net/></configuration>")
     reader = FixtureReader(None, None, {})
-    settings = windows_settings(reader)
+    settings = windows_proxy(reader)
     assert config_attachments(settings, None) == {}
-    found = dataclasses.replace(
+    found = with_inputs(
         settings,
         connector=parse_dotnet_config(fixture_text("connector-proxy.exe.config"), str(connector)),
         updater=parse_dotnet_config(fixture_text("connector-proxy.exe.config"), str(updater)),
@@ -492,11 +508,11 @@ def test_a_service_account_with_only_the_blob_is_read_whole() -> None:
     reader = FixtureReader(None, None, NETWORK_SERVICE_CONFIG)
     blob = build_connection_settings("198.18.1.4:8080", "*.msappproxy.net")
     reader.wininet_values = lambda hive="HKCU": {"DefaultConnectionSettings": blob} if hive != "HKCU" else None
-    settings = windows_settings(reader)
+    settings = windows_proxy(reader)
     route = plan_with(settings).route("login.microsoftonline.com", 443)
     assert route.proxy is not None and route.proxy.display == "http://198.18.1.4:8080"
     assert plan_with(settings).route("a.msappproxy.net", 443).direct  # the blob's bypass list
-    evidence = judge_effective(plan_with(settings)).evidence["wininet"]
+    evidence = judge_effective(observe_effective(plan_with(settings))).evidence["wininet"]
     assert evidence["from"] == "DefaultConnectionSettings" and "note" not in evidence
 
 
@@ -504,15 +520,16 @@ def test_without_any_default_proxy_the_connector_uses_its_accounts_system_settin
     """A fresh install: neither the .exe.config nor machine.config has a <defaultProxy>, so .NET's defaults apply
     (usesystemdefault): Network Service's record decides, and WPAD with it."""
     reader = FixtureReader(None, "wininet-proxy.json", {})
-    settings = windows_settings(reader)
-    assert settings.connector is not None and settings.connector.source == NET_DEFAULTS
+    settings = windows_proxy(reader)
+    inputs = settings.inputs
+    assert inputs.connector is not None and inputs.connector.source == NET_DEFAULTS
     route = plan_with(settings).route("login.microsoftonline.com", 443)
     assert route.proxy is not None and route.source == f"connector → system default ({NET_DEFAULTS})"
     from preflight.app import config_attachments
 
     assert config_attachments(settings, None) == {}  # .NET's defaults are no file
-    fresh = windows_settings(FixtureReader(None, None, {}))  # not even Internet Settings: detect, no proxy
+    fresh = windows_proxy(FixtureReader(None, None, {}))  # not even Internet Settings: detect, no proxy
     from preflight.proxy.automatic import plan_request
 
-    assert (plan_request(fresh, None).wpad_use or "").startswith(f"the system's settings ({NET_DEFAULTS})")
+    assert (plan_request(fresh.inputs, None).wpad_use or "").startswith(f"the system's settings ({NET_DEFAULTS})")
     assert plan_with(fresh).route("login.microsoftonline.com", 443).direct

@@ -12,9 +12,9 @@ WINHTTP_PROXY_INFO / error codes: https://learn.microsoft.com/en-us/windows/win3
 from __future__ import annotations
 
 import pytest
+from proxysettings import proxy_settings
 
 from preflight.errors import UsageError
-from preflight.proxy import ProxySettings
 from preflight.proxy.automatic import plan_request
 from preflight.proxy.windows import (
     BypassList,
@@ -98,7 +98,7 @@ FOLLOWS = [
 @pytest.mark.parametrize(("connector", "system", "pac", "expected"), FOLLOWS)
 def test_when_the_route_follows_wpad(connector: DotNetProxy | None, system: WinInetSettings | None,
                                      pac: str | None, expected: str | None) -> None:  # fmt: skip
-    reason = route_follows_wpad(ProxySettings(connector=connector, wininet=system), pac)
+    reason = route_follows_wpad(proxy_settings(connector=connector, wininet=system).inputs, pac)
     if expected is None:
         assert reason is None
     else:
@@ -106,18 +106,18 @@ def test_when_the_route_follows_wpad(connector: DotNetProxy | None, system: WinI
 
 
 def test_explicit_proxy_means_wpad_is_evidence_only() -> None:
-    settings = ProxySettings(connector=config(auto_detect=True), explicit_none=True)
-    request = plan_request(settings, None, ["corp.contoso.test"])
+    settings = proxy_settings(connector=config(auto_detect=True), explicit_none=True)
+    request = plan_request(settings.inputs, None, ["corp.contoso.test"])
     assert request.wpad_use is None and request.wpad_ignored == "--proxy decides the route"
     assert request.wpad_names == ("wpad.corp.contoso.test", "wpad.contoso.test")
 
 
 def test_domain_option_overrides_the_host_and_none_turns_discovery_off() -> None:
-    settings = ProxySettings(connector=config(auto_detect=True), local_domain="corp.fabrikam.test")
-    assert plan_request(settings, None).wpad_names == ("wpad.corp.fabrikam.test", "wpad.fabrikam.test")
-    off = plan_request(settings, None, ["none"])
+    settings = proxy_settings(connector=config(auto_detect=True), local_domain="corp.fabrikam.test")
+    assert plan_request(settings.inputs, None).wpad_names == ("wpad.corp.fabrikam.test", "wpad.fabrikam.test")
+    off = plan_request(settings.inputs, None, ["none"])
     assert (off.wpad_names, off.wpad_use, off.active) == ((), None, False)
-    both = plan_request(settings, None, ["a.test", "b.a.test"])
+    both = plan_request(settings.inputs, None, ["a.test", "b.a.test"])
     assert both.wpad_names == ("wpad.a.test", "wpad.b.a.test")
 
 
