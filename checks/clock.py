@@ -12,8 +12,8 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from checks.clocksource import CLOCK_TARGET, measured_offset, observe
-from preflight import CodeDoc, Codes, Finding, Status, Target
+from checks.clocksource import CLOCK_TARGET, ClockObserved, measured_offset, observe
+from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
 from preflight.context import Context
 from preflight.probes.ntp import DateReading, NtpReading
 
@@ -137,7 +137,27 @@ def judge(
     return CODES.finding("clock.ok", f"clock is {amount}", evidence), offset
 
 
-class ClockSkewCheck:
+@dataclasses.dataclass(frozen=True)
+class SkewObserved:
+    """The run's clock measurement (shared with the TLS checks) and the thresholds it is judged against."""
+
+    measurement: ClockObserved
+    warn_s: float
+    fail_s: float
+
+
+async def observe_skew(target: Target, ctx: Context) -> SkewObserved:
+    policy = ctx.clock_policy
+    return SkewObserved(await observe(ctx), policy.warn_s, policy.fail_s)
+
+
+def judge_skew(seen: SkewObserved) -> Finding:
+    m = seen.measurement
+    finding, _offset = judge(m.readings, m.date, m.date_trusted, seen.warn_s, seen.fail_s, m.dns_root)
+    return finding
+
+
+class ClockSkewCheck(ObservingCheck[SkewObserved]):
     id = "clock.skew"
     title = "Clock skew against NTP (SNTPv4), cross-checked with a trusted HTTPS Date"
     requires = "UDP 123 to the profile's ntp_servers or --ntp-server; HTTPS to a profile endpoint as fallback"
@@ -147,10 +167,5 @@ class ClockSkewCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return [Target(host=CLOCK_TARGET)]
 
-    async def run(self, target: Target, ctx: Context) -> Finding:
-        policy = ctx.clock_policy
-        seen = await observe(ctx)
-        finding, _offset = judge(
-            seen.readings, seen.date, seen.date_trusted, policy.warn_s, policy.fail_s, seen.dns_root
-        )
-        return finding
+    observe = staticmethod(observe_skew)
+    judge = staticmethod(judge_skew)

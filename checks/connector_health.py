@@ -241,7 +241,7 @@ UNINSTALL = "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
 PRODUCT_NAMES = ("application proxy connector", "private network connector")
 
 
-def observe(
+def observe_installed(
     reader: HostReader, connector_reader: ConnectorReader | None
 ) -> tuple[dict[str, ServiceState], str | None, dict[str, Any]]:
     """Services (sc.exe query and qc), the version (the Uninstall entry) and the client certificate."""
@@ -276,17 +276,36 @@ def observe_events(reader: HostReader) -> list[dict[str, Any]]:
     )
 
 
-class HostConnectorCheck(HostCheckBase):
+@dataclasses.dataclass(frozen=True)
+class ConnectorObserved:
+    """The installed connector as this host shows it: its services (sc.exe), its version (the Uninstall entry),
+    its client certificate (TrustSettings.xml, with `problem` when unreadable), its recent Admin-log errors, and
+    the time they are judged at."""
+
+    services: Mapping[str, ServiceState]
+    version: str | None
+    certificate: Mapping[str, Any]
+    events: tuple[Mapping[str, Any], ...]
+    now: dt.datetime
+
+
+def judge_observed(seen: ConnectorObserved) -> Finding:
+    return judge(seen.services, seen.version, seen.certificate, seen.now, seen.events)
+
+
+class HostConnectorCheck(HostCheckBase[ConnectorObserved]):
     id = "host.connector"
     title = "The installed connector: services, version, client certificate, recent errors in its event log"
     requires = "Windows with the connector installed (sc.exe, wevtutil, the registry, TrustSettings.xml); an admin"
     codes = CODES | SHARED
     connector_reader: ConnectorReader | None = None
 
-    async def judge_host(self, reader: HostReader, ctx: Context) -> Finding:
+    async def read(self, reader: HostReader, ctx: Context) -> ConnectorObserved:
         import asyncio
 
         files = self.connector_reader if self.connector_reader is not None else installed.default_reader()
-        services, version, certificate = await asyncio.to_thread(observe, reader, files)  # sc.exe takes a while
+        services, version, certificate = await asyncio.to_thread(observe_installed, reader, files)  # sc.exe: slow
         events = await asyncio.to_thread(observe_events, reader)
-        return judge(services, version, certificate, ctx.now(), events)
+        return ConnectorObserved(services, version, certificate, tuple(events), ctx.now())
+
+    judge_windows = staticmethod(judge_observed)

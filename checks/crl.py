@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
-from preflight import CodeDoc, Codes, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
 from preflight.context import Context
 from preflight.netutil import usable_addresses
 from preflight.pki.certs import load_der, urls
@@ -180,20 +180,6 @@ def judge_results(target: Target, results: Sequence[dict[str, Any]], *, upstream
     return CODES.finding(code, _summary(target.key, code, worst, len(results)), evidence)
 
 
-class CrlFetchCheck:
-    id = "crl.fetch"
-    title = "CRL and OCSP reachability over HTTP, with the bodies parsed (block pages recognised)"
-    requires = "outbound TCP 80; the TLS chains served to this host (for the URLs and the OCSP request)"
-    needs: tuple[str, ...] = ("tcp.connect", "proxy.tunnel")
-    codes = CODES
-
-    def targets(self, plan: Plan) -> Iterable[Target]:
-        return [t for t in plan.port_targets() if t.port == 80]
-
-    async def run(self, target: Target, ctx: Context) -> Finding:
-        return judge_observed(await observe(target, ctx))
-
-
 @dataclasses.dataclass(frozen=True)
 class CrlObserved:
     """What `observe` saw for one port-80 host: one row per CRL/OCSP URL the served chains name on it (or the plain
@@ -341,3 +327,17 @@ def _summary(where: str, code: str, worst: dict[str, Any], count: int) -> str:
     if code == "crl.bad_body":
         return f"{where}: {url} body is not a {worst.get('kind')} response ({worst.get('body_bytes')} bytes)"
     return f"{where}: {url} via {worst.get('address')}: {worst.get('error') or worst.get('tcp') or code}"
+
+
+class CrlFetchCheck(ObservingCheck[CrlObserved]):
+    id = "crl.fetch"
+    title = "CRL and OCSP reachability over HTTP, with the bodies parsed (block pages recognised)"
+    requires = "outbound TCP 80; the TLS chains served to this host (for the URLs and the OCSP request)"
+    needs: tuple[str, ...] = ("tcp.connect", "proxy.tunnel")
+    codes = CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        return [t for t in plan.port_targets() if t.port == 80]
+
+    observe = staticmethod(observe)
+    judge = staticmethod(judge_observed)

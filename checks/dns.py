@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from preflight import CodeDoc, Codes, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
 from preflight.context import Context
 from preflight.host import hostsfile
 from preflight.host.hostsfile import HostsEntry
@@ -235,20 +235,6 @@ def _where(resolution: Resolution) -> str:
     return f"via {', '.join(resolution.nameservers)}"
 
 
-class DnsResolveCheck:
-    id = "dns.resolve"
-    title = "DNS resolution of each required name (system path and per-server detail)"
-    requires = "DNS: the system resolver, or the servers given with --dns-server"
-    needs: tuple[str, ...] = ()
-    codes = CODES
-
-    def targets(self, plan: Plan) -> Iterable[Target]:
-        return [t for t in plan.host_targets() if not is_ip_literal(t.host)]
-
-    async def run(self, target: Target, ctx: Context) -> Finding:
-        return judge_observed(await observe(target, ctx))
-
-
 @dataclasses.dataclass(frozen=True)
 class DnsObserved:
     """What `observe` saw for one name: both resolution paths, the hosts file's lines for it, and whether every
@@ -271,3 +257,17 @@ async def observe(target: Target, ctx: Context) -> DnsObserved:
 def judge_observed(seen: DnsObserved) -> Finding:
     """The verdict on one name from what `observe` saw. Pure."""
     return judge(seen.resolution, (seen.hosts_file, list(seen.hosts_entries)), proxied=seen.proxied)
+
+
+class DnsResolveCheck(ObservingCheck[DnsObserved]):
+    id = "dns.resolve"
+    title = "DNS resolution of each required name (system path and per-server detail)"
+    requires = "DNS: the system resolver, or the servers given with --dns-server"
+    needs: tuple[str, ...] = ()
+    codes = CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        return [t for t in plan.host_targets() if not is_ip_literal(t.host)]
+
+    observe = staticmethod(observe)
+    judge = staticmethod(judge_observed)

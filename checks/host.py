@@ -11,7 +11,8 @@ TLS registry settings and .NET Framework version documentation for what each val
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from checks.hostbase import SHARED, HostCheckBase
@@ -240,46 +241,83 @@ def judge_os(product: Reading, installation: Reading, build: Reading, cores: int
     return _finding(OS_CODES, "host.os_ok", f"{name}, {size}", evidence)
 
 
-def observe_tls(reader: HostReader) -> tuple[list[Reading], dict[str, Reading]]:
-    schannel = [
+@dataclasses.dataclass(frozen=True)
+class HostTlsObserved:
+    """SCHANNEL's TLS 1.2 Client and Server values, and SchUseStrongCrypto in each of .NET's registry views."""
+
+    schannel: tuple[Reading, ...]
+    strong_crypto: Mapping[str, Reading]
+
+
+@dataclasses.dataclass(frozen=True)
+class DotnetObserved:
+    release: Reading  # NDP\v4\Full\Release
+
+
+@dataclasses.dataclass(frozen=True)
+class OsObserved:
+    product: Reading
+    installation: Reading
+    build: Reading
+    cores: int | None
+    memory_bytes: int | None
+
+
+def observe_tls(reader: HostReader) -> HostTlsObserved:
+    schannel = tuple(
         read_dword(reader, SCHANNEL + side, name)
         for side in ("Client", "Server")
         for name in ("Enabled", "DisabledByDefault")
-    ]
-    return schannel, {view: read_dword(reader, key, "SchUseStrongCrypto") for view, key in DOTNET_VIEWS.items()}
+    )
+    return HostTlsObserved(
+        schannel, {view: read_dword(reader, key, "SchUseStrongCrypto") for view, key in DOTNET_VIEWS.items()}
+    )
 
 
-class HostTlsCheck(HostCheckBase):
+def observe_os(reader: HostReader) -> OsObserved:
+    return OsObserved(
+        read_string(reader, WINDOWS_KEY, "ProductName"),
+        read_string(reader, WINDOWS_KEY, "InstallationType"),
+        read_string(reader, WINDOWS_KEY, "CurrentBuildNumber"),
+        reader.cpu_count(),
+        reader.memory_bytes(),
+    )
+
+
+class HostTlsCheck(HostCheckBase[HostTlsObserved]):
     id = "host.tls"
     title = "TLS 1.2 enabled in SCHANNEL and strong cryptography in .NET (64-bit and 32-bit views)"
     requires = "Windows (reads the registry); an administrator for every value"
     codes = TLS_CODES | SHARED
 
-    async def judge_host(self, reader: HostReader, ctx: Context) -> Finding:
-        return judge_tls(*observe_tls(reader))
+    async def read(self, reader: HostReader, ctx: Context) -> HostTlsObserved:
+        return observe_tls(reader)
+
+    def judge_windows(self, seen: HostTlsObserved) -> Finding:
+        return judge_tls(seen.schannel, dict(seen.strong_crypto))
 
 
-class HostDotnetCheck(HostCheckBase):
+class HostDotnetCheck(HostCheckBase[DotnetObserved]):
     id = "host.dotnet"
     title = ".NET Framework 4.7.2 or later installed"
     requires = "Windows (reads the registry)"
     codes = DOTNET_CODES | SHARED
 
-    async def judge_host(self, reader: HostReader, ctx: Context) -> Finding:
-        return judge_dotnet(read_dword(reader, DOTNET_KEY, "Release"))
+    async def read(self, reader: HostReader, ctx: Context) -> DotnetObserved:
+        return DotnetObserved(read_dword(reader, DOTNET_KEY, "Release"))
+
+    def judge_windows(self, seen: DotnetObserved) -> Finding:
+        return judge_dotnet(seen.release)
 
 
-class HostOsCheck(HostCheckBase):
+class HostOsCheck(HostCheckBase[OsObserved]):
     id = "host.os"
     title = "Windows Server 2016 or later, 4 cores and 8 GiB recommended"
     requires = "Windows (reads the registry and the processor and memory counts)"
     codes = OS_CODES | SHARED
 
-    async def judge_host(self, reader: HostReader, ctx: Context) -> Finding:
-        return judge_os(
-            read_string(reader, WINDOWS_KEY, "ProductName"),
-            read_string(reader, WINDOWS_KEY, "InstallationType"),
-            read_string(reader, WINDOWS_KEY, "CurrentBuildNumber"),
-            reader.cpu_count(),
-            reader.memory_bytes(),
-        )
+    async def read(self, reader: HostReader, ctx: Context) -> OsObserved:
+        return observe_os(reader)
+
+    def judge_windows(self, seen: OsObserved) -> Finding:
+        return judge_os(seen.product, seen.installation, seen.build, seen.cores, seen.memory_bytes)

@@ -4,9 +4,9 @@ of them can give (not Windows, a value unreadable), and the base class that skip
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
-from preflight import CodeDoc, Codes, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
 from preflight.context import Context
 from preflight.host.winhost import HostReader, default_reader
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from preflight import Plan
 
 TARGET = "this host"
+HostObservedT = TypeVar("HostObservedT")
 
 SHARED: Final[dict[str, CodeDoc]] = {
     "host.not_windows": CodeDoc(
@@ -39,8 +40,10 @@ def host_finding(
     return Codes({**SHARED, **codes}).finding(code, summary, evidence, remediation=remediation)
 
 
-class HostCheckBase:
-    """What the host checks share: one target, a skip off Windows, a reader (replaceable in tests)."""
+class HostCheckBase(ObservingCheck[HostObservedT | None], Generic[HostObservedT]):
+    """What the host checks share: one target, a reader (replaceable in tests), and the observation None off
+    Windows, which judges as a skip. Each check gives `read` (the registry, commands and files, through the reader)
+    and `judge_windows` (pure)."""
 
     id: str
     needs: tuple[str, ...] = ()
@@ -49,13 +52,19 @@ class HostCheckBase:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return [Target(host=TARGET)]
 
-    async def run(self, target: Target, ctx: Context) -> Finding:
+    async def observe(self, target: Target, ctx: Context) -> HostObservedT | None:
         reader = self.reader if self.reader is not None else default_reader()
-        if reader is None:
+        return None if reader is None else await self.read(reader, ctx)
+
+    def judge(self, seen: HostObservedT | None) -> Finding:
+        if seen is None:
             return host_finding(
                 SHARED, "host.not_windows", "not Windows: no SCHANNEL, .NET or Windows version to read", {}
             )
-        return await self.judge_host(reader, ctx)
+        return self.judge_windows(seen)
 
-    async def judge_host(self, reader: HostReader, ctx: Context) -> Finding:
+    async def read(self, reader: HostReader, ctx: Context) -> HostObservedT:
+        raise NotImplementedError
+
+    def judge_windows(self, seen: HostObservedT) -> Finding:
         raise NotImplementedError

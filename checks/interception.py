@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from checks.clocksource import corrected_now
-from preflight import CodeDoc, Codes, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
 from preflight.context import Context
 from preflight.pki.certs import facts, is_self_signed, issuer, load_der, matches_host, sct_count, subject
 from preflight.pki.pathverify import judging_time, verified_path
@@ -284,7 +284,31 @@ def judge_observed(seen: InterceptionObserved) -> Finding:
     return CODES.finding(code, summary, evidence)
 
 
-class TlsInterceptionCheck:
+def _summary(where: str, code: str, ev: dict[str, Any], per_address: dict[str, Any]) -> str:
+    issuer = ev.get("leaf", {}).get("issuer", "?")
+    hint = ev.get("product_hint", {}).get("product")
+    others = [a for a, (c, _) in per_address.items() if c != code]
+    tail = f"; other addresses: {', '.join(f'{a} {per_address[a][0]}' for a in others)}" if others else ""
+    if code == "tls.clean":
+        return f"{where} chain anchors at {ev.get('anchor')}{tail}"
+    if code == "tls.intercepted":
+        return (
+            f"{where} is inspected: issuer {issuer}, trusted via this host's store ({ev.get('anchor')})"
+            + (f", looks like {hint}" if hint else "")
+            + tail
+        )
+    if code == "tls.intercepted_untrusted":
+        return f"{where} is intercepted by an untrusted CA: issuer {issuer}" + (f" ({hint})" if hint else "") + tail
+    if code == "tls.unexpected_public_ca":
+        return f"{where} chain anchors at public CA {ev.get('anchor')}, not an expected one{tail}"
+    if code == "tls.self_signed":
+        return f"{where} served a self-signed certificate ({issuer}){tail}"
+    if code == "tls.incomplete_chain":
+        return f"{where} chain stops at {issuer} without the intermediate to an expected anchor{tail}"
+    return f"{where} {code}{tail}"
+
+
+class TlsInterceptionCheck(ObservingCheck[InterceptionObserved]):
     id = "tls.interception"
     title = "TLS interception: does each served chain lead to the profile's expected anchors?"
     requires = "a TLS handshake (tls.handshake); the profile's expected_roots; the OS trust store"
@@ -295,8 +319,6 @@ class TlsInterceptionCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return plan.port_targets(tls_only=True)
 
-    async def run(self, target: Target, ctx: Context) -> Finding:
-        return judge_observed(await self.observe(target, ctx))
 
     async def observe(self, target: Target, ctx: Context) -> InterceptionObserved:
         """The chains served on the connector's paths (and the direct path's when it goes through a proxy)."""
@@ -332,26 +354,4 @@ class TlsInterceptionCheck:
                 out[address] = handshake.chain
         return out
 
-
-def _summary(where: str, code: str, ev: dict[str, Any], per_address: dict[str, Any]) -> str:
-    issuer = ev.get("leaf", {}).get("issuer", "?")
-    hint = ev.get("product_hint", {}).get("product")
-    others = [a for a, (c, _) in per_address.items() if c != code]
-    tail = f"; other addresses: {', '.join(f'{a} {per_address[a][0]}' for a in others)}" if others else ""
-    if code == "tls.clean":
-        return f"{where} chain anchors at {ev.get('anchor')}{tail}"
-    if code == "tls.intercepted":
-        return (
-            f"{where} is inspected: issuer {issuer}, trusted via this host's store ({ev.get('anchor')})"
-            + (f", looks like {hint}" if hint else "")
-            + tail
-        )
-    if code == "tls.intercepted_untrusted":
-        return f"{where} is intercepted by an untrusted CA: issuer {issuer}" + (f" ({hint})" if hint else "") + tail
-    if code == "tls.unexpected_public_ca":
-        return f"{where} chain anchors at public CA {ev.get('anchor')}, not an expected one{tail}"
-    if code == "tls.self_signed":
-        return f"{where} served a self-signed certificate ({issuer}){tail}"
-    if code == "tls.incomplete_chain":
-        return f"{where} chain stops at {issuer} without the intermediate to an expected anchor{tail}"
-    return f"{where} {code}{tail}"
+    judge = staticmethod(judge_observed)

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from preflight import CodeDoc, Codes, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
 from preflight.context import Context
 from preflight.probes.proxy import TunnelResult
 from preflight.proxy import ProxyConfig, ProxyInputs, ProxySettings, redact_url
@@ -175,21 +175,22 @@ _TUNNEL_OUTCOMES = {
 }
 
 
-def judge_tunnel(result: TunnelResult) -> Finding:
-    code = _TUNNEL_OUTCOMES.get(result.outcome, "proxy.bad_response")
-    where = f"{result.host}:{result.port} via {result.proxy}"
+def judge_tunnel(seen: TunnelResult) -> Finding:
+    """One CONNECT's verdict from the proxy's answer (status, reason, page title) or the failure. Pure."""
+    code = _TUNNEL_OUTCOMES.get(seen.outcome, "proxy.bad_response")
+    where = f"{seen.host}:{seen.port} via {seen.proxy}"
     if code == "proxy.ok":
-        summary = f"{where}: tunnel open (HTTP {result.status})"
+        summary = f"{where}: tunnel open (HTTP {seen.status})"
     elif code == "proxy.auth_required":
-        schemes = ", ".join(result.proxy_authenticate) or "unspecified"
+        schemes = ", ".join(seen.proxy_authenticate) or "unspecified"
         summary = f"{where}: 407 proxy authentication required ({schemes})"
-    elif result.status is not None:
-        summary = f"{where}: HTTP {result.status} {result.reason or ''}".rstrip()
-        if result.title:
-            summary += f" — {result.title}"
+    elif seen.status is not None:
+        summary = f"{where}: HTTP {seen.status} {seen.reason or ''}".rstrip()
+        if seen.title:
+            summary += f" — {seen.title}"
     else:
-        summary = f"{where}: {result.error}"
-    return TUNNEL_CODES.finding(code, summary, result.to_json())
+        summary = f"{where}: {seen.error}"
+    return TUNNEL_CODES.finding(code, summary, seen.to_json())
 
 
 # Sources the route never consults but which say something about it (a WPAD script, WinHTTP's own answer, the
@@ -380,7 +381,7 @@ def _environment(settings: ProxyInputs) -> dict[str, Any]:
     return out
 
 
-class ProxyEffectiveCheck:
+class ProxyEffectiveCheck(ObservingCheck[EffectiveObserved]):
     id = "proxy.effective"
     title = "The proxy each endpoint would use, where that setting came from, and whether sources disagree"
     requires = (
@@ -393,22 +394,10 @@ class ProxyEffectiveCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return [Target(host=EFFECTIVE_TARGET)]
 
-    async def run(self, target: Target, ctx: Context) -> Finding:
-        return judge_effective(observe_effective(ctx))
+    async def observe(self, target: Target, ctx: Context) -> EffectiveObserved:
+        return observe_effective(ctx)  # the run's own facts: its settings, targets and routes
 
-
-class ProxyTunnelCheck:
-    id = "proxy.tunnel"
-    title = "HTTP CONNECT through the proxy to every endpoint and port that goes through it"
-    requires = "a configured proxy (--proxy or the environment) reachable from this host"
-    needs: tuple[str, ...] = ()
-    codes = TUNNEL_CODES
-
-    def targets(self, plan: Plan) -> Iterable[Target]:
-        return [t for t in plan.port_targets() if plan.proxied(t)]
-
-    async def run(self, target: Target, ctx: Context) -> Finding:
-        return judge_tunnel(await observe_tunnel(target, ctx))
+    judge = staticmethod(judge_effective)
 
 
 async def observe_tunnel(target: Target, ctx: Context) -> TunnelResult:
@@ -448,7 +437,21 @@ def _first_direct_endpoint(plan: RoutedTargets) -> Target | None:
     return next((t for t in direct if "service" in t.roles), direct[0] if direct else None)
 
 
-class ProxyDiscoveredCheck:
+class ProxyTunnelCheck(ObservingCheck[TunnelResult]):
+    id = "proxy.tunnel"
+    title = "HTTP CONNECT through the proxy to every endpoint and port that goes through it"
+    requires = "a configured proxy (--proxy or the environment) reachable from this host"
+    needs: tuple[str, ...] = ()
+    codes = TUNNEL_CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        return [t for t in plan.port_targets() if plan.proxied(t)]
+
+    observe = staticmethod(observe_tunnel)
+    judge = staticmethod(judge_tunnel)
+
+
+class ProxyDiscoveredCheck(ObservingCheck[TunnelResult]):
     """A proxy the run found (a WPAD script, WinINET, WinHTTP, the environment) that the connector's route does not
     take is tried with one CONNECT: when direct egress is blocked, that tunnel is what confirms the one fix
     (cause.proxy_not_configured), or shows the proxy would not help either."""
@@ -468,11 +471,11 @@ class ProxyDiscoveredCheck:
             for proxy, source in discovered_proxies(plan)
         ]
 
-    async def run(self, target: Target, ctx: Context) -> Finding:
-        return judge_tunnel(await self.observe(target, ctx))
 
     async def observe(self, target: Target, ctx: Context) -> TunnelResult:
         proxy = next(p for p, _source in discovered_proxies(ctx) if (p.host, p.port) == (target.host, target.port))
         endpoint = _first_direct_endpoint(ctx)
         assert endpoint is not None and endpoint.port is not None
         return await ctx.tunnel(proxy, endpoint.host, endpoint.port)
+
+    judge = staticmethod(judge_tunnel)

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from preflight import CodeDoc, Codes, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
 from preflight.context import Context
 from preflight.netutil import family_name, usable_addresses
 from preflight.probes.tcp import ConnectAttempt
@@ -172,7 +172,7 @@ def _count(attempts: Sequence[ConnectAttempt]) -> str:
     return "1 address" if len(attempts) == 1 else f"all {len(attempts)} addresses"
 
 
-class TcpConnectCheck:
+class TcpConnectCheck(ObservingCheck[TcpObserved]):
     id = "tcp.connect"
     title = "Outbound TCP to each required host and port, per address (IPv4 and IPv6)"
     requires = "outbound TCP; the addresses dns.resolve found"
@@ -182,5 +182,5 @@ class TcpConnectCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return [t for t in plan.port_targets() if not plan.proxied(t)]  # proxied ones: proxy.tunnel
 
-    async def run(self, target: Target, ctx: Context) -> Finding:
-        return judge(await observe(target, ctx))
+    observe = staticmethod(observe)
+    judge = staticmethod(judge)

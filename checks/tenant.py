@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from preflight import CodeDoc, Codes, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
 from preflight.codes import ENGINE_CODES
 from preflight.context import Context
 from preflight.tenant.discovery import Discovery, TenantResolution
@@ -178,22 +178,6 @@ def _short(text: str | None, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class TenantResolveCheck:
-    id = "tenant.resolve"
-    title = "The tenant whose service endpoints are probed: a domain looked up, or an installed connector's"
-    requires = "--tenant-id DOMAIN (a lookup at the profile's sign-in authority), or an installed connector"
-    needs: tuple[str, ...] = ()
-    codes = CODES
-
-    def targets(self, plan: Plan) -> Iterable[Target]:
-        if plan.tenant is None or not plan.tenant.judged:
-            return []
-        return [Target(host=TARGET)]
-
-    async def run(self, target: Target, ctx: Context) -> Finding:
-        return judge_observed(await observe(target, ctx))
-
-
 @dataclasses.dataclass(frozen=True)
 class TenantObserved:
     """How the run found its tenant (the lookup made before the checks were planned), the cloud this profile is
@@ -216,3 +200,19 @@ async def observe(target: Target, ctx: Context) -> TenantObserved:
 
 def judge_observed(seen: TenantObserved) -> Finding:
     return judge(seen.resolution, seen.profile_cloud, seen.clouds)
+
+
+class TenantResolveCheck(ObservingCheck[TenantObserved]):
+    id = "tenant.resolve"
+    title = "The tenant whose service endpoints are probed: a domain looked up, or an installed connector's"
+    requires = "--tenant-id DOMAIN (a lookup at the profile's sign-in authority), or an installed connector"
+    needs: tuple[str, ...] = ()
+    codes = CODES
+
+    def targets(self, plan: Plan) -> Iterable[Target]:
+        if plan.tenant is None or not plan.tenant.judged:
+            return []
+        return [Target(host=TARGET)]
+
+    observe = staticmethod(observe)
+    judge = staticmethod(judge_observed)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from checks.clocksource import corrected_now
-from preflight import CodeDoc, Codes, Finding, Status, Target
+from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
 from preflight.context import Context
 from preflight.host.schannel import SchannelPolicy, read_policy, refusals
 from preflight.host.winhost import HostReader, default_reader
@@ -225,7 +225,34 @@ def _chain_facts(chain: Sequence[bytes]) -> list[dict[str, Any]]:
     return out
 
 
-class TlsHandshakeCheck:
+@dataclasses.dataclass(frozen=True)
+class TlsObserved:
+    """What `observe` saw for one host and port: one handshake per path (each open address, or the proxy's
+    tunnel), the time to judge validity at (corrected by the run's clock measurement), and this host's SCHANNEL
+    settings (None off Windows). No handshake: the check upstream that explains it."""
+
+    host: str
+    port: int
+    handshakes: tuple[Handshake, ...]
+    now: dt.datetime
+    schannel: SchannelPolicy | None = None
+    upstream: str | None = None  # tcp.connect or proxy.tunnel, when no path opened
+    upstream_result: str | None = None
+
+
+def judge_observed(seen: TlsObserved) -> Finding:
+    """The verdict from what `observe` saw. Pure."""
+    if not seen.handshakes:
+        return Finding(
+            Status.SKIP,
+            "run.upstream",
+            f"{bracketed(seen.host)}:{seen.port}: no path opened (see {seen.upstream})",
+            caused_by=seen.upstream_result,
+        )
+    return judge(seen.host, seen.port, list(seen.handshakes), seen.now, seen.schannel)
+
+
+class TlsHandshakeCheck(ObservingCheck[TlsObserved]):
     id = "tls.handshake"
     title = "TLS 1.2+ handshake with SNI on every reachable address; certificate valid for the name and time"
     requires = "outbound TCP (tcp.connect open); TLS endpoints of the profile (tls = true, or ports 443/8398)"
@@ -256,32 +283,4 @@ class TlsHandshakeCheck:
             )
         return TlsObserved(target.host, target.port, handshakes, await corrected_now(ctx), await self.schannel(ctx))
 
-    async def run(self, target: Target, ctx: Context) -> Finding:
-        return judge_observed(await self.observe(target, ctx))
-
-
-@dataclasses.dataclass(frozen=True)
-class TlsObserved:
-    """What `observe` saw for one host and port: one handshake per path (each open address, or the proxy's
-    tunnel), the time to judge validity at (corrected by the run's clock measurement), and this host's SCHANNEL
-    settings (None off Windows). No handshake: the check upstream that explains it."""
-
-    host: str
-    port: int
-    handshakes: tuple[Handshake, ...]
-    now: dt.datetime
-    schannel: SchannelPolicy | None = None
-    upstream: str | None = None  # tcp.connect or proxy.tunnel, when no path opened
-    upstream_result: str | None = None
-
-
-def judge_observed(seen: TlsObserved) -> Finding:
-    """The verdict from what `observe` saw. Pure."""
-    if not seen.handshakes:
-        return Finding(
-            Status.SKIP,
-            "run.upstream",
-            f"{bracketed(seen.host)}:{seen.port}: no path opened (see {seen.upstream})",
-            caused_by=seen.upstream_result,
-        )
-    return judge(seen.host, seen.port, list(seen.handshakes), seen.now, seen.schannel)
+    judge = staticmethod(judge_observed)

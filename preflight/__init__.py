@@ -1,13 +1,14 @@
 """connector-preflight: will this host's network let a Microsoft Entra private network connector work?
 
 The public API for check and reporter plugins lives here (docs/plugins.md): `Check`, `Codes`, `CodeDoc`,
-`Finding`, `Status`, `Target`, `Plan`, `Context`, `Reporter`, `CheckResult`. Built-in checks and reporters are
+`Finding`, `Status`, `Target`, `Plan`, `Context`, `Reporter`, `CheckResult`, `ObservingCheck` (the
+observe/judge shape every built-in check has). Built-in checks and reporters are
 loaded only through entry points, exactly like third-party ones.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from preflight.check import Check, Reporter
+from preflight.check import Check, ObservingCheck, Reporter
 from preflight.context import Context
 from preflight.model import CheckResult, CodeDoc, Codes, Finding, Status, Target
 
@@ -23,6 +24,7 @@ __all__ = [
     "Codes",
     "Context",
     "Finding",
+    "ObservingCheck",
     "Plan",
     "Reporter",
     "Status",

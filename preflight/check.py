@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from preflight.model import CodeDoc, Target
 
@@ -41,6 +41,28 @@ class Check(Protocol):
     def targets(self, plan: Plan) -> Iterable[Target]: ...
 
     async def run(self, target: Target, ctx: Context) -> Finding: ...
+
+
+ObservedT = TypeVar("ObservedT")
+
+
+class ObservingCheck(Generic[ObservedT]):
+    """The one anatomy of every built-in check, and the one to give yours: `observe` does all the I/O through the
+    context and returns a typed, immutable observation (what was seen, no verdict); `judge` turns it into a Finding
+    and is pure, so table tests call it with hand-made observations; `run` is the two in a row.
+
+    Subclass it with the observation's type, set the `Check` attributes, and give both halves, as methods or as
+    the module's own functions (`observe = staticmethod(observe)`). The engine calls `run` only.
+    """
+
+    async def observe(self, target: Target, ctx: Context) -> ObservedT:
+        raise NotImplementedError
+
+    def judge(self, seen: ObservedT) -> Finding:
+        raise NotImplementedError
+
+    async def run(self, target: Target, ctx: Context) -> Finding:
+        return self.judge(await self.observe(target, ctx))
 
 
 @runtime_checkable

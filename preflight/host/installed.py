@@ -25,7 +25,7 @@ import re
 import struct
 import sys
 import uuid
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from xml.etree import ElementTree
 
 from preflight.textfile import decode_text, without_xml_declaration
@@ -42,6 +42,8 @@ MACHINE_STORE_KEY = "SOFTWARE\\Microsoft\\SystemCertificates\\MY\\Certificates\\
 NETWORK_SERVICE_STORE = (
     "ServiceProfiles\\NetworkService\\AppData\\Roaming\\Microsoft\\SystemCertificates\\My\\Certificates\\"
 )
+
+HostTenantOutcome = Literal["found", "absent", "unreadable"]
 
 
 class InstalledConnectorError(ValueError):
@@ -153,7 +155,7 @@ class ConnectorReader(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class HostTenant:
-    outcome: str  # found | absent | unreadable
+    outcome: HostTenantOutcome
     tenant_id: str | None = None
     evidence: dict[str, Any] = dataclasses.field(default_factory=dict)
     problem: str | None = None

@@ -10,7 +10,7 @@ import dataclasses
 import socket
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import dns._asyncbackend
 import dns.asyncquery
@@ -24,6 +24,10 @@ import dns.resolver
 
 from preflight.blocking import in_daemon_thread
 from preflight.netutil import bracketed, udp_port_unreachable
+
+DnsOutcome = Literal[
+    "answer", "nxdomain", "nodata", "servfail", "refused", "timeout", "unreachable", "bad_response", "error"
+]
 
 MAX_CNAME_HOPS = 16
 
@@ -61,7 +65,7 @@ class SystemLookup:
 class ServerAnswer:
     server: str
     qtype: str
-    outcome: str  # answer | nxdomain | nodata | servfail | refused | timeout | unreachable | bad_response | error
+    outcome: DnsOutcome
     rcode: str | None = None
     addresses: tuple[str, ...] = ()
     cnames: tuple[tuple[str, str, int], ...] = ()  # (owner, target, ttl)
@@ -264,7 +268,7 @@ async def query_server(host: str, qtype: str, server: tuple[str, int], timeout: 
         return ServerAnswer(label, qtype, "error", error=f"{type(exc).__name__}: {exc}", elapsed_ms=_ms(start))
 
 
-_RCODE_OUTCOMES = {
+_RCODE_OUTCOMES: dict[int, DnsOutcome] = {
     dns.rcode.NOERROR: "answer",
     dns.rcode.NXDOMAIN: "nxdomain",
     dns.rcode.SERVFAIL: "servfail",

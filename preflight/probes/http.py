@@ -10,10 +10,13 @@ import asyncio
 import dataclasses
 import re
 import time
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from preflight.netutil import bracketed
+
+# dns_error: the fetch could not begin, its name resolving to no usable address (the tenant lookup says so)
+FetchOutcome = Literal["response", "timeout", "refused", "reset", "tls_error", "proxy_error", "dns_error", "error"]
 
 MAX_BODY = 4 * 1024 * 1024  # bytes read from any HTTP peer; the rest is not read
 MAX_HEADER_NOTE = 200
@@ -25,7 +28,7 @@ class HttpFetch:
     url: str
     address: str
     method: str
-    outcome: str  # response | timeout | refused | reset | tls_error | proxy_error | error
+    outcome: FetchOutcome
     status: int | None = None
     content_type: str | None = None
     location: str | None = None
@@ -42,7 +45,7 @@ class HttpFetch:
         return data
 
 
-def classify_connect_error(text: str) -> str:
+def classify_connect_error(text: str) -> FetchOutcome:
     """refused | timeout | tls_error | error, from the message of a failed connect (TLS failures surface here too;
     on Windows the message carries the WinError number, which decides)."""
     from preflight.probes.tcp import WINDOWS_CONNECT_ERRORS
@@ -50,7 +53,7 @@ def classify_connect_error(text: str) -> str:
     windows = re.search(r"\[WinError (\d+)\]", text)
     if windows is not None:
         outcome = WINDOWS_CONNECT_ERRORS.get(int(windows.group(1)))
-        return {"refused": "refused", "filtered": "timeout"}.get(outcome or "", "error")
+        return "refused" if outcome == "refused" else "timeout" if outcome == "filtered" else "error"
     lowered = text.lower()
     if "certificate_verify_failed" in lowered or "[ssl" in lowered or "tlsv1" in lowered or "ssl:" in lowered:
         return "tls_error"

@@ -14,9 +14,12 @@ import os
 import struct
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from preflight.netutil import udp_port_unreachable
+
+DateOutcome = Literal["ok", "no_date", "error"]
+NtpOutcome = Literal["ok", "timeout", "kiss_of_death", "rejected", "unreachable", "unresolved", "error"]
 
 NTP_UNIX_DELTA = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
 ERA = 2**32
@@ -38,7 +41,7 @@ class NtpReading:
     server: str
     address: str | None
     port: int
-    outcome: str  # ok | timeout | kiss_of_death | rejected | unreachable | unresolved (the name) | error
+    outcome: NtpOutcome
     sample: NtpSample | None = None
     samples: int = 0
     kiss_code: str | None = None
@@ -75,7 +78,7 @@ def build_request(transmit: bytes) -> bytes:
     return bytes([0x23]) + bytes(39) + transmit  # LI 0, version 4, mode 3 (client)
 
 
-def parse_reply(data: bytes, transmit: bytes, t1: float, t4: float) -> tuple[str, NtpSample | None, str | None]:
+def parse_reply(data: bytes, transmit: bytes, t1: float, t4: float) -> tuple[NtpOutcome, NtpSample | None, str | None]:
     """(outcome, sample, detail) for one reply. Pure: t1/t4 are this host's send/receive times (Unix)."""
     if len(data) < PACKET.size:
         return "rejected", None, f"short reply ({len(data)} bytes)"
@@ -182,7 +185,7 @@ class DateReading:
     host: str
     address: str
     port: int
-    outcome: str  # ok | no_date | error
+    outcome: DateOutcome
     offset_s: float | None = None
     uncertainty_s: float | None = None
     date_header: str | None = None

@@ -10,10 +10,12 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from preflight.probes.http import page_title
 from preflight.proxy import ProxyConfig
+
+TunnelOutcome = Literal["ok", "auth_required", "denied", "bad_gateway", "unreachable", "timeout", "bad_response"]
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_ERROR_BODY = 64 * 1024
@@ -27,7 +29,7 @@ class TunnelResult:
     proxy_address: str
     host: str
     port: int
-    outcome: str  # ok | auth_required | denied | bad_gateway | unreachable | timeout | bad_response
+    outcome: TunnelOutcome
     status: int | None = None
     reason: str | None = None
     proxy_authenticate: tuple[str, ...] = ()
@@ -43,7 +45,7 @@ class TunnelResult:
         return data
 
 
-def classify_status(status: int) -> str:
+def classify_status(status: int) -> TunnelOutcome:
     if 200 <= status < 300:
         return "ok"
     if status == 407:
@@ -59,7 +61,7 @@ async def open_tunnel(
     """CONNECT host:port; on success the open streams are returned (the caller closes them)."""
     start = time.monotonic()
 
-    def result_of(outcome: str, **details: Any) -> TunnelResult:
+    def result_of(outcome: TunnelOutcome, **details: Any) -> TunnelResult:
         return TunnelResult(proxy.display, proxy_address, host, port, outcome, **details)
 
     try:

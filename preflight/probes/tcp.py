@@ -15,9 +15,11 @@ import socket
 import struct
 import sys
 import time
-from typing import Any
+from typing import Any, Literal
 
 from preflight.netutil import family_name
+
+ConnectOutcome = Literal["open", "refused", "filtered", "unreachable", "no_route", "local_block", "error"]
 
 _IP_RECVERR = 11
 _IPV6_RECVERR = 25
@@ -30,7 +32,7 @@ _WSAEACCES, _WSAECONNRESET = 10013, 10054
 
 # What a failed connect reports on Windows, by winerror. The proactor loop's ConnectEx fails with ERROR_* codes
 # (1225 for a refused connect) that CPython maps to errno values meaning something else, so winerror decides.
-WINDOWS_CONNECT_ERRORS: dict[int, str] = {
+WINDOWS_CONNECT_ERRORS: dict[int, ConnectOutcome] = {
     1225: "refused",  # ERROR_CONNECTION_REFUSED: a RST (or ICMP port unreachable)
     10061: "refused",  # WSAECONNREFUSED
     1236: "refused",  # ERROR_CONNECTION_ABORTED: closed by the peer or a middlebox during the connect
@@ -103,7 +105,7 @@ class IcmpReport:
 class ConnectAttempt:
     address: str
     port: int
-    outcome: str  # open | refused | filtered | unreachable | no_route | local_block | error
+    outcome: ConnectOutcome
     latency_ms: float | None = None
     errno_name: str | None = None
     error: str | None = None
@@ -128,7 +130,7 @@ class ConnectAttempt:
         }
 
 
-def classify_error(number: int | None, icmp: IcmpReport | None, winerror: int | None = None) -> str:
+def classify_error(number: int | None, icmp: IcmpReport | None, winerror: int | None = None) -> ConnectOutcome:
     """Map a failed connect's errno (POSIX or WSA*), its Windows error if any, and any ICMP report to an outcome.
     Pure."""
     if winerror is not None and winerror in WINDOWS_CONNECT_ERRORS:

@@ -17,7 +17,7 @@ import ssl
 import time
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from preflight.netutil import is_ip_literal
 
@@ -42,13 +42,17 @@ _NOT_TLS_REASONS = (
     "BAD_RECORD_TYPE",
 )
 
+HandshakeOutcome = Literal[
+    "ok", "protocol_too_old", "reset", "closed", "alert", "timeout", "not_tls", "connect_failed", "error"
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class Handshake:
     address: str
     port: int
     sni: str
-    outcome: str  # ok | protocol_too_old | reset | closed | alert | timeout | not_tls | connect_failed | error
+    outcome: HandshakeOutcome
     version: str | None = None
     cipher: str | None = None
     alpn: str | None = None
@@ -67,7 +71,7 @@ class Handshake:
         return data
 
 
-def classify_ssl_error(reason: str | None, message: str) -> str:
+def classify_ssl_error(reason: str | None, message: str) -> HandshakeOutcome:
     """Map an OpenSSL failure to an outcome. Pure."""
     text = f"{reason or ''} {message}".upper()
     if any(r in text for r in _PROTOCOL_REASONS):
@@ -200,7 +204,7 @@ def _failed_handshake(
 ) -> Handshake:
     """The outcome of a handshake that raised, whichever way it was driven (streams or memory BIOs)."""
 
-    def failed(outcome: str, error: str, alert: str | None = None) -> Handshake:
+    def failed(outcome: HandshakeOutcome, error: str, alert: str | None = None) -> Handshake:
         return Handshake(address, port, sni, outcome, alert=alert, error=error, connect_ms=connect_ms)
 
     if isinstance(exc, TimeoutError) or (isinstance(exc, ConnectionAbortedError) and "taking longer" in str(exc)):
@@ -224,7 +228,7 @@ def _failed_handshake(
 
 # Windows errors that can end a handshake as a plain OSError (the proactor turns most into ConnectionReset/
 # AbortedError, not all): a reset, an abort by this host's stack, a timeout.
-_WINDOWS_HANDSHAKE_ERRORS = {
+_WINDOWS_HANDSHAKE_ERRORS: dict[int, HandshakeOutcome] = {
     64: "reset",
     10054: "reset",
     1236: "closed",

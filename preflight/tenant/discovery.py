@@ -15,11 +15,11 @@ import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 from preflight.errors import UsageError
-from preflight.probes.http import HttpFetch, page_title
+from preflight.probes.http import FetchOutcome, HttpFetch, page_title
 
 MAX_DOCUMENT = 1024 * 1024  # a real discovery document is about 2 KB
 MAX_REDIRECTS = 5
@@ -120,7 +120,7 @@ class Discovery:
     route: str  # "direct" or "via <proxy>"
     trust: str  # the trust store TLS was verified with
     requests: tuple[dict[str, Any], ...]
-    outcome: str  # answer | timeout | refused | reset | tls_error | proxy_error | dns_error | redirect_loop | ...
+    outcome: FetchOutcome | Literal["answer", "insecure_redirect", "redirect_loop", "too_many_redirects"]
     document: Document | None = None
     error: str | None = None
 

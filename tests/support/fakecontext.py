@@ -86,10 +86,13 @@ class FakeContext:
         return tuple(e for e in self.endpoints if e.host == host)
 
     def port_targets(self, *, tls_only: bool = False) -> list[Target]:
-        seen = dict.fromkeys(
-            (e.host, port) for e in self.endpoints for port in e.ports if not tls_only or e.tls_on(port)
-        )
-        return [Target(host, port) for host, port in seen]
+        roles: dict[tuple[str, int], tuple[str, ...]] = {}
+        for e in self.endpoints:
+            for port in e.ports:
+                if not tls_only or e.tls_on(port):
+                    had = roles.setdefault((e.host, port), ())
+                    roles[(e.host, port)] = had + ((e.role,) if e.role and e.role not in had else ())
+        return [Target(host, port, roles=found) for (host, port), found in roles.items()]
 
     def result_id_for(self, check_id: str, target: Target) -> str | None:
         return f"{check_id}/{target.host}" if check_id in self.selected else None

@@ -196,3 +196,30 @@ def test_every_built_in_check_and_reporter_loads() -> None:
     assert checks.failures == [] and reporters.failures == []
     built_in = {ep.name for ep in entry_points(group="preflight.checks") if ep.value.startswith("checks.")}
     assert built_in <= {check.id for check in checks.checks}
+
+
+def test_every_built_in_check_has_the_one_anatomy() -> None:
+    """observe(target, ctx) -> a typed, immutable observation; judge(observation) -> Finding; run is the two in
+    a row (preflight.ObservingCheck). A check deciding inside run(), or observing into a dict, fails here."""
+    import dataclasses
+    import inspect
+    from importlib.metadata import entry_points
+
+    from preflight import ObservingCheck
+
+    found = [ep for ep in entry_points(group="preflight.checks") if ep.value.startswith("checks.")]
+    assert len(found) >= 14
+    for ep in found:
+        cls = ep.load()
+        assert issubclass(cls, ObservingCheck), ep.name
+        assert cls.run is ObservingCheck.run, f"{ep.name}: run() is observe then judge, nothing else"
+        assert cls.observe is not ObservingCheck.observe and cls.judge is not ObservingCheck.judge, ep.name
+        observe, judge = (cls.read, cls.judge_windows) if hasattr(cls, "read") else (cls.observe, cls.judge)
+        # (a host check's observation is None off Windows; read() gives it on Windows, judge_windows judges it)
+        returned = inspect.signature(observe).return_annotation
+        name = str(returned).removesuffix(" | None")
+        observed = vars(inspect.getmodule(observe))[name]
+        assert dataclasses.is_dataclass(observed) and observed.__dataclass_params__.frozen, (ep.name, name)
+        judged = inspect.signature(judge)
+        assert [p.annotation for p in judged.parameters.values() if p.name != "self"] == [name], ep.name
+        assert judged.return_annotation == "Finding", ep.name

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from fakecontext import FakeContext
 from helpers import FIXTURES
 
 from checks import connector_health as health
@@ -146,18 +147,16 @@ def test_observe_and_judge_an_installed_connector() -> None:
     }
     check = health.HostConnectorCheck()
     check.reader, check.connector_reader = FakeHost(outputs, uninstall), FakeFiles()  # type: ignore[assignment]
-
-    class Ctx:
-        @staticmethod
-        def now() -> dt.datetime:
-            return NOW
-
-    finding = asyncio.run(check.run(Target("this host"), Ctx()))  # type: ignore[arg-type]
+    ctx = FakeContext(clock=NOW)
+    seen = asyncio.run(check.observe(Target("this host"), ctx))
+    assert seen is not None and seen.now == NOW and seen.version == "1.5.4522.0"
+    assert [s.state for s in seen.services.values()] == ["RUNNING", "RUNNING"]
+    finding = check.judge(seen)
     assert (finding.status, finding.code) == (Status.PASS, "host.connector_ok"), finding.summary
     assert finding.evidence["version"] == "1.5.4522.0"  # the connector's entry, not the updater's
     assert finding.evidence["certificate_days_left"] > 14
     check.connector_reader = FakeFiles(present=False)  # type: ignore[assignment]
-    missing = asyncio.run(check.run(Target("this host"), Ctx()))  # type: ignore[arg-type]
+    missing = asyncio.run(check.run(Target("this host"), ctx))
     assert missing.code == "host.connector_cert_missing"
 
 

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import pytest
+from fakecontext import FakeContext
 
 from checks import host, hostbase
 from preflight import profile as profile_mod
@@ -78,7 +79,11 @@ DENIED = PermissionError(13, "Access is denied")
     ],
 )  # fmt: skip
 def test_tls(changes: dict[tuple[str, str], Any], status: Status, code: str, words: str) -> None:
-    finding = host.judge_tls(*host.observe_tls(FakeHost(changes)))
+    check = host.HostTlsCheck()
+    check.reader = FakeHost(changes)
+    seen = asyncio.run(check.observe(Target(hostbase.TARGET), FakeContext()))
+    assert isinstance(seen, host.HostTlsObserved) and len(seen.schannel) == 4 and len(seen.strong_crypto) == 2
+    finding = check.judge(seen)
     assert (finding.status, finding.code) == (status, code), finding.summary
     assert words in finding.summary
     if status in (Status.FAIL, Status.WARN):
@@ -121,7 +126,7 @@ def test_os(changes: dict[tuple[str, str], Any], cores: int, memory: int, code: 
     reader = FakeHost(changes, cores, memory)
     check = host.HostOsCheck()
     check.reader = reader
-    finding = asyncio.run(check.run(Target(hostbase.TARGET), None))  # type: ignore[arg-type]
+    finding = asyncio.run(check.run(Target(hostbase.TARGET), FakeContext()))
     assert finding.code == code, finding.summary
     assert finding.status == check.codes[code].status
 

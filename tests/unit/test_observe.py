@@ -3,6 +3,8 @@ it asks of the run, in which order, and the typed observation it hands its pure 
 
 from __future__ import annotations
 
+from typing import Any
+
 from fakecontext import FakeContext, resolution, run
 
 from checks import clocksource
@@ -228,3 +230,96 @@ def test_crl_without_an_address_points_at_the_dns_result() -> None:
     seen = run(observe_crl(Target("crl.example", 80), ctx))
     assert seen.fetches == () and seen.dns_result == "dns.resolve/crl.example"
     assert judge_observed(seen).caused_by == "dns.resolve/crl.example"
+
+
+def test_interception_reads_the_served_chains_and_the_expected_anchors(tmp_path: Any) -> None:
+    from pki import FakePki, leaf, write_bundle
+
+    from checks.interception import TlsInterceptionCheck
+    from preflight.probes.tls import Handshake
+
+    pki = FakePki.build()
+    served = leaf(["svc.example"], pki.issuing)
+    roots = write_bundle(tmp_path / "expected.pem", pki.root, pki.ms_root)
+    ctx = FakeContext(
+        handshake_answers={
+            ("svc.example", 443): [
+                Handshake("198.18.0.7", 443, "svc.example", "ok", chain=(served.der, pki.issuing.der))
+            ]
+        },
+        expected_roots=roots,
+        selected={"tls.handshake"},
+    )
+    check = TlsInterceptionCheck()
+    seen = run(check.observe(SVC, ctx))
+    assert list(seen.chains) == ["198.18.0.7"] and seen.direct_chains is None  # not proxied: no direct path
+    assert {c.subject for c in seen.anchors.expected} == {pki.root.cert.subject, pki.ms_root.cert.subject}
+    assert seen.upstream == "tls.handshake/svc.example"
+    assert ctx.asked == [("handshakes", "svc.example", 443)]
+    assert check.judge(seen).code == "tls.clean"
+
+
+WPAD_FOUND = {"url": "http://wpad.example/wpad.dat", "used": False, "why": "autoDetect=false in c.config"}
+
+
+def test_the_effective_route_compares_every_source_with_the_route_tested() -> None:
+    from proxysettings import proxy_settings
+
+    from checks.proxy import ProxyEffectiveCheck
+
+    wpad = {("svc.example", 443): "PROXY 198.18.0.3:3128"}
+    ctx = FakeContext(
+        endpoints=(Endpoint("svc.example", (443, 80), "r", "s", role="service"),),
+        proxy=proxy_settings(wpad_decisions=wpad, wpad_evidence=WPAD_FOUND),
+    )
+    check = ProxyEffectiveCheck()
+    seen = run(check.observe(Target("proxy settings"), ctx))
+    assert seen.routes["svc.example:443"]["by_source"] == {"tested": "direct", "wpad": "http://198.18.0.3:3128"}
+    assert "by_source" not in seen.routes["svc.example:80"]  # the script was not asked about port 80
+    assert seen.divergent == ("svc.example:443: tested direct, wpad http://198.18.0.3:3128",)
+    assert ctx.asked == []  # the run's own facts: nothing on the network
+    assert check.judge(seen).code == "proxy.divergent"
+
+
+def test_a_discovered_proxy_is_tried_with_the_first_direct_service_endpoint() -> None:
+    from proxysettings import proxy_settings
+
+    from checks.proxy import ProxyDiscoveredCheck
+    from preflight.probes.proxy import TunnelResult
+
+    wpad = {("svc.example", 443): "PROXY 198.18.0.3:3128"}
+    answer = TunnelResult("http://198.18.0.3:3128", "198.18.0.3", "svc.example", 443, "ok", 200)
+    ctx = FakeContext(
+        endpoints=(
+            Endpoint("other.example", (443,), "r", "s"),
+            Endpoint("svc.example", (443,), "r", "s", role="service"),
+        ),
+        proxy=proxy_settings(wpad_decisions=wpad, wpad_evidence=WPAD_FOUND),
+        tunnels={("svc.example", 443): answer},
+    )
+    check = ProxyDiscoveredCheck()
+    [target] = check.targets(ctx)  # type: ignore[arg-type]
+    assert (target.host, target.port) == ("198.18.0.3", 3128)
+    seen = run(check.observe(target, ctx))
+    assert seen is answer and ctx.asked == [("tunnel", "svc.example", 443)]  # the service row, not the first row
+    assert check.judge(seen).code == "proxy.ok"
+
+
+def test_host_checks_observe_nothing_off_windows_and_read_the_registry_on_it() -> None:
+    from test_host import FakeHost
+
+    from checks import host
+
+    check = host.HostDotnetCheck()
+    check.reader = None  # this Linux host: no registry
+    seen = run(check.observe(Target("this host"), FakeContext()))
+    assert seen is None and check.judge(seen).code == "host.not_windows"
+    check.reader = FakeHost({(host.DOTNET_KEY, "Release"): 461808})  # 4.7.2
+    seen = run(check.observe(Target("this host"), FakeContext()))
+    assert seen is not None and seen.release.value == 461808
+    assert check.judge(seen).code == "host.dotnet_ok"
+    old = host.HostOsCheck()
+    old.reader = FakeHost({(host.WINDOWS_KEY, "CurrentBuildNumber"): "9600"}, cores=2)
+    observed = run(old.observe(Target("this host"), FakeContext()))
+    assert observed is not None and (observed.build.value, observed.cores) == ("9600", 2)
+    assert old.judge(observed).code == "host.os_unsupported"

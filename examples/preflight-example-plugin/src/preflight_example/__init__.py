@@ -3,9 +3,10 @@ through it). The check flags endpoints on ports outside a list; the list is a se
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
-from preflight import CodeDoc, Codes, Context, Finding, Plan, Status, Target
+from preflight import CodeDoc, Codes, Context, Finding, ObservingCheck, Plan, Status, Target
 
 CODES = Codes(
     {
@@ -26,7 +27,27 @@ CODES = Codes(
 )
 
 
-class PortListCheck:
+@dataclasses.dataclass(frozen=True)
+class PortObserved:
+    """What the check saw: the endpoint's port and the allowed list it is judged against."""
+
+    key: str
+    port: int | None
+    allowed: tuple[int, ...]
+
+
+def judge(seen: PortObserved) -> Finding:
+    """Pure: table tests call it with hand-made observations."""
+    if seen.port in seen.allowed:
+        return CODES.finding("example.standard_ports", f"{seen.key} uses an allowed port")
+    return CODES.finding(
+        "example.odd_port",
+        f"{seen.key} uses port {seen.port}, not one of {list(seen.allowed)}",
+        {"port": seen.port, "allowed_ports": list(seen.allowed)},
+    )
+
+
+class PortListCheck(ObservingCheck[PortObserved]):
     id = "example.port_list"
     title = "Example plugin: flags endpoints on ports outside an allowed list"
     requires = "nothing (reads the profile)"
@@ -37,12 +58,10 @@ class PortListCheck:
     def targets(self, plan: Plan) -> Iterable[Target]:
         return plan.port_targets()
 
-    async def run(self, target: Target, ctx: Context) -> Finding:
-        allowed = ctx.settings_for(self)["allowed_ports"]
-        if target.port in allowed:
-            return CODES.finding("example.standard_ports", f"{target.key} uses an allowed port")
-        return CODES.finding("example.odd_port", f"{target.key} uses port {target.port}, not one of {allowed}",
-                             {"port": target.port, "allowed_ports": list(allowed)})  # fmt: skip
+    async def observe(self, target: Target, ctx: Context) -> PortObserved:
+        return PortObserved(target.key, target.port, tuple(ctx.settings_for(self)["allowed_ports"]))
+
+    judge = staticmethod(judge)
 
 
 class CountReporter:
