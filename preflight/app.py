@@ -147,16 +147,15 @@ def run(request: RunRequest) -> Outcome:
     )
 
     state = RunState()
-    progress = request.progress or _Silent()
+    stages = _Stages(plan, build_plan, given, auto, options, state, request.progress or _Silent())
     try:
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries the report: a plugin's prints go to stderr
-            plan = asyncio.run(
-                _run_async(
-                    plan, build_plan, given, auto, attachments, loaded.checks, loaded.failures, options, state, progress
-                )
-            )
+            asyncio.run(stages.run(loaded.checks, loaded.failures))
     except KeyboardInterrupt:  # platforms without loop signal handlers (Windows)
         state.ended_by = state.ended_by or "SIGINT"
+    plan = stages.plan
+    attachments.update(stages.scripts)
+    progress = stages.progress
     state.ended_by = state.ended_by or signals.pending()
     progress.clear()
 
@@ -181,75 +180,101 @@ def run(request: RunRequest) -> Outcome:
     return Outcome(report, profile, plan.proxy, attachments)
 
 
-async def _run_async(
-    plan: plan_mod.Plan,
-    build_plan: Callable[[TenantResolution, ProxySettings], plan_mod.Plan],
-    given: TenantInput | None,
-    auto: AutomaticRequest,
-    attachments: dict[str, str],
-    checks: Any,
-    failures: Any,
-    options: RunOptions,
-    state: RunState,
-    progress: Progress,
-) -> plan_mod.Plan:
-    """Finds and evaluates the proxy auto-config scripts (configured, WPAD), looks the tenant up (a domain), plans
-    with both, and runs the checks: all under the same deadline and signals. Returns the plan the checks ran on."""
-    import asyncio
+class _Stages:
+    """One run's stages, in order, under one deadline and the signals: the proxy scripts settled (the configured
+    PAC, WPAD, WinHTTP's own answer) for the profile's endpoints; the tenant looked up (a domain given) and the
+    scripts asked again for its names; the checks. One context serves all three, so a name resolved or a resolver
+    found silent in one stage is not asked again in the next. `plan` is the plan as it stands after each stage."""
 
-    from preflight.engine.context import RunContext
-    from preflight.engine.runner import execute
-    from preflight.model import Target
-    from preflight.proxy.automatic import AutomaticProxy
+    def __init__(
+        self,
+        plan: plan_mod.Plan,
+        build_plan: Callable[[TenantResolution, ProxySettings], plan_mod.Plan],
+        given: TenantInput | None,
+        auto: AutomaticRequest,
+        options: RunOptions,
+        state: RunState,
+        progress: Progress,
+    ) -> None:
+        from preflight.engine.context import RunContext
 
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+        self.plan, self.build_plan, self.given, self.auto = plan, build_plan, given, auto
+        self.options, self.state, self.progress = options, state, progress
+        self.tenant = plan.tenant if plan.tenant is not None else _known_tenant(given)
+        self.ctx = RunContext(plan, options)
+        self.scripts: dict[str, str] = {}  # the scripts read, for a bundle's evidence/
+        self.evaluation: Any = None  # the AutomaticProxy, when anything is automatic
+        self.stop: Any = None  # the asyncio.Event every stage stops on (made inside the loop)
 
-    def on_signal(name: str) -> None:
-        if state.ended_by is None:
-            state.ended_by = name
-        stop.set()
+    def remaining(self) -> RunOptions:
+        left = self.options.deadline - (time.time() - self.state.started_at)
+        return dataclasses.replace(self.options, deadline=max(0.01, left))
 
-    def remaining() -> RunOptions:
-        left = options.deadline - (time.time() - state.started_at)
-        return dataclasses.replace(options, deadline=max(0.01, left))
+    def on_signal(self, name: str) -> None:
+        if self.state.ended_by is None:
+            self.state.ended_by = name
+        self.stop.set()
 
-    with signals.listening(lambda name: loop.call_soon_threadsafe(on_signal, name)):
-        early = signals.pending()  # a signal while starting or planning: plan, then stop at once
-        if early is not None:
-            on_signal(early)
-        # One context for the whole run: the script's lookups, the tenant lookup and the checks share its probes
-        ctx = RunContext(plan, options)
-        tenant = plan.tenant if plan.tenant is not None else _known_tenant(given)
-        evaluation = None
-        if auto.active:
-            evaluation = AutomaticProxy(auto, ctx, options.timeout)
-            first_targets = list(plan.port_targets())
-            if given is not None and given.domain is not None:
-                first_targets.append(Target(host=urlsplit(plan.profile.tenant.authority).hostname or "", port=443))
+    async def run(self, checks: Any, failures: Any) -> None:
+        import asyncio
 
-            async def settle() -> ProxySettings:
-                await evaluation.load()
-                return await evaluation.decide(plan.proxy, first_targets)
+        loop = asyncio.get_running_loop()
+        self.stop = asyncio.Event()
+        with signals.listening(lambda name: loop.call_soon_threadsafe(self.on_signal, name)):
+            early = signals.pending()  # a signal while starting or planning: plan, then stop at once
+            if early is not None:
+                self.on_signal(early)
+            try:
+                await self.settle_scripts()
+                await self.find_tenant()
+                await self.run_checks(checks, failures)
+            finally:
+                if self.evaluation is not None:
+                    await self.evaluation.close()
 
-            settled = await _until_stopped(settle(), remaining(), state, stop)
-            plan = build_plan(tenant, settled if settled is not None else evaluation.interrupted(plan.proxy))
-            attachments.update(evaluation.scripts)
-        try:
-            if given is not None and given.domain is not None:
-                ctx.replan(plan)
-                tenant = await _look_up_tenant(plan, ctx, given, remaining(), state, stop)
-                plan = build_plan(tenant, plan.proxy)
-                if evaluation is not None:  # the tenant's own names (its bootstrap host) are asked of the script too
-                    settled = await _until_stopped(
-                        evaluation.decide(plan.proxy, plan.port_targets()), remaining(), state, stop
-                    )
-                    plan = build_plan(tenant, settled if settled is not None else evaluation.interrupted(plan.proxy))
-            await execute(plan, checks, failures, remaining(), state, stop, progress.update, ctx)
-        finally:
-            if evaluation is not None:
-                await evaluation.close()
-    return plan
+    async def settle_scripts(self) -> None:
+        """Stage 1: load the scripts and ask them for every profile endpoint (and the tenant's sign-in host)."""
+        from preflight.model import Target
+        from preflight.proxy.automatic import AutomaticProxy
+
+        if not self.auto.active:
+            return
+        evaluation = self.evaluation = AutomaticProxy(self.auto, self.ctx, self.options.timeout)
+        first_targets = list(self.plan.port_targets())
+        if self.given is not None and self.given.domain is not None:
+            first_targets.append(Target(host=urlsplit(self.plan.profile.tenant.authority).hostname or "", port=443))
+
+        async def settle() -> ProxySettings:
+            await evaluation.load()
+            return await evaluation.decide(self.plan.proxy, first_targets)
+
+        await self._replan_with(settle())
+        self.scripts.update(evaluation.scripts)
+
+    async def find_tenant(self) -> None:
+        """Stage 2 (a tenant domain given): look it up on the route the scripts decided, then ask the scripts
+        about the tenant's own names (its bootstrap host)."""
+        if self.given is None or self.given.domain is None:
+            return
+        self.ctx.replan(self.plan)
+        self.tenant = await _look_up_tenant(self.plan, self.ctx, self.given, self.remaining(), self.state, self.stop)
+        self.plan = self.build_plan(self.tenant, self.plan.proxy)
+        if self.evaluation is not None:
+            await self._replan_with(self.evaluation.decide(self.plan.proxy, self.plan.port_targets()))
+
+    async def run_checks(self, checks: Any, failures: Any) -> None:
+        """Stage 3: every check, on the plan as the first two stages left it."""
+        from preflight.engine.runner import execute
+
+        await execute(
+            self.plan, checks, failures, self.remaining(), self.state, self.stop, self.progress.update, self.ctx
+        )
+
+    async def _replan_with(self, decided: Awaitable[ProxySettings]) -> None:
+        """The plan over what the scripts decided, or over what they had decided when the run was ended."""
+        settled = await _until_stopped(decided, self.remaining(), self.state, self.stop)
+        proxy = settled if settled is not None else self.evaluation.interrupted(self.plan.proxy)
+        self.plan = self.build_plan(self.tenant, proxy)
 
 
 async def _until_stopped(work: Awaitable[T], options: RunOptions, state: RunState, stop: Any) -> T | None:

@@ -110,10 +110,10 @@ VALUES = st.one_of(
 def offline_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """The real option parsing and run setup, with the network part replaced: nothing is probed."""
 
-    async def no_network(plan: Any, *_args: Any, **_kwargs: Any) -> Any:
-        return plan  # nothing looked up, nothing run: the plan as set up
+    async def no_network(self: Any, *_args: Any, **_kwargs: Any) -> None:
+        return None  # nothing looked up, nothing run: the plan as set up
 
-    monkeypatch.setattr(app_mod, "_run_async", no_network)
+    monkeypatch.setattr(app_mod._Stages, "run", no_network)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "profile.toml").write_text('name = "p"\n[[endpoint]]\nhost = "ok.test"\nports = [443]\n'
                                            'purpose = "t"\nsource = "t"\n')  # fmt: skip
