@@ -11,7 +11,7 @@ from preflight.context import Context
 from preflight.host import hostsfile
 from preflight.host.hostsfile import HostsEntry
 from preflight.netutil import is_ip_literal, is_special_use_name, is_unspecified, sinkhole_kind
-from preflight.probes.dns import Resolution, ServerAnswer
+from preflight.probes.dns import OverTcp, Resolution, ServerAnswer
 
 if TYPE_CHECKING:
     from preflight import Plan
@@ -59,10 +59,11 @@ CODES = Codes(
         "dns.unreachable": CodeDoc(
             Status.FAIL,
             "Nothing answers DNS at the configured server: its port is closed or a firewall rejects UDP 53 (an ICMP "
-            "port unreachable came back).",
+            "port unreachable came back), or this host's own firewall refused to send the query.",
             "The DNS query's receive failed with ICMP port unreachable (ECONNREFUSED; on Windows WSAECONNRESET 10054 "
-            "or ERROR_PORT_UNREACHABLE 1234).",
-            "Check the DNS server address this host uses (or --dns-server) and that UDP and TCP 53 to it are allowed.",
+            "or ERROR_PORT_UNREACHABLE 1234), or its send with EPERM/EACCES (on Windows WSAEACCES 10013).",
+            "Check the DNS server address this host uses (or --dns-server) and that UDP and TCP 53 to it are allowed, "
+            "by this host's firewall too.",
         ),
         "dns.bad_response": CodeDoc(
             Status.FAIL,
@@ -237,13 +238,15 @@ def _where(resolution: Resolution) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class DnsObserved:
-    """What `observe` saw for one name: both resolution paths, the hosts file's lines for it, and whether every
-    port of the host goes through a proxy (which then resolves the name itself)."""
+    """What `observe` saw for one name: both resolution paths, the hosts file's lines for it, whether every port
+    of the host goes through a proxy (which then resolves the name itself), and, for each resolver that gave
+    this name no answer at all, what TCP 53 showed of it."""
 
     resolution: Resolution
     hosts_file: str = ""
     hosts_entries: tuple[HostsEntry, ...] = ()
     proxied: bool = False
+    over_tcp: tuple[OverTcp, ...] = ()
 
 
 async def observe(target: Target, ctx: Context) -> DnsObserved:
@@ -251,12 +254,33 @@ async def observe(target: Target, ctx: Context) -> DnsObserved:
     ports = {p for e in ctx.endpoints_for(target.host) for p in e.ports}
     proxied = bool(ports) and all(not ctx.route(target.host, p).direct for p in ports)
     resolution = await ctx.resolve(target.host)
-    return DnsObserved(resolution, file, tuple(hostsfile.entries_for(entries, target.host)), proxied)
+    over_tcp = []
+    for server in silent_servers(resolution):
+        found = await ctx.resolver_over_tcp(server)
+        if found is not None:
+            over_tcp.append(found)
+    entries_for = tuple(hostsfile.entries_for(entries, target.host))
+    return DnsObserved(resolution, file, entries_for, proxied, tuple(over_tcp))
+
+
+def silent_servers(resolution: Resolution) -> list[str]:
+    """The resolvers that gave no query of this name a DNS response (each timed out, or came back unreachable)."""
+    outcomes: dict[str, set[str]] = {}
+    for answer in resolution.servers:
+        outcomes.setdefault(answer.server, set()).add(answer.outcome)
+    return [server for server, seen in outcomes.items() if seen <= {"timeout", "unreachable"}]
 
 
 def judge_observed(seen: DnsObserved) -> Finding:
     """The verdict on one name from what `observe` saw. Pure."""
-    return judge(seen.resolution, (seen.hosts_file, list(seen.hosts_entries)), proxied=seen.proxied)
+    finding = judge(seen.resolution, (seen.hosts_file, list(seen.hosts_entries)), proxied=seen.proxied)
+    if not seen.over_tcp:
+        return finding
+    evidence = {**finding.evidence, "over_tcp": [probe.to_json() for probe in seen.over_tcp]}
+    summary = finding.summary
+    if not seen.resolution.addresses:
+        summary += "; " + "; ".join(probe.describe() for probe in seen.over_tcp)
+    return dataclasses.replace(finding, summary=summary, evidence=evidence)
 
 
 class DnsResolveCheck(ObservingCheck[DnsObserved]):

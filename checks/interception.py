@@ -319,7 +319,6 @@ class TlsInterceptionCheck(ObservingCheck[InterceptionObserved]):
     def targets(self, plan: Plan) -> Iterable[Target]:
         return plan.port_targets(tls_only=True)
 
-
     async def observe(self, target: Target, ctx: Context) -> InterceptionObserved:
         """The chains served on the connector's paths (and the direct path's when it goes through a proxy)."""
         assert target.port is not None

@@ -471,7 +471,6 @@ class ProxyDiscoveredCheck(ObservingCheck[TunnelResult]):
             for proxy, source in discovered_proxies(plan)
         ]
 
-
     async def observe(self, target: Target, ctx: Context) -> TunnelResult:
         proxy = next(p for p, _source in discovered_proxies(ctx) if (p.host, p.port) == (target.host, target.port))
         endpoint = _first_direct_endpoint(ctx)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 if TYPE_CHECKING:
     from preflight.host.hostsfile import HostsEntry
     from preflight.model import Endpoint, Target
-    from preflight.probes.dns import Resolution
+    from preflight.probes.dns import OverTcp, Resolution
     from preflight.probes.http import HttpFetch
     from preflight.probes.ntp import DateReading, NtpReading
     from preflight.probes.proxy import TunnelResult
@@ -43,6 +43,10 @@ class Probes(Protocol):
         ...
 
     async def resolve(self, host: str) -> Resolution: ...
+
+    async def resolver_over_tcp(self, server: str) -> OverTcp | None:
+        """What TCP 53 showed of a resolver the run asked (`server` as answers name it); None: not asked."""
+        ...
 
     def port_targets(self, *, tls_only: bool = False) -> list[Target]:
         """The run's (host, port) targets in profile order (myIpAddress() takes the route to the first)."""

@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterable
 
 from preflight.errors import UsageError
 
+# How a probe's error begins when this host's own firewall refused the send (the diagnosis reads it).
+LOCALLY_BLOCKED = "this host refused to send the query"
+
 # Names under these suffixes never exist in public DNS (RFC 6761, RFC 8375, ICANN's .internal), so a private
 # answer for them says nothing about split-horizon DNS or sinkholing.
 _SPECIAL_USE_SUFFIXES = ("test", "example", "invalid", "localhost", "local", "internal", "home.arpa", "lan")

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -189,6 +189,7 @@ class RunContext:
                 known = self.resolvers.known_dead(host, servers or dns_probe.system_nameservers(), servers is None)
                 if known is not None:
                     return known
+            self._ask_resolvers_over_tcp(servers or dns_probe.system_nameservers())
             # Every query goes to the same resolver: a burst of them is dropped (measured: 105 of 1,000 timed
             # out), so queries keep the active-work limit instead of the connects' pacing.
             async with self.slot(host):
@@ -199,6 +200,23 @@ class RunContext:
             return found
 
         return await self.memo(("dns", host), probe)
+
+    def _ask_resolvers_over_tcp(self, servers: Sequence[tuple[str, int]]) -> None:
+        """Each resolver the run asks is also tried over TCP, once, at its first query: when one proves silent
+        over UDP, what TCP showed (dropped too, refused, or answering) is ready when the UDP wait ends, at no
+        second --timeout. One connection per resolver per run."""
+        for server in servers:
+            key = ("resolver-tcp", dns_probe.server_label(server))
+            if key not in self._memo:
+                self._memo[key] = asyncio.ensure_future(dns_probe.ask_over_tcp(server, self.options.timeout))
+
+    async def resolver_over_tcp(self, server: str) -> dns_probe.OverTcp | None:
+        """None as well for a resolver that answered other queries: it is not dead, whatever TCP shows."""
+        task = self._memo.get(("resolver-tcp", server))
+        if task is None or self.resolvers.answered(server):
+            return None
+        found = await asyncio.shield(task)
+        return None if self.resolvers.answered(server) else found
 
     async def connect(self, address: str, port: int, *, host: str) -> tcp_probe.ConnectAttempt:
         async def probe() -> tcp_probe.ConnectAttempt:

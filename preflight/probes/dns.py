@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import socket
 import time
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ import dns.rdatatype
 import dns.resolver
 
 from preflight.blocking import in_daemon_thread
-from preflight.netutil import bracketed, udp_port_unreachable
+from preflight.netutil import LOCALLY_BLOCKED, bracketed, udp_port_unreachable
 
 DnsOutcome = Literal[
     "answer", "nxdomain", "nodata", "servfail", "refused", "timeout", "unreachable", "bad_response", "error"
@@ -167,7 +168,7 @@ class _UdpSocket(dns._asyncbackend.DatagramSocket):
 
 async def query_server(host: str, qtype: str, server: tuple[str, int], timeout: float) -> ServerAnswer:
     """Ask one server for one record type, following a CNAME chain the server left unfinished."""
-    label = _server_label(server)
+    label = server_label(server)
     start = time.monotonic()
     rdtype = dns.rdatatype.from_text(qtype)
     qname = dns.name.from_text(host)
@@ -265,7 +266,23 @@ async def query_server(host: str, qtype: str, server: tuple[str, int], timeout: 
                 error=f"ICMP port unreachable: nothing answers DNS at {label} ({type(exc).__name__}: {exc})",
                 elapsed_ms=_ms(start),
             )
+        if exc.errno in _LOCAL_REFUSALS or getattr(exc, "winerror", None) == _WSAEACCES:
+            return ServerAnswer(
+                label,
+                qtype,
+                "unreachable",
+                error=f"{LOCALLY_BLOCKED}: a firewall rule on this host blocks DNS to {label} "
+                f"({type(exc).__name__}: {exc})",
+                elapsed_ms=_ms(start),
+            )
         return ServerAnswer(label, qtype, "error", error=f"{type(exc).__name__}: {exc}", elapsed_ms=_ms(start))
+
+
+# A send this host's own firewall refused: nftables/iptables reject with EPERM, Windows Defender Firewall's
+# outbound block with WSAEACCES (10013, "An attempt was made to access a socket in a way forbidden by its access
+# permissions": Windows Sockets Error Codes, learn.microsoft.com).
+_LOCAL_REFUSALS = frozenset({errno.EPERM, errno.EACCES})
+_WSAEACCES = 10013
 
 
 _RCODE_OUTCOMES: dict[int, DnsOutcome] = {
@@ -303,10 +320,62 @@ async def resolve(
         addresses=probed,
         system=system,
         servers=answers,
-        nameservers=tuple(_server_label(s) for s in servers),
+        nameservers=tuple(server_label(s) for s in servers),
         detail_note=note,
         not_probed=len(addresses) - len(probed),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class OverTcp:
+    """A resolver asked over TCP on its DNS port: whether anything accepts the connection there and whether it
+    answers a query (the root's NS) on it. Of a resolver silent over UDP this tells a dead or unreachable server
+    (TCP times out too), a host with no DNS service (refused), and a firewall that drops UDP 53 only (answered)."""
+
+    server: str
+    connect: str  # tcp.connect's outcome: open | refused | filtered | unreachable | no_route | local_block | error
+    answered: bool | None = None  # None: not asked (the connect failed)
+    rcode: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def describe(self) -> str:
+        """One phrase for a summary: what TCP showed of a resolver silent over UDP."""
+        if self.answered:
+            return f"{self.server} answers over TCP 53 ({self.rcode}): UDP 53 is dropped on the way"
+        if self.connect == "open":
+            return f"{self.server} accepts TCP 53 but gives no DNS answer there ({self.error})"
+        if self.connect == "refused":
+            return f"{self.server} refuses TCP 53: the machine is up, but no DNS server listens there"
+        if self.connect in ("no_route", "local_block"):
+            return f"no route to {self.server} from this host ({self.connect})"
+        return f"{self.server} does not answer on TCP 53 either ({self.connect}): down, or DNS is dropped both ways"
+
+
+async def ask_over_tcp(server: tuple[str, int], timeout: float) -> OverTcp:
+    """One TCP connect to the resolver's port and, when it opens, one query over TCP: both within `timeout`."""
+    from preflight.probes.tcp import open_connection
+
+    address, port = server
+    label = server_label(server)
+    attempt, sock = await open_connection(address, port, timeout)
+    if sock is not None:
+        sock.close()
+    if attempt.outcome != "open":
+        return OverTcp(label, attempt.outcome, error=attempt.error or attempt.errno_name)
+    query = dns.message.make_query(".", "NS")
+    try:
+        response = await dns.asyncquery.tcp(query, address, timeout=timeout, port=port)
+    except dns.exception.Timeout:
+        return OverTcp(label, "open", False, error=f"no answer within {timeout:g}s")
+    except (OSError, EOFError, dns.exception.DNSException) as exc:
+        return OverTcp(label, "open", False, error=f"{type(exc).__name__}: {exc}"[:200])
+    return OverTcp(label, "open", True, dns.rcode.to_text(response.rcode()))
+
+
+NO_RESPONSE = frozenset({"timeout", "unreachable", "error"})  # outcomes in which the server said nothing in DNS
 
 
 class ResolverHealth:
@@ -319,6 +388,7 @@ class ResolverHealth:
     def __init__(self) -> None:
         self._silent: set[str] = set()
         self._answered: set[str] = set()
+        self._responded: set[str] = set()  # gave a DNS response (any rcode) to some query
         self._system_silent = False
         self._system_answered = False
 
@@ -327,6 +397,8 @@ class ResolverHealth:
         for answer in resolution.servers:
             by_server.setdefault(answer.server, set()).add(answer.outcome)
         for server, outcomes in by_server.items():
+            if outcomes - NO_RESPONSE:
+                self._responded.add(server)
             if outcomes == {"timeout"} and server not in self._answered:
                 self._silent.add(server)
             elif outcomes != {"timeout"}:
@@ -339,6 +411,10 @@ class ResolverHealth:
             elif system.error in ("timeout", "again") and not self._system_answered:
                 self._system_silent = True
 
+    def answered(self, server: str) -> bool:
+        """Whether `server` gave any query of this run a DNS response (then it is not dead, whatever one name saw)."""
+        return server in self._responded
+
     @property
     def any_silent(self) -> bool:
         """Whether any resolver was found silent: until then nothing is skipped (and nothing need be looked up)."""
@@ -346,7 +422,7 @@ class ResolverHealth:
 
     def known_dead(self, host: str, servers: Sequence[tuple[str, int]], use_system: bool) -> Resolution | None:
         """The resolution of `host` without asking, when every resolver it would ask is known silent."""
-        labels = [_server_label(s) for s in servers]
+        labels = [server_label(s) for s in servers]
         if not labels and not use_system:
             return None
         if not all(label in self._silent for label in labels) or (use_system and not self._system_silent):
@@ -379,7 +455,8 @@ def first_per_family(addresses: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(kept)
 
 
-def _server_label(server: tuple[str, int]) -> str:
+def server_label(server: tuple[str, int]) -> str:
+    """How answers name a server: its address, with the port only when it is not 53."""
     address, port = server
     host = bracketed(address)
     return host if port == 53 else f"{host}:{port}"

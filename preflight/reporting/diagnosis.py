@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from preflight.model import CheckResult, CodeDoc, Codes, Status
-from preflight.netutil import is_special_use_name
+from preflight.netutil import LOCALLY_BLOCKED, is_special_use_name
 
 Confidence = Literal["confirmed", "partial"]
 
@@ -35,7 +35,9 @@ CAUSE_CODES = Codes(
             "The host's DNS server does not answer: every name the connector needs times out (or the server cannot "
             "be reached), so nothing else can be tested.",
             "Every (or nearly every) dns.resolve result is dns.timeout or dns.unreachable, against the same servers; "
-            "the servers and the names are in the evidence.",
+            "the servers and the names are in the evidence. Each server is also tried once over TCP 53, which "
+            "tells a dead or unreachable server (TCP silent too), a machine with no DNS service (refused), a path "
+            "that drops only UDP 53 (TCP answers), and this host's own firewall (the send refused).",
             "Make the DNS server named in the evidence answer on UDP and TCP 53 (is it up? does a firewall drop DNS "
             "from this host?), or set the host's DNS servers to ones that answer.",
         ),
@@ -70,6 +72,16 @@ CAUSE_CODES = Codes(
             "Windows Time will not correct a large error on its own.",
             "clock.skew measured an offset beyond its fail limit (NTP or a trusted HTTPS Date).",
             "Set the date and time by hand, then resync (w32tm /resync).",
+        ),
+        "cause.ntp_blocked": CodeDoc(
+            Status.WARN,
+            "No NTP server answered this host (UDP 123 is blocked on the way, or the servers are down): Windows "
+            "Time cannot keep the clock right, and where no trusted HTTPS Date stood in the clock was not checked "
+            "at all.",
+            "Every NTP reading of clock.skew timed out, was refused or came back unreachable while the names "
+            "resolved (clock.ntp_blocked, or the skip clock.unavailable).",
+            "Allow UDP 123 from this host to its time source (time.windows.com, or the domain's), or point Windows "
+            "Time at one it can reach ('w32tm /config /manualpeerlist:... /update'); then run again.",
         ),
         "cause.one_interceptor": CodeDoc(
             Status.FAIL,
@@ -194,12 +206,20 @@ def _resolver(results: Sequence[CheckResult], codes: set[str], outcomes: set[str
         r.id for r in results if r.check == "clock.skew" and r.code in ("clock.unavailable", "clock.ntp_unresolved")
     }
     agreement = _agreement(confidence, len(failing), len(resolved), "names")
+    over_tcp = _over_tcp(failing)
+    evidence: dict[str, Any] = {"servers": servers, "names": names}
+    if over_tcp:
+        evidence["over_tcp"] = list(over_tcp.values())
     if cause == "cause.resolver_unreachable":
         summary = f"the DNS server {', '.join(servers)} does not answer: {len(failing)} names time out{agreement}"
         fix = (
             f"Make {', '.join(servers)} answer on UDP and TCP 53 (is it running? does a firewall drop DNS from this "
             "host?), or set this host's DNS servers to ones that answer; then run again."
         )
+        if _locally_blocked(failing):
+            summary, fix = _blocked_here(servers, over_tcp, len(failing), agreement)
+        elif over_tcp:
+            summary, fix = _what_tcp_showed(over_tcp, len(failing), agreement) or (summary, fix)
     else:
         failures = sorted({r.code.removeprefix("dns.").upper() for r in failing})
         summary = (
@@ -210,8 +230,77 @@ def _resolver(results: Sequence[CheckResult], codes: set[str], outcomes: set[str
             f"Let {', '.join(servers)} resolve public names (recursion, or a forwarder that reaches the internet), or "
             "point this host at a resolver that does; then run again."
         )
-    evidence = {"servers": servers, "names": names}
     return Cause(cause, summary, fix, tuple(sorted(explains)), evidence, confidence)
+
+
+def _over_tcp(results: Sequence[CheckResult]) -> dict[str, Mapping[str, Any]]:
+    """What TCP 53 showed of each silent resolver (dns.resolve's evidence), by server."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for result in results:
+        for probe in result.evidence.get("over_tcp") or []:
+            if isinstance(probe, Mapping) and isinstance(probe.get("server"), str):
+                found.setdefault(probe["server"], probe)
+    return found
+
+
+def _locally_blocked(results: Sequence[CheckResult]) -> bool:
+    """Whether this host's own firewall refused to send the queries (EPERM, WSAEACCES on the send)."""
+    return any(
+        isinstance(answer, Mapping) and str(answer.get("error") or "").startswith(LOCALLY_BLOCKED)
+        for result in results
+        for answer in result.evidence.get("answers") or []
+    )
+
+
+def _blocked_here(
+    servers: Sequence[str], over_tcp: Mapping[str, Mapping[str, Any]], count: int, agreement: str
+) -> tuple[str, str]:
+    listed = ", ".join(servers)
+    tcp = [p for p in over_tcp.values() if p.get("answered")]
+    through = "; TCP 53 gets through and is answered" if tcp else ""
+    return (
+        f"this host's own firewall blocks DNS to {listed}: the query was refused before it was sent (EPERM or "
+        f"WSAEACCES){through}; {count} names fail{agreement}",
+        f"Allow outbound UDP 53 (and TCP 53) to {listed} in this host's firewall (on Windows, an outbound rule of "
+        "Windows Defender Firewall, or a security product's, blocks it); then run again.",
+    )
+
+
+def _what_tcp_showed(over_tcp: Mapping[str, Mapping[str, Any]], count: int, agreement: str) -> tuple[str, str] | None:
+    """(summary, fix) when every silent resolver showed the same thing over TCP 53: that is the one fix."""
+    servers = ", ".join(over_tcp)
+    kinds = {("answered" if p.get("answered") else str(p.get("connect"))) for p in over_tcp.values()}
+    if len(kinds) != 1:
+        return None
+    kind = kinds.pop()
+    names = f"{count} names time out{agreement}"
+    if kind == "answered":
+        return (
+            f"the DNS server {servers} answers over TCP 53 but not over UDP 53: UDP 53 is dropped between this "
+            f"host and it; {names}",
+            f"Allow UDP 53 from this host to {servers} (a firewall, security group or NAT drops it; TCP 53 gets "
+            "through); then run again.",
+        )
+    if kind == "refused":
+        return (
+            f"the DNS server {servers} refuses TCP 53 and does not answer UDP 53: the machine is up, but no DNS "
+            f"server listens there; {names}",
+            f"Start the DNS service on {servers}, or set this host's DNS servers to ones that answer; then run again.",
+        )
+    if kind in ("no_route", "local_block"):
+        return (
+            f"this host has no route to its DNS server {servers} ({kind}); {names}",
+            f"Add the route (or the default gateway) to {servers}, or lift this host's own firewall rule that "
+            "blocks it; then run again.",
+        )
+    if kind in ("filtered", "unreachable"):
+        return (
+            f"the DNS server {servers} answers neither UDP nor TCP 53 ({kind}): it is down, or DNS from this host "
+            f"is dropped; {names}",
+            f"Check that {servers} is running and that DNS (UDP and TCP 53) from this host reaches it, or set this "
+            "host's DNS servers to ones that answer; then run again.",
+        )
+    return None
 
 
 def _resolver_unreachable(results: Sequence[CheckResult]) -> Cause | None:
@@ -370,6 +459,34 @@ def _clock_far_off(results: Sequence[CheckResult]) -> Cause | None:
         fix = "Resync the clock ('w32tm /resync') and check the time source ('w32tm /query /status')."
     evidence = {"offset_s": offset, "direction": direction, "source": source}
     return Cause("cause.clock_far_off", summary, fix, tuple(sorted(explains)), evidence)
+
+
+_NTP_SILENT = {"timeout", "unreachable", "error"}  # "rejected", "kiss_of_death": a server that answered
+
+
+def _ntp_blocked(results: Sequence[CheckResult]) -> Cause | None:
+    """NTP silent while names resolve. A skip that matters: with no trusted HTTPS Date either, clock.unavailable
+    would otherwise be left out of 'What to fix' like any skip."""
+    clock = next((r for r in results if r.check == "clock.skew" and r.code in _CLOCK_NTP_SILENT), None)
+    if clock is None or clock.caused_by is not None:
+        return None
+    readings = [r for r in clock.evidence.get("ntp") or [] if isinstance(r, Mapping)]
+    silent = [r for r in readings if r.get("outcome") in _NTP_SILENT]
+    if not readings or len(silent) != len(readings):
+        return None  # an unresolved server name is the resolver's cause; a server that answered is no block
+    servers = list(dict.fromkeys(str(r.get("server")) for r in silent))
+    outcomes = "/".join(sorted({str(r.get("outcome")) for r in silent}))
+    checked = "the clock was not checked" if clock.code == "clock.unavailable" else clock.summary.split(", but")[0]
+    summary = f"no NTP server answered ({', '.join(servers)}: {outcomes}): {checked}"
+    fix = (
+        f"Allow UDP 123 from this host to {', '.join(servers)} (or to the domain's time source), or point Windows "
+        "Time at one it can reach ('w32tm /config /manualpeerlist:<server> /syncfromflags:manual /update', then "
+        "'w32tm /resync'); then run again."
+    )
+    return Cause("cause.ntp_blocked", summary, fix, (clock.id,), {"servers": servers, "outcomes": outcomes})
+
+
+_CLOCK_NTP_SILENT = {"clock.unavailable", "clock.ntp_blocked"}
 
 
 _INTERCEPTED = {"tls.intercepted", "tls.intercepted_untrusted", "tls.self_signed"}
@@ -534,6 +651,7 @@ _RULES: tuple[Callable[[Sequence[CheckResult]], Cause | None], ...] = (
     _proxy_not_configured,
     _proxy_auth_everywhere,
     _clock_far_off,
+    _ntp_blocked,
     _one_interceptor,
     _port_blocked,
     _ipv6_broken,

@@ -133,3 +133,29 @@ def test_a_closed_dns_server_port_is_unreachable(error: OSError, monkeypatch: py
     assert answer.outcome == "unreachable" and "ICMP port unreachable" in (answer.error or "")
     resolution = dns_probe.Resolution("a.test", "dns-server", (), None, (answer,), ("127.0.0.1:53",))
     assert judge(resolution).code == "dns.unreachable"
+
+
+def test_a_resolver_over_tcp_answers_or_refuses_on_loopback() -> None:
+    import socket
+
+    from preflight.probes.dns import ask_over_tcp
+
+    with DnsServer({}) as server:
+        answered = asyncio.run(ask_over_tcp((server.host, server.port), 2.0))
+    assert (answered.connect, answered.answered, answered.rcode) == ("open", True, "NXDOMAIN")
+    assert [(transport, qtype) for transport, _name, qtype in server.queries] == [("tcp", "NS")]
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    refused = asyncio.run(ask_over_tcp(("127.0.0.1", port), 2.0))
+    assert (refused.connect, refused.answered) == ("refused", None)
+    assert "no DNS server listens there" in refused.describe()
+
+
+def test_a_resolver_that_accepts_tcp_but_never_answers_is_bounded_by_the_timeout() -> None:
+    from preflight.probes.dns import ask_over_tcp
+
+    with DnsServer({".": Behaviour(tcp_silent=True)}) as server:
+        found = asyncio.run(ask_over_tcp((server.host, server.port), 0.5))
+    assert (found.connect, found.answered) == ("open", False) and "within 0.5s" in (found.error or "")

@@ -95,6 +95,30 @@ def test_a_dead_resolver_is_one_cause_naming_the_server(tmp_path: Path) -> None:
     assert looked_up["diagnosis"][0]["code"] == "cause.resolver_unreachable"
 
 
+def test_a_dead_resolver_says_what_tcp_53_showed(tmp_path: Path) -> None:
+    """The lab's blackhole drops TCP too: down, or DNS dropped both ways; this host's own firewall refusing UDP 53
+    (TCP still answers) is named as that; a resolver address where nothing listens is 'no DNS server there'."""
+    with lab_world(LabSpec(resolver=BLACKHOLE_RESOLVER)) as lab:
+        report, table = diagnosed(lab, tmp_path)
+    cause = assert_leads_with(report, table, "cause.resolver_unreachable", "answers neither UDP nor TCP 53")
+    assert [p["connect"] for p in cause["evidence"]["over_tcp"]] == ["filtered"]
+    with lab_world(LabSpec(host_rules="udp dport 53 drop")) as lab:  # this host's own firewall, UDP only
+        report, table = diagnosed(lab, tmp_path)
+    cause = assert_leads_with(
+        report,
+        table,
+        "cause.resolver_unreachable",
+        "this host's own firewall blocks DNS to 127.0.0.1",
+        "TCP 53 gets through",
+        "Allow outbound UDP 53",
+    )
+    assert cause["confidence"] == "confirmed"
+    assert [(p["connect"], p["answered"]) for p in cause["evidence"]["over_tcp"]] == [("open", True)]
+    with lab_world(LabSpec(resolver="198.18.1.2")) as lab:  # the host's own address: nothing listens on 53
+        report, table = diagnosed(lab, tmp_path)
+    assert_leads_with(report, table, "cause.resolver_unreachable", "198.18.1.2", "no DNS server listens there")
+
+
 def test_no_default_route(tmp_path: Path) -> None:
     with lab_world() as lab:
         for family in ("-4", "-6"):
@@ -154,3 +178,12 @@ def test_proxy_authentication_on_every_path(tmp_path: Path) -> None:
     with lab_world(LabSpec(squid=SquidSpec(require_auth=True))) as lab:
         report, table = diagnosed(lab, tmp_path, "--proxy", PROXY_URL)
     assert_leads_with(report, table, "cause.proxy_auth_everywhere", "198.18.1.1:3128", "Basic")
+
+
+def test_ntp_blocked_on_the_way_is_a_cause_with_the_servers_to_allow(tmp_path: Path) -> None:
+    with lab_world(LabSpec(router_rules="udp dport 123 drop")) as lab:
+        report, table = diagnosed(lab, tmp_path)
+    cause = assert_leads_with(report, table, "cause.ntp_blocked", "time.windows.com", "Allow UDP 123")
+    [clock] = [r for r in report["results"] if r["check"] == "clock.skew"]
+    assert clock["code"] == "clock.ntp_blocked" and cause["explains"] == [clock["id"]]
+    assert report["summary"]["verdict"] == "warn"  # the clock itself was measured (a trusted HTTPS Date)

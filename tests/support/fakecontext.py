@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from preflight.host.hostsfile import HostsEntry
 from preflight.model import Endpoint, Target
-from preflight.probes.dns import Resolution
+from preflight.probes.dns import OverTcp, Resolution
 from preflight.probes.http import HttpFetch
 from preflight.probes.ntp import DateReading, NtpReading
 from preflight.probes.proxy import TunnelResult
@@ -40,6 +40,7 @@ class FakeContext:
 
     endpoints: tuple[Endpoint, ...] = ()
     resolutions: dict[str, Resolution] = dataclasses.field(default_factory=dict)
+    over_tcp: dict[str, OverTcp] = dataclasses.field(default_factory=dict)
     connects: dict[tuple[str, int], ConnectAttempt] = dataclasses.field(default_factory=dict)
     handshake_answers: dict[tuple[str, int], list[Handshake]] = dataclasses.field(default_factory=dict)
     path_answers: dict[tuple[str, int], list[tuple[str, Opener | None]]] = dataclasses.field(default_factory=dict)
@@ -106,6 +107,10 @@ class FakeContext:
 
     async def resolve(self, host: str) -> Resolution:
         return self._answer(self.resolutions, host, "resolve")
+
+    async def resolver_over_tcp(self, server: str) -> OverTcp | None:
+        self.asked.append(("resolver_over_tcp", server))
+        return self.over_tcp.get(server)
 
     async def connect(self, address: str, port: int, *, host: str) -> ConnectAttempt:
         return self._answer(self.connects, (address, port), "connect")

@@ -4,6 +4,7 @@ name, and what it must not claim."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -54,6 +55,34 @@ def test_a_dead_resolver_is_one_cause_that_names_the_server_and_explains_every_r
     assert "198.18.0.53:53" in cause.summary and "198.18.0.53:53" in cause.fix and "UDP and TCP 53" in cause.fix
     assert set(cause.explains) == {r.id for r in rows}  # the skips under the names too
     assert unexplained(rows, [cause]) == []
+
+
+@pytest.mark.parametrize(
+    ("over_tcp", "summary", "fix"),
+    [
+        ({"connect": "open", "answered": True, "rcode": "NOERROR"}, "answers over TCP 53 but not over UDP 53",
+         "Allow UDP 53 from this host to 198.18.0.53"),
+        ({"connect": "refused", "answered": None}, "no DNS server listens there", "Start the DNS service on"),
+        ({"connect": "no_route", "answered": None}, "no route to its DNS server", "Add the route"),
+        ({"connect": "filtered", "answered": None}, "answers neither UDP nor TCP 53 (filtered)", "is running"),
+    ],
+)  # fmt: skip
+def test_what_tcp_53_showed_names_the_one_fix(over_tcp: dict[str, Any], summary: str, fix: str) -> None:
+    rows = [dns(n, "dns.timeout", server="198.18.0.53") for n in NAMES]
+    probe = {"server": "198.18.0.53", "rcode": None, "error": None, **over_tcp}
+    rows = [dataclasses.replace(r, evidence={**r.evidence, "over_tcp": [probe]}) for r in rows]
+    [cause] = diagnose(rows)
+    assert cause.code == "cause.resolver_unreachable" and cause.confidence == "confirmed"
+    assert summary in cause.summary and fix in cause.fix and "198.18.0.53" in cause.fix
+    assert cause.evidence["over_tcp"] == [probe]
+
+
+def test_resolvers_that_showed_different_things_over_tcp_keep_the_general_fix() -> None:
+    rows = [dns(n, "dns.timeout", server="198.18.0.53") for n in NAMES]
+    probes = [{"server": "198.18.0.53", "connect": "refused"}, {"server": "198.18.0.54", "connect": "filtered"}]
+    rows = [dataclasses.replace(r, evidence={**r.evidence, "over_tcp": probes}) for r in rows]
+    [cause] = diagnose(rows)
+    assert "UDP and TCP 53" in cause.fix and "does not answer" in cause.summary
 
 
 def test_one_name_resolving_among_many_timeouts_lowers_the_confidence_and_says_so() -> None:
@@ -234,3 +263,34 @@ def test_a_discovered_proxy_that_fails_too_changes_the_fix_and_the_confidence() 
     [cause] = diagnose(_blocked_with_wpad("proxy.auth_required"))
     assert cause.confidence == "partial" and "the proxy fails too" in cause.summary
     assert cause.fix.startswith("The proxy http://proxy.corp.example:3128") and "fix proxy.auth_required" in cause.fix
+
+
+def _clock(code: str, status: str, *outcomes: str) -> CheckResult:
+    ntp = [{"server": f"ntp{i}.example", "address": f"198.18.0.{i + 1}", "outcome": o} for i, o in enumerate(outcomes)]
+    return result("clock.skew", "system clock", None, status, code, ntp=ntp)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "outcomes", "found"),
+    [
+        ("clock.unavailable", "skip", ("timeout", "timeout"), "the clock was not checked"),
+        ("clock.ntp_blocked", "warn", ("timeout", "unreachable"), "clock is 0.2 s"),
+        ("clock.unavailable", "skip", ("timeout", "unresolved"), None),  # a name that did not resolve: DNS's cause
+        ("clock.unavailable", "skip", ("timeout", "rejected"), None),  # a server that answered: no block
+        ("clock.ok", "pass", ("ok",), None),
+    ],
+)
+def test_ntp_blocked_is_a_cause_even_when_the_clock_check_is_a_skip(
+    code: str, status: str, outcomes: tuple[str, ...], found: str | None
+) -> None:
+    clock = _clock(code, status, *outcomes)
+    if code == "clock.ntp_blocked":
+        clock = dataclasses.replace(clock, summary="clock is 0.2 s ahead, but no NTP server answered (...)")
+    causes = [c for c in diagnose([clock]) if c.code == "cause.ntp_blocked"]
+    if found is None:
+        assert causes == []
+        return
+    [cause] = causes
+    assert found in cause.summary and cause.explains == (clock.id,) and cause.status == Status.WARN
+    assert "Allow UDP 123 from this host to ntp0.example, ntp1.example" in cause.fix
+    assert unexplained([clock], causes) == []

@@ -323,3 +323,23 @@ def test_host_checks_observe_nothing_off_windows_and_read_the_registry_on_it() -
     observed = run(old.observe(Target("this host"), FakeContext()))
     assert observed is not None and (observed.build.value, observed.cores) == ("9600", 2)
     assert old.judge(observed).code == "host.os_unsupported"
+
+
+def test_dns_asks_what_tcp_53_showed_only_of_the_resolvers_that_gave_no_response() -> None:
+    from preflight.probes.dns import OverTcp, Resolution, ServerAnswer
+
+    answers = (
+        ServerAnswer("198.18.0.53", "A", "timeout"),
+        ServerAnswer("198.18.0.53", "AAAA", "timeout"),
+        ServerAnswer("198.18.0.54", "A", "servfail"),  # a response: that server is alive
+        ServerAnswer("198.18.0.54", "AAAA", "timeout"),
+    )
+    silent = Resolution("svc.example", "dns-server", (), None, answers, ("198.18.0.53", "198.18.0.54"))
+    probe = OverTcp("198.18.0.53", "open", True, "NOERROR")
+    ctx = FakeContext(resolutions={"svc.example": silent}, over_tcp={"198.18.0.53": probe})
+    seen = run(dns_check.observe(Target("svc.example"), ctx))
+    assert seen.over_tcp == (probe,)
+    assert ("resolver_over_tcp", "198.18.0.54") not in ctx.asked
+    finding = dns_check.judge_observed(seen)
+    assert finding.code == "dns.servfail" and "answers over TCP 53 (NOERROR): UDP 53 is dropped" in finding.summary
+    assert finding.evidence["over_tcp"] == [probe.to_json()]

@@ -11,7 +11,7 @@ import pytest
 from preflight.engine import context as context_mod
 from preflight.engine import plan as plan_mod
 from preflight.engine.context import RunContext, RunOptions
-from preflight.probes.dns import Resolution, ResolverHealth, ServerAnswer, SystemLookup
+from preflight.probes.dns import OverTcp, Resolution, ResolverHealth, ServerAnswer, SystemLookup
 from preflight.profile import load
 
 SERVER = ("198.18.0.53", 53)
@@ -60,7 +60,13 @@ def test_the_run_context_waits_once_for_a_dead_resolver(monkeypatch: pytest.Monk
         asked.append(host)
         return silent(host)
 
+    async def fake_over_tcp(server: tuple[str, int], timeout: float) -> OverTcp:
+        tried.append(server)
+        return OverTcp("198.18.0.53", "filtered", error="no answer within 0.5s")
+
+    tried: list[tuple[str, int]] = []
     monkeypatch.setattr(context_mod.dns_probe, "resolve", fake_resolve)
+    monkeypatch.setattr(context_mod.dns_probe, "ask_over_tcp", fake_over_tcp)
     plan = plan_mod.build(load("entra-private-access"))
     options = RunOptions(timeout=0.5, dns_servers=(SERVER,))
 
@@ -68,8 +74,20 @@ def test_the_run_context_waits_once_for_a_dead_resolver(monkeypatch: pytest.Monk
         ctx = RunContext(plan, options)
         first = await ctx.resolve("login.microsoftonline.com")  # a stage before the checks (the tenant lookup)
         later = await asyncio.gather(*(ctx.resolve(h) for h in ("a.example", "b.example")))
+        over_tcp = await ctx.resolver_over_tcp("198.18.0.53")
+        assert over_tcp is not None and over_tcp.connect == "filtered"
         return [first, *later]
 
     results = asyncio.run(main())
     assert asked == ["login.microsoftonline.com"]  # the checks' names were not sent to the dead server
     assert all(r.addresses == () for r in results)
+    assert tried == [SERVER]  # TCP 53 was tried once for the whole run, with the first query
+
+
+def test_a_resolver_that_responded_to_anything_is_not_called_dead() -> None:
+    health = ResolverHealth()
+    refused = Resolution("a.example", "dns-server", (), None, (ServerAnswer("198.18.0.53", "A", "refused"),), ())
+    health.learn(silent("b.example"))
+    assert not health.answered("198.18.0.53")
+    health.learn(refused)
+    assert health.answered("198.18.0.53")  # a REFUSED is a DNS response: the server is alive
