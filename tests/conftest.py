@@ -52,16 +52,43 @@ def netns_available() -> str | None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the group markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Namespace tests share the lab's namespace names and clean up each other's leftovers: under pytest-xdist
-    (`--dist loadgroup`) they all run on one worker, one after another, while the other lanes run beside them."""
+    """Namespace tests run on one xdist worker (`--dist loadgroup`), one after another, while the other lanes run
+    beside them: the lab scenarios' timeouts are sized for a machine they do not share with another lab."""
     for item in items:
         if item.get_closest_marker("netns") is not None:
             item.add_marker(pytest.mark.xdist_group("lab"))
 
 
+def _lab_owner_file(controller_pid: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"preflight-lab-worker-of-{controller_pid}"
+
+
+def _assert_the_lab_has_one_worker() -> None:
+    """Fail loudly when namespace tests reach a second xdist worker of the same session: --dist loadgroup is not
+    grouping them (pytest 9.2 with xdist 3.8 silently stops: pytest-dev/pytest-xdist#1386). Their namespaces no
+    longer collide (each carries its maker's pid), but side by side they compete for the CPU the timeouts of
+    the lab scenarios are sized for."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    owner = _lab_owner_file(os.getppid())
+    try:
+        with open(owner, "x", encoding="utf-8") as handle:
+            handle.write(worker)
+        return
+    except FileExistsError:
+        first = owner.read_text(encoding="utf-8").strip()
+    if first and first != worker:
+        pytest.fail(
+            f"namespace tests ran on xdist workers {first} and {worker}: --dist loadgroup did not group them "
+            "(pytest-dev/pytest-xdist#1386); install the pinned test extras: pip install -e '.[test]'"
+        )
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("netns") is None:
         return
+    _assert_the_lab_has_one_worker()
     reason = netns_available()
     if reason is None:
         return
@@ -102,20 +129,39 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         from casecount import COUNTS
 
         workeroutput["casecounts"] = dict(COUNTS)
+        workeroutput["pid"] = os.getpid()
         return
+    _lab_owner_file(os.getpid()).unlink(missing_ok=True)
     if os.geteuid() != 0 or shutil.which("ip") is None:
         return
+    from lab.topology import is_leftover, owner_pid
+
+    ours = _WORKER_PIDS | {os.getpid()}
+
+    def left_by_this_session(name: str) -> bool:
+        return name.startswith("pft-") and (owner_pid(name) in ours or is_leftover(name))
+
     listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    leftovers = [line.split()[0] for line in listing.splitlines() if line.startswith("pft-")]
-    leftovers += [p.name for p in Path("/etc/netns").glob("pft-*")] if Path("/etc/netns").is_dir() else []
+    names = [line.split()[0] for line in listing.splitlines() if line.strip()]
+    leftovers = [name for name in names if left_by_this_session(name)]
+    etc = Path("/etc/netns")
+    leftovers += [p.name for p in etc.glob("pft-*") if left_by_this_session(p.name)] if etc.is_dir() else []
     if leftovers:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print(f"\nlab leftovers after the test session: {', '.join(sorted(set(leftovers)))}", file=sys.stderr)
 
 
+_WORKER_PIDS: set[int] = set()
+
+
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """The controller adds up the case counts of every xdist worker."""
+    """The controller adds up the case counts of every xdist worker, and learns their pids (whose namespaces are
+    this session's)."""
     from casecount import COUNTS
+
+    pid = getattr(node, "workeroutput", {}).get("pid")
+    if isinstance(pid, int):
+        _WORKER_PIDS.add(pid)
 
     for name, number in getattr(node, "workeroutput", {}).get("casecounts", {}).items():
         COUNTS[name] = COUNTS.get(name, 0) + number

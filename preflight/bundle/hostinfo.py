@@ -157,6 +157,9 @@ def _linux(run: Runner) -> dict[str, Any]:
     facts: dict[str, Any] = {}
     addr = run(["ip", "-j", "addr", "show"])
     facts["interfaces"] = _parsed(addr, parse_ip_addr_json)
+    if "not found" in str(addr.get("error", "")):  # no iproute2 (a minimal container): the names, at least
+        facts["interfaces"] = [{"name": name, "index": index} for index, name in socket.if_nameindex()]
+        facts["interfaces_note"] = "iproute2 is not installed: interface names only (socket.if_nameindex)"
     routes: list[str] | dict[str, Any] = []
     for family in ("-4", "-6"):
         shown = run(["ip", "-j", family, "route", "show"])

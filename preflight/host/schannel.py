@@ -32,8 +32,9 @@ WINDOWS_KEY = "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
 TLS13_FIRST_BUILD = 20348  # Windows Server 2022
 REGISTRY_NAMES = {"TLSv1.2": "TLS 1.2", "TLSv1.3": "TLS 1.3"}
 
-# OpenSSL's names for the TLS 1.2 suites it offers, by their IANA names (which SCHANNEL's lists use). TLS 1.3 suite
-# names are the IANA names in both.
+# OpenSSL's names for the TLS 1.2 certificate-authenticated suites, by their IANA names (which SCHANNEL's lists
+# use): those of Python's own default list and of OpenSSL's (which Debian's Python takes). TLS 1.3 suite names are
+# the IANA names in both. A suite missing here only skips the comparison with SCHANNEL's list.
 IANA_NAMES = {
     "ECDHE-ECDSA-AES256-GCM-SHA384": "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
     "ECDHE-RSA-AES256-GCM-SHA384": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
@@ -53,6 +54,9 @@ IANA_NAMES = {
     "DHE-RSA-AES128-GCM-SHA256": "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
     "DHE-RSA-AES256-SHA256": "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256",
     "DHE-RSA-AES128-SHA256": "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
+    "DHE-RSA-CHACHA20-POLY1305": "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "DHE-RSA-AES256-SHA": "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+    "DHE-RSA-AES128-SHA": "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
     "AES256-GCM-SHA384": "TLS_RSA_WITH_AES_256_GCM_SHA384",
     "AES128-GCM-SHA256": "TLS_RSA_WITH_AES_128_GCM_SHA256",
     "AES256-SHA256": "TLS_RSA_WITH_AES_256_CBC_SHA256",

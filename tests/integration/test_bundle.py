@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import re
 import secrets
 import socket
@@ -211,6 +212,8 @@ def test_bundle_contents_manifest_and_show(site: dict[str, Any], tmp_path: Path)
     report = json.loads(files["report.json"])
     assert host["tool"]["version"] and host["profile"]["sha256"] == report["profile"]["sha256"]
     assert isinstance(host["interfaces"], list) and any(i["name"] == "lo" for i in host["interfaces"])
+    if shutil.which("ip") is None:  # no iproute2 on this machine: the names only, and the bundle says why
+        assert "iproute2 is not installed" in host["interfaces_note"]
     assert "routes" in host and "resolver" in host and "hosts" in host
     assert manifest["verdict"] == json.loads(files["report.json"])["summary"]["verdict"]
 

@@ -28,7 +28,10 @@ WHEELHOUSE = ROOT / "build" / "wheelhouse"  # `python3 -m pip wheel . -w build/w
 def wheelhouse(tmp: Path) -> Path:
     """The dependency wheels .ci/run fetched, plus a wheel of this checkout built now (offline)."""
     if not any(WHEELHOUSE.glob("cryptography-*.whl")):
-        pytest.fail(f"no dependency wheels in {WHEELHOUSE}: run `python3 -m pip wheel . -w build/wheelhouse` first")
+        why = f"no dependency wheels in {WHEELHOUSE}: `bash deploy/build.sh` makes them (it needs the package index)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}; .ci/run builds them before the tests")
+        pytest.skip(why)
     folder = tmp / "wheelhouse"
     shutil.copytree(WHEELHOUSE, folder)
     for old in folder.glob("connector_preflight-*.whl"):

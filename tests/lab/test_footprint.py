@@ -67,31 +67,57 @@ def test_a_full_run_contacts_only_the_profile_resolvers_and_ntp() -> None:
     assert not unexplained, f"contacted outside the profile, resolvers and NTP: {sorted(unexplained)}"
 
 
+def _world_traversable_mounts(paths: list[Path], stash: Path) -> list[str]:
+    """Shell commands for a private mount namespace in which uid 65534 can reach `paths` at their own absolute
+    paths: over each ancestor it may not enter (/root is 0700 here), a 0755 tmpfs into which the needed child is
+    bound back from a stash of the original. Works for any interpreter, venv (stock Debian's in a home folder, or
+    one under /root) and checkout, since nothing moves."""
+    commands: list[str] = []
+    covered: set[tuple[Path, str]] = set()
+    for path in paths:
+        for ancestor in [*reversed(path.parents), path][:-1]:
+            if ancestor.stat().st_mode & 0o001:
+                continue
+            child = path.relative_to(ancestor).parts[0]
+            if (ancestor, child) in covered:
+                break
+            covered.add((ancestor, child))
+            keep = stash / str(len(covered))
+            commands += [
+                f"mkdir -p {keep} && mount --bind {ancestor} {keep}",
+                f"mount -t tmpfs -o mode=0755 tmpfs {ancestor}",
+                f"mkdir -p {ancestor / child} && mount --bind {keep / child} {ancestor / child}",
+            ]
+            break
+    return commands
+
+
 def test_an_unprivileged_run_gives_the_same_verdicts() -> None:
-    """As uid 65534 with no capabilities. The interpreter lives under /root (mode 0700 here), so it is
-    bind-mounted to a world-readable path in a private mount namespace for that one command."""
-    view = Path(tempfile.mkdtemp(prefix="preflight-pyview-"))
+    """As uid 65534 with no capabilities, with the same interpreter, packages and checkout as the suite."""
+    import site
+
+    view = Path(tempfile.mkdtemp(prefix="preflight-unprivileged-"))
     view.chmod(0o755)
-    prefix = Path(sys.base_prefix)
-    python = view / "python" / Path(sys.executable).relative_to(prefix)
     shutil.copytree(lab_pki()[1], view / "pki")  # the lab's own folder is private to root
     subprocess.run(["chmod", "-R", "a+rX", str(view / "pki")], check=True)
     profile_path = view / "pki" / "lab-profile.toml"
     profile_path.write_text(profile_path.read_text().replace(str(lab_pki()[1]), str(view / "pki")))
-    args = [str(python), "-m", "preflight", "run", "--profile", str(profile_path), "--tenant-id", TENANT,
+    needed = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent, ROOT}
+    needed |= {Path(p) for p in site.getsitepackages()}
+    stash = Path(tempfile.mkdtemp(prefix="preflight-stash-"))
+    mounts = _world_traversable_mounts(sorted(needed), stash)
+    args = [sys.executable, "-m", "preflight", "run", "--profile", str(profile_path), "--tenant-id", TENANT,
             "--format", "json", "--timeout", "1.5"]  # fmt: skip
-    # LD_LIBRARY_PATH: the interpreter finds libpython through an absolute /root path it may not read.
     drop = "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs"
-    script = f"mount --bind {prefix} {view}/python && LD_LIBRARY_PATH={view}/python/lib exec {drop} {' '.join(args)}"
-    (view / "python").mkdir()
+    script = " && ".join([*mounts, f"exec {drop} {' '.join(args)}"])
     env = cli_env(PREFLIGHT_GUARD_ALLOW=LAB_NETWORKS, PREFLIGHT_GUARD_ALLOW_NAMES="1", HOME="/tmp")
     try:
         with lab_world() as lab:
             as_root = lab.preflight()
             proc = subprocess.run([*lab.topo.prefix(lab.topo.host), "unshare", "-m", "sh", "-c", script],
-                                  capture_output=True, text=True, env=env, timeout=120, cwd=str(ROOT))  # fmt: skip
+                                  capture_output=True, text=True, env=env, timeout=120, cwd="/")  # fmt: skip
     finally:
-        subprocess.run(["rm", "-rf", str(view)], check=False)
+        subprocess.run(["rm", "-rf", str(view), str(stash)], check=False)
     unprivileged = CliRun(proc)
     assert unprivileged.code == as_root.code == 0, unprivileged.stderr[-1500:]
     verdicts: Any = lambda run: sorted((r["id"], r["status"], r["code"]) for r in run.report["results"])  # noqa: E731

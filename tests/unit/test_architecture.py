@@ -223,3 +223,24 @@ def test_every_built_in_check_has_the_one_anatomy() -> None:
         judged = inspect.signature(judge)
         assert [p.annotation for p in judged.parameters.values() if p.name != "self"] == [name], ep.name
         assert judged.return_annotation == "Finding", ep.name
+
+
+def test_lab_cleanup_removes_only_its_own_or_a_dead_makers_namespaces() -> None:
+    """Two pytest workers (or sessions) each build labs: one's cleanup must never delete the other's."""
+    import os
+    import subprocess
+    import sys
+
+    from lab.topology import is_leftover, owner_pid
+
+    me = os.getpid()
+    neighbour = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert owner_pid(f"pft-{me}-3-h") == me and owner_pid("pft-x-h") is None
+        assert is_leftover(f"pft-{me}-3-h")  # this process's own
+        assert not is_leftover(f"pft-{neighbour.pid}-0-r")  # a live neighbour's: never ours
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+    assert is_leftover(f"pft-{neighbour.pid}-0-r")  # its maker is gone: an interrupted run's leftover
+    assert not is_leftover("other-namespace")

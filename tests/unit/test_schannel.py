@@ -110,7 +110,10 @@ def test_every_openssl_suite_this_python_offers_has_its_iana_name() -> None:
 
     offered = [c["name"] for c in ssl.create_default_context().get_ciphers() if c["protocol"] == "TLSv1.2"]
     assert offered
-    assert [name for name in offered if name not in IANA_NAMES] == []
+    # PSK and SRP suites authenticate with a pre-shared secret, not a certificate: no server of the connector's
+    # offers them, SCHANNEL's lists do not name them, and only some OpenSSL builds' defaults (Debian's) include them.
+    certificate_suites = [name for name in offered if "PSK" not in name and "SRP" not in name]
+    assert [name for name in certificate_suites if name not in IANA_NAMES] == []
 
 
 @pytest.fixture(scope="module")

@@ -39,16 +39,43 @@ def sh(*args: str, check: bool = True, input_text: str | None = None) -> subproc
     return proc
 
 
+def owner_pid(name: str) -> int | None:
+    """The pid of the process that made a lab namespace (or /etc/netns entry): pft-<pid>-<n>-<role>."""
+    parts = name.split("-")
+    if len(parts) < 3 or parts[0] != PREFIX or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_leftover(name: str) -> bool:
+    """A lab namespace this process made, or one whose maker is gone (an interrupted earlier run). Another live
+    process's (a second pytest worker, a second session) is never ours to remove."""
+    pid = owner_pid(name)
+    if pid is None:
+        return name.startswith(f"{PREFIX}-")  # the unnumbered names of older versions: nobody alive owns them
+    return pid == os.getpid() or not _alive(pid)
+
+
 def clean_leftovers() -> None:
-    """Remove namespaces and /etc/netns entries an interrupted earlier run left behind."""
+    """Remove the namespaces and /etc/netns entries that `is_leftover`: ours, and those of dead processes."""
     listing = sh("ip", "netns", "list", check=False).stdout.split()
     for name in listing:
-        if name.startswith(f"{PREFIX}-"):
+        if name.startswith(f"{PREFIX}-") and is_leftover(name):
             _kill_namespace_processes(name)
             sh("ip", "netns", "del", name, check=False)
     if ETC_NETNS.is_dir():
         for entry in ETC_NETNS.iterdir():
-            if entry.name.startswith(f"{PREFIX}-"):
+            if entry.name.startswith(f"{PREFIX}-") and is_leftover(entry.name):
                 shutil.rmtree(entry, ignore_errors=True)
 
 
@@ -63,11 +90,14 @@ class Topology:
     """host (runs preflight) ↔ router (firewall, routes) ↔ internet (fake services on its loopback)."""
 
     def __init__(self) -> None:
-        tag = f"{os.getpid() % 10000}{next(_counter)}"
-        self.host = f"{PREFIX}-{tag}-h"
-        self.router = f"{PREFIX}-{tag}-r"
-        self.internet = f"{PREFIX}-{tag}-i"
-        self._veths = (f"{PREFIX}{tag}a", f"{PREFIX}{tag}b", f"{PREFIX}{tag}c", f"{PREFIX}{tag}d")
+        # The maker's pid in every name: parallel workers never share a name, and cleanup tells its own (or a
+        # dead process's) namespaces from a live neighbour's. Interface names must fit 15 bytes: pft + pid (7
+        # digits at most on Linux) + x + counter (3) + a letter.
+        pid, number = os.getpid(), next(_counter) % 1000
+        self.host = f"{PREFIX}-{pid}-{number}-h"
+        self.router = f"{PREFIX}-{pid}-{number}-r"
+        self.internet = f"{PREFIX}-{pid}-{number}-i"
+        self._veths = tuple(f"{PREFIX}{pid}x{number}{letter}" for letter in "abcd")
         self._processes: list[subprocess.Popen[bytes]] = []
 
     def __enter__(self) -> Topology:
