@@ -1,5 +1,7 @@
-"""Start-up: how long `preflight --version` and `preflight checks` take, from process start to exit, over
-repeated runs (median and spread). Run: python3 benchmarks/bench_startup.py [--repeat 30]"""
+"""Start-up: how long `preflight --version`, `--help`, `explain` and `checks` take, from process start to exit,
+over repeated runs (median and spread). Measure it as a user installs it, not editable (an editable install adds
+its own import hook): python3 -m venv /tmp/v && /tmp/v/bin/pip install . && /tmp/v/bin/python
+benchmarks/bench_startup.py [--repeat 30]"""
 
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ def main() -> None:
     commands = {
         "python -c pass (the interpreter alone)": [sys.executable, "-c", "pass"],
         "preflight --version": [entry or "preflight", "--version"],
+        "preflight --help": [entry or "preflight", "--help"],
+        "preflight explain tcp.filtered": [entry or "preflight", "explain", "tcp.filtered"],
         "preflight checks": [entry or "preflight", "checks"],
     }
     print("| command | median ms | min ms | max ms |")

@@ -8,12 +8,11 @@ loaded only through entry points, exactly like third-party ones.
 
 from typing import TYPE_CHECKING, Any
 
-from preflight.check import Check, ObservingCheck, Reporter
-from preflight.context import Context
-from preflight.model import CheckResult, CodeDoc, Codes, Finding, Status, Target
-
 if TYPE_CHECKING:
+    from preflight.check import Check, ObservingCheck, Reporter
+    from preflight.context import Context
     from preflight.engine.plan import Plan
+    from preflight.model import CheckResult, CodeDoc, Codes, Finding, Status, Target
 
 __version__ = "0.1.0"
 
@@ -32,15 +31,31 @@ __all__ = [
     "__version__",
 ]
 
+# Where each public name lives. They are imported on first use: `preflight --version` and `--help` import this
+# package (every submodule does) and need none of them, and Plan brings the proxy package and its libraries.
+_PUBLIC = {
+    "Check": "preflight.check",
+    "ObservingCheck": "preflight.check",
+    "Reporter": "preflight.check",
+    "Context": "preflight.context",
+    "Plan": "preflight.engine.plan",
+    "CheckResult": "preflight.model",
+    "CodeDoc": "preflight.model",
+    "Codes": "preflight.model",
+    "Finding": "preflight.model",
+    "Status": "preflight.model",
+    "Target": "preflight.model",
+}
 
 if not TYPE_CHECKING:  # hidden from the type checker, which would take it to answer every name: a mistyped
     # `from preflight import x` must be an error there, not Any
 
     def __getattr__(name: str) -> Any:
-        """Plan on first use: it brings the proxy package and its libraries, which `preflight --version` and
-        `preflight checks` do not need. (Context is a protocol: preflight/context.py imports nothing heavy.)"""
-        if name == "Plan":
-            from preflight.engine.plan import Plan
+        module = _PUBLIC.get(name)
+        if module is None:
+            raise AttributeError(f"module 'preflight' has no attribute {name!r}")
+        import importlib
 
-            return Plan
-        raise AttributeError(f"module 'preflight' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # once: later lookups are plain attribute reads
+        return value

@@ -9,6 +9,8 @@ from typing import Any
 
 from preflight.netutil import bracketed
 
+DEFAULT_PROFILE = "entra-private-access"  # the embedded profile a run checks when --profile is not given
+
 
 class Status(enum.StrEnum):
     PASS = "pass"

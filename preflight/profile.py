@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from preflight.errors import ProfileError
+from preflight.model import DEFAULT_PROFILE as _DEFAULT_PROFILE
 from preflight.model import Endpoint
 from preflight.textfile import decode_text
 
-DEFAULT_PROFILE = "entra-private-access"
+DEFAULT_PROFILE = _DEFAULT_PROFILE  # defined in model, where the CLI's options read it without this module
+
 PLACEHOLDERS = frozenset({"tenant_id"})
 MAX_PROFILE_BYTES = 4 * 1024 * 1024  # the embedded profiles are about 10 KB
 # Rows of a profile, and profile rows with --endpoint additions: a run over this many still ends within about its

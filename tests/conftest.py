@@ -44,6 +44,17 @@ def netns_available() -> str | None:
         return "needs root"
     if shutil.which("ip") is None:
         return "iproute2 ('ip') is not installed"
+    from lab.world import mitmdump
+
+    tools = {"dnsmasq": "dnsmasq", "nft": "nftables", "squid": "squid-openssl", "chronyd": "chrony",
+             "faketime": "faketime", "setpriv": "util-linux"}  # fmt: skip
+    missing = [
+        package for tool, package in tools.items() if not (shutil.which(tool) or Path("/usr/sbin", tool).exists())
+    ]
+    if not Path(mitmdump()).exists() and shutil.which(mitmdump()) is None:
+        missing.append("mitmproxy")
+    if missing:
+        return f"the lab's packages are missing ({', '.join(missing)}): python tests/prepare.py installs them as root"
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
     if probe.returncode != 0:
         return f"cannot create a network namespace: {probe.stderr.decode().strip()}"

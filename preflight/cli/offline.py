@@ -8,12 +8,9 @@ from pathlib import Path
 
 import click
 
-from preflight import profile as profile_mod
 from preflight.cli.group import cli, say, usage_exit
-from preflight.engine.registry import all_codes, load_checks, load_reporters
 from preflight.errors import UsageError
-from preflight.reporting import emit, policy
-from preflight.reporting.output import write_atomic, write_stdout
+from preflight.reporting import policy
 
 
 @cli.command("show")
@@ -28,6 +25,8 @@ from preflight.reporting.output import write_atomic, write_stdout
 @click.option("--output", "output", default="-", show_default=True, help="Where formats without '=PATH' go.")
 def show_command(report_path: str, formats: Sequence[str], output: str) -> None:
     """Render a saved JSON report or a support bundle in any format, offline."""
+    from preflight.engine.registry import load_reporters
+    from preflight.reporting import emit
     from preflight.reporting.report import load as load_report
 
     reporters = load_reporters()
@@ -43,6 +42,7 @@ def show_command(report_path: str, formats: Sequence[str], output: str) -> None:
 def diff_command(before_path: str, after_path: str, output_format: str) -> None:
     """What changed between two runs (fixed, broke, still failing, ...). Exits 1 if anything broke."""
     from preflight.reporting import diff
+    from preflight.reporting.output import write_stdout
     from preflight.reporting.report import load as load_report
 
     before, after = load_report(before_path), load_report(after_path)
@@ -68,7 +68,8 @@ def diff_command(before_path: str, after_path: str, output_format: str) -> None:
 def merge_command(report_paths: Sequence[str], fleet: str | None, output_format: str, output: str) -> None:
     """A fleet matrix: hosts x checks, the worst status per cell, and per connector group how many candidates are
     ready. Exits 0 when every group has at least one ready candidate, 1 otherwise."""
-    from preflight.reporting import merge
+    from preflight.reporting import emit, merge
+    from preflight.reporting.output import write_atomic, write_stdout
 
     if not report_paths and fleet is None:
         raise UsageError("merge: give saved reports, --fleet DIR, or both")
@@ -86,6 +87,8 @@ def checks_command() -> None:
     """List the available checks, what each needs, and plugins that failed to load."""
     from tabulate import tabulate
 
+    from preflight.engine.registry import load_checks
+
     loaded = load_checks()
     rows = [[c.id, c.title, c.requires, ", ".join(c.needs) or "-"] for c in loaded.checks]
     click.echo(tabulate(rows, headers=["check", "title", "requires", "after"], tablefmt="simple"))
@@ -97,11 +100,18 @@ def checks_command() -> None:
 
 @cli.command("explain")
 @click.argument("code", required=False)
-def explain_command(code: str | None) -> None:
+@click.option("--markdown", "as_markdown", is_flag=True, help="Every code as Markdown tables (docs/reason-codes.md).")
+def explain_command(code: str | None, as_markdown: bool) -> None:
     """Explain a reason code: what it means, how it is detected, how to fix it. Without CODE, list them all."""
+    from preflight.engine.registry import all_codes, load_checks
     from preflight.reporting import explain
 
     codes = all_codes(load_checks().checks)
+    if as_markdown:
+        if code is not None:
+            raise UsageError("--markdown prints every code: give no CODE with it")
+        click.echo(explain.markdown(codes), nl=False)
+        return
     click.echo(explain.index(codes) if code is None else explain.describe(code, codes), nl=False)
 
 
@@ -109,6 +119,8 @@ def explain_command(code: str | None) -> None:
 @click.pass_context
 def profiles_command(ctx: click.Context) -> None:
     """List the embedded profiles ('profiles show NAME' prints one)."""
+    from preflight import profile as profile_mod
+
     if ctx.invoked_subcommand is not None:
         return
     for name in profile_mod.embedded_names():
@@ -121,6 +133,7 @@ def profiles_command(ctx: click.Context) -> None:
 @click.argument("name")
 def profiles_show(name: str) -> None:
     """Print a profile's TOML (an embedded name or a file path)."""
+    from preflight import profile as profile_mod
     from preflight.textfile import decode_text
 
     if name in profile_mod.embedded_names():

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from preflight import profile as profile_mod
+from preflight.model import DEFAULT_PROFILE
 
 
 class FiniteRange(click.FloatRange):
@@ -26,7 +26,7 @@ RUN_OPTIONS = [
     click.option(
         "--profile",
         "profile_name",
-        default=profile_mod.DEFAULT_PROFILE,
+        default=DEFAULT_PROFILE,
         show_default=True,
         help="Embedded profile name or path to a profile TOML file.",
     ),

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from preflight import app
 from preflight.cli.group import cli, say
 from preflight.cli.options import run_options
-from preflight.engine.registry import load_reporters
-from preflight.reporting import emit, policy
-from preflight.reporting.progress import ProgressLine
+from preflight.reporting import policy
+
+if TYPE_CHECKING:
+    from preflight import app
 
 
 @cli.command("run")
@@ -30,6 +30,10 @@ from preflight.reporting.progress import ProgressLine
 )
 def run_command(formats: Sequence[str], output: str, **options: Any) -> None:
     """Run the checks of a profile and report."""
+    from preflight import app
+    from preflight.engine.registry import load_reporters
+    from preflight.reporting import emit
+
     reporters = load_reporters()
     known = set(reporters.reporters)
     destinations = emit.parse_destinations(formats or ("table",), output, known)
@@ -61,7 +65,10 @@ def run_command(formats: Sequence[str], output: str, **options: Any) -> None:
 def bundle_command(output: str, redact_patterns: Sequence[str], pseudonymize: bool, **options: Any) -> None:
     """Run the checks and write one redacted support bundle: report.json, report.html, evidence/, host.json and
     a manifest with the SHA-256 of every file."""
+    from preflight import app
     from preflight.bundle.write import bundle_target, user_patterns, write_bundle
+    from preflight.engine.registry import load_reporters
+    from preflight.reporting import emit
 
     patterns = user_patterns(redact_patterns)
     target = bundle_target(output)
@@ -75,6 +82,9 @@ def bundle_command(output: str, redact_patterns: Sequence[str], pseudonymize: bo
 
 def _request(options: dict[str, Any], reporter_failures: Sequence[Any]) -> app.RunRequest:
     """The shared options as a RunRequest; --quiet becomes whether a progress line is drawn."""
+    from preflight import app
+    from preflight.reporting.progress import ProgressLine
+
     values = {k: v for k, v in options.items() if k != "quiet"}
     progress = ProgressLine(sys.stderr, enabled=not options["quiet"] and sys.stderr.isatty())
     return app.RunRequest(**values, reporter_failures=tuple(reporter_failures), progress=progress)

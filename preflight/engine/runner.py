@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -69,9 +70,29 @@ def failure_result(failure: PluginFailure) -> CheckResult:
         code="plugin.load_failed",
         summary=f"plugin {failure.name!r} ({failure.target}) {failure.message}",
         evidence={"plugin": failure.name, "entry_point": failure.target, "group": failure.group},
-        remediation=ENGINE_CODES["plugin.load_failed"].remediation,
+        remediation=load_failure_fix(failure),
         error=failure.trace or failure.message,
     )
+
+
+# What an extension module built for another Python (or another platform) raises on import.
+_WRONG_BUILD = ("_cffi_backend", "_dukpy", "_rust", "undefined symbol", "cannot open shared object", "DLL load")
+
+
+def load_failure_fix(failure: PluginFailure) -> str:
+    """A built-in check or reporter that does not load is this installation's fault, not a plugin's: most often
+    a zipapp or wheelhouse built for another Python minor version (its compiled modules do not import)."""
+    built_in = failure.target.startswith(("checks.", "reports."))
+    if not built_in:
+        return ENGINE_CODES["plugin.load_failed"].remediation
+    if any(marker in failure.message + failure.trace for marker in _WRONG_BUILD):
+        running = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return (
+            f"This installation's compiled modules do not load on Python {running}: it was built for another "
+            "Python. Run it with the Python it was built for (a zipapp's name says which), or rebuild it with this "
+            "one (deploy/build.sh), or reinstall: pip install --force-reinstall connector-preflight."
+        )
+    return "A built-in part of the tool did not load: reinstall connector-preflight (pip install --force-reinstall)."
 
 
 ProgressFn = Callable[[CheckResult, int, int], None]

@@ -1,6 +1,6 @@
 """The tenant of a connector already installed on this host, read from where the connector keeps its trust.
 
-Sources (the README's "Tenant from an installed connector" lists them too):
+Sources (docs/windows.md, "The tenant of an installed connector", lists them too):
 - `%ProgramData%\\Microsoft\\Microsoft AAD Application Proxy Connector\\Config\\TrustSettings.xml` names the
   connector's client certificate (`CloudProxyTrust/Thumbprint`) and whether it is in the Network Service user
   store (`IsInUserStore` true) or the local machine's Personal store (false): Microsoft's "Problem installing the

@@ -33,3 +33,29 @@ def describe(code: str, codes: CodeIndex) -> str:
         f"How it is detected:\n  {doc.detection}\n\n"
         f"How to fix it:\n  {doc.remediation}\n"
     )
+
+
+def markdown(codes: CodeIndex) -> str:
+    """Every code as Markdown, grouped by who gives it (the diagnosis, the engine, each check in turn): the
+    reference docs/reason-codes.md is this output (`preflight explain --markdown`), kept in step by a test."""
+
+    def cell(text: str) -> str:  # our own text, not the network's: only what would break the table or render
+        return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+    groups: dict[str, list[tuple[str, CodeDoc]]] = {}
+    for name, (owner, doc) in codes.items():
+        groups.setdefault(owner, []).append((name, doc))
+    order = sorted(groups, key=lambda owner: (owner != "diagnosis", owner != "engine", owner))
+    out: list[str] = []
+    for owner in order:
+        title = {
+            "diagnosis": "The diagnosis: one cause behind many results (a report's first lines)",
+            "engine": "The engine: results no check gave (not run, cut short, a broken plugin)",
+        }.get(owner, f"`{owner}`")
+        out += [f"## {title}", "", "| code | status | what it means | how it is detected | what to do |"]
+        out.append("|---|---|---|---|---|")
+        for name, doc in sorted(groups[owner]):
+            row = (cell(doc.meaning), cell(doc.detection), cell(doc.remediation))
+            out.append(f"| `{name}` | {doc.status.value} | {row[0]} | {row[1]} | {row[2]} |")
+        out.append("")
+    return "\n".join(out)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,7 +20,7 @@ from preflight.engine.registry import load_checks
 from preflight.profile import embedded_names
 
 BUILD = ROOT / "build"
-LINUX_PYZ = BUILD / "connector-preflight.pyz"
+LINUX_PYZ = BUILD / f"connector-preflight-linux-py{sys.version_info.major}.{sys.version_info.minor}.pyz"
 WIN_WHEELS = BUILD / "wheelhouse-win_amd64"
 
 
@@ -83,6 +84,22 @@ def test_the_linux_zipapp_runs_its_own_copy_with_every_check_and_profile(tmp_pat
                            capture_output=True, text=True, timeout=60, env=zipapp_env() | {"SHIV_INTERPRETER": "1"},
                            cwd=tmp_path)  # fmt: skip
     assert ".shiv" in where.stdout and str(ROOT / "preflight") not in where.stdout
+
+
+def test_the_linux_zipapp_run_by_another_python_says_so_in_one_line(tmp_path: Path) -> None:
+    """Its compiled modules (cffi's, dukpy's) load on the Python minor version that built it only; its name says
+    which, and another Python gets one line instead of four built-in checks failing to load."""
+    pyz = built(LINUX_PYZ)
+    other = tmp_path / "connector-preflight-linux-py3.99.pyz"  # as if built by a Python this one is not
+    shutil.copy(pyz, other)
+    run = subprocess.run([sys.executable, str(other), "checks"], capture_output=True, text=True, timeout=120,
+                         env=zipapp_env(), cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 2 and run.stdout == ""
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert run.stderr.strip().splitlines() == [
+        f"preflight: {other} was built for Python 3.99 and this is Python {here}: run it with Python 3.99 "
+        f"(python3.99 on Linux, py -3.99 on Windows), or build one for {here} with deploy/build.sh"
+    ]
 
 
 def test_the_pyinstaller_spec_bundles_the_entry_points_and_the_data() -> None:

@@ -9,9 +9,9 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import re
 import secrets
+import shutil
 import socket
 import zipfile
 from collections.abc import Iterator

@@ -1,6 +1,6 @@
 """Hostile peers: every case is a real server on loopback that misbehaves in one way, and each asserts the verdict
 (never `pass` for something not verified) and a bound on wall time. Reads are bounded too: the limits are in the
-README ("Limits this version guarantees")."""
+docs/limits.md."""
 
 from __future__ import annotations
 

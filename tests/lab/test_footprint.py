@@ -103,7 +103,7 @@ def test_an_unprivileged_run_gives_the_same_verdicts() -> None:
     profile_path = view / "pki" / "lab-profile.toml"
     profile_path.write_text(profile_path.read_text().replace(str(lab_pki()[1]), str(view / "pki")))
     needed = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent, ROOT}
-    needed |= {Path(p) for p in site.getsitepackages()}
+    needed |= {Path(p) for p in site.getsitepackages() if Path(p).exists()}  # Debian lists some that are not
     stash = Path(tempfile.mkdtemp(prefix="preflight-stash-"))
     mounts = _world_traversable_mounts(sorted(needed), stash)
     args = [sys.executable, "-m", "preflight", "run", "--profile", str(profile_path), "--tenant-id", TENANT,

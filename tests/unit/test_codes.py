@@ -1,4 +1,4 @@
-"""Reason codes are an interface: every code a check can emit is documented, explained and in the README."""
+"""Reason codes are an interface: every code a check can emit is documented, explained and in docs/reason-codes.md."""
 
 from __future__ import annotations
 
@@ -28,12 +28,33 @@ def test_every_emitted_code_is_documented() -> None:
     assert not missing, f"codes used in the source but not documented: {sorted(missing)}"
 
 
-def test_every_documented_code_is_in_the_readme_table() -> None:
-    readme = (ROOT / "README.md").read_text().split("\n## Reason codes", 1)[1].split("\n## ", 1)[0]
-    table = {m.group(1) for m in re.finditer(r"^\| `([a-z0-9_]+\.[a-z0-9_]+)` \|", readme, re.MULTILINE)}
-    documented = set(all_codes(load_checks().checks))
-    assert documented - table == set(), "missing from README's code table"
-    assert table - documented == set(), "README documents codes that no longer exist"
+def test_the_reason_code_reference_is_the_explain_commands_output() -> None:
+    """docs/reason-codes.md is `preflight explain --markdown` after its header: every code, its status and its
+    whole documentation, never out of step. UPDATE_DOCS=1 rewrites it."""
+    import os
+
+    from preflight.reporting import explain
+
+    path = ROOT / "docs" / "reason-codes.md"
+    text = path.read_text(encoding="utf-8")
+    header, _, _table = text.partition("\n## ")
+    generated = explain.markdown(all_codes(load_checks().checks))
+    if os.environ.get("UPDATE_DOCS") == "1":
+        path.write_text(header + "\n" + generated, encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
+    assert text == header + "\n" + generated, "docs/reason-codes.md is out of step: UPDATE_DOCS=1 rewrites it"
+    listed = set(re.findall(r"^\| `([a-z0-9_]+\.[a-z0-9_]+)` \|", text, re.MULTILINE))
+    assert listed == set(all_codes(load_checks().checks))
+
+
+def test_explain_markdown_is_the_reference() -> None:
+    from click.testing import CliRunner
+
+    from preflight.cli import cli
+
+    run = CliRunner().invoke(cli, ["explain", "--markdown"])
+    assert run.exit_code == 0 and "| `tcp.filtered` | fail |" in run.output
+    assert CliRunner().invoke(cli, ["explain", "--markdown", "tcp.filtered"]).exit_code == 2
 
 
 @pytest.mark.parametrize("code", sorted(all_codes(load_checks().checks)))

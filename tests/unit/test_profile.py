@@ -140,3 +140,15 @@ def test_an_unclosed_array_is_reported_where_it_opened(tmp_path: Path, text: str
         profile_mod.load(str(path))
     assert str(caught.value).startswith(f"{path}:{line}: invalid TOML: ")
     assert "never closed" in str(caught.value)
+
+
+def test_shipped_files_cite_public_documents_only() -> None:
+    """A user's `preflight profiles show` and the expected roots cite Microsoft's documents, not this project's
+    working notes."""
+    from helpers import ROOT
+
+    shipped = [*(ROOT / "preflight" / "profiles").iterdir(), ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    for path in shipped:
+        text = path.read_text(encoding="utf-8")
+        for word in ("shared/reference", "../shared", "seed,", "the seed", "000_9e5cd9834f2ccbb2"):
+            assert word not in text, (path.name, word)

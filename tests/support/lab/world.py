@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -83,7 +84,7 @@ def mitmproxy_confdir() -> Path:
     """mitmproxy's configuration folder with its CA, made once per session so every scenario shares one CA."""
     folder = Path(tempfile.mkdtemp(prefix="preflight-lab-mitm-"))
     # mitmdump writes its CA when it starts: start it briefly on loopback.
-    command = ["mitmdump", "--listen-host", "127.0.0.1", "--listen-port", "0", "--set", f"confdir={folder}", "-q"]
+    command = [mitmdump(), "--listen-host", "127.0.0.1", "--listen-port", "0", "--set", f"confdir={folder}", "-q"]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
@@ -126,6 +127,13 @@ class SquidSpec:
 
 
 @dataclasses.dataclass
+def mitmdump() -> str:
+    """The distribution's mitmdump (Debian 12), or the one tests/prepare.py put in .venv/mitmproxy (Debian 13 has
+    no package)."""
+    found = shutil.which("mitmdump")
+    return found or str(Path(__file__).resolve().parents[3] / ".venv" / "mitmproxy" / "bin" / "mitmdump")
+
+
 class LabSpec:
     """What a scenario changes from the all-clear lab."""
 
@@ -183,14 +191,14 @@ def lab_world(spec: LabSpec | None = None, *, clean: bool = True) -> Iterator[La
             topo.firewall(topo.router, "table inet labnat {\n  chain prerouting {\n"
                           f"    type nat hook prerouting priority -100;\n{body}\n  }}\n}}\n")  # fmt: skip
         if spec.mitmproxy:
-            topo.start(topo.router, ["mitmdump", "--mode", "transparent", "--listen-port", str(MITM_PORT), "--set",
+            topo.start(topo.router, [mitmdump(), "--mode", "transparent", "--listen-port", str(MITM_PORT), "--set",
                                      f"confdir={mitmproxy_confdir()}", "--ssl-insecure", "-q"])  # fmt: skip
             topo.wait_tcp(topo.router, "127.0.0.1", MITM_PORT)
         if spec.block_page:
             topo.start(topo.router, ["python3", str(SERVERS), "http", "--block-page", "-", f"0.0.0.0:{BLOCK_PORT}",
                                      f"[::]:{BLOCK_PORT}"], ready_line="READY")  # fmt: skip
         if spec.mitmproxy_explicit:
-            topo.start(topo.router, ["mitmdump", "--listen-host", ROUTER_HOST_SIDE, "--listen-port",
+            topo.start(topo.router, [mitmdump(), "--listen-host", ROUTER_HOST_SIDE, "--listen-port",
                                      str(MITM_EXPLICIT_PORT), "--set", f"confdir={mitmproxy_confdir()}",
                                      "--ssl-insecure", "-q"])  # fmt: skip
             topo.wait_tcp(topo.router, ROUTER_HOST_SIDE, MITM_EXPLICIT_PORT)
