@@ -126,7 +126,6 @@ class SquidSpec:
     direct_blocked: bool = True  # the router drops this host's direct traffic: the proxy is mandatory
 
 
-@dataclasses.dataclass
 def mitmdump() -> str:
     """The distribution's mitmdump (Debian 12), or the one tests/prepare.py put in .venv/mitmproxy (Debian 13 has
     no package)."""
@@ -134,6 +133,7 @@ def mitmdump() -> str:
     return found or str(Path(__file__).resolve().parents[3] / ".venv" / "mitmproxy" / "bin" / "mitmdump")
 
 
+@dataclasses.dataclass
 class LabSpec:
     """What a scenario changes from the all-clear lab."""
 
