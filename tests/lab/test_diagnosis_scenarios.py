@@ -17,6 +17,7 @@ from lab.world import (
     TENANT_DOMAIN,
     LabSpec,
     SquidSpec,
+    default_profile_names,
     lab_pki,
     lab_world,
 )
@@ -117,6 +118,18 @@ def test_a_dead_resolver_says_what_tcp_53_showed(tmp_path: Path) -> None:
     with lab_world(LabSpec(resolver="198.18.1.2")) as lab:  # the host's own address: nothing listens on 53
         report, table = diagnosed(lab, tmp_path)
     assert_leads_with(report, table, "cause.resolver_unreachable", "198.18.1.2", "no DNS server listens there")
+
+
+def test_a_resolver_refusing_every_internet_name_is_one_cause(tmp_path: Path) -> None:
+    """The host's resolver answers, but recurses for nobody: dnsmasq with no upstream refuses every name it does
+    not hold itself (here: every name of the profile)."""
+    with lab_world(LabSpec(unrecorded=default_profile_names())) as lab:
+        report, table = diagnosed(lab, tmp_path)
+    cause = assert_leads_with(report, table, "cause.resolver_failing", "127.0.0.1", "REFUSED", "resolve public names")
+    assert cause["confidence"] == "confirmed"
+    failing = {r["id"] for r in report["results"] if r["check"] == "dns.resolve" and r["status"] == "fail"}
+    assert failing and failing <= set(cause["explains"])
+    assert "over_tcp" not in cause["evidence"]  # the server answers: nothing to confirm over TCP
 
 
 def test_no_default_route(tmp_path: Path) -> None:
