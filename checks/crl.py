@@ -192,9 +192,9 @@ class CrlObserved:
 
 
 async def observe(target: Target, ctx: Context) -> CrlObserved:
-    route = ctx.route(target.host, 80)
-    if route.proxy is not None:
-        addresses = [f"via {route.proxy.display}"]
+    proxy = await _http_proxy(target.host, ctx)
+    if proxy is not None:
+        addresses = [f"via {proxy.display}"]
     else:
         resolution = await ctx.resolve(target.host)
         addresses, _ignored = usable_addresses(target.host, resolution.addresses)
@@ -209,19 +209,33 @@ async def observe(target: Target, ctx: Context) -> CrlObserved:
                 for kind, url, request in _revocation_jobs(chain, target.host):
                     if url not in fetches:
                         fetches[url] = [
-                            asyncio.ensure_future(_fetch(ctx, target.host, route.proxy, kind, url, request, a))
+                            asyncio.ensure_future(_fetch(ctx, target.host, proxy, kind, url, request, a))
                             for a in addresses
                         ]
         if not fetches:
             probe = f"http://{target.host}/"
             fetches[probe] = [
-                asyncio.ensure_future(_fetch(ctx, target.host, route.proxy, "probe", probe, None, a)) for a in addresses
+                asyncio.ensure_future(_fetch(ctx, target.host, proxy, "probe", probe, None, a)) for a in addresses
             ]
         results = [await fetch for each in fetches.values() for fetch in each]
     finally:
         for fetch in (f for each in fetches.values() for f in each):
             fetch.cancel()
     return CrlObserved(target, tuple(results))
+
+
+async def _http_proxy(host: str, ctx: Context) -> ProxyConfig | None:
+    """The proxy plain HTTP to host:80 goes through: the route's, or, when its proxy list's first entry cannot be
+    connected to, the entry the connector fails over to (None: direct, a DIRECT entry included)."""
+    route = ctx.route(host, 80)
+    if route.proxy is None or not route.fallbacks:
+        return route.proxy
+    carrier = await ctx.carrier(host, 80)
+    if carrier.via is None:
+        return route.proxy  # none can be connected to: the fetch through the first says so
+    if carrier.via == "direct":
+        return None
+    return next(p for p in (route.proxy, *route.fallbacks) if p is not None and p.display == carrier.via)
 
 
 def judge_observed(seen: CrlObserved) -> Finding:
@@ -326,7 +340,9 @@ def _summary(where: str, code: str, worst: dict[str, Any], count: int) -> str:
         return f"{where}: the OCSP responder {url} answered {worst.get('ocsp_status')}, not revocation data"
     if code == "crl.bad_body":
         return f"{where}: {url} body is not a {worst.get('kind')} response ({worst.get('body_bytes')} bytes)"
-    return f"{where}: {url} via {worst.get('address')}: {worst.get('error') or worst.get('tcp') or code}"
+    path = str(worst.get("address") or "")
+    path = path if path.startswith("via ") else f"via {path}"  # an address, or already "via <proxy>"
+    return f"{where}: {url} {path}: {worst.get('error') or worst.get('tcp') or code}"
 
 
 class CrlFetchCheck(ObservingCheck[CrlObserved]):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
 from preflight.context import Context
-from preflight.probes.proxy import TunnelResult
+from preflight.probes.proxy import Carrier, TunnelResult
 from preflight.proxy import ProxyConfig, ProxyInputs, ProxySettings, redact_url
 from preflight.proxy.windows import WinInetSettings
 
@@ -160,6 +160,17 @@ TUNNEL_CODES = Codes(
             "The proxy answered the CONNECT with something that is not an HTTP response.",
             "The first line was not an HTTP status line, the headers were too large, or the connection closed.",
             "Check that the configured address is an HTTP proxy.",
+        ),
+        "proxy.failover": CodeDoc(
+            Status.WARN,
+            "The first proxy of the route's list (a PAC or WPAD answer such as 'PROXY a; PROXY b') cannot be "
+            "connected to; the next entry carries the traffic. The connector fails over the same way, so it "
+            "works, but every new connection first waits on the dead proxy.",
+            "The CONNECT to the first proxy failed to connect (refused, unreachable, no TCP answer within "
+            "--timeout); the next proxy, or a DIRECT entry, was tried as the connector's .NET and WinHTTP do, and "
+            "it carried the tunnel. Every proxy tried is in the evidence, in order.",
+            "Fix or remove the dead proxy in the PAC/WPAD script (or the proxy itself): the connector's connections "
+            "each pay its connect timeout before they fail over.",
         ),
     }
 )
@@ -400,12 +411,11 @@ class ProxyEffectiveCheck(ObservingCheck[EffectiveObserved]):
     judge = staticmethod(judge_effective)
 
 
-async def observe_tunnel(target: Target, ctx: Context) -> TunnelResult:
-    """One CONNECT through the proxy the route takes for this host and port (the run's shared tunnel probe)."""
+async def observe_tunnel(target: Target, ctx: Context) -> Carrier:
+    """The CONNECTs through the proxy the route takes for this host and port, down its proxy list while a proxy
+    cannot be connected to (the run's shared tunnel probes)."""
     assert target.port is not None
-    route = ctx.route(target.host, target.port)
-    assert route.proxy is not None
-    return await ctx.tunnel(route.proxy, target.host, target.port)
+    return await ctx.carrier(target.host, target.port)
 
 
 # Sources that can name a proxy the route does not take: what an admin's browser or another component finds.
@@ -437,7 +447,40 @@ def _first_direct_endpoint(plan: RoutedTargets) -> Target | None:
     return next((t for t in direct if "service" in t.roles), direct[0] if direct else None)
 
 
-class ProxyTunnelCheck(ObservingCheck[TunnelResult]):
+def judge_carrier(seen: Carrier) -> Finding:
+    """The verdict on a proxied endpoint from every CONNECT tried down the route's proxy list. One proxy tried:
+    its own verdict. Passed over to a later entry that carried the tunnel: proxy.failover. Passed over to one
+    that refused: that one's verdict, saying what was passed over. None could be connected to: unreachable,
+    every one named. Pure."""
+    if not seen.failed_over:
+        return judge_tunnel(seen.tried[0])
+    dead = [t for t in seen.tried if t.outcome == "unreachable"]
+    passed = "; ".join(f"{t.proxy} ({t.error or t.outcome})" for t in dead)
+    last = seen.tried[-1]
+    evidence = {**last.to_json(), "tried": [t.to_json() for t in seen.tried], "carried_by": seen.via}
+    where = f"{last.host}:{last.port}"
+    if seen.via == "direct":
+        evidence = {**evidence, "carried_by": "direct"}
+        return TUNNEL_CODES.finding(
+            "proxy.failover",
+            f"{where}: {passed} cannot be connected to; the list's DIRECT entry carries the traffic (tested directly)",
+            evidence,
+        )
+    if seen.via is None:
+        return TUNNEL_CODES.finding(
+            "proxy.unreachable", f"{where}: no proxy of the list can be connected to: {passed}", evidence
+        )
+    if last.outcome == "ok":
+        return TUNNEL_CODES.finding(
+            "proxy.failover",
+            f"{where}: {passed} cannot be connected to; {last.proxy} carries the tunnel (HTTP {last.status})",
+            evidence,
+        )
+    verdict = judge_tunnel(last)
+    return dataclasses.replace(verdict, summary=f"{verdict.summary} (after passing over {passed})", evidence=evidence)
+
+
+class ProxyTunnelCheck(ObservingCheck[Carrier]):
     id = "proxy.tunnel"
     title = "HTTP CONNECT through the proxy to every endpoint and port that goes through it"
     requires = "a configured proxy (--proxy or the environment) reachable from this host"
@@ -448,7 +491,7 @@ class ProxyTunnelCheck(ObservingCheck[TunnelResult]):
         return [t for t in plan.port_targets() if plan.proxied(t)]
 
     observe = staticmethod(observe_tunnel)
-    judge = staticmethod(judge_tunnel)
+    judge = staticmethod(judge_carrier)
 
 
 class ProxyDiscoveredCheck(ObservingCheck[TunnelResult]):

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from preflight.probes.dns import OverTcp, Resolution
     from preflight.probes.http import HttpFetch
     from preflight.probes.ntp import DateReading, NtpReading
-    from preflight.probes.proxy import TunnelResult
+    from preflight.probes.proxy import Carrier, TunnelResult
     from preflight.probes.tcp import ConnectAttempt
     from preflight.probes.tls import Handshake, Opener
     from preflight.profile import ClockPolicy
@@ -147,6 +147,10 @@ class Context(Probes, Protocol):
     async def open_addresses(self, host: str, port: int) -> list[str]: ...
 
     async def tunnel(self, proxy: ProxyConfig, host: str, port: int) -> TunnelResult: ...
+
+    async def carrier(self, host: str, port: int) -> Carrier:
+        """Through a proxied route: every CONNECT tried down its proxy list, and what carried the traffic."""
+        ...
 
     async def ntp(self, server: str, address: str, port: int) -> NtpReading:
         """NTP exchanges with one server's address (at most 2 s of waiting, however long --timeout is)."""

@@ -313,24 +313,43 @@ class RunContext:
 
         return await self.memo(("https-date", host, label, port), probe)
 
+    async def carrier(self, host: str, port: int) -> proxy_probe.Carrier:
+        """The route's proxy, or, when it cannot be connected to, the next entry of its proxy list (a PAC answer
+        "PROXY a; PROXY b; DIRECT"), as the connector fails over: every CONNECT tried, and what carried it."""
+        route = self.plan.route(host, port)
+        assert route.proxy is not None
+        tried: list[proxy_probe.TunnelResult] = []
+        for entry in (route.proxy, *route.fallbacks):
+            if entry is None:
+                return proxy_probe.Carrier(tuple(tried), "direct")
+            result = await self.tunnel(entry, host, port)
+            tried.append(result)
+            if not proxy_probe.passes_over(result):
+                return proxy_probe.Carrier(tuple(tried), entry.display)
+        return proxy_probe.Carrier(tuple(tried), None)
+
     async def paths(self, host: str, port: int) -> list[tuple[str, tls_probe.Opener | None]]:
         """The ways traffic to host:port leaves this host, as (label, opener): every open address when direct,
-        or the proxy tunnel (when the CONNECT succeeded)."""
+        or the tunnel through the proxy that carries it (the route's, or the one its proxy list fails over to)."""
         route = self.plan.route(host, port)
         if route.proxy is None:
             return [(a, None) for a in await self.open_addresses(host, port)]
-        tunnel = await self.tunnel(route.proxy, host, port)
-        if tunnel.outcome != "ok":
+        carrier = await self.carrier(host, port)
+        if carrier.via == "direct":
+            return [(a, None) for a in await self.open_addresses(host, port)]
+        entry = next((e for e in (route.proxy, *route.fallbacks) if e is not None and e.display == carrier.via), None)
+        tunnel = carrier.tried[-1]
+        if entry is None or tunnel.outcome != "ok":
             return []
         opener = proxy_probe.tunnel_opener(
-            route.proxy,
+            entry,
             tunnel.proxy_address,
             host,
             port,
             self.options.timeout,
             send_credentials=self.plan.proxy.inputs.use_credentials,
         )
-        return [(f"via {route.proxy.display}", opener)]
+        return [(f"via {entry.display}", opener)]
 
     async def handshakes(self, host: str, port: int) -> list[tls_probe.Handshake]:
         """One handshake per path the connector's traffic to host:port would take (shared, memoised)."""

@@ -45,6 +45,26 @@ class TunnelResult:
         return data
 
 
+@dataclasses.dataclass(frozen=True)
+class Carrier:
+    """What carries traffic to one host and port through a proxy list: every CONNECT tried, in the list's order,
+    and the entry the connector ends up on (`via`: a proxy's display form, "direct" for a DIRECT entry, None when
+    no entry could be connected to). A proxy that could not be connected to is passed over, as the connector does;
+    one that answered, even with a refusal, is where the connector stays (its answer is the last of `tried`)."""
+
+    tried: tuple[TunnelResult, ...]
+    via: str | None
+
+    @property
+    def failed_over(self) -> bool:
+        return len(self.tried) > 1 or (self.via == "direct" and bool(self.tried))
+
+
+def passes_over(result: TunnelResult) -> bool:
+    """Whether a client moves on to the next entry of a proxy list: the proxy could not be connected to."""
+    return result.outcome == "unreachable"
+
+
 def classify_status(status: int) -> TunnelOutcome:
     if 200 <= status < 300:
         return "ok"

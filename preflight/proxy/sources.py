@@ -6,12 +6,12 @@ which the connector consults them is ProxySettings.route's. Pure: reading the se
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
 from preflight.errors import UsageError
 from preflight.proxy.environment import EnvironmentProxies
-from preflight.proxy.pac import parse_result
+from preflight.proxy.pac import PacDecision, parse_result
 from preflight.proxy.url import ProxyConfig, parse_proxy_url
 from preflight.proxy.windows import (
     BypassList,
@@ -25,10 +25,15 @@ from preflight.proxy.windows import (
 
 @dataclasses.dataclass(frozen=True)
 class Route:
-    """How traffic to one host and port would leave this host."""
+    """How traffic to one host and port would leave this host. `fallbacks`: what a proxy auto-config answer lists
+    after its first entry ("PROXY a; PROXY b; DIRECT"), in order, None for DIRECT: when a proxy cannot be
+    connected to, the connector's .NET tries the next (reference source, System/Net/_ProxyChain.cs: ProxyChain and
+    ProxyScriptChain enumerate the script's proxies; HttpWebRequest moves on when a connection fails), as
+    WinHTTP does with a proxy list."""
 
     proxy: ProxyConfig | None
     source: str  # "--proxy", "HTTPS_PROXY", "direct (NO_PROXY rule '.contoso.com')", "direct (no proxy configured)"
+    fallbacks: tuple[ProxyConfig | None, ...] = ()
 
     @property
     def direct(self) -> bool:
@@ -186,21 +191,41 @@ class EnvironmentProxy:
         return Route(chosen[1], chosen[0])
 
 
+# Entries of one proxy auto-config answer that the probes follow: each dead proxy costs a connection timeout, so a
+# list of 50 ends after these (the rest are reported, not tried).
+MAX_FAILOVER = 4
+
+
 def script_route(result: str, origin: str) -> Route:
-    """The route a FindProxyForURL answer ("PROXY p:3128; DIRECT") gives: the first entry, as the connector
-    follows it (fallbacks are not tested)."""
+    """The route a FindProxyForURL answer ("PROXY a:3128; PROXY b:3128; DIRECT") gives: its first entry, with the
+    later ones as the fallbacks the connector turns to when a proxy cannot be connected to."""
     decisions = parse_result(result)
     first = decisions[0].raw if decisions else ""
     kind = decisions[0].kind if decisions else ""
     label = f"{origin}: {first}"
+    fallbacks = tuple(_entries(decisions[1:]))[: MAX_FAILOVER - 1]
     if kind in ("PROXY", "HTTP") and decisions[0].server:
         try:
-            return Route(parse_proxy_url(decisions[0].server, where="PAC result", default_port=80), label)
+            proxy = parse_proxy_url(decisions[0].server, where="PAC result", default_port=80)
+            return Route(proxy, label if len(decisions) == 1 else f"{origin}: {result.strip()}", fallbacks)
         except UsageError:
             return Route(None, f"direct (unusable PAC result {first!r})")
     if kind == "DIRECT":
         return Route(None, f"direct ({label})")
     return Route(None, f"direct ({label}: not an HTTP proxy, which the connector cannot use)")
+
+
+def _entries(decisions: Sequence[PacDecision]) -> Iterator[ProxyConfig | None]:
+    """The entries a client can use, in order: HTTP proxies (PROXY, HTTP) and DIRECT; SOCKS and the like are
+    skipped, as the connector cannot use them."""
+    for decision in decisions:
+        if decision.kind == "DIRECT":
+            yield None
+        elif decision.kind in ("PROXY", "HTTP") and decision.server:
+            try:
+                yield parse_proxy_url(decision.server, where="PAC result", default_port=80)
+            except UsageError:
+                continue
 
 
 def _windows_route(enabled: bool, server: str, bypass: str, host: str, tls: bool, label: str) -> Route:

@@ -559,6 +559,26 @@ def test_pac_file_sends_microsoft_names_to_the_proxy(tmp_path: Path) -> None:
     assert status_code(run, "tcp.connect", "login.windows.net:443") == ("fail", "tcp.filtered")
 
 
+def test_a_pac_list_whose_first_proxy_is_dead_fails_over_as_the_connector_does(tmp_path: Path) -> None:
+    """'PROXY dead; PROXY squid': nothing listens on the first (the router refuses the connection), so the
+    connector's .NET (and WinHTTP) move on to squid, which carries it. A warning naming the dead proxy, the TLS
+    verdicts through squid, never a hard proxy.unreachable."""
+    squid = PROXY_URL.removeprefix("http://")
+    dead = squid.rsplit(":", 1)[0] + ":3129"
+    pac = tmp_path / "proxy.pac"
+    pac.write_text(f'function FindProxyForURL(url, host) {{ return "PROXY {dead}; PROXY {squid}"; }}\n')
+    with lab_world(LabSpec(squid=SquidSpec())) as lab:
+        run = lab.preflight("--pac", str(pac))
+    tunnel = run.result("proxy.tunnel", "login.microsoftonline.com:443")
+    assert (tunnel["status"], tunnel["code"]) == ("warn", "proxy.failover"), tunnel["summary"]
+    assert [t["proxy"] for t in tunnel["evidence"]["tried"]] == [f"http://{dead}", PROXY_URL]
+    assert tunnel["evidence"]["tried"][0]["outcome"] == "unreachable" and f"http://{dead}" in tunnel["summary"]
+    assert status_code(run, "tls.interception", "login.microsoftonline.com:443") == ("pass", "tls.clean")
+    assert status_code(run, "tls.handshake", "login.microsoftonline.com:443") == ("pass", "tls.ok")
+    assert not [r for r in run.report["results"] if r["code"] == "proxy.unreachable"]
+    assert run.code == 0  # warnings only
+
+
 WPAD_SCRIPT = (
     "function FindProxyForURL(url, host) {\n"
     "  var direct = [/\\.contoso\\.test$/i, /^localhost$/];\n"

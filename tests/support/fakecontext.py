@@ -18,7 +18,7 @@ from preflight.model import Endpoint, Target
 from preflight.probes.dns import OverTcp, Resolution
 from preflight.probes.http import HttpFetch
 from preflight.probes.ntp import DateReading, NtpReading
-from preflight.probes.proxy import TunnelResult
+from preflight.probes.proxy import Carrier, TunnelResult, passes_over
 from preflight.probes.tcp import ConnectAttempt
 from preflight.probes.tls import Handshake, Opener
 from preflight.profile import ClockPolicy
@@ -46,6 +46,7 @@ class FakeContext:
     path_answers: dict[tuple[str, int], list[tuple[str, Opener | None]]] = dataclasses.field(default_factory=dict)
     fetches: dict[tuple[str, str], HttpFetch] = dataclasses.field(default_factory=dict)
     tunnels: dict[tuple[str, int], TunnelResult] = dataclasses.field(default_factory=dict)
+    tunnels_via: dict[tuple[str, str, int], TunnelResult] = dataclasses.field(default_factory=dict)  # per proxy
     ntp_answers: dict[str, NtpReading] = dataclasses.field(default_factory=dict)
     dates: dict[tuple[str, int], DateReading] = dataclasses.field(default_factory=dict)
     routes: dict[tuple[str, int], Route] = dataclasses.field(default_factory=dict)
@@ -131,7 +132,22 @@ class FakeContext:
         return [a.address for a in attempts if a is not None and a.outcome == "open"]
 
     async def tunnel(self, proxy: ProxyConfig, host: str, port: int) -> TunnelResult:
+        if (proxy.display, host, port) in self.tunnels_via:
+            return self._answer(self.tunnels_via, (proxy.display, host, port), "tunnel")
         return self._answer(self.tunnels, (host, port), "tunnel")
+
+    async def carrier(self, host: str, port: int) -> Carrier:
+        """The run context's walk down the route's proxy list, over the written tunnel answers."""
+        route = self.route(host, port)
+        assert route.proxy is not None
+        tried: list[TunnelResult] = []
+        for entry in (route.proxy, *route.fallbacks):
+            if entry is None:
+                return Carrier(tuple(tried), "direct")
+            tried.append(await self.tunnel(entry, host, port))
+            if not passes_over(tried[-1]):
+                return Carrier(tuple(tried), entry.display)
+        return Carrier(tuple(tried), None)
 
     async def http(self, url: str, address: str, *, host: str, **_: Any) -> HttpFetch:
         return self._answer(self.fetches, (url, address), "http")

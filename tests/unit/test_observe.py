@@ -166,7 +166,7 @@ def test_tls_with_no_path_open_points_at_the_stage_that_explains_it() -> None:
 
 
 def test_the_tunnel_goes_through_the_proxy_the_route_takes() -> None:
-    from checks.proxy import judge_tunnel, observe_tunnel
+    from checks.proxy import judge_carrier, judge_tunnel, observe_tunnel
     from preflight.probes.proxy import TunnelResult
 
     proxy = Route(ProxyConfig("http", "proxy.example", 3128), "--proxy")
@@ -181,8 +181,29 @@ def test_the_tunnel_goes_through_the_proxy_the_route_takes() -> None:
     )
     ctx = FakeContext(routes={("svc.example", 443): proxy}, tunnels={("svc.example", 443): answer})
     seen = run(observe_tunnel(SVC, ctx))
-    assert seen is answer and ctx.asked == [("tunnel", "svc.example", 443)]
-    assert judge_tunnel(seen).code == "proxy.auth_required"
+    assert seen.tried == (answer,) and seen.via == "http://proxy.example:3128"
+    assert ctx.asked == [("tunnel", "svc.example", 443)]
+    assert judge_carrier(seen).code == judge_tunnel(answer).code == "proxy.auth_required"
+
+
+def test_a_dead_first_proxy_of_the_list_is_passed_over_as_the_connector_does() -> None:
+    from checks.proxy import judge_carrier, observe_tunnel
+    from preflight.probes.proxy import TunnelResult
+
+    dead, alive = ProxyConfig("http", "198.18.0.3", 3129), ProxyConfig("http", "198.18.0.4", 3128)
+    route = Route(dead, "PAC --pac: PROXY 198.18.0.3:3129; PROXY 198.18.0.4:3128", (alive,))
+    refused = TunnelResult(dead.display, "198.18.0.3", "svc.example", 443, "unreachable", error="refused")
+    carried = TunnelResult(alive.display, "198.18.0.4", "svc.example", 443, "ok", 200)
+    ctx = FakeContext(
+        routes={("svc.example", 443): route},
+        tunnels_via={(dead.display, "svc.example", 443): refused, (alive.display, "svc.example", 443): carried},
+    )
+    seen = run(observe_tunnel(SVC, ctx))
+    assert seen.tried == (refused, carried) and seen.via == alive.display
+    finding = judge_carrier(seen)
+    assert finding.code == "proxy.failover" and finding.status.value == "warn"
+    assert "http://198.18.0.3:3129 (refused) cannot be connected to" in finding.summary
+    assert [t["proxy"] for t in finding.evidence["tried"]] == [dead.display, alive.display]
 
 
 def test_the_tenant_observation_names_every_cloud_s_profile() -> None:
@@ -343,3 +364,23 @@ def test_dns_asks_what_tcp_53_showed_only_of_the_resolvers_that_gave_no_response
     finding = dns_check.judge_observed(seen)
     assert finding.code == "dns.servfail" and "answers over TCP 53 (NOERROR): UDP 53 is dropped" in finding.summary
     assert finding.evidence["over_tcp"] == [probe.to_json()]
+
+
+def test_judging_a_proxy_list_names_every_proxy_passed_over() -> None:
+    from checks.proxy import judge_carrier
+    from preflight.probes.proxy import Carrier, TunnelResult
+
+    def tunnel(proxy: str, outcome: Any, status: int | None = None) -> TunnelResult:
+        return TunnelResult(proxy, "198.18.0.9", "svc.example", 443, outcome, status, error="refused")
+
+    a, b = "http://a.test:3128", "http://b.test:3128"
+    cases = [
+        (Carrier((tunnel(a, "ok", 200),), a), "proxy.ok", "tunnel open"),
+        (Carrier((tunnel(a, "unreachable"), tunnel(b, "ok", 200)), b), "proxy.failover", f"{b} carries the tunnel"),
+        (Carrier((tunnel(a, "unreachable"),), "direct"), "proxy.failover", "DIRECT entry carries the traffic"),
+        (Carrier((tunnel(a, "unreachable"), tunnel(b, "unreachable")), None), "proxy.unreachable", "no proxy of the"),
+        (Carrier((tunnel(a, "unreachable"), tunnel(b, "denied", 403)), b), "proxy.denied", "after passing over"),
+    ]
+    for seen, code, words in cases:
+        finding = judge_carrier(seen)
+        assert finding.code == code and words in finding.summary, (code, finding.summary)

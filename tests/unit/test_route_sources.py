@@ -199,3 +199,25 @@ def test_sources_with_nothing_configured_have_no_say() -> None:
     for source in speaking:
         assert source.route(HOST, 443, tls=True) is not None, source
     assert proxy_settings().source_routes(HOST, 443, tls=True) == {}
+
+
+@pytest.mark.parametrize(
+    ("answer", "first", "fallbacks"),
+    [
+        ("PROXY a.test:3128", "http://a.test:3128", ()),
+        ("PROXY a.test:3128; PROXY b.test:8080; DIRECT", "http://a.test:3128", ("http://b.test:8080", "direct")),
+        ("PROXY a.test:3128; SOCKS s.test:1080; HTTP c.test", "http://a.test:3128", ("http://c.test:80",)),
+        ("DIRECT; PROXY a.test:3128", None, ()),  # DIRECT first: nothing to fail over from
+        ("PROXY a:1; " + "; ".join(f"PROXY p{i}.test:3128" for i in range(50)), "http://a:1",
+         ("http://p0.test:3128", "http://p1.test:3128", "http://p2.test:3128")),  # a list of 50: the first 4 tried
+    ],
+)  # fmt: skip
+def test_a_pac_answer_s_later_entries_are_the_routes_fallbacks(
+    answer: str, first: str | None, fallbacks: tuple[str, ...]
+) -> None:
+    from preflight.proxy.sources import MAX_FAILOVER, script_route
+
+    route = script_route(answer, "PAC --pac")
+    assert (route.proxy.display if route.proxy else None) == first
+    assert tuple(p.display if p else "direct" for p in route.fallbacks) == fallbacks
+    assert len(route.fallbacks) < MAX_FAILOVER
