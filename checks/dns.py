@@ -148,9 +148,15 @@ def _judge_resolution(resolution: Resolution, hosts: tuple[str, list[HostsEntry]
     if entries:
         evidence["hosts_file"] = {"path": hosts_file, "entries": [e.to_json() for e in entries]}
 
+    chain = cname_chain(resolution)
+    if chain:
+        evidence["cname_chain"] = chain
     if not resolution.addresses:
         code = _failure_code(resolution)
         detail = _failure_detail(resolution)
+        if chain:  # the link a filter or a broken zone cut: the last name of the chain is the one that failed
+            evidence["broken_at"] = chain[-1]
+            detail += f"; CNAME chain {' → '.join(chain)}: {chain[-1]} is the name that failed"
         return CODES.finding(code, f"{host}: {detail}", evidence)
 
     from_dns = {a for answer in resolution.servers for a in answer.addresses}
@@ -170,7 +176,8 @@ def _judge_resolution(resolution: Resolution, hosts: tuple[str, list[HostsEntry]
     if odd:
         evidence["sinkhole"] = odd
         listed = ", ".join(f"{a} ({kind})" for a, kind in odd.items())
-        return CODES.finding("dns.sinkhole", f"{host} resolves to {listed} {where}", evidence)
+        through = f" through the CNAME chain {' → '.join(chain)}" if chain else ""
+        return CODES.finding("dns.sinkhole", f"{host} resolves to {listed}{through} {where}", evidence)
 
     dns_silent = resolution.servers and all(a.outcome in ("nxdomain", "nodata") for a in resolution.servers)
     if resolution.source == "system" and dns_silent:
@@ -196,6 +203,17 @@ def _judge_resolution(resolution: Resolution, hosts: tuple[str, list[HostsEntry]
     shown = ", ".join(resolution.addresses[:4]) + (", ..." if count > 4 else "")
     more = f"; {resolution.not_probed:,} more addresses in the answer are not probed" if resolution.not_probed else ""
     return CODES.finding("dns.ok", f"{host} → {shown} {where}{more}", evidence)
+
+
+def cname_chain(resolution: Resolution) -> list[str]:
+    """The name and every CNAME target after it, from the longest chain any server answered (a → b → c)."""
+    longest = max((a.cnames for a in resolution.servers), key=len, default=())
+    if not longest:
+        return []
+    chain = [longest[0][0]]
+    for _owner, target, _ttl in longest:
+        chain.append(target)
+    return chain
 
 
 def _sinkhole(address: str, public: bool) -> str | None:

@@ -189,6 +189,7 @@ async def query_server(host: str, qtype: str, server: tuple[str, int], timeout: 
                 rcode = dns.rcode.to_text(response.rcode())
                 outcome = _RCODE_OUTCOMES.get(response.rcode(), "bad_response")
                 if outcome != "answer":
+                    cnames += _cnames_in(response)  # an NXDOMAIN after a CNAME: the chain names the broken link
                     return ServerAnswer(
                         label,
                         qtype,
@@ -283,6 +284,17 @@ async def query_server(host: str, qtype: str, server: tuple[str, int], timeout: 
 # permissions": Windows Sockets Error Codes, learn.microsoft.com).
 _LOCAL_REFUSALS = frozenset({errno.EPERM, errno.EACCES})
 _WSAEACCES = 10013
+
+
+def _cnames_in(response: dns.message.Message) -> list[tuple[str, str, int]]:
+    """The CNAMEs a response's answer section holds, in chain order (none when it cannot be read as a chain)."""
+    if not isinstance(response, dns.message.QueryMessage):
+        return []
+    try:
+        chain = response.resolve_chaining()
+    except dns.exception.DNSException:
+        return []
+    return [(_text(rrset.name), _text(rd.target), rrset.ttl) for rrset in chain.cnames for rd in rrset][:MAX_CNAME_HOPS]
 
 
 _RCODE_OUTCOMES: dict[int, DnsOutcome] = {

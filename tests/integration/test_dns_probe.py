@@ -23,6 +23,11 @@ ZONE = {
     "loop1.test": Behaviour(cname="loop2.test"),
     "loop2.test": Behaviour(cname="loop1.test"),
     "sink.test": Behaviour(a=("0.0.0.0",)),
+    "login.filtered.test": Behaviour(cname="edge.filtered.test"),
+    "edge.filtered.test": Behaviour(cname="blocked.cdn.test"),
+    "blocked.cdn.test": Behaviour(rcode="NXDOMAIN"),  # a DNS filter cut the chain at its last link
+    "sunk.test": Behaviour(cname="sinkhole.filter.test"),
+    "sinkhole.filter.test": Behaviour(a=("0.0.0.0",)),
 }
 
 
@@ -62,6 +67,17 @@ def test_cname_chain_is_recorded_with_ttls(server: DnsServer) -> None:
     a = next(ans for ans in resolution.servers if ans.qtype == "A")
     assert a.cnames == (("alias.test", "hop.test", 60), ("hop.test", "ok.test", 30))
     assert resolution.addresses == ("127.0.0.1", "::1")
+
+
+def test_the_link_a_filter_broke_is_named(server: DnsServer) -> None:
+    finding = judge(resolve(server, "login.filtered.test"))
+    assert finding.code == "dns.nxdomain"
+    assert finding.evidence["cname_chain"] == ["login.filtered.test", "edge.filtered.test", "blocked.cdn.test"]
+    assert finding.evidence["broken_at"] == "blocked.cdn.test"
+    assert "CNAME chain login.filtered.test → edge.filtered.test → blocked.cdn.test: blocked.cdn.test is the name " \
+           "that failed" in finding.summary  # fmt: skip
+    sunk = judge(resolve(server, "sunk.test"))
+    assert sunk.code == "dns.sinkhole" and "through the CNAME chain sunk.test → sinkhole.filter.test" in sunk.summary
 
 
 def test_truncated_answers_are_retried_over_tcp(server: DnsServer) -> None:

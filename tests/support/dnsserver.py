@@ -107,6 +107,9 @@ class DnsServer(LoopThread):
             name, behaviour, hops = target, self.zone.get(target), hops + 1
         if behaviour is None:
             return response.to_wire()
+        if behaviour.rcode != "NOERROR":  # the chain's target fails: its rcode, with the chain in the answer
+            response.set_rcode(dns.rcode.from_text(behaviour.rcode))
+            return response.to_wire()
         records = {dns.rdatatype.A: behaviour.a, dns.rdatatype.AAAA: behaviour.aaaa}.get(question.rdtype, ())
         if records:
             rtype = dns.rdatatype.to_text(question.rdtype)
