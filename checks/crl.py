@@ -231,11 +231,9 @@ async def _http_proxy(host: str, ctx: Context) -> ProxyConfig | None:
     if route.proxy is None or not route.fallbacks:
         return route.proxy
     carrier = await ctx.carrier(host, 80)
-    if carrier.via is None:
-        return route.proxy  # none can be connected to: the fetch through the first says so
-    if carrier.via == "direct":
+    if carrier.direct:
         return None
-    return next(p for p in (route.proxy, *route.fallbacks) if p is not None and p.display == carrier.via)
+    return carrier.proxy or route.proxy  # none can be connected to: the fetch through the first says so
 
 
 def judge_observed(seen: CrlObserved) -> Finding:

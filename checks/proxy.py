@@ -459,14 +459,13 @@ def judge_carrier(seen: Carrier) -> Finding:
     last = seen.tried[-1]
     evidence = {**last.to_json(), "tried": [t.to_json() for t in seen.tried], "carried_by": seen.via}
     where = f"{last.host}:{last.port}"
-    if seen.via == "direct":
-        evidence = {**evidence, "carried_by": "direct"}
+    if seen.direct:
         return TUNNEL_CODES.finding(
             "proxy.failover",
             f"{where}: {passed} cannot be connected to; the list's DIRECT entry carries the traffic (tested directly)",
             evidence,
         )
-    if seen.via is None:
+    if seen.proxy is None:
         return TUNNEL_CODES.finding(
             "proxy.unreachable", f"{where}: no proxy of the list can be connected to: {passed}", evidence
         )

@@ -73,6 +73,7 @@ class RunContext:
         self.options = options
         self._memo: dict[Any, asyncio.Task[Any]] = {}
         self.resolvers = dns_probe.ResolverHealth()  # resolvers found silent are not waited on again
+        self._resolvers_asked_over_tcp = False
         # the descriptors shared out: slots for active work (fewer than --concurrency under a low descriptor
         # limit), as many parked connections, and the connects in flight
         self.budget = descriptor_budget(options.concurrency)
@@ -189,7 +190,9 @@ class RunContext:
                 known = self.resolvers.known_dead(host, servers or dns_probe.system_nameservers(), servers is None)
                 if known is not None:
                     return known
-            self._ask_resolvers_over_tcp(servers or dns_probe.system_nameservers())
+            if not self._resolvers_asked_over_tcp:  # once per run: the resolvers do not change between names
+                self._resolvers_asked_over_tcp = True
+                self._ask_resolvers_over_tcp(servers or dns_probe.system_nameservers())
             # Every query goes to the same resolver: a burst of them is dropped (measured: 105 of 1,000 timed
             # out), so queries keep the active-work limit instead of the connects' pacing.
             async with self.slot(host):
@@ -205,10 +208,10 @@ class RunContext:
         """Each resolver the run asks is also tried over TCP, once, at its first query: when one proves silent
         over UDP, what TCP showed (dropped too, refused, or answering) is ready when the UDP wait ends, at no
         second --timeout. One connection per resolver per run."""
-        for server in servers:
-            key = ("resolver-tcp", dns_probe.server_label(server))
-            if key not in self._memo:
-                self._memo[key] = asyncio.ensure_future(dns_probe.ask_over_tcp(server, self.options.timeout))
+        for server in dict.fromkeys(servers):  # --dns-server given twice is still one resolver
+            self._memo[("resolver-tcp", dns_probe.server_label(server))] = asyncio.ensure_future(
+                dns_probe.ask_over_tcp(server, self.options.timeout)
+            )
 
     async def resolver_over_tcp(self, server: str) -> dns_probe.OverTcp | None:
         """None as well for a resolver that answered other queries: it is not dead, whatever TCP shows."""
@@ -318,15 +321,7 @@ class RunContext:
         "PROXY a; PROXY b; DIRECT"), as the connector fails over: every CONNECT tried, and what carried it."""
         route = self.plan.route(host, port)
         assert route.proxy is not None
-        tried: list[proxy_probe.TunnelResult] = []
-        for entry in (route.proxy, *route.fallbacks):
-            if entry is None:
-                return proxy_probe.Carrier(tuple(tried), "direct")
-            result = await self.tunnel(entry, host, port)
-            tried.append(result)
-            if not proxy_probe.passes_over(result):
-                return proxy_probe.Carrier(tuple(tried), entry.display)
-        return proxy_probe.Carrier(tuple(tried), None)
+        return await proxy_probe.follow_list((route.proxy, *route.fallbacks), lambda p: self.tunnel(p, host, port))
 
     async def paths(self, host: str, port: int) -> list[tuple[str, tls_probe.Opener | None]]:
         """The ways traffic to host:port leaves this host, as (label, opener): every open address when direct,
@@ -335,10 +330,9 @@ class RunContext:
         if route.proxy is None:
             return [(a, None) for a in await self.open_addresses(host, port)]
         carrier = await self.carrier(host, port)
-        if carrier.via == "direct":
+        if carrier.direct:
             return [(a, None) for a in await self.open_addresses(host, port)]
-        entry = next((e for e in (route.proxy, *route.fallbacks) if e is not None and e.display == carrier.via), None)
-        tunnel = carrier.tried[-1]
+        entry, tunnel = carrier.proxy, carrier.tried[-1]
         if entry is None or tunnel.outcome != "ok":
             return []
         opener = proxy_probe.tunnel_opener(

@@ -9,7 +9,7 @@ import base64
 import contextlib
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from preflight.probes.http import page_title
@@ -48,21 +48,42 @@ class TunnelResult:
 @dataclasses.dataclass(frozen=True)
 class Carrier:
     """What carries traffic to one host and port through a proxy list: every CONNECT tried, in the list's order,
-    and the entry the connector ends up on (`via`: a proxy's display form, "direct" for a DIRECT entry, None when
-    no entry could be connected to). A proxy that could not be connected to is passed over, as the connector does;
-    one that answered, even with a refusal, is where the connector stays (its answer is the last of `tried`)."""
+    and the entry the connector ends up on: `proxy`, or a DIRECT entry (`direct`); neither when no entry could be
+    connected to. A proxy that could not be connected to is passed over, as the connector does; one that answered,
+    even with a refusal, is where the connector stays (its answer is the last of `tried`)."""
 
     tried: tuple[TunnelResult, ...]
-    via: str | None
+    proxy: ProxyConfig | None
+    direct: bool = False
+
+    @property
+    def via(self) -> str | None:
+        """How reports name the carrier: the proxy's display form, "direct", or None."""
+        return "direct" if self.direct else self.proxy.display if self.proxy is not None else None
 
     @property
     def failed_over(self) -> bool:
-        return len(self.tried) > 1 or (self.via == "direct" and bool(self.tried))
+        return len(self.tried) > 1 or (self.direct and bool(self.tried))
 
 
 def passes_over(result: TunnelResult) -> bool:
     """Whether a client moves on to the next entry of a proxy list: the proxy could not be connected to."""
     return result.outcome == "unreachable"
+
+
+async def follow_list(
+    entries: Sequence[ProxyConfig | None], tunnel: Callable[[ProxyConfig], Awaitable[TunnelResult]]
+) -> Carrier:
+    """A proxy list walked as the connector walks it: each proxy's CONNECT (`tunnel`) until one can be connected
+    to, a DIRECT entry (None) ending the walk."""
+    tried: list[TunnelResult] = []
+    for entry in entries:
+        if entry is None:
+            return Carrier(tuple(tried), None, direct=True)
+        tried.append(await tunnel(entry))
+        if not passes_over(tried[-1]):
+            return Carrier(tuple(tried), entry)
+    return Carrier(tuple(tried), None)
 
 
 def classify_status(status: int) -> TunnelOutcome:

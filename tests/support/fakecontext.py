@@ -18,7 +18,7 @@ from preflight.model import Endpoint, Target
 from preflight.probes.dns import OverTcp, Resolution
 from preflight.probes.http import HttpFetch
 from preflight.probes.ntp import DateReading, NtpReading
-from preflight.probes.proxy import Carrier, TunnelResult, passes_over
+from preflight.probes.proxy import Carrier, TunnelResult, follow_list
 from preflight.probes.tcp import ConnectAttempt
 from preflight.probes.tls import Handshake, Opener
 from preflight.profile import ClockPolicy
@@ -140,14 +140,7 @@ class FakeContext:
         """The run context's walk down the route's proxy list, over the written tunnel answers."""
         route = self.route(host, port)
         assert route.proxy is not None
-        tried: list[TunnelResult] = []
-        for entry in (route.proxy, *route.fallbacks):
-            if entry is None:
-                return Carrier(tuple(tried), "direct")
-            tried.append(await self.tunnel(entry, host, port))
-            if not passes_over(tried[-1]):
-                return Carrier(tuple(tried), entry.display)
-        return Carrier(tuple(tried), None)
+        return await follow_list((route.proxy, *route.fallbacks), lambda p: self.tunnel(p, host, port))
 
     async def http(self, url: str, address: str, *, host: str, **_: Any) -> HttpFetch:
         return self._answer(self.fetches, (url, address), "http")

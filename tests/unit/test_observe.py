@@ -373,13 +373,14 @@ def test_judging_a_proxy_list_names_every_proxy_passed_over() -> None:
     def tunnel(proxy: str, outcome: Any, status: int | None = None) -> TunnelResult:
         return TunnelResult(proxy, "198.18.0.9", "svc.example", 443, outcome, status, error="refused")
 
-    a, b = "http://a.test:3128", "http://b.test:3128"
+    pa, pb = ProxyConfig("http", "a.test", 3128), ProxyConfig("http", "b.test", 3128)
+    a, b = pa.display, pb.display
     cases = [
-        (Carrier((tunnel(a, "ok", 200),), a), "proxy.ok", "tunnel open"),
-        (Carrier((tunnel(a, "unreachable"), tunnel(b, "ok", 200)), b), "proxy.failover", f"{b} carries the tunnel"),
-        (Carrier((tunnel(a, "unreachable"),), "direct"), "proxy.failover", "DIRECT entry carries the traffic"),
+        (Carrier((tunnel(a, "ok", 200),), pa), "proxy.ok", "tunnel open"),
+        (Carrier((tunnel(a, "unreachable"), tunnel(b, "ok", 200)), pb), "proxy.failover", f"{b} carries the tunnel"),
+        (Carrier((tunnel(a, "unreachable"),), None, direct=True), "proxy.failover", "DIRECT entry carries the traffic"),
         (Carrier((tunnel(a, "unreachable"), tunnel(b, "unreachable")), None), "proxy.unreachable", "no proxy of the"),
-        (Carrier((tunnel(a, "unreachable"), tunnel(b, "denied", 403)), b), "proxy.denied", "after passing over"),
+        (Carrier((tunnel(a, "unreachable"), tunnel(b, "denied", 403)), pb), "proxy.denied", "after passing over"),
     ]
     for seen, code, words in cases:
         finding = judge_carrier(seen)
