@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from checks.clocksource import CLOCK_TARGET, ClockObserved, measured_offset, observe
 from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
-from preflight.context import Context
-from preflight.probes.ntp import DateReading, NtpReading
 
 if TYPE_CHECKING:
     from preflight import Plan
+    from preflight.context import Context
+    from preflight.probes.ntp import DateReading, NtpReading
 
 CODES = Codes(
     {

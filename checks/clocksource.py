@@ -6,20 +6,28 @@ judges it, and the TLS checks judge certificate validity at the time it corrects
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-
-from preflight import Context, Target
+from preflight import Context, Target, lazy
 from preflight.netutil import is_ip_literal, split_host_port, usable_addresses
 from preflight.pki.certs import load_der, matches_host
 from preflight.pki.pathverify import judging_time, verified_path
 from preflight.pki.truststore import expected_roots
 from preflight.probes.ntp import DateReading, NtpReading
-from preflight.probes.tls import Opener
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy.module("asyncio")
+
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from preflight.probes.tls import Opener
 
 DEFAULT_NTP_PORT = 123
 CLOCK_CHECK = "clock.skew"  # the check whose presence in a run means: measure, and correct the TLS checks' time

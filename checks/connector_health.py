@@ -17,14 +17,16 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from checks.hostbase import SHARED, HostCheckBase
 from preflight import CodeDoc, Codes, Finding, Status
-from preflight.context import Context
 from preflight.host import installed
-from preflight.host.installed import ConnectorReader
 from preflight.host.winhost import HostReader, RegistryTypeError
+
+if TYPE_CHECKING:
+    from preflight.context import Context
+    from preflight.host.installed import ConnectorReader
 
 SERVICES = {"WAPCSvc": "connector", "WAPCUpdaterSvc": "updater"}
 # Applications and Services Logs > Microsoft > AadApplicationProxy > Connector > Admin

@@ -7,7 +7,6 @@ must answer a real OCSP request with an OCSP response). A middlebox answering 20
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import warnings
@@ -15,20 +14,29 @@ from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509 import ocsp
-
-from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
-from preflight.context import Context
+from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target, lazy
 from preflight.netutil import usable_addresses
 from preflight.pki.certs import load_der, urls
 from preflight.probes.http import MAX_BODY, HttpFetch
-from preflight.proxy import ProxyConfig
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp
+else:
+    asyncio = lazy.module("asyncio")
+    x509 = lazy.module("cryptography.x509")
+    hashes = lazy.module("cryptography.hazmat.primitives.hashes")
+    serialization = lazy.module("cryptography.hazmat.primitives.serialization")
+    ocsp = lazy.module("cryptography.x509.ocsp")
+
 
 if TYPE_CHECKING:
     from preflight import Plan
+    from preflight.context import Context
+    from preflight.proxy import ProxyConfig
 
 CODES = Codes(
     {
@@ -165,7 +173,7 @@ def _der_longer_than(body: bytes) -> bool:
 
 def ocsp_request(leaf: x509.Certificate, issuer: x509.Certificate) -> bytes:
     request = ocsp.OCSPRequestBuilder().add_certificate(leaf, issuer, hashes.SHA1()).build()
-    return request.public_bytes(Encoding.DER)
+    return request.public_bytes(serialization.Encoding.DER)
 
 
 def judge_results(target: Target, results: Sequence[dict[str, Any]], *, upstream: str | None = None) -> Finding:

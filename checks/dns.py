@@ -7,14 +7,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
-from preflight.context import Context
 from preflight.host import hostsfile
-from preflight.host.hostsfile import HostsEntry
 from preflight.netutil import is_ip_literal, is_special_use_name, is_unspecified, sinkhole_kind
-from preflight.probes.dns import OverTcp, Resolution, ServerAnswer
 
 if TYPE_CHECKING:
     from preflight import Plan
+    from preflight.context import Context
+    from preflight.host.hostsfile import HostsEntry
+    from preflight.probes.dns import OverTcp, Resolution, ServerAnswer
 
 CODES = Codes(
     {

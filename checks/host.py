@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from checks.hostbase import SHARED, HostCheckBase
 from checks.hostbase import host_finding as _finding
 from preflight import CodeDoc, Finding, Status
-from preflight.context import Context
 from preflight.host.winhost import HostReader, Reading, read_dword, read_string
+
+if TYPE_CHECKING:
+    from preflight.context import Context
 
 CONNECTOR_DOC = "https://learn.microsoft.com/en-us/entra/identity/app-proxy/application-proxy-connectors"
 GSA_DOC = "https://learn.microsoft.com/en-us/entra/global-secure-access/how-to-configure-connectors"

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
-from preflight.context import Context
 from preflight.host.winhost import HostReader, default_reader
 
 if TYPE_CHECKING:
     from preflight import Plan
+    from preflight.context import Context
 
 TARGET = "this host"
 HostObservedT = TypeVar("HostObservedT")

@@ -16,23 +16,29 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-
 from checks.clocksource import corrected_now
-from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
-from preflight.context import Context
+from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target, lazy
 from preflight.pki.certs import facts, is_self_signed, issuer, load_der, matches_host, sct_count, subject
 from preflight.pki.pathverify import judging_time, verified_path
 from preflight.pki.truststore import expected_roots, os_roots, public_roots
 from preflight.probes.tls import MAX_CHAIN
 
 if TYPE_CHECKING:
+    import tomllib
+
+    from cryptography import x509
+else:
+    tomllib = lazy.module("tomllib")
+    x509 = lazy.module("cryptography.x509")
+
+
+if TYPE_CHECKING:
     from preflight import Plan
+    from preflight.context import Context
 
 CODES = Codes(
     {

@@ -8,14 +8,14 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
-from preflight.context import Context
 from preflight.probes.proxy import Carrier, TunnelResult
 from preflight.proxy import ProxyConfig, ProxyInputs, ProxySettings, redact_url
-from preflight.proxy.windows import WinInetSettings
 
 if TYPE_CHECKING:
     from preflight import Plan
+    from preflight.context import Context
     from preflight.proxy.sources import Route
+    from preflight.proxy.windows import WinInetSettings
 
 EFFECTIVE_TARGET = "proxy settings"
 

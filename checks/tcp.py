@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
-from preflight.context import Context
+from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target, lazy
 from preflight.netutil import family_name, usable_addresses
-from preflight.probes.tcp import ConnectAttempt
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy.module("asyncio")
+
 
 if TYPE_CHECKING:
     from preflight import Plan
+    from preflight.context import Context
+    from preflight.probes.tcp import ConnectAttempt
 
 CODES = Codes(
     {

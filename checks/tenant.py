@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
 from preflight.codes import ENGINE_CODES
-from preflight.context import Context
-from preflight.tenant.discovery import Discovery, TenantResolution
 
 if TYPE_CHECKING:
     from preflight import Plan
+    from preflight.context import Context
+    from preflight.tenant.discovery import Discovery, TenantResolution
 
 TARGET = "tenant"
 

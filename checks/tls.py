@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from checks.clocksource import corrected_now
 from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
-from preflight.context import Context
 from preflight.host.schannel import SchannelPolicy, read_policy, refusals
 from preflight.host.winhost import HostReader, default_reader
 from preflight.netutil import bracketed
 from preflight.pki.certs import facts, load_der, matches_host, to_pem
-from preflight.probes.tls import Handshake
 
 if TYPE_CHECKING:
     from preflight import Plan
+    from preflight.context import Context
+    from preflight.probes.tls import Handshake
 
 CODES = Codes(
     {

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
-from preflight.model import CodeDoc, Target
-
 if TYPE_CHECKING:
     from preflight.context import Context
     from preflight.engine.plan import Plan
-    from preflight.model import Finding
+    from preflight.model import CodeDoc, Finding, Target
     from preflight.reporting.report import Report
 
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+from typing import TYPE_CHECKING
 
 from preflight.model import CheckResult, Status
-from preflight.reporting.report import Report
 from reports.escape import csv_cell, markdown, markdown_code, markdown_link
+
+if TYPE_CHECKING:
+    from preflight.reporting.report import Report
 
 COLUMNS = ("fqdn", "port", "protocol", "purpose", "source", "observed", "code", "request")
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from preflight.reporting.report import Report
+if TYPE_CHECKING:
+    from preflight.reporting.report import Report
 
 
 class JsonReporter:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 from preflight.model import CheckResult, Status
-from preflight.reporting.report import Report
 from reports.escape import xml_text
+
+if TYPE_CHECKING:
+    from preflight.reporting.report import Report
 
 
 class JunitReporter:

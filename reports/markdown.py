@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from preflight.model import CheckResult, Status
 from preflight.reporting.diagnosis import unexplained
-from preflight.reporting.report import Report
 from reports.escape import markdown, markdown_code
+
+if TYPE_CHECKING:
+    from preflight.reporting.report import Report
 
 _ICON = {
     Status.PASS: "pass",

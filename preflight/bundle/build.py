@@ -8,11 +8,13 @@ import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from preflight.bundle.pseudonym import Pseudonymizer
-from preflight.redact import Redactor
 from preflight.reporting.report import Report, from_json
+
+if TYPE_CHECKING:
+    from preflight.bundle.pseudonym import Pseudonymizer
+    from preflight.redact import Redactor
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -7,13 +7,15 @@ import re
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight import __version__, signals
-from preflight.app import Outcome
 from preflight.errors import UsageError
 from preflight.reporting import policy
 from preflight.reporting.output import unwritable_reason, write_atomic
+
+if TYPE_CHECKING:
+    from preflight.app import Outcome
 
 
 def bundle_target(output: str) -> Path:

@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from preflight.engine.pacing import StartPacer, descriptor_budget
-from preflight.engine.plan import Plan
 from preflight.host import hostsfile
-from preflight.host.hostsfile import HostsEntry
 from preflight.model import Endpoint, Target, result_id
 from preflight.netutil import bracketed, is_ip_literal, is_unspecified, usable_addresses
 from preflight.probes import dns as dns_probe
@@ -29,10 +27,12 @@ from preflight.probes import ntp as ntp_probe
 from preflight.probes import proxy as proxy_probe
 from preflight.probes import tcp as tcp_probe
 from preflight.probes import tls as tls_probe
-from preflight.proxy import ProxyConfig
 
 if TYPE_CHECKING:
+    from preflight.engine.plan import Plan
+    from preflight.host.hostsfile import HostsEntry
     from preflight.profile import ClockPolicy
+    from preflight.proxy import ProxyConfig
     from preflight.proxy.settings import ProxySettings
     from preflight.proxy.sources import Route
     from preflight.tenant.discovery import TenantResolution

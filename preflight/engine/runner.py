@@ -12,16 +12,18 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from preflight.check import Check
 from preflight.codes import ENGINE_CODES
 from preflight.engine.context import RunContext, RunOptions
-from preflight.engine.plan import Plan
 from preflight.engine.registry import PluginFailure, with_defaults
 from preflight.engine.stall import LoopStalled, guard
 from preflight.model import CheckResult, Finding, Status, Target, result_id
 from preflight.reporting.policy import root_cause
+
+if TYPE_CHECKING:
+    from preflight.check import Check
+    from preflight.engine.plan import Plan
 
 RUN_TARGET = Target(host="(run)")
 # A check's own network waits are each bounded by --timeout; this only catches checks that ignore that.

@@ -13,13 +13,21 @@ import functools
 import hashlib
 import ipaddress
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+from preflight import lazy
 
-SCT_OID = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509 import oid as x509_oid
+else:
+    x509 = lazy.module("cryptography.x509")
+    serialization = lazy.module("cryptography.hazmat.primitives.serialization")
+    x509_oid = lazy.module("cryptography.x509.oid")
+
+
+SCT_OID = "1.3.6.1.4.1.11129.2.4.2"  # a dotted string: an ObjectIdentifier here would import cryptography
 # Distinct certificates remembered: a run sees a few dozen. A handshake delivers at most ~100 KB of chain, so even
 # a hostile run serving thousands of different large certificates keeps the caches within ~25 MB.
 CACHED_CERTS = 256
@@ -57,13 +65,15 @@ def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
 
 @_memo
 def sha256(cert: x509.Certificate) -> str:
-    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
 @_memo
 def spki_sha256(cert: x509.Certificate) -> str | None:
     try:
-        spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        spki = cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     except (ValueError, TypeError):
         return None
     return hashlib.sha256(spki).hexdigest()
@@ -96,7 +106,7 @@ def _extension(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> Any:
 @_memo
 def san_names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(DNS names, IP addresses) from subjectAltName."""
-    san = _extension(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    san = _extension(cert, x509_oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
     if san is None:
         return (), ()
     dns_names = tuple(str(n) for n in san.get_values_for_type(x509.DNSName))
@@ -130,7 +140,7 @@ def sct_count(cert: x509.Certificate) -> int:
     """Embedded certificate-transparency SCTs (0 when absent; 1 when present but unparseable)."""
     try:
         for extension in cert.extensions:
-            if extension.oid == SCT_OID:
+            if extension.oid.dotted_string == SCT_OID:
                 value = extension.value
                 try:
                     return len(value)
@@ -144,17 +154,17 @@ def sct_count(cert: x509.Certificate) -> int:
 def urls(cert: x509.Certificate) -> dict[str, list[str]]:
     """CRL distribution points, OCSP responders and CA-issuer URLs."""
     out: dict[str, list[str]] = {"crl": [], "ocsp": [], "ca_issuers": []}
-    cdp = _extension(cert, ExtensionOID.CRL_DISTRIBUTION_POINTS)
+    cdp = _extension(cert, x509_oid.ExtensionOID.CRL_DISTRIBUTION_POINTS)
     for point in cdp or []:
         for name in point.full_name or []:
             if isinstance(name, x509.UniformResourceIdentifier):
                 out["crl"].append(name.value)
-    aia = _extension(cert, ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
+    aia = _extension(cert, x509_oid.ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
     for access in aia or []:
         if isinstance(access.access_location, x509.UniformResourceIdentifier):
-            if access.access_method == AuthorityInformationAccessOID.OCSP:
+            if access.access_method == x509_oid.AuthorityInformationAccessOID.OCSP:
                 out["ocsp"].append(access.access_location.value)
-            elif access.access_method == AuthorityInformationAccessOID.CA_ISSUERS:
+            elif access.access_method == x509_oid.AuthorityInformationAccessOID.CA_ISSUERS:
                 out["ca_issuers"].append(access.access_location.value)
     return out
 
@@ -207,4 +217,4 @@ def _facts(cert: x509.Certificate) -> dict[str, Any]:
 
 @_memo
 def to_pem(cert: x509.Certificate) -> str:
-    return cert.public_bytes(Encoding.PEM).decode("ascii")
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")

@@ -15,13 +15,20 @@ import ipaddress
 import itertools
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.x509 import DNSName, IPAddress
-from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
-
+from preflight import lazy
 from preflight.netutil import is_ip_literal
 from preflight.pki.certs import san_names
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.x509 import verification
+    from cryptography.x509.verification import Store
+else:
+    x509 = lazy.module("cryptography.x509")
+    verification = lazy.module("cryptography.x509.verification")
+
 
 CACHED_VERDICTS = 1024
 CACHED_STORES = 8  # anchor lists in use at once: a run has three (expected, public, the OS store)
@@ -71,21 +78,21 @@ def _verify(
     *,
     relaxed: bool,
 ) -> list[x509.Certificate] | None:
-    builder = PolicyBuilder().store(store).time(when).max_chain_depth(MAX_DEPTH)
+    builder = verification.PolicyBuilder().store(store).time(when).max_chain_depth(MAX_DEPTH)
     if relaxed:
         builder = builder.extension_policies(
-            ca_policy=ExtensionPolicy.webpki_defaults_ca(),
-            ee_policy=ExtensionPolicy.permit_all().require_present(
-                x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
+            ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
+            ee_policy=verification.ExtensionPolicy.permit_all().require_present(
+                x509.SubjectAlternativeName, verification.Criticality.AGNOSTIC, None
             ),
         )
     if is_ip_literal(name):
-        verifier = builder.build_server_verifier(IPAddress(ipaddress.ip_address(name)))
+        verifier = builder.build_server_verifier(x509.IPAddress(ipaddress.ip_address(name)))
     else:
-        verifier = builder.build_server_verifier(DNSName(_reference_name(leaf, name, store)))
+        verifier = builder.build_server_verifier(x509.DNSName(_reference_name(leaf, name, store)))
     try:
         return list(verifier.verify(leaf, list(pool)))
-    except (VerificationError, ValueError):  # no path, or a certificate the verifier cannot parse
+    except (verification.VerificationError, ValueError):  # no path, or a certificate the verifier cannot parse
         return None
 
 
@@ -106,7 +113,7 @@ def _reference_name(leaf: x509.Certificate, name: str, store: Store) -> str:
 
 def _verifier_takes(name: str, store: Store) -> bool:
     try:
-        PolicyBuilder().store(store).build_server_verifier(DNSName(name))
+        verification.PolicyBuilder().store(store).build_server_verifier(x509.DNSName(name))
     except ValueError:
         return False
     return True
@@ -117,7 +124,12 @@ def _store(anchors: Sequence[x509.Certificate]) -> tuple[int, Store, bool]:
     if known is None or known[0] is not anchors:
         if len(_stores) >= CACHED_STORES:
             _stores.clear()
-        known = (anchors, next(_tokens), Store(list(anchors)), any(_has_name_constraints(a) for a in anchors))
+        known = (
+            anchors,
+            next(_tokens),
+            verification.Store(list(anchors)),
+            any(_has_name_constraints(a) for a in anchors),
+        )
         _stores[id(anchors)] = known
     return known[1], known[2], known[3]
 

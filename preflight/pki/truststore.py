@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import functools
 import os
-import ssl
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-
+from preflight import lazy
 from preflight.pki.certs import load_der, load_pem_bundle
+
+if TYPE_CHECKING:
+    import ssl
+else:
+    ssl = lazy.module("ssl")
+
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 def load_file(path: Path) -> list[x509.Certificate]:

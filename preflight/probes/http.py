@@ -6,14 +6,20 @@ place. Environment proxies are never applied silently (trust_env=False): the pro
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from preflight import lazy
 from preflight.netutil import bracketed
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy.module("asyncio")
+
 
 # dns_error: the fetch could not begin, its name resolving to no usable address (the tenant lookup says so)
 FetchOutcome = Literal["response", "timeout", "refused", "reset", "tls_error", "proxy_error", "dns_error", "error"]

@@ -8,15 +8,21 @@ reported with its code. Several samples are taken and the one with the lowest ro
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import struct
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from preflight import lazy
 from preflight.netutil import udp_port_unreachable
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy.module("asyncio")
+
 
 DateOutcome = Literal["ok", "no_date", "error"]
 NtpOutcome = Literal["ok", "timeout", "kiss_of_death", "rejected", "unreachable", "unresolved", "error"]
@@ -106,27 +112,28 @@ def parse_reply(data: bytes, transmit: bytes, t1: float, t4: float) -> tuple[Ntp
     return "ok", NtpSample(offset, delay, stratum, leap, reference, 2.0**precision), None
 
 
-class _Reply(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue(maxsize=64)
-        self.unreachable: OSError | None = None
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        if not self.queue.full():
-            self.queue.put_nowait((data[:512], time.time()))
-
-    def error_received(self, exc: Exception) -> None:
-        """ICMP port unreachable (ECONNREFUSED; on Windows WSAECONNRESET): no NTP server there, say so at once."""
-        if isinstance(exc, OSError) and udp_port_unreachable(exc) and self.unreachable is None:
-            self.unreachable = exc
-            if not self.queue.full():
-                self.queue.put_nowait((b"", 0.0))  # wakes the waiting query
-
-
 async def query(
     server: str, address: str, port: int, timeout: float, *, samples: int = 4, clock: Callable[[], float] = time.time
 ) -> NtpReading:
     """Up to `samples` exchanges; the lowest-delay valid sample wins. Gives up after two silent tries."""
+
+    # Defined here, not at module level: subclassing asyncio there would load it for every command that lists checks.
+    class _Reply(asyncio.DatagramProtocol):
+        def __init__(self) -> None:
+            self.queue: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue(maxsize=64)
+            self.unreachable: OSError | None = None
+
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            if not self.queue.full():
+                self.queue.put_nowait((data[:512], time.time()))
+
+        def error_received(self, exc: Exception) -> None:
+            """ICMP port unreachable (ECONNREFUSED; on Windows WSAECONNRESET): no NTP server there, say so at once."""
+            if isinstance(exc, OSError) and udp_port_unreachable(exc) and self.unreachable is None:
+                self.unreachable = exc
+                if not self.queue.full():
+                    self.queue.put_nowait((b"", 0.0))  # wakes the waiting query
+
     loop = asyncio.get_running_loop()
     try:
         transport, protocol = await loop.create_datagram_endpoint(_Reply, remote_addr=(address, port))

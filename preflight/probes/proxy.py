@@ -4,23 +4,31 @@ status, the proxy's headers and its error page are the evidence here.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from preflight import lazy
 from preflight.probes.http import page_title
-from preflight.proxy import ProxyConfig
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy.module("asyncio")
+
+
+if TYPE_CHECKING:
+    from preflight.proxy import ProxyConfig
 
 TunnelOutcome = Literal["ok", "auth_required", "denied", "bad_gateway", "unreachable", "timeout", "bad_response"]
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_ERROR_BODY = 64 * 1024
 
-Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+Streams = tuple["asyncio.StreamReader", "asyncio.StreamWriter"]  # forward references: asyncio loads on first use
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,18 +6,25 @@ Windows has no equivalent, so there only the error number is read. The verdict i
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import errno
 import ipaddress
-import socket
 import struct
 import sys
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from preflight import lazy
 from preflight.netutil import family_name
+
+if TYPE_CHECKING:
+    import asyncio
+    import socket
+else:
+    asyncio = lazy.module("asyncio")
+    socket = lazy.module("socket")
+
 
 ConnectOutcome = Literal["open", "refused", "filtered", "unreachable", "no_route", "local_block", "error"]
 

@@ -7,19 +7,28 @@ If a modern handshake (TLS >= 1.2) is refused with a protocol-version error, a s
 
 from __future__ import annotations
 
-import _ssl
-import asyncio
 import contextlib
 import dataclasses
 import functools
-import socket
-import ssl
 import time
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from preflight import lazy
 from preflight.netutil import is_ip_literal
+
+if TYPE_CHECKING:
+    import _ssl
+    import asyncio
+    import socket
+    import ssl
+else:
+    asyncio = lazy.module("asyncio")
+    ssl = lazy.module("ssl")
+    socket = lazy.module("socket")
+    _ssl = lazy.module("_ssl")
+
 
 ALPN = ["h2", "http/1.1"]
 MAX_CHAIN = 20  # certificates kept from a served chain; OpenSSL itself caps the handshake message size
@@ -132,7 +141,8 @@ def served_chain(ssl_object: Any) -> tuple[tuple[bytes, ...], bool]:
     return ((leaf,) if leaf else ()), False
 
 
-Opener = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+# Forward references: the alias is built at import, and asyncio is loaded only when a probe runs.
+Opener = Callable[[], Awaitable[tuple["asyncio.StreamReader", "asyncio.StreamWriter"]]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +181,7 @@ async def handshake(
     server_hostname = sni if not is_ip_literal(sni) else None
     try:
         await writer.start_tls(ctx, server_hostname=server_hostname, ssl_handshake_timeout=timeout)
-    except _HANDSHAKE_FAILURES as exc:
+    except _handshake_failures() as exc:
         _abort(writer)
         return _failed_handshake(address, port, sni, exc, timeout, connect_ms)
     handshake_ms = round((time.monotonic() - connected) * 1000, 2)
@@ -196,7 +206,8 @@ async def handshake(
     return result
 
 
-_HANDSHAKE_FAILURES = (TimeoutError, ssl.SSLError, OSError, EOFError, asyncio.IncompleteReadError)
+def _handshake_failures() -> tuple[type[BaseException], ...]:
+    return (TimeoutError, ssl.SSLError, OSError, EOFError, asyncio.IncompleteReadError)
 
 
 def _failed_handshake(
@@ -285,7 +296,7 @@ async def _direct_handshake(
                         if not data:
                             raise EOFError from None
                         incoming.write(data)
-        except _HANDSHAKE_FAILURES as exc:
+        except _handshake_failures() as exc:
             return _failed_handshake(address, port, sni, exc, timeout, connect_ms)
         finished = outgoing.read()  # TLS 1.3: the client's Finished, so the server logs a completed handshake
         if finished:

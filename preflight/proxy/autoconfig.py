@@ -12,17 +12,20 @@ import hashlib
 import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from preflight.blocking import in_daemon_thread
-from preflight.context import Probes
-from preflight.model import Target
 from preflight.netutil import is_ip_literal, usable_addresses
 from preflight.proxy.pac import MAX_SOURCE, PacError, PacSession
 from preflight.proxy.settings import ProxyInputs, ProxySettings, ScriptOutcome
 from preflight.proxy.url import redact_url, strip_userinfo
 from preflight.textfile import decode_text
+
+if TYPE_CHECKING:
+    from preflight.context import Probes
+    from preflight.model import Target
+    from preflight.probes.http import HttpFetch
 
 MAX_REDIRECTS = 3
 
@@ -207,7 +210,6 @@ class Evaluation:
     async def _fetch(self, url: str) -> str:
         """GET the script directly (WinHTTP fetches PAC files without a proxy), following at most 3 redirects;
         bounded in size; an HTML page (a portal's login page) is not a script."""
-        from preflight.probes.http import HttpFetch
 
         current = redact_url(url)
         for _ in range(MAX_REDIRECTS + 1):

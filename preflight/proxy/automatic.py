@@ -12,15 +12,12 @@ import asyncio
 import dataclasses
 import functools
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight.blocking import in_daemon_thread
-from preflight.context import Probes
-from preflight.model import Target
 from preflight.netutil import usable_addresses
 from preflight.proxy.autoconfig import AutoConfig, Evaluation, requested, target_url
 from preflight.proxy.settings import ProxyInputs, ProxySettings, ScriptOutcome
-from preflight.proxy.winhttp_api import AutoProxyApi, WinHttpAnswer
 from preflight.proxy.wpad import (
     Discovery,
     candidate_names,
@@ -28,6 +25,11 @@ from preflight.proxy.wpad import (
     host_suffixes,
     route_follows_wpad,
 )
+
+if TYPE_CHECKING:
+    from preflight.context import Probes
+    from preflight.model import Target
+    from preflight.proxy.winhttp_api import AutoProxyApi, WinHttpAnswer
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,18 +18,25 @@ with the code the proxy.effective check reports.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from preflight import lazy
 from preflight.proxy.pacsandbox import lookup_name
 from preflight.redact import well_formed
+
+if TYPE_CHECKING:
+    import asyncio
+    import json
+else:
+    asyncio = lazy.module("asyncio")
+    json = lazy.module("json")
+
 
 MAX_SOURCE = 4 * 1024 * 1024  # bytes: larger scripts are refused before they reach the engine
 MEMORY_BYTES = 256 * 1024 * 1024  # the worker's address space

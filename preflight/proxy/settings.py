@@ -8,9 +8,8 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from preflight.proxy.environment import EnvironmentProxies
 from preflight.proxy.sources import (
     NO_PROXY_CONFIGURED,
     ConnectorProxy,
@@ -22,7 +21,6 @@ from preflight.proxy.sources import (
     WinHttpProxy,
     WinInetProxy,
 )
-from preflight.proxy.url import ProxyConfig
 from preflight.proxy.windows import (
     CONNECTOR_SERVICE,
     INTERNET_SETTINGS_POLICY,
@@ -43,6 +41,10 @@ from preflight.proxy.windows import (
     parse_winhttp_settings,
     parse_wininet,
 )
+
+if TYPE_CHECKING:
+    from preflight.proxy.environment import EnvironmentProxies
+    from preflight.proxy.url import ProxyConfig
 
 
 @dataclasses.dataclass(frozen=True)

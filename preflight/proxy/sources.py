@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from preflight.errors import UsageError
-from preflight.proxy.environment import EnvironmentProxies
 from preflight.proxy.pac import PacDecision, parse_result
 from preflight.proxy.url import ProxyConfig, parse_proxy_url
 from preflight.proxy.windows import (
@@ -21,6 +20,9 @@ from preflight.proxy.windows import (
     parse_proxy_server,
     proxy_for,
 )
+
+if TYPE_CHECKING:
+    from preflight.proxy.environment import EnvironmentProxies
 
 
 @dataclasses.dataclass(frozen=True)

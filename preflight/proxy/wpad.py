@@ -18,10 +18,12 @@ import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight.blocking import in_daemon_thread
-from preflight.proxy.settings import ProxyInputs
+
+if TYPE_CHECKING:
+    from preflight.proxy.settings import ProxyInputs
 
 DEVOLUTION_LEVEL = 2
 RESOLV_CONF = Path("/etc/resolv.conf")

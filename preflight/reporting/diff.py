@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight.model import CheckResult, Status
-from preflight.reporting.report import Report
+
+if TYPE_CHECKING:
+    from preflight.reporting.report import Report
 
 _FAILING = (Status.FAIL, Status.ERROR)
 _PROBLEM = (Status.FAIL, Status.ERROR, Status.WARN)

@@ -3,10 +3,9 @@ what is asked and how the answer is read)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from preflight.context import Probes
-from preflight.engine.plan import Plan
 from preflight.netutil import is_ip_literal, usable_addresses
 from preflight.probes.http import HttpFetch
 from preflight.tenant.discovery import (
@@ -17,6 +16,10 @@ from preflight.tenant.discovery import (
     discovery_url,
     resolved_guid,
 )
+
+if TYPE_CHECKING:
+    from preflight.context import Probes
+    from preflight.engine.plan import Plan
 
 MAX_ADDRESSES_TRIED = 3  # a silent name with many addresses must not cost many timeouts before the run starts
 

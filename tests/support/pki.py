@@ -65,7 +65,7 @@ def fake_scts(count: int = 2) -> x509.UnrecognizedExtension:
         entries += struct.pack("!H", len(sct)) + sct
     tls_list = struct.pack("!H", len(entries)) + entries
     octet = b"\x04" + _der_length(len(tls_list)) + tls_list
-    return x509.UnrecognizedExtension(SCT_OID, octet)
+    return x509.UnrecognizedExtension(x509.ObjectIdentifier(SCT_OID), octet)
 
 
 def _der_length(n: int) -> bytes:

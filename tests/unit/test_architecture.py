@@ -122,8 +122,8 @@ def test_no_cycle_even_counting_the_type_checkers_imports() -> None:
 
 # The core: the public API's types, the run as a function, the engine's vocabulary, profiles, signals. Everything
 # else belongs to a package that says what it is for (engine, probes, proxy, pki, tenant, host, reporting, ...).
-CORE = {"__init__", "__main__", "app", "blocking", "check", "codes", "context", "entry", "errors", "model", "netutil",
-        "profile", "redact", "signals", "textfile"}  # fmt: skip
+CORE = {"__init__", "__main__", "app", "blocking", "check", "codes", "context", "entry", "errors", "lazy", "model",
+        "netutil", "profile", "redact", "signals", "textfile"}  # fmt: skip
 
 
 def test_the_top_level_holds_only_the_core_modules() -> None:
@@ -244,3 +244,27 @@ def test_lab_cleanup_removes_only_its_own_or_a_dead_makers_namespaces() -> None:
         neighbour.wait()
     assert is_leftover(f"pft-{neighbour.pid}-0-r")  # its maker is gone: an interrupted run's leftover
     assert not is_leftover("other-namespace")
+
+
+# What a check needs only once it runs. `preflight checks`, `explain` and `--help` load every check module to read
+# its id and codes, so a module-level import of any of these puts its cost on every one of those commands.
+RUN_TIME_ONLY = ("asyncio", "ssl", "cryptography.x509", "cryptography.hazmat", "dns", "httpx", "httpcore",
+                 "dukpy", "tomllib")  # fmt: skip
+
+
+def test_listing_the_checks_and_their_codes_imports_no_network_or_crypto_library() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from preflight.engine.registry import all_codes, load_checks\n"
+        "loaded = load_checks()\n"
+        "assert not loaded.failures, loaded.failures\n"
+        "all_codes(loaded.checks)\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    command = [sys.executable, "-c", probe]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT, check=True)
+    loaded = [m for m in done.stdout.split() if m.startswith(RUN_TIME_ONLY)]
+    assert loaded == [], "imported at module level by a check or what it imports: use preflight.lazy or a local import"

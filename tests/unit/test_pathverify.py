@@ -132,13 +132,13 @@ def test_the_caches_stay_bounded(pki: FakePki, counted: list[str], monkeypatch: 
 def test_a_store_is_built_once_per_anchor_list(pki: FakePki, counted: list[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     built: list[int] = []
-    real = pathverify.Store
+    real = pathverify.verification.Store
 
     def counting_store(certs: list[x509.Certificate]) -> Any:
         built.append(len(certs))
         return real(certs)
 
-    monkeypatch.setattr(pathverify, "Store", counting_store)
+    monkeypatch.setattr(pathverify.verification, "Store", counting_store)
     served = leaf(["a.bench.test", "b.bench.test"], pki.issuing)
     anchors, pool = pki.expected, [pki.issuing.cert]
     for name in ("a.bench.test", "b.bench.test"):
