@@ -2,11 +2,13 @@
 
 Everything is on loopback: a DNS server that answers after DNS_DELAY_S (a resolver's round trip) and TCP
 listeners. Each configuration runs the real CLI in a subprocess REPEAT times; the median wall time is reported.
-Run: python3 benchmarks/bench_run.py  (results are written to benchmarks/RESULTS.md by hand, with the date)
+Run: python3 benchmarks/bench_run.py [--hosts 30,200,1000] [--concurrency 8,32,128]
+(results are written to benchmarks/RESULTS.md by hand, with the date)
 """
 
 from __future__ import annotations
 
+import argparse
 import socket
 import statistics
 import subprocess
@@ -56,17 +58,21 @@ def run_once(profile: Path, dns: DnsServer, concurrency: int) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hosts", default="30,200,1000", help="comma-separated host counts (3 ports each)")
+    parser.add_argument("--concurrency", default="8,32,128", help="comma-separated --concurrency values")
+    args = parser.parse_args()
     socks, ports = listeners(3)
     print(f"python {sys.version.split()[0]}, DNS answer delay {DNS_DELAY_S * 1000:g} ms, median of {REPEAT}")
     print("| hosts | checks | concurrency | wall s |")
     print("|---:|---:|---:|---:|")
     try:
-        for hosts in (30, 200, 1000):
+        for hosts in [int(n) for n in args.hosts.split(",")]:
             zone = {f"h{i}.bench.test": Behaviour(a=("127.0.0.1",), delay_s=DNS_DELAY_S) for i in range(hosts)}
             with DnsServer(zone) as dns, tempfile.TemporaryDirectory() as tmp:
                 profile = Path(tmp) / "bench.toml"
                 profile.write_text(profile_text(hosts, ports))
-                for concurrency in (8, 32, 128):
+                for concurrency in [int(n) for n in args.concurrency.split(",")]:
                     times = [run_once(profile, dns, concurrency) for _ in range(REPEAT)]
                     print(f"| {hosts} | {hosts * (1 + len(ports))} | {concurrency} | {statistics.median(times):.2f} |")
     finally:

@@ -7,15 +7,18 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target
+from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target, lazy
 from preflight.probes.proxy import Carrier, TunnelResult
-from preflight.proxy import ProxyConfig, ProxyInputs, ProxySettings, redact_url
 
 if TYPE_CHECKING:
+    import preflight.proxy as proxy_pkg
     from preflight import Plan
     from preflight.context import Context
+    from preflight.proxy import ProxyConfig, ProxyInputs, ProxySettings
     from preflight.proxy.sources import Route
     from preflight.proxy.windows import WinInetSettings
+else:
+    proxy_pkg = lazy.module("preflight.proxy")  # its settings readers cost more to import than listing checks should
 
 EFFECTIVE_TARGET = "proxy settings"
 
@@ -308,7 +311,7 @@ def _inputs_evidence(inputs: ProxyInputs) -> dict[str, Any]:
         if config is not None:
             evidence[key] = dataclasses.asdict(config)
             if config.proxy_address:
-                evidence[key]["proxy_address"] = redact_url(config.proxy_address)
+                evidence[key]["proxy_address"] = proxy_pkg.redact_url(config.proxy_address)
             if config.found:
                 evidence[key]["net_proxy"] = config.web_proxy().why  # how much of the system's settings .NET takes
     if inputs.winhttp is not None:
@@ -373,7 +376,7 @@ def _with_credentials(settings: ProxyInputs) -> list[str]:
         if entry is not None and entry[1].has_credentials:
             found.append(entry[0])
     address = settings.connector.proxy_address if settings.connector is not None else None
-    if address and redact_url(address) != address:
+    if address and proxy_pkg.redact_url(address) != address:
         found.append("connector config")
     return found
 

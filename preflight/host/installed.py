@@ -25,10 +25,15 @@ import re
 import struct
 import sys
 import uuid
-from typing import Any, Literal, Protocol
-from xml.etree import ElementTree
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from preflight import lazy
 from preflight.textfile import decode_text, without_xml_declaration
+
+if TYPE_CHECKING:
+    from xml.etree import ElementTree
+else:
+    ElementTree = lazy.module("xml.etree.ElementTree")
 
 MAX_FILE = 1024 * 1024
 CERT_PROPERTY_ID = 32

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import ipaddress
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -18,10 +17,13 @@ from typing import TYPE_CHECKING, Any
 from preflight import lazy
 
 if TYPE_CHECKING:
+    import hashlib
+
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     from cryptography.x509 import oid as x509_oid
 else:
+    hashlib = lazy.module("hashlib")
     x509 = lazy.module("cryptography.x509")
     serialization = lazy.module("cryptography.hazmat.primitives.serialization")
     x509_oid = lazy.module("cryptography.x509.oid")
