@@ -6,9 +6,14 @@ something in the path? Verified offline, in order, against:
 3. this host's OS trust store                   → fail  tls.intercepted (an inspection CA the host trusts)
 4. nothing                                      → fail  tls.intercepted_untrusted / tls.self_signed
 
-Path building takes the served certificates as an unordered pool, so out-of-order and cross-signed chains verify
-normally. Trust is judged at a time inside the chain's validity, so an expired certificate or a skewed clock is
-reported by tls.handshake / clock.skew, never as interception.
+Path building takes the served certificates (and the profile's known intermediates, such as a published
+cross-certificate) as an unordered pool, so out-of-order and cross-signed chains verify normally. A chain that
+verifies against no store and stops at a certificate nobody issued is completed as Windows completes it, from
+its AIA caIssuers URL (checks/aia.py), and judged again: `tls.chain_completed` when that leads to the expected
+anchors, `tls.incomplete_chain` when it cannot be completed.
+
+Trust is judged at a time inside the chain's validity, so an expired certificate or a skewed clock is reported by
+tls.handshake / clock.skew, never as interception.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from checks import aia
 from checks.clocksource import corrected_now
 from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target, lazy
+from preflight.netutil import is_ip_literal, usable_addresses
 from preflight.pki.certs import facts, is_self_signed, issuer, load_der, matches_host, sct_count, subject
 from preflight.pki.pathverify import judging_time, verified_path
 from preflight.pki.truststore import expected_roots, os_roots, public_roots
@@ -39,6 +47,7 @@ else:
 if TYPE_CHECKING:
     from preflight import Plan
     from preflight.context import Context
+    from preflight.probes.http import HttpFetch
 
 CODES = Codes(
     {
@@ -99,13 +108,25 @@ CODES = Codes(
             "Check DNS and the path for this name: something other than Microsoft answers.",
         ),
         "tls.incomplete_chain": CodeDoc(
-            Status.WARN,
-            "The server did not send the intermediate certificate needed to reach the expected anchors, so "
-            "interception can be neither confirmed nor ruled out.",
-            "The chain verifies against no store, its top certificate is not self-signed, and its issuer belongs to "
-            "the same organisation as an expected anchor (no sign of a foreign CA).",
-            "Usually harmless (clients fetch the intermediate); run again from another network to compare, or check "
-            "the issuer against Microsoft's CA list.",
+            Status.FAIL,
+            "The server did not send the intermediate certificate needed to reach a trusted anchor, and it could "
+            "not be fetched from the chain's AIA caIssuers URL (none, unreachable, or not the issuer): Windows "
+            "cannot complete the chain either, so the connector's TLS to this endpoint fails.",
+            "No path verifies to any store; the certificate where the chain stops names an issuer of the same "
+            "organisation as an expected anchor; following its AIA caIssuers URLs gave no certificate that signed it "
+            "(each fetch is in the evidence under `aia`).",
+            "Allow plain HTTP (port 80) from this host to the AIA URL's host in the evidence, or install the "
+            "missing intermediate in the machine's Intermediate Certification Authorities store; if the server is "
+            "yours, make it send its intermediate.",
+        ),
+        "tls.chain_completed": CodeDoc(
+            Status.PASS,
+            "The server sent an incomplete chain, and the missing issuer fetched from its AIA caIssuers URL "
+            "completes it to an expected anchor, as Windows' chain engine does: the connector works, relying on "
+            "that URL.",
+            "No path verified from the served certificates; the certificate fetched from the caIssuers URL signed "
+            "the certificate it was fetched for, and the completed path verifies to the profile's expected_roots.",
+            "Nothing to do on this host; keep the AIA URL in the evidence reachable over HTTP (port 80).",
         ),
         "tls.wrong_host": CodeDoc(
             Status.FAIL,
@@ -123,8 +144,9 @@ _PRIORITY = (
     "tls.bad_extension",
     "tls.self_signed",
     "tls.wrong_host",
-    "tls.unexpected_public_ca",
     "tls.incomplete_chain",
+    "tls.unexpected_public_ca",
+    "tls.chain_completed",
     "tls.clean",
 )
 
@@ -151,13 +173,16 @@ def judge(
     expected: Sequence[x509.Certificate],
     public: Sequence[x509.Certificate],
     os_store: Sequence[x509.Certificate],
+    known: Sequence[x509.Certificate] = (),
+    completion: aia.Completion | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The interception code for one served chain, with evidence. Pure (the stores are passed in)."""
+    """The interception code for one served chain, with evidence. Pure (the stores, the profile's known
+    intermediates and what following AIA fetched are passed in)."""
     chain = [c for c in (load_der(d) for d in chain_der) if c is not None]
     evidence: dict[str, Any] = {}
     if not chain:
         return "tls.self_signed", {"error": "no parseable certificate served"}
-    leaf, pool = chain[0], chain[1:]
+    leaf, pool = chain[0], [*chain[1:], *known]
     leaf_facts = facts(leaf)
     evidence["leaf"] = leaf_facts
     evidence["chain"] = [{"subject": subject(c), "issuer": issuer(c)} for c in chain]
@@ -168,22 +193,30 @@ def judge(
     # Whole seconds, as certificates state their validity: chains judged within the same second share a verdict.
     when = judging_time(chain, now.replace(microsecond=0))
     evidence["judged_at"] = when.isoformat()
-    for store_name, anchors, relaxed, code in (
+    stores = (
         ("expected", expected, False, "tls.clean"),
         ("public", public, False, "tls.unexpected_public_ca"),
         ("os", os_store, True, "tls.intercepted"),
-    ):
-        path = verified_path(leaf, pool, anchors, host, when, relaxed=relaxed)
-        if path is None:
-            continue
-        evidence["matched_store"] = store_name
-        evidence["anchor"] = subject(path[-1])
-        evidence["verified_path"] = [subject(c) for c in path]
-        if code == "tls.unexpected_public_ca" and evidence["sct_count"] == 0:
-            evidence["note"] = "publicly trusted but without embedded SCTs: unusual for a public TLS certificate"
-        if code == "tls.intercepted" and hint:
-            evidence["product_hint"] = {"product": hint, "note": "a hint from the issuer name, not proof"}
-        return code, evidence
+    )
+    fetched = [c for c in (load_der(d) for d in completion.found) if c is not None] if completion else []
+    if completion is not None and completion.attempted:
+        evidence["aia"] = [f.to_json() for f in completion.fetches]
+    for extra in ([], fetched) if fetched else ([],):
+        for store_name, anchors, relaxed, store_code in stores:
+            path = verified_path(leaf, [*pool, *extra], anchors, host, when, relaxed=relaxed)
+            if path is None:
+                continue
+            code = "tls.chain_completed" if extra and store_code == "tls.clean" else store_code
+            evidence["matched_store"] = store_name
+            evidence["anchor"] = subject(path[-1])
+            evidence["verified_path"] = [subject(c) for c in path]
+            if extra:
+                evidence["completed_by_aia"] = [subject(c) for c in extra]
+            if code == "tls.unexpected_public_ca" and evidence["sct_count"] == 0:
+                evidence["note"] = "publicly trusted but without embedded SCTs: unusual for a public TLS certificate"
+            if code == "tls.intercepted" and hint:
+                evidence["product_hint"] = {"product": hint, "note": "a hint from the issuer name, not proof"}
+            return code, evidence
     if hint:
         evidence["product_hint"] = {"product": hint, "note": "a hint from the issuer name, not proof"}
     unhandled = sorted(
@@ -200,9 +233,16 @@ def judge(
     if len(chain_der) >= MAX_CHAIN:
         evidence["served_at_least"] = len(chain_der)
         return "tls.chain_too_long", evidence
-    top = chain[-1]
     if len(chain) == 1 and is_self_signed(leaf):
         return "tls.self_signed", evidence
+    top = chain[-1]
+    if fetched:
+        evidence["completed_by_aia"] = [subject(c) for c in fetched]
+        if not aia.orphans([*chain, *fetched], [*known, *expected, *public, *os_store]):
+            # Every fetched issuer signed what it was fetched for and the path ends at a self-signed root no
+            # store holds: a CA of its own, whatever its names say.
+            return "tls.intercepted_untrusted", evidence
+        top = fetched[-1]
     if not is_self_signed(top) and _same_organisation(top.issuer, expected) and not hint:
         return "tls.incomplete_chain", evidence
     return "tls.intercepted_untrusted", evidence
@@ -231,6 +271,10 @@ class Anchors:
     public: Sequence[x509.Certificate]
     os_store: Sequence[x509.Certificate]
     expected_file: str | None = None
+    known: Sequence[x509.Certificate] = ()  # the profile's known intermediates: untrusted, offered to path building
+
+    def everything(self) -> list[x509.Certificate]:
+        return [*self.known, *self.expected, *self.public, *self.os_store]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,6 +289,21 @@ class InterceptionObserved:
     chains: Mapping[str, Sequence[bytes]]  # path (an address, or "via <proxy>") → the served chain
     direct_chains: Mapping[str, Sequence[bytes]] | None = None
     upstream: str | None = None  # the tls.handshake result to point at when nothing was served
+    # what following AIA gave, per distinct chain (served or direct) that verified nowhere
+    completions: Mapping[tuple[bytes, ...], aia.Completion] = dataclasses.field(default_factory=dict)
+
+    def judged(self, chain: Sequence[bytes]) -> tuple[str, dict[str, Any]]:
+        a = self.anchors
+        return judge(
+            self.host,
+            chain,
+            self.now,
+            expected=a.expected,
+            public=a.public,
+            os_store=a.os_store,
+            known=a.known,
+            completion=self.completions.get(tuple(chain)),
+        )
 
     @property
     def key(self) -> str:
@@ -257,12 +316,7 @@ def judge_observed(seen: InterceptionObserved) -> Finding:
     if not seen.chains:
         return Finding(Status.SKIP, "run.upstream", f"{seen.key}: no certificate was served", caused_by=seen.upstream)
     anchors = seen.anchors
-    per_address = {
-        path: judge(
-            seen.host, chain, seen.now, expected=anchors.expected, public=anchors.public, os_store=anchors.os_store
-        )
-        for path, chain in seen.chains.items()
-    }
+    per_address = {path: seen.judged(chain) for path, chain in seen.chains.items()}
     codes = {code for code, _ in per_address.values()}
     code = next(c for c in _PRIORITY if c in codes)
     evidence: dict[str, Any] = {
@@ -278,9 +332,7 @@ def judge_observed(seen: InterceptionObserved) -> Finding:
     if seen.direct_chains:
         direct = {}
         for address, chain in seen.direct_chains.items():
-            direct_code, ev = judge(
-                seen.host, chain, seen.now, expected=anchors.expected, public=anchors.public, os_store=anchors.os_store
-            )
+            direct_code, ev = seen.judged(chain)
             direct[address] = {"code": direct_code, "issuer": ev.get("leaf", {}).get("issuer")}
         evidence["direct_path"] = direct
         direct_codes = {d["code"] for d in direct.values()}
@@ -310,8 +362,18 @@ def _summary(where: str, code: str, ev: dict[str, Any], per_address: dict[str, A
     if code == "tls.self_signed":
         return f"{where} served a self-signed certificate ({issuer}){tail}"
     if code == "tls.incomplete_chain":
-        return f"{where} chain stops at {issuer} without the intermediate to an expected anchor{tail}"
+        return f"{where} chain stops at {issuer} without the intermediate to an expected anchor{_aia_note(ev)}{tail}"
+    if code == "tls.chain_completed":
+        return f"{where} chain completed from its AIA URL, anchors at {ev.get('anchor')}{_aia_note(ev)}{tail}"
     return f"{where} {code}{tail}"
+
+
+def _aia_note(ev: dict[str, Any]) -> str:
+    fetches = ev.get("aia") or []
+    if not fetches:
+        return ""
+    said = [f"{f['url'] or 'no caIssuers URL'}: {f['outcome']}" for f in fetches[:3]]
+    return f" (AIA {'; '.join(said)}{'; ...' if len(fetches) > 3 else ''})"
 
 
 class TlsInterceptionCheck(ObservingCheck[InterceptionObserved]):
@@ -336,16 +398,26 @@ class TlsInterceptionCheck(ObservingCheck[InterceptionObserved]):
             public_roots(ctx.public_roots),
             os_roots(),
             str(roots_file) if roots_file else None,
+            expected_roots(ctx.known_intermediates),
         )
         direct = await self._direct_chains(target.host, port, ctx) if served and ctx.proxied(target) else None
+        now = await corrected_now(ctx)
+        completions: dict[tuple[bytes, ...], aia.Completion] = {}
+        for chain in [*served.values(), *(direct or {}).values()]:
+            key = tuple(chain)
+            if key in completions or not _stops_short(target.host, chain, now, anchors):
+                continue
+            certs = [c for c in (load_der(d) for d in chain) if c is not None]
+            completions[key] = await aia.complete(certs, anchors.everything(), lambda url: _aia_fetch(ctx, url))
         return InterceptionObserved(
             target.host,
             port,
-            await corrected_now(ctx),
+            now,
             anchors,
             served,
             direct,
             ctx.result_id_for("tls.handshake", target),
+            completions,
         )
 
     async def _direct_chains(self, host: str, port: int, ctx: Context) -> dict[str, Sequence[bytes]]:
@@ -360,3 +432,45 @@ class TlsInterceptionCheck(ObservingCheck[InterceptionObserved]):
         return out
 
     judge = staticmethod(judge_observed)
+
+
+def _stops_short(host: str, chain_der: Sequence[bytes], now: dt.datetime, anchors: Anchors) -> bool:
+    """Does this chain verify against no store with a certificate nobody issued? Only then is AIA followed."""
+    chain = [c for c in (load_der(d) for d in chain_der) if c is not None]
+    if not chain or not matches_host(chain[0], host):
+        return False
+    when = judging_time(chain, now.replace(microsecond=0))
+    pool = [*chain[1:], *anchors.known]
+    for store, relaxed in ((anchors.expected, False), (anchors.public, False), (anchors.os_store, True)):
+        if verified_path(chain[0], pool, store, host, when, relaxed=relaxed) is not None:
+            return False
+    return bool(aia.orphans(chain, anchors.everything()))
+
+
+async def _aia_fetch(ctx: Context, url: str) -> HttpFetch:
+    """One GET of a caIssuers URL on the route plain HTTP to its host takes (the proxy, or the first address
+    that opens), bounded like every fetch of the run."""
+    from preflight.probes.http import FetchOutcome, HttpFetch
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or 80
+    route = ctx.route(host, port)
+    if route.proxy is not None:
+        label = f"via {route.proxy.display}"
+        return await ctx.http(url, label, host=host, proxy=route.proxy, max_body=aia.MAX_AIA_BODY + 1)
+    if is_ip_literal(host):
+        addresses = [host]
+    else:
+        addresses, _ignored = usable_addresses(host, (await ctx.resolve(host)).addresses)
+    if not addresses:
+        return HttpFetch(url, host, "GET", "dns_error", error=f"{host} resolved to no usable address")
+    last: HttpFetch | None = None
+    for address in addresses[:2]:
+        attempt = await ctx.connect(address, port, host=host)
+        if attempt.outcome == "open":
+            return await ctx.http(url, address, host=host, max_body=aia.MAX_AIA_BODY + 1)
+        outcome: FetchOutcome = {"filtered": "timeout", "refused": "refused"}.get(attempt.outcome, "error")  # type: ignore[assignment]
+        last = HttpFetch(url, address, "GET", outcome, error=f"TCP {attempt.outcome} to {address}:{port}")
+    assert last is not None
+    return last

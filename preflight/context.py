@@ -90,6 +90,11 @@ class Context(Probes, Protocol):
         ...
 
     @property
+    def known_intermediates(self) -> Path | None:
+        """The profile's known intermediates (tls.known_intermediates): untrusted, offered to path building."""
+        ...
+
+    @property
     def public_roots(self) -> str | None:
         """--public-roots: the PEM bundle that stands for the public web PKI (None: certifi's)."""
         ...

@@ -45,7 +45,7 @@ _ENDPOINT_KEYS = {"host": str, "ports": list, "purpose": str, "source": str, "tl
 ROLES = ("service",)
 _TENANT_KEYS = {"authority": str, "cloud_instance_name": str}
 _REQUIRED_ENDPOINT_KEYS = ("host", "ports", "purpose", "source")
-_TLS_KEYS = {"expected_roots": str}
+_TLS_KEYS = {"expected_roots": str, "known_intermediates": str}
 _CLOCK_KEYS = {"ntp_servers": list, "warn_s": (int, float), "fail_s": (int, float)}
 
 # A label is literal text (letters, digits, '_' and inner '-', at most 63) and {placeholder}s. Checked label by
@@ -79,6 +79,8 @@ class Profile:
     origin: str  # "embedded:NAME" or the file path
     sha256: str
     expected_roots: Path | None = None
+    # untrusted certificates offered to path building (a published cross-certificate the server may omit)
+    known_intermediates: Path | None = None
     clock: ClockPolicy = ClockPolicy()
     tenant: TenantPolicy = TenantPolicy()
     # [checks."<id>"] tables: settings for that check (checked against its declared settings when it loads)
@@ -159,20 +161,15 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
     if not endpoints:
         raise where.error(("endpoint",), "a profile needs at least one [[endpoint]]")
 
-    expected_roots = None
+    expected_roots = known_intermediates = None
     if "tls" in data:
         _check_keys(data["tls"], _TLS_KEYS, where, ("tls",))
         if "expected_roots" in data["tls"]:
-            expected_roots = (base_dir / data["tls"]["expected_roots"]).resolve()
-            try:
-                found = expected_roots.is_file() and os.access(expected_roots, os.R_OK)
-            except OSError:
-                found = False
-            if not found:
-                raise where.error(("tls", "expected_roots"), f"file not found or not readable: {expected_roots}")
-            problem = _roots_problem(expected_roots)
-            if problem is not None:
-                raise where.error(("tls", "expected_roots"), f"{expected_roots}: {problem}")
+            expected_roots = _bundle_path(base_dir, data["tls"]["expected_roots"], "expected_roots", where)
+        if "known_intermediates" in data["tls"]:
+            known_intermediates = _bundle_path(
+                base_dir, data["tls"]["known_intermediates"], "known_intermediates", where
+            )
 
     clock = ClockPolicy()
     if "clock" in data:
@@ -193,10 +190,26 @@ def parse(text: str, *, origin: str, base_dir: Path) -> Profile:
         origin=origin,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         expected_roots=expected_roots,
+        known_intermediates=known_intermediates,
         clock=clock,
         tenant=tenant,
         checks=checks,
     )
+
+
+def _bundle_path(base_dir: Path, value: str, key: str, where: _Locator) -> Path:
+    """A [tls] certificate bundle named relative to the profile: it must exist and hold PEM certificates."""
+    path = (base_dir / value).resolve()
+    try:
+        found = path.is_file() and os.access(path, os.R_OK)
+    except OSError:
+        found = False
+    if not found:
+        raise where.error(("tls", key), f"file not found or not readable: {path}")
+    problem = _roots_problem(path)
+    if problem is not None:
+        raise where.error(("tls", key), f"{path}: {problem}")
+    return path
 
 
 def _roots_problem(path: Path) -> str | None:

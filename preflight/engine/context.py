@@ -125,6 +125,10 @@ class RunContext:
         return self.plan.profile.expected_roots
 
     @property
+    def known_intermediates(self) -> Path | None:
+        return self.plan.profile.known_intermediates
+
+    @property
     def public_roots(self) -> str | None:
         return self.options.public_roots
 

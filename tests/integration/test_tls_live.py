@@ -141,10 +141,114 @@ def test_public_ca_with_scts_is_a_warning_not_interception(pki: FakePki, lab: di
     assert run.code == 0
 
 
-def test_missing_intermediate_is_not_called_interception(pki: FakePki, lab: dict[str, Any]) -> None:
+def test_a_missing_intermediate_without_an_aia_url_fails_as_windows_would(pki: FakePki, lab: dict[str, Any]) -> None:
     name = "login.incomplete.test"
-    chain, key = pki.server_files(lab["tmp"], [name], served=[])  # the leaf alone
+    chain, key = pki.server_files(lab["tmp"], [name], served=[])  # the leaf alone, no caIssuers URL
     with TlsServer("ok", chain, key) as server:
         run = run_against(lab, {name: server})
     result = run.result("tls.interception", f"{name}:{server.port}")
-    assert (result["status"], result["code"]) == ("warn", "tls.incomplete_chain")
+    assert (result["status"], result["code"]) == ("fail", "tls.incomplete_chain")  # never called interception
+    assert result["evidence"]["addresses"]["127.0.0.1"]["aia"] == [
+        {"url": "", "wanted_by": result["evidence"]["addresses"]["127.0.0.1"]["leaf"]["subject"], "outcome": "no_url"}
+    ]
+
+
+class AiaServer:
+    """A real HTTP server on loopback for caIssuers URLs: each path answers with its (status, type, body), or
+    accepts and never answers ("hang")."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        import http.server
+        import threading
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.asked.append(self.path)
+                answer = answers.get(self.path, (404, "text/html", b"<html><title>Not here</title></html>"))
+                if answer == "hang":
+                    threading.Event().wait(10)
+                    return
+                status, content_type, body = answer
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.asked: list[str] = []
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self) -> AiaServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+AIA_CASES = [
+    # label, what /issuing.crt answers, (status, code), the fetch's outcome
+    ("completed", "intermediate", ("pass", "tls.chain_completed"), "issuer"),
+    (
+        "block page",
+        (200, "text/html", b"<html><title>Access denied</title></html>"),
+        ("fail", "tls.incomplete_chain"),
+        "not_certificate",
+    ),
+    ("not found", (404, "text/html", b"<html></html>"), ("fail", "tls.incomplete_chain"), "http_error"),
+    (
+        "huge body",
+        (200, "application/pkix-cert", b"\x30\x82" + b"A" * (1024 * 1024)),
+        ("fail", "tls.incomplete_chain"),
+        "too_large",
+    ),
+    ("hangs", "hang", ("fail", "tls.incomplete_chain"), "unreachable"),
+]
+
+
+@pytest.mark.parametrize(("label", "answer", "verdict", "outcome"), AIA_CASES, ids=[c[0] for c in AIA_CASES])
+def test_an_incomplete_chain_is_completed_from_its_aia_url_as_windows_does(
+    pki: FakePki, lab: dict[str, Any], label: str, answer: Any, verdict: tuple[str, str], outcome: str
+) -> None:
+    name = "login.aia.test"
+    body = (200, "application/pkix-cert", pki.issuing.der) if answer == "intermediate" else answer
+    with AiaServer({"/issuing.crt": body}) as aia_server:
+        chain, key = pki.server_files(lab["tmp"], [name], served=[], ca_issuers_url=aia_server.url("/issuing.crt"))
+        with TlsServer("ok", chain, key) as server:
+            run = run_against(lab, {name: server})
+    result = run.result("tls.interception", f"{name}:{server.port}")
+    assert (result["status"], result["code"]) == verdict, result["summary"]
+    fetches = result["evidence"]["addresses"]["127.0.0.1"]["aia"]
+    assert [f["outcome"] for f in fetches] == [outcome]
+    assert aia_server.asked == ["/issuing.crt"]  # fetched once, however many checks looked at the chain
+    assert "AIA" in result["summary"]
+    assert run.code == (0 if verdict[0] == "pass" else 1)
+
+
+def test_a_dead_aia_url_is_one_finding_and_the_rest_of_the_run_stands(pki: FakePki, lab: dict[str, Any]) -> None:
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/issuing.crt"  # bound, not listening: refused
+        chain, key = pki.server_files(lab["tmp"], ["login.deadaia.test"], served=[], ca_issuers_url=dead)
+        good_chain, good_key = pki.server_files(lab["tmp"], ["login.fine.test"])
+        with TlsServer("ok", chain, key) as server, TlsServer("ok", good_chain, good_key) as fine:
+            run = run_against(lab, {"login.deadaia.test": server, "login.fine.test": fine})
+    result = run.result("tls.interception", f"login.deadaia.test:{server.port}")
+    assert result["code"] == "tls.incomplete_chain"
+    fetch = result["evidence"]["addresses"]["127.0.0.1"]["aia"][0]
+    assert fetch["outcome"] == "unreachable" and "refused" in fetch["error"]
+    assert run.result("tls.interception", f"login.fine.test:{fine.port}")["code"] == "tls.clean"

@@ -56,6 +56,7 @@ class FakeContext:
     ntp_servers: tuple[str, ...] = ()
     clock_policy: ClockPolicy = dataclasses.field(default_factory=ClockPolicy)
     expected_roots: Path | None = None
+    known_intermediates: Path | None = None
     public_roots: str | None = None
     tenant: Any = None
     cloud_instance_name: str = "microsoftonline.com"

@@ -78,7 +78,7 @@ def _der_length(n: int) -> bytes:
 def ca(common_name: str, *, parent: Issued | None = None, org: str | None = "DigiCert Inc",
        not_before: dt.datetime | None = None, not_after: dt.datetime | None = None,
        key: ec.EllipticCurvePrivateKey | None = None,
-       name_constraints: x509.NameConstraints | None = None) -> Issued:  # fmt: skip
+       name_constraints: x509.NameConstraints | None = None, ca_issuers_url: str | None = None) -> Issued:  # fmt: skip
     key = key or ec.generate_private_key(ec.SECP256R1())
     name = _name(common_name, org)
     issuer_name = parent.cert.subject if parent else name
@@ -101,6 +101,10 @@ def ca(common_name: str, *, parent: Issued | None = None, org: str | None = "Dig
         )
     if name_constraints is not None:
         builder = builder.add_extension(name_constraints, critical=True)
+    if ca_issuers_url:
+        access = x509.AccessDescription(x509.AuthorityInformationAccessOID.CA_ISSUERS,
+                                        x509.UniformResourceIdentifier(ca_issuers_url))  # fmt: skip
+        builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
     return Issued(builder.sign(signer, hashes.SHA256()), key)
 
 

@@ -72,6 +72,7 @@ BAD_PROFILES = [
     ('name = "x"\n[clock]\nwarn_s = 500\nfail_s = 300\n' + GOOD_ROW, 3, ["warn_s", "larger than fail_s"]),
     ('name = "x"\n[clock]\nntp = []\n' + GOOD_ROW, 3, ["clock.ntp", "unknown key"]),
     ('name = "x"\n[tls]\nexpected_roots = "nope.pem"\n' + GOOD_ROW, 3, ["tls.expected_roots", "not found"]),
+    ('name = "x"\n[tls]\nknown_intermediates = "nope.pem"\n' + GOOD_ROW, 3, ["tls.known_intermediates", "not found"]),
     ('name = "x"\n' + GOOD_ROW + "tls = 1\n", 7, ["endpoint[1].tls", "boolean"]),
     ('name = "x"\n[[endpoint]\nhost = 1\n', 2, ["invalid TOML"]),
 ]
@@ -101,6 +102,12 @@ def test_expected_roots_resolve_relative_to_the_profile_file(tmp_path: Path) -> 
     (tmp_path / "roots.pem").write_text("-----BEGIN CERTIFICATE-----\nparsed by the TLS checks, not here\n")
     (tmp_path / "p.toml").write_text('name = "x"\n[tls]\nexpected_roots = "roots.pem"\n' + GOOD_ROW)
     assert profile_mod.load(str(tmp_path / "p.toml")).expected_roots == (tmp_path / "roots.pem").resolve()
+
+
+def test_the_embedded_profiles_offer_microsofts_published_cross_certificate() -> None:
+    loaded = profile_mod.load(profile_mod.DEFAULT_PROFILE)
+    assert loaded.known_intermediates is not None and loaded.known_intermediates.name == "microsoft-intermediates.pem"
+    assert loaded.expected_roots is not None and loaded.expected_roots.parent == loaded.known_intermediates.parent
 
 
 @pytest.mark.parametrize("name", profile_mod.embedded_names())

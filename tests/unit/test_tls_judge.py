@@ -297,3 +297,82 @@ def test_endpoint_verdict(pki: FakePki, label: str, build: Any, status: str, cod
         assert finding.caused_by == "tls.handshake/x:443"
     if "mixed" in wanted:
         assert "other addresses: 198.18.0.1 tls.clean" in finding.summary
+
+
+def _completion(*found: Issued, outcome: str = "issuer") -> Any:
+    from checks.aia import AiaFetch, Completion
+
+    fetch = AiaFetch("http://cacerts.lab.test/issuing.crt", "CN=leaf", outcome)  # type: ignore[arg-type]
+    return Completion((fetch,), tuple(f.der for f in found))
+
+
+def test_a_chain_completed_from_aia_to_the_expected_anchors_passes(pki: FakePki) -> None:
+    served = chain(leaf([HOST], pki.issuing))
+    code, evidence = judge_interception(HOST, served, NOW, expected=pki.expected, public=[], os_store=[],
+                                        completion=_completion(pki.issuing))  # fmt: skip
+    assert code == "tls.chain_completed"
+    assert INTERCEPTION_CODES[code].status.value == "pass"
+    assert evidence["completed_by_aia"] == [pki.issuing.cert.subject.rfc4514_string()]
+    assert evidence["aia"][0]["outcome"] == "issuer"
+
+
+def test_a_chain_aia_could_not_complete_fails_as_windows_would(pki: FakePki) -> None:
+    served = chain(leaf([HOST], pki.issuing))
+    code, evidence = judge_interception(HOST, served, NOW, expected=pki.expected, public=[], os_store=[],
+                                        completion=_completion(outcome="unreachable"))  # fmt: skip
+    assert code == "tls.incomplete_chain"
+    assert INTERCEPTION_CODES[code].status.value == "fail"
+    assert evidence["aia"][0]["outcome"] == "unreachable"
+
+
+def test_a_chain_aia_completes_to_a_root_no_store_holds_is_untrusted_interception(pki: FakePki) -> None:
+    # Names copied from Microsoft's, keys of its own: judged by signature, it leads nowhere trusted.
+    fake_root = ca("Test DigiCert Global Root G2", org="DigiCert Inc")
+    fake_issuing = ca("Test Microsoft Azure RSA TLS Issuing CA 04", parent=fake_root, org="Microsoft Corporation")
+    served = chain(leaf([HOST], fake_issuing))
+    code, evidence = judge_interception(HOST, served, NOW, expected=pki.expected, public=[], os_store=[],
+                                        completion=_completion(fake_issuing, fake_root))  # fmt: skip
+    assert code == "tls.intercepted_untrusted", evidence
+
+
+def test_a_chain_aia_completes_to_the_hosts_inspection_ca_is_interception(pki: FakePki) -> None:
+    issuing = ca("Inspection Issuing (test)", parent=pki.inspection_root, org="Zscaler Inc.")
+    served = chain(leaf([HOST], issuing, sct=0))
+    os_store = [pki.inspection_root.cert]
+    code, evidence = judge_interception(HOST, served, NOW, expected=pki.expected, public=[], os_store=os_store,
+                                        completion=_completion(issuing))  # fmt: skip
+    assert code == "tls.intercepted" and evidence["completed_by_aia"]
+
+
+def test_a_server_that_omits_a_known_cross_certificate_is_clean_on_a_host_holding_the_new_root(pki: FakePki) -> None:
+    """Microsoft's G2 rotation: leaf -> 'TLS G2 RSA CA OCSP nn' -> 'TLS RSA Root G2', cross-signed by DigiCert
+    Global Root G2. A server that stops sending the cross-certificate, on a host whose store holds the self-signed
+    G2 root, was judged tls.intercepted; with the published cross-certificate known to the profile it is clean."""
+    new_root = ca("Test Microsoft TLS RSA Root G2", org="Microsoft Corporation")
+    cross = ca("Test Microsoft TLS RSA Root G2", parent=pki.root, org="Microsoft Corporation", key=new_root.key)
+    issuing = ca("Test Microsoft TLS G2 RSA CA OCSP 02", parent=new_root, org="Microsoft Corporation")
+    served = chain(leaf([HOST], issuing), issuing)
+    before, _ = judge_interception(HOST, served, NOW, expected=pki.expected, public=[], os_store=[new_root.cert])
+    assert before == "tls.intercepted"  # what the tool said without the cross-certificate
+    code, evidence = judge_interception(HOST, served, NOW, expected=pki.expected, public=[],
+                                        os_store=[new_root.cert], known=[cross.cert])  # fmt: skip
+    assert code == "tls.clean" and evidence["matched_store"] == "expected"
+    assert len(evidence["verified_path"]) == 4  # leaf, G2 CA, the cross-certificate, the DigiCert root
+
+
+def test_the_shipped_cross_certificates_chain_to_the_shipped_roots() -> None:
+    from importlib import resources
+
+    from cryptography.hazmat.primitives import hashes
+
+    from preflight.pki.certs import is_self_signed, load_pem_bundle
+
+    folder = resources.files("preflight") / "profiles"
+    roots = load_pem_bundle((folder / "microsoft-roots.pem").read_bytes())
+    text = (folder / "microsoft-intermediates.pem").read_text()
+    known = load_pem_bundle(text.encode())
+    assert known
+    for cert in known:
+        assert not is_self_signed(cert)
+        assert any(r.subject == cert.issuer and cert.verify_directly_issued_by(r) is None for r in roots)
+        assert cert.fingerprint(hashes.SHA256()).hex() in text  # the header names each certificate's SHA-256

@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,13 @@ def lab_pki() -> tuple[FakePki, Path]:
     (folder / "service-chain.pem").write_bytes(chain.read_bytes())
     (folder / "service-key.pem").write_bytes(key.read_bytes())
     write_bundle(folder / "expected-roots.pem", pki.root, pki.ms_root)
-    profile_text = embedded_text(DEFAULT_PROFILE).replace(
-        'expected_roots = "microsoft-roots.pem"', f'expected_roots = "{folder / "expected-roots.pem"}"'
+    # The fake PKI stands for Microsoft's anchors; the real cross-certificate stays offered (it chains to none of
+    # them, so it changes no verdict here, and the lab loads the profile as shipped).
+    shipped = Path(str(resources.files("preflight") / "profiles" / "microsoft-intermediates.pem"))
+    profile_text = (
+        embedded_text(DEFAULT_PROFILE)
+        .replace('expected_roots = "microsoft-roots.pem"', f'expected_roots = "{folder / "expected-roots.pem"}"')
+        .replace('known_intermediates = "microsoft-intermediates.pem"', f'known_intermediates = "{shipped}"')
     )
     (folder / "lab-profile.toml").write_text(profile_text)
     return pki, folder
