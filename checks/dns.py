@@ -103,6 +103,17 @@ CODES = Codes(
             "Remove the line named in the evidence from the hosts file (C:\\Windows\\System32\\drivers\\etc\\hosts or "
             "/etc/hosts) and let DNS answer; if it is there on purpose, update it to what DNS gives.",
         ),
+        "dns.partial": CodeDoc(
+            Status.WARN,
+            "The name resolves, but only part of the lookup is answered: the A query got addresses and the AAAA "
+            "query (or the other family's) got no answer in time, so the system resolver finishes only after its "
+            "own timeout. The connector gets the addresses, late, on every lookup.",
+            "getaddrinfo did not finish within --timeout while a configured DNS server answered one query type "
+            "with addresses and the other timed out; those addresses are used for the TCP checks.",
+            "Find what drops the unanswered query type (a firewall or DNS filter dropping AAAA queries is the "
+            "usual cause) and make it answer, even with no records: an empty answer costs nothing, silence costs "
+            "the resolver's timeout.",
+        ),
         "dns.inconsistent": CodeDoc(
             Status.WARN,
             "The name resolved, but at least one configured DNS server failed or disagreed.",
@@ -193,6 +204,19 @@ def _judge_resolution(resolution: Resolution, hosts: tuple[str, list[HostsEntry]
         )
 
     failing = [a for a in resolution.servers if a.outcome in _FAILURE_PRIORITY]
+    half = _half_answered(resolution)
+    if resolution.from_answers or half:
+        silent = ", ".join(half or sorted({f"{a.qtype} to {a.server}" for a in failing}) or ["a query"])
+        answered = ", ".join(resolution.addresses[:4]) + (", ..." if len(resolution.addresses) > 4 else "")
+        system = resolution.system
+        if resolution.from_answers:
+            how = f"so the system resolver did not finish ({system.error_text if system else 'timeout'})"
+        elif system is not None and system.elapsed_ms:
+            how = f"the system resolver answered after waiting for it ({system.elapsed_ms} ms)"
+        else:
+            how = "every lookup waits for that query's timeout"
+        where_from = "from the DNS answers" if resolution.from_answers else where
+        return CODES.finding("dns.partial", f"{host} → {answered} {where_from}; {silent}: no answer, {how}", evidence)
     if failing:
         listed = ", ".join(f"{a.server} {a.qtype}: {a.outcome}" for a in failing)
         return CODES.finding(
@@ -203,6 +227,19 @@ def _judge_resolution(resolution: Resolution, hosts: tuple[str, list[HostsEntry]
     shown = ", ".join(resolution.addresses[:4]) + (", ..." if count > 4 else "")
     more = f"; {resolution.not_probed:,} more addresses in the answer are not probed" if resolution.not_probed else ""
     return CODES.finding("dns.ok", f"{host} → {shown} {where}{more}", evidence)
+
+
+def _half_answered(resolution: Resolution) -> list[str]:
+    """'AAAA to server' for each server that answered one query type with addresses and never answered the
+    other: a filter dropping one type (not a server that is down, nor servers that disagree)."""
+    by_server: dict[str, dict[str, ServerAnswer]] = {}
+    for answer in resolution.servers:
+        by_server.setdefault(answer.server, {})[answer.qtype] = answer
+    half = []
+    for server, answers in by_server.items():
+        if any(a.outcome == "answer" and a.addresses for a in answers.values()):
+            half += [f"{q} to {server}" for q, a in sorted(answers.items()) if a.outcome == "timeout"]
+    return half
 
 
 def cname_chain(resolution: Resolution) -> list[str]:

@@ -93,6 +93,10 @@ class Resolution:
     nameservers: tuple[str, ...]
     detail_note: str | None = None
     not_probed: int = 0  # addresses past MAX_ADDRESSES_PER_FAMILY: in the answers, not connected to
+    # getaddrinfo did not finish within the timeout but a server answered with addresses (an AAAA query dropped
+    # while the A query was answered): the addresses are the servers' answers, as the OS resolver's would be once
+    # its own retries give up on the silent query
+    from_answers: bool = False
 
     def to_json(self) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -106,6 +110,8 @@ class Resolution:
         }
         if self.not_probed:
             found["addresses_not_probed"] = self.not_probed
+        if self.from_answers:
+            found["addresses_from"] = "the DNS servers' answers: the system resolver did not finish in time"
         return found
 
 
@@ -319,9 +325,13 @@ async def resolve(
                 jobs.append(group.create_task(query_server(host, qtype, server, timeout)))
     answers = tuple(job.result() for job in jobs)
     system = system_job.result() if system_job is not None else None
+    from_answers = False
     if system is not None:
         addresses = system.addresses
         source = "system"
+        if not addresses and system.error == "timeout":
+            answered = tuple(dict.fromkeys(a for answer in answers for a in answer.addresses))
+            addresses, from_answers = answered, bool(answered)
     else:
         addresses = tuple(dict.fromkeys(a for answer in answers for a in answer.addresses))
         source = "dns-server"
@@ -335,6 +345,7 @@ async def resolve(
         nameservers=tuple(server_label(s) for s in servers),
         detail_note=note,
         not_probed=len(addresses) - len(probed),
+        from_answers=from_answers,
     )
 
 

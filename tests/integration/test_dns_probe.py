@@ -28,6 +28,7 @@ ZONE = {
     "blocked.cdn.test": Behaviour(rcode="NXDOMAIN"),  # a DNS filter cut the chain at its last link
     "sunk.test": Behaviour(cname="sinkhole.filter.test"),
     "sinkhole.filter.test": Behaviour(a=("0.0.0.0",)),
+    "noaaaa.test": Behaviour(a=("127.0.0.1",), silent_types=("AAAA",)),
 }
 
 
@@ -96,6 +97,30 @@ async def _elapsed(server: DnsServer, host: str, timeout: float) -> float:
     start = asyncio.get_running_loop().time()
     await dns_probe.resolve(host, timeout=timeout, dns_servers=[("127.0.0.1", server.port)], use_system=False)
     return asyncio.get_running_loop().time() - start
+
+
+def test_an_answered_a_with_a_silent_aaaa_still_resolves(server: DnsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """getaddrinfo waits for the dropped AAAA query past --timeout (glibc: resolv.conf's timeout times attempts;
+    Windows' DNS client: its retry schedule); the A answer is in hand, so the name resolves, with a warning."""
+
+    async def waits_for_the_aaaa(host: str, timeout: float) -> dns_probe.SystemLookup:
+        await asyncio.sleep(timeout)
+        return dns_probe.SystemLookup(error="timeout", error_text=f"no answer within {timeout:g}s")
+
+    monkeypatch.setattr(dns_probe, "system_lookup", waits_for_the_aaaa)
+    resolution = asyncio.run(
+        dns_probe.resolve("noaaaa.test", timeout=0.5, dns_servers=[("127.0.0.1", server.port)], use_system=True)
+    )
+    assert resolution.addresses == ("127.0.0.1",) and resolution.from_answers
+    finding = judge(resolution)
+    assert (finding.status.value, finding.code) == ("warn", "dns.partial")
+    assert f"AAAA to 127.0.0.1:{server.port}" in finding.summary
+    assert finding.evidence["addresses_from"].startswith("the DNS servers' answers")
+    # Nothing answered at all: still a timeout, never addresses from nowhere.
+    silent = asyncio.run(
+        dns_probe.resolve("silent.test", timeout=0.5, dns_servers=[("127.0.0.1", server.port)], use_system=True)
+    )
+    assert silent.addresses == () and judge(silent).code == "dns.timeout"
 
 
 def test_two_servers_one_failing_is_inconsistent(server: DnsServer) -> None:

@@ -158,6 +158,30 @@ def test_ipv6_broken_ipv4_fine() -> None:
     assert run.code == 0
 
 
+def _drop_aaaa_queries_for(name: str) -> str:
+    """An nftables rule dropping UDP DNS queries of type AAAA for one name: the query type sits right after the
+    question's name, at a fixed offset for a given name (UDP header 8 bytes, DNS header 12, then the name)."""
+    encoded = sum(len(label) + 1 for label in name.split(".")) + 1
+    return f"udp dport 53 @th,{(8 + 12 + encoded) * 8},16 0x001c drop"
+
+
+def test_a_dropped_aaaa_query_still_resolves_and_the_tcp_checks_run() -> None:
+    """The A answer comes, the AAAA query is dropped on the way to the resolver: glibc's getaddrinfo waits for it
+    (resolv.conf timeout:3) past --timeout 1.5, as Windows' resolver waits through its retries. The name still
+    resolves for the connector: a warning naming the silent query, and TCP tried on the answered address."""
+    name = "login.microsoftonline.com"
+    spec = LabSpec(host_input_rules=_drop_aaaa_queries_for(name), resolv_options="timeout:3 attempts:1")
+    with lab_world(spec) as lab:
+        run = lab.preflight()
+    result = run.result("dns.resolve", name)
+    assert (result["status"], result["code"]) == ("warn", "dns.partial"), result["summary"]
+    assert "AAAA to 127.0.0.1: no answer, so the system resolver did not finish" in result["summary"]
+    assert result["evidence"]["addresses"] == ["198.18.50.10"]
+    assert result["evidence"]["system"]["error"] == "timeout"
+    assert status_code(run, "tcp.connect", f"{name}:443") == ("pass", "tcp.open")
+    assert status_code(run, "dns.resolve", BOOT)[1] == "dns.ok"  # other names are untouched
+
+
 def test_host_firewall_rejects_8398() -> None:
     with lab_world(LabSpec(host_rules="tcp dport 8398 reject with icmpx type admin-prohibited")) as lab:
         run = lab.preflight()

@@ -29,6 +29,7 @@ class Behaviour:
     cname: str | None = None
     rcode: str = "NOERROR"  # NOERROR | NXDOMAIN | SERVFAIL | REFUSED
     silent: bool = False  # never answer
+    silent_types: tuple[str, ...] = ()  # never answer these query types (a filter dropping AAAA queries)
     truncate: bool = False  # UDP answers are empty with TC set; TCP gets the data
     ttl: int = 300
     tcp_silent: bool = False
@@ -92,6 +93,8 @@ class DnsServer(LoopThread):
             response.set_rcode(dns.rcode.NXDOMAIN)
             return response.to_wire()
         if behaviour.silent or (transport == "tcp" and behaviour.tcp_silent):
+            return None
+        if dns.rdatatype.to_text(question.rdtype) in behaviour.silent_types:
             return None
         response.set_rcode(dns.rcode.from_text(behaviour.rcode))
         if behaviour.rcode != "NOERROR":

@@ -85,6 +85,24 @@ CASES = [
         "dns.ok",
     ),
     (
+        "A answered, AAAA dropped by the same server's path",
+        via_servers("a.test", answer(S1, "A", "answer", "198.18.0.1"), answer(S1, "AAAA", "timeout")),
+        "dns.partial",
+    ),
+    (
+        "getaddrinfo gave up on the dropped AAAA; the A answer stands",
+        Resolution(
+            "a.test",
+            "system",
+            ("198.18.0.1",),
+            SystemLookup(error="timeout", error_text="no answer"),
+            (answer(S1, "A", "answer", "198.18.0.1"), answer(S1, "AAAA", "timeout")),
+            (S1,),
+            from_answers=True,
+        ),
+        "dns.partial",
+    ),
+    (
         "one server fails, other answers",
         via_servers("a.test", answer(S1, "A", "answer", "198.18.0.1"), answer(S2, "A", "timeout")),
         "dns.inconsistent",

@@ -147,6 +147,9 @@ class LabSpec:
     unrecorded: Sequence[str] = ()  # names that get no host-record (so other options decide them)
     router_rules: str = ""  # nftables rules for the router's forward chain
     host_rules: str = ""  # nftables rules for the host's own output chain
+    # nftables rules for the host's input chain: a drop there is silent to the sender (one in output makes the
+    # sending socket fail with EPERM), so loopback traffic to the host's resolver can be lost as on a network
+    host_input_rules: str = ""
     service_ports: Sequence[int] = SERVICE_PORTS
     extra_services: Sequence[ExtraService] = ()
     router_nat: str = ""  # nftables rules for the router's nat prerouting chain (e.g. redirect to mitmproxy)
@@ -160,6 +163,7 @@ class LabSpec:
     squid: SquidSpec | None = None  # an explicit proxy on the router at PROXY_URL
     hosts_lines: Sequence[str] = ()  # lines for the host's hosts file (after 127.0.0.1 localhost)
     resolver: str = "127.0.0.1"  # the host's resolv.conf nameserver (BLACKHOLE_RESOLVER: no DNS at all)
+    resolv_options: str = "timeout:1 attempts:1"  # the host's resolv.conf options (glibc's per-query wait)
     host_trusts_lab_root: bool = False  # the fake public root in the host's OS store (as the real one is on Windows)
     proxy_dns_options: Sequence[str] = ()  # extra options for the router's own dnsmasq (what the proxy resolves)
     wpad_script: str | None = None  # served as http://wpad.LAB_DNS_SUFFIX/wpad.dat from the router (the LAN side)
@@ -222,9 +226,12 @@ def lab_world(spec: LabSpec | None = None, *, clean: bool = True) -> Iterator[La
             topo.firewall(topo.router, _table("inet", "lab", "forward", router_rules))
         if spec.host_rules:
             topo.firewall(topo.host, _table("inet", "lab", "output", spec.host_rules))
+        if spec.host_input_rules:
+            topo.firewall(topo.host, _table("inet", "labin", "input", spec.host_input_rules))
         hosts = "127.0.0.1 localhost\n" + "".join(f"{line}\n" for line in spec.hosts_lines)
         search = f"search {' '.join(spec.dns_search)}\n" if spec.dns_search else ""
-        topo.host_etc(resolv_conf=f"nameserver {spec.resolver}\n{search}options timeout:1 attempts:1\n", hosts=hosts)
+        resolv_conf = f"nameserver {spec.resolver}\n{search}options {spec.resolv_options}\n"
+        topo.host_etc(resolv_conf=resolv_conf, hosts=hosts)
         if spec.wpad_script is not None:
             script = write_text(Path(tempfile.mkdtemp(prefix="preflight-lab-wpad-")) / "wpad.dat", spec.wpad_script)
             topo.start(topo.router, ["python3", str(SERVERS), "http", f"--wpad={script}", "-",
