@@ -3,6 +3,12 @@
 Per port-80 row of the profile: the CRL distribution points and OCSP responders named in the served chains for
 that host are fetched on every reachable address; bodies are parsed (a CRL must load as DER; an OCSP responder
 must answer a real OCSP request with an OCSP response). A middlebox answering 200 with HTML is a block page.
+
+A port-80 row no served chain names a URL on still gets a real request: an OCSP POST to `http://host/` (RFC 6960
+A.1) for a certificate and its issuer taken from this run's chains (else the profile's own certificates). An OCSP
+response of any status shows the path carries revocation traffic; a redirect to another host or an HTML page in
+answer to it is what a captive portal or a web filter does, and no revocation server does. Only a host for which
+neither a URL nor a certificate pair is known is probed with a bare GET /.
 """
 
 from __future__ import annotations
@@ -49,8 +55,11 @@ CODES = Codes(
         ),
         "crl.reachable": CodeDoc(
             Status.PASS,
-            "The host answers HTTP on port 80; no served chain named a URL on it, so no revocation data was fetched.",
-            "A GET / got an HTTP response (any status); there was no CRL/OCSP URL to fetch for this host.",
+            "The host answers HTTP on port 80 without a sign of a portal or filter; no served chain named a URL on "
+            "it, so no revocation data was fetched.",
+            "No chain named a URL on this host: an OCSP POST to http://host/ got an HTTP answer that is neither an "
+            "OCSP response nor a portal's (no redirect to another host, no HTML page with 200 or 407); with no "
+            "certificate to ask about, a GET / got any HTTP response.",
             "Nothing to do; run with --tenant-id so more chains (and their URLs) are seen.",
         ),
         "crl.blocked_page": CodeDoc(
@@ -130,6 +139,8 @@ def judge_fetch(fetch: HttpFetch, kind: str) -> str:
     looks_html = "html" in content_type or fetch.body.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
     if kind == "probe":
         return "crl.reachable"
+    if kind == "ocsp_probe":
+        return _judge_ocsp_probe(fetch, looks_html)
     if fetch.status == 200 and looks_html:
         return "crl.blocked_page"
     if fetch.status != 200:
@@ -148,6 +159,19 @@ def judge_fetch(fetch: HttpFetch, kind: str) -> str:
     if status is None:
         return "crl.bad_body"
     return "crl.ok" if status == "SUCCESSFUL" else "crl.ocsp_refused"
+
+
+def _judge_ocsp_probe(fetch: HttpFetch, looks_html: bool) -> str:
+    """An OCSP POST to a host no chain named a URL on: any OCSP response means a responder answers on this path;
+    what only a portal or filter does to a POST fails; anything else is merely reachable."""
+    status = fetch.status or 0
+    if status == 200 and ocsp_status(fetch.body) is not None:
+        return "crl.ok"
+    if 300 <= status < 400 and _host_of(fetch.location or "") not in (None, _host_of(fetch.url)):
+        return "crl.http_error"  # sent elsewhere: a portal's login page
+    if looks_html and status in (200, 407):
+        return "crl.blocked_page"
+    return "crl.reachable"
 
 
 def ocsp_status(body: bytes) -> str | None:
@@ -212,8 +236,10 @@ async def observe(target: Target, ctx: Context) -> CrlObserved:
     # handshake gives up, not by that wait plus every fetch after it.
     fetches: dict[str, list[asyncio.Task[dict[str, Any]]]] = {}
     try:
+        seen_chains: list[Sequence[bytes]] = []
         async with contextlib.aclosing(_served_chains(ctx)) as chains:
             async for chain in chains:
+                seen_chains.append(chain)
                 for kind, url, request in _revocation_jobs(chain, target.host):
                     if url not in fetches:
                         fetches[url] = [
@@ -222,8 +248,10 @@ async def observe(target: Target, ctx: Context) -> CrlObserved:
                         ]
         if not fetches:
             probe = f"http://{target.host}/"
+            request = _probe_request(seen_chains, ctx)
+            kind = "ocsp_probe" if request is not None else "probe"
             fetches[probe] = [
-                asyncio.ensure_future(_fetch(ctx, target.host, proxy, "probe", probe, None, a)) for a in addresses
+                asyncio.ensure_future(_fetch(ctx, target.host, proxy, kind, probe, request, a)) for a in addresses
             ]
         results = [await fetch for each in fetches.values() for fetch in each]
     finally:
@@ -274,9 +302,28 @@ async def _fetch(
         "code": judge_fetch(fetch, kind),
         "body_head": fetch.body[:120].decode("latin-1"),
     }
-    if kind == "ocsp" and fetch.status == 200:
+    if kind in ("ocsp", "ocsp_probe") and fetch.status == 200:
         row["ocsp_status"] = ocsp_status(fetch.body)
     return row
+
+
+def _probe_request(chains: Sequence[Sequence[bytes]], ctx: Context) -> bytes | None:
+    """An OCSP request for a real certificate and the certificate that issued it (judged by signature): from the
+    first chain served in this run that has one, else from the profile's own certificate files."""
+    from checks.aia import issued
+    from preflight.pki.truststore import expected_roots
+
+    candidates = [[c for c in (load_der(d) for d in chain) if c is not None] for chain in chains]
+    candidates.append([*expected_roots(ctx.known_intermediates), *expected_roots(ctx.expected_roots)])
+    for certs in candidates:
+        for cert in certs:
+            issuer = next((i for i in certs if i is not cert and issued(cert, i)), None)
+            if issuer is not None:
+                try:
+                    return ocsp_request(cert, issuer)
+                except ValueError:
+                    continue
+    return None
 
 
 def _revocation_jobs(chain: Sequence[bytes], host: str) -> list[tuple[str, str, bytes | None]]:
@@ -327,10 +374,17 @@ def _host_of(url: str) -> str | None:
 
 def _summary(where: str, code: str, worst: dict[str, Any], count: int) -> str:
     url = worst.get("url")
+    probing = worst.get("kind") == "ocsp_probe"
+    if code == "crl.ok" and probing:
+        return (
+            f"{where}: no chain named a URL here; an OCSP request to {url} got an OCSP response "
+            f"({worst.get('ocsp_status')}): a responder answers on this path"
+        )
     if code == "crl.ok":
         return f"{where}: {count} revocation fetch(es) returned valid CRL/OCSP data"
     if code == "crl.reachable":
-        return f"{where}: HTTP answers (status {worst.get('status')}); no CRL/OCSP URL from the chains to fetch"
+        asked = "an OCSP request to /" if probing else "GET /"
+        return f"{where}: HTTP answers {asked} (status {worst.get('status')}); no CRL/OCSP URL from the chains to fetch"
     if code == "crl.blocked_page":
         title = worst.get("title")
         return (
@@ -339,8 +393,12 @@ def _summary(where: str, code: str, worst: dict[str, Any], count: int) -> str:
             + f" (HTTP {worst.get('status')}, {worst.get('content_type')})"
         )
     if code == "crl.http_error":
-        return f"{where}: {url} answered HTTP {worst.get('status')}" + (
-            f" → {worst.get('location')}" if worst.get("location") else ""
+        return (
+            f"{where}: {url} answered "
+            + ("an OCSP request with " if probing else "")
+            + f"HTTP {worst.get('status')}"
+            + (f" → {worst.get('location')}" if worst.get("location") else "")
+            + (" (another host: a portal's redirect, no revocation server sends one)" if probing else "")
         )
     if code == "crl.ocsp_refused":
         return f"{where}: the OCSP responder {url} answered {worst.get('ocsp_status')}, not revocation data"

@@ -285,7 +285,11 @@ def test_crl_and_ocsp_fetched_and_parsed_in_the_all_clear_lab() -> None:
     assert (ocsp["status"], ocsp["code"]) == ("pass", "crl.ok"), ocsp["summary"]
     assert {f["kind"] for f in ocsp["evidence"]["fetches"]} == {"ocsp"}
     assert {f["ocsp_status"] for f in ocsp["evidence"]["fetches"]} == {"SUCCESSFUL"}
-    assert run.result("crl.fetch", "crl.microsoft.com:80")["code"] == "crl.reachable"
+    # No chain names a URL on crl.microsoft.com: an OCSP request for a served certificate is sent to it instead.
+    unnamed = run.result("crl.fetch", "crl.microsoft.com:80")
+    assert (unnamed["status"], unnamed["code"]) == ("pass", "crl.ok"), unnamed["summary"]
+    assert {f["kind"] for f in unnamed["evidence"]["fetches"]} == {"ocsp_probe"}
+    assert "a responder answers on this path" in unnamed["summary"]
     assert run.code == 0
 
 
@@ -297,6 +301,23 @@ def test_an_ocsp_responder_answering_unauthorized_is_a_warning_not_a_pass() -> N
     assert {f["ocsp_status"] for f in result["evidence"]["fetches"]} == {"UNAUTHORIZED"}
     assert "UNAUTHORIZED" in result["summary"]
     assert status_code(run, "crl.fetch", "crl3.digicert.com:80") == ("pass", "crl.ok")
+
+
+def test_a_captive_portal_on_port_80_fails_the_hosts_no_chain_names_too() -> None:
+    """Every port-80 request is redirected to a login page on another host. Before, a host no served chain named
+    a URL on passed (a bare GET / got an HTTP answer); the OCSP request it now gets is redirected, and no
+    revocation server redirects an OCSP POST to another host."""
+    portal = "http://portal.guest-wifi.test/login?next=1"
+    spec = LabSpec(block_page=True, portal=portal, router_nat="tcp dport 80 redirect to :8081")
+    with lab_world(spec) as lab:
+        run = lab.preflight()
+    for host in ("crl.microsoft.com", "crl4.digicert.com", "ocsp.msocsp.com"):
+        result = run.result("crl.fetch", f"{host}:80")
+        assert (result["status"], result["code"]) == ("fail", "crl.http_error"), (host, result["summary"])
+        assert portal in result["summary"] and "portal" in result["summary"]
+    named = run.result("crl.fetch", "crl3.digicert.com:80")
+    assert (named["status"], named["code"]) == ("fail", "crl.http_error")
+    assert run.code == 1
 
 
 def test_crl_endpoint_returns_an_html_block_page() -> None:

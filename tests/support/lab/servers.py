@@ -103,11 +103,12 @@ BLOCK_PAGE = (
 )
 
 
-async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = False,
+async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = False, portal: str | None = None,
                          ocsp_file: str | None = None, wpad_file: str | None = None) -> None:  # fmt: skip
     """Plain HTTP: *.crl → the CRL, POST (OCSP) → the OCSP response in `ocsp_file` (without one: 'unauthorized',
     as a responder that does not serve this CA says), /wpad.dat → `wpad_file` as a PAC script, anything else → a
-    short text. With block_page, every request gets a 200 HTML page, as a web filter does."""
+    short text. With block_page, every request gets a 200 HTML page, as a web filter does; with `portal` (a URL),
+    every request is redirected there, as a captive portal does."""
     from cryptography.hazmat.primitives.serialization import Encoding
     from cryptography.x509 import ocsp
 
@@ -132,7 +133,11 @@ async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = 
                     length = int(line.split(":", 1)[1])
             if length:
                 await reader.readexactly(length)
-            if block_page:
+            extra = ""
+            if portal is not None:
+                status, kind, body = "302 Found", "text/html; charset=utf-8", b"<html><title>Sign in</title></html>"
+                extra = f"Location: {portal}\r\n"
+            elif block_page:
                 status, kind, body = "200 OK", "text/html; charset=utf-8", BLOCK_PAGE
             elif method == "POST":
                 status, kind, body = "200 OK", "application/ocsp-response", ocsp_body
@@ -142,7 +147,7 @@ async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = 
                 status, kind, body = "200 OK", "application/x-ns-proxy-autoconfig", wpad_body
             else:
                 status, kind, body = "200 OK", "text/plain", b"lab service\n"
-            writer.write(f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
+            writer.write(f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n{extra}"
                          "Connection: close\r\n\r\n".encode() + body)  # fmt: skip
             await writer.drain()
         writer.close()
@@ -180,8 +185,10 @@ if __name__ == "__main__":
         block = "--block-page" in args
         ocsp_files = [a.split("=", 1)[1] for a in args if a.startswith("--ocsp=")]
         wpad_files = [a.split("=", 1)[1] for a in args if a.startswith("--wpad=")]
+        portals = [a.split("=", 1)[1] for a in args if a.startswith("--portal=")]
         args = [a for a in args if not a.startswith("--")]
-        asyncio.run(http_listeners(args[0], args[1:], block_page=block, ocsp_file=ocsp_files[0] if ocsp_files else None,
+        asyncio.run(http_listeners(args[0], args[1:], block_page=block, portal=portals[0] if portals else None,
+                                   ocsp_file=ocsp_files[0] if ocsp_files else None,
                                    wpad_file=wpad_files[0] if wpad_files else None))  # fmt: skip
     elif kind == "dns":
         dns_server(sys.argv[2], sys.argv[3])

@@ -158,6 +158,7 @@ class LabSpec:
     host_trusts_bump_ca: bool = False  # squid's ssl-bump CA in the host's OS trust store
     mitmproxy_explicit: bool = False  # mitmproxy as an explicit proxy on the router at MITM_PROXY_URL
     block_page: bool = False  # a web filter on the router answering every port-80 request with an HTML page
+    portal: str | None = None  # with block_page: redirect every request to this URL instead (a captive portal)
     ocsp_unauthorized: bool = False  # the service's OCSP responder answers 'unauthorized' instead of 'good'
     clock_offset_s: float = 0.0  # how far real time (the lab's NTP and HTTPS Date) is ahead of this host's clock
     squid: SquidSpec | None = None  # an explicit proxy on the router at PROXY_URL
@@ -205,8 +206,9 @@ def lab_world(spec: LabSpec | None = None, *, clean: bool = True) -> Iterator[La
                                      f"confdir={mitmproxy_confdir()}", "--ssl-insecure", "-q"])  # fmt: skip
             topo.wait_tcp(topo.router, "127.0.0.1", MITM_PORT)
         if spec.block_page:
-            topo.start(topo.router, ["python3", str(SERVERS), "http", "--block-page", "-", f"0.0.0.0:{BLOCK_PORT}",
-                                     f"[::]:{BLOCK_PORT}"], ready_line="READY")  # fmt: skip
+            portal = [f"--portal={spec.portal}"] if spec.portal else []
+            topo.start(topo.router, ["python3", str(SERVERS), "http", "--block-page", *portal, "-",
+                                     f"0.0.0.0:{BLOCK_PORT}", f"[::]:{BLOCK_PORT}"], ready_line="READY")  # fmt: skip
         if spec.mitmproxy_explicit:
             topo.start(topo.router, [mitmdump(), "--listen-host", ROUTER_HOST_SIDE, "--listen-port",
                                      str(MITM_EXPLICIT_PORT), "--set", f"confdir={mitmproxy_confdir()}",
