@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from checks.clocksource import corrected_now
@@ -63,6 +63,25 @@ CODES = Codes(
             "start_tls did not complete within --timeout.",
             "Something on the path holds TLS traffic (inspection that stalls, or an MTU black hole): check the proxy "
             "or firewall between this host and the endpoint.",
+        ),
+        "tls.block_page": CodeDoc(
+            Status.FAIL,
+            "A middlebox answered the TLS ClientHello with an HTTP response (a block, login or error page) instead "
+            "of a ServerHello: the connector's TLS to this endpoint cannot start.",
+            "The bytes that came back begin with an HTTP status line (inside a proxy's CONNECT tunnel OpenSSL calls "
+            "this WRONG_VERSION_NUMBER); the status and the page title are in the evidence (http_status, "
+            "page_title).",
+            "The page title usually names the device and the rule: ask its owner to allow this FQDN and port, "
+            "without TLS inspection.",
+        ),
+        "tls.sni_filtered": CodeDoc(
+            Status.FAIL,
+            "The connection is reset right after a ClientHello naming this host, and not when the same address is "
+            "asked for another name: something on the path filters this name (SNI-based filtering).",
+            "TCP connected, the handshake ended with a reset or close before the peer sent a byte; a second "
+            "handshake to the same address with the SNI preflight-sni-check.invalid got an answer (a certificate "
+            "or an alert). Both handshakes are in the evidence.",
+            "Allow the FQDN itself on the firewall's or proxy's TLS (SNI) filter, not only its IP addresses.",
         ),
         "tls.not_tls": CodeDoc(
             Status.FAIL,
@@ -117,6 +136,8 @@ _OUTCOME_CODES = {
 # When addresses disagree, report the most telling failure.
 _PRIORITY = (
     "tls.wrong_host",
+    "tls.block_page",
+    "tls.sni_filtered",
     "tls.not_tls",
     "tls.protocol_too_old",
     "tls.reset",
@@ -129,17 +150,33 @@ _PRIORITY = (
     "tls.ok",
 )
 MAX_PEM_CERTS = 10
+# Another name for a second handshake to an address that reset the first one: reserved (RFC 6761), so no filter
+# has a rule for it and no server has a certificate for it; only the reaction to the name differs.
+SNI_PROBE_NAME = "preflight-sni-check.invalid"
 MAX_RAW_LEAF = 16 * 1024  # bytes of an unparseable leaf kept as evidence
 
 
 def judge_one(
-    host: str, handshake: Handshake, now: dt.datetime, schannel: SchannelPolicy | None = None
+    host: str,
+    handshake: Handshake,
+    now: dt.datetime,
+    schannel: SchannelPolicy | None = None,
+    second_sni: Handshake | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The code for one address's handshake, and its evidence. Pure."""
+    """The code for one address's handshake, and its evidence; `second_sni` is the handshake to the same address
+    with SNI_PROBE_NAME, made when this one was reset before the peer sent a byte. Pure."""
     evidence: dict[str, Any] = handshake.to_json()
     if handshake.outcome != "ok":
         if handshake.outcome == "protocol_too_old" and handshake.chain:
             evidence["chain"] = _chain_facts(handshake.chain)
+        if handshake.outcome == "not_tls" and handshake.http_status is not None:
+            return "tls.block_page", evidence
+        if handshake.outcome in ("reset", "closed") and handshake.received_bytes == 0:
+            evidence["reset_after_client_hello"] = True
+            if second_sni is not None:
+                evidence["second_sni"] = second_sni.to_json()
+                if second_sni.outcome in ("ok", "alert", "not_tls", "protocol_too_old"):
+                    return "tls.sni_filtered", evidence
         return _OUTCOME_CODES.get(handshake.outcome, "tls.error"), evidence
     certs = [c for c in (load_der(der) for der in handshake.chain) if c is not None]
     if not certs or load_der(handshake.chain[0]) is None:
@@ -171,11 +208,17 @@ def judge_one(
 
 
 def judge(
-    host: str, port: int, handshakes: Sequence[Handshake], now: dt.datetime, schannel: SchannelPolicy | None = None
+    host: str,
+    port: int,
+    handshakes: Sequence[Handshake],
+    now: dt.datetime,
+    schannel: SchannelPolicy | None = None,
+    second_sni: Mapping[str, Handshake] | None = None,
 ) -> Finding:
     """The verdict for a host and port over every reachable address; `schannel` is this host's SCHANNEL
-    settings on Windows (None elsewhere). Pure."""
-    per_address = {h.address: judge_one(host, h, now, schannel) for h in handshakes}
+    settings on Windows (None elsewhere); `second_sni`, per address, the handshake with another name. Pure."""
+    second = second_sni or {}
+    per_address = {h.address: judge_one(host, h, now, schannel, second.get(h.address)) for h in handshakes}
     codes = {code for code, _ in per_address.values()}
     code = next(c for c in _PRIORITY if c in codes)
     evidence: dict[str, Any] = {
@@ -206,6 +249,28 @@ def _summary(host: str, port: int, code: str, ev: dict[str, Any], per_address: d
         return f"{where} refuses TLS 1.2+ but accepts {ev.get('legacy_version')}{tail}"
     if code == "tls.alert":
         return f"{where} handshake refused with alert {ev.get('alert') or ev.get('error')}{tail}"
+    if code == "tls.block_page":
+        title = ev.get("page_title")
+        return (
+            f"{where} answered the ClientHello with HTTP {ev.get('http_status')}"
+            + (f", a page titled {title!r}" if title else "")
+            + f": a middlebox's page, not TLS{tail}"
+        )
+    if code == "tls.sni_filtered":
+        other = ev.get("second_sni", {})
+        return (
+            f"{where} is reset right after a ClientHello naming {host}; the same address asked for "
+            f"{other.get('sni')} answers ({other.get('outcome')}): the name is filtered{tail}"
+        )
+    if code == "tls.reset" and ev.get("reset_after_client_hello"):
+        other = ev.get("second_sni")
+        again = (
+            f"; another name on the same address is reset too ({other.get('outcome')}): not the name, the address "
+            "or port is blocked or the server is down"
+            if other
+            else ""
+        )
+        return f"{where} reset right after the ClientHello, before the server sent a byte{again}{tail}"
     if code == "tls.wrong_host":
         names = ", ".join(leaf.get("san_dns", [])[:5]) or leaf.get("subject")
         return f"{where} served a certificate for {names}, not {host} (issuer {leaf.get('issuer')}){tail}"
@@ -238,6 +303,8 @@ class TlsObserved:
     schannel: SchannelPolicy | None = None
     upstream: str | None = None  # tcp.connect or proxy.tunnel, when no path opened
     upstream_result: str | None = None
+    # per address reset before the peer sent a byte: the handshake to it with SNI_PROBE_NAME
+    second_sni: Mapping[str, Handshake] = dataclasses.field(default_factory=dict)
 
 
 def judge_observed(seen: TlsObserved) -> Finding:
@@ -249,7 +316,7 @@ def judge_observed(seen: TlsObserved) -> Finding:
             f"{bracketed(seen.host)}:{seen.port}: no path opened (see {seen.upstream})",
             caused_by=seen.upstream_result,
         )
-    return judge(seen.host, seen.port, list(seen.handshakes), seen.now, seen.schannel)
+    return judge(seen.host, seen.port, list(seen.handshakes), seen.now, seen.schannel, seen.second_sni)
 
 
 class TlsHandshakeCheck(ObservingCheck[TlsObserved]):
@@ -281,6 +348,18 @@ class TlsHandshakeCheck(ObservingCheck[TlsObserved]):
             return TlsObserved(
                 target.host, target.port, (), ctx.now(), None, upstream, ctx.result_id_for(upstream, target)
             )
-        return TlsObserved(target.host, target.port, handshakes, await corrected_now(ctx), await self.schannel(ctx))
+        second: dict[str, Handshake] = {}
+        for handshake in handshakes:
+            direct = not handshake.address.startswith("via ")
+            if direct and handshake.outcome in ("reset", "closed") and handshake.received_bytes == 0:
+                second[handshake.address] = await ctx.handshake(handshake.address, target.port, host=SNI_PROBE_NAME)
+        return TlsObserved(
+            target.host,
+            target.port,
+            handshakes,
+            await corrected_now(ctx),
+            await self.schannel(ctx),
+            second_sni=second,
+        )
 
     judge = staticmethod(judge_observed)

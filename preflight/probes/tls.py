@@ -72,6 +72,11 @@ class Handshake:
     legacy_version: str | None = None  # what a legacy-only retry negotiated
     connect_ms: float | None = None
     handshake_ms: float | None = None
+    # A failed handshake: how many bytes the peer sent before it ended (None: not known), and, when those bytes
+    # were an HTTP response instead of a ServerHello, its status and page title (a middlebox's block page)
+    received_bytes: int | None = None
+    http_status: int | None = None
+    page_title: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         # Not dataclasses.asdict: it would deep-copy the chain only for it to be dropped, per handshake.
@@ -177,33 +182,71 @@ async def handshake(
         return Handshake(address, port, sni, "connect_failed", error=f"connect: {exc.strerror or exc}")
     connected = time.monotonic()
     connect_ms = round((connected - start) * 1000, 2)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     ctx = legacy_context() if legacy else modern_context()
-    server_hostname = sni if not is_ip_literal(sni) else None
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname=sni if not is_ip_literal(sni) else None)
+    seen = bytearray()
+
+    async def send(data: bytes) -> None:
+        writer.write(data)
+        await writer.drain()
+
     try:
-        await writer.start_tls(ctx, server_hostname=server_hostname, ssl_handshake_timeout=timeout)
+        async with asyncio.timeout(timeout):
+            await _drive(tls, incoming, outgoing, send, lambda: reader.read(65536), seen)
     except _handshake_failures() as exc:
         _abort(writer)
-        return _failed_handshake(address, port, sni, exc, timeout, connect_ms)
+        return _failed_handshake(address, port, sni, exc, timeout, connect_ms, bytes(seen))
     handshake_ms = round((time.monotonic() - connected) * 1000, 2)
-    ssl_object = writer.get_extra_info("ssl_object")
-    chain, complete = served_chain(ssl_object)
-    cipher = ssl_object.cipher()
+    finished = outgoing.read()  # TLS 1.3: the client's Finished, so the server logs a completed handshake
+    if finished:
+        writer.write(finished)
+    chain, complete = served_chain(tls)
+    cipher = tls.cipher()
     result = Handshake(
         address,
         port,
         sni,
         "ok",
-        version=ssl_object.version(),
+        version=tls.version(),
         cipher=cipher[0] if cipher else None,
-        alpn=ssl_object.selected_alpn_protocol(),
+        alpn=tls.selected_alpn_protocol(),
         chain=chain,
         chain_complete=complete,
         connect_ms=connect_ms,
         handshake_ms=handshake_ms,
     )
     _abort(writer)
-    del reader
     return result
+
+
+MAX_SEEN = 8192  # bytes of what the peer sent kept to recognise an HTTP answer (a block page's status and title)
+
+
+async def _drive(
+    tls: Any,
+    incoming: Any,
+    outgoing: Any,
+    send: Callable[[bytes], Awaitable[None]],
+    recv: Callable[[], Awaitable[bytes]],
+    seen: bytearray,
+) -> None:
+    """Run a client handshake through memory BIOs, whatever carries the bytes (a socket or a proxy's tunnel),
+    keeping the first MAX_SEEN bytes the peer sent."""
+    while True:
+        try:
+            tls.do_handshake()
+            return
+        except ssl.SSLWantReadError:
+            pending = outgoing.read()
+            if pending:
+                await send(pending)
+            data = await recv()
+            if not data:
+                raise EOFError from None
+            if len(seen) < MAX_SEEN:
+                seen += data[: MAX_SEEN - len(seen)]
+            incoming.write(data)
 
 
 def _handshake_failures() -> tuple[type[BaseException], ...]:
@@ -211,12 +254,32 @@ def _handshake_failures() -> tuple[type[BaseException], ...]:
 
 
 def _failed_handshake(
-    address: str, port: int, sni: str, exc: BaseException, timeout: float, connect_ms: float | None
+    address: str,
+    port: int,
+    sni: str,
+    exc: BaseException,
+    timeout: float,
+    connect_ms: float | None,
+    received: bytes | None = None,
 ) -> Handshake:
-    """The outcome of a handshake that raised, whichever way it was driven (streams or memory BIOs)."""
+    """The outcome of a handshake that raised, with what the peer sent before it ended (None: not known)."""
+    http = http_answer(received or b"")
 
     def failed(outcome: HandshakeOutcome, error: str, alert: str | None = None) -> Handshake:
-        return Handshake(address, port, sni, outcome, alert=alert, error=error, connect_ms=connect_ms)
+        if http is not None:  # whatever OpenSSL made of it (WRONG_VERSION_NUMBER, a length error, EOF)
+            outcome, error = "not_tls", f"an HTTP answer instead of a ServerHello ({error})"
+        return Handshake(
+            address,
+            port,
+            sni,
+            outcome,
+            alert=alert,
+            error=error,
+            connect_ms=connect_ms,
+            received_bytes=None if received is None else len(received),
+            http_status=http[0] if http else None,
+            page_title=http[1] if http else None,
+        )
 
     if isinstance(exc, TimeoutError) or (isinstance(exc, ConnectionAbortedError) and "taking longer" in str(exc)):
         return failed("timeout", f"handshake not finished within {timeout:g}s")  # the latter: asyncio's own
@@ -235,6 +298,18 @@ def _failed_handshake(
     if windows is not None:  # a plain OSError on Windows: its winerror says what happened
         return failed(windows, f"{type(exc).__name__}: {exc}")
     return failed("error", f"{type(exc).__name__}: {exc}")
+
+
+def http_answer(data: bytes) -> tuple[int, str | None] | None:
+    """(status, page title) when the bytes a TLS client got back are an HTTP response. Pure."""
+    import re
+
+    from preflight.probes.http import page_title
+
+    match = re.match(rb"HTTP/\d(?:\.\d)? (\d{3})[ \r\n]", data)
+    if match is None:
+        return None
+    return int(match.group(1)), page_title(data)
 
 
 # Windows errors that can end a handshake as a plain OSError (the proactor turns most into ConnectionReset/
@@ -282,22 +357,19 @@ async def _direct_handshake(
         incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         ctx = legacy_context() if legacy else modern_context()
         tls = ctx.wrap_bio(incoming, outgoing, server_hostname=sni if not is_ip_literal(sni) else None)
+        seen = bytearray()
+
+        async def send(data: bytes) -> None:
+            await loop.sock_sendall(sock, data)
+
+        async def recv() -> bytes:
+            return await loop.sock_recv(sock, 65536)
+
         try:
             async with asyncio.timeout(timeout):
-                while True:
-                    try:
-                        tls.do_handshake()
-                        break
-                    except ssl.SSLWantReadError:
-                        pending = outgoing.read()
-                        if pending:
-                            await loop.sock_sendall(sock, pending)
-                        data = await loop.sock_recv(sock, 65536)
-                        if not data:
-                            raise EOFError from None
-                        incoming.write(data)
+                await _drive(tls, incoming, outgoing, send, recv, seen)
         except _handshake_failures() as exc:
-            return _failed_handshake(address, port, sni, exc, timeout, connect_ms)
+            return _failed_handshake(address, port, sni, exc, timeout, connect_ms, bytes(seen))
         finished = outgoing.read()  # TLS 1.3: the client's Finished, so the server logs a completed handshake
         if finished:
             with contextlib.suppress(OSError):

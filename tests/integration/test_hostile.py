@@ -258,7 +258,7 @@ def test_huge_crl_is_judged_not_passed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("mode", "tunnel", "handshake"), [
-    ("connect_then_http", ("pass", "proxy.ok"), ("fail", "tls.not_tls")),
+    ("connect_then_http", ("pass", "proxy.ok"), ("fail", "tls.block_page")),
     ("connect_then_drip", ("pass", "proxy.ok"), ("fail", "tls.timeout")),
 ])  # fmt: skip
 def test_proxy_that_says_yes_then_misbehaves(tmp_path: Path, mode: str, tunnel: tuple[str, str],

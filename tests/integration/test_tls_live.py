@@ -57,7 +57,7 @@ CONDITIONS = [
     ("closed.test", "close", {}, ("fail", "tls.reset"), None),
     ("alert.test", "alert", {}, ("fail", "tls.alert"), None),
     ("stall.test", "stall", {}, ("fail", "tls.timeout"), None),
-    ("http.test", "http", {}, ("fail", "tls.not_tls"), None),
+    ("http.test", "http", {}, ("fail", "tls.block_page"), None),
     ("expired.test", "ok", {"not_before": NOW - 400 * DAY, "not_after": NOW - DAY}, ("fail", "tls.expired"), None),
     ("future.test", "ok", {"not_before": NOW + 10 * DAY}, ("fail", "tls.not_yet_valid"), None),
 ]
@@ -252,3 +252,38 @@ def test_a_dead_aia_url_is_one_finding_and_the_rest_of_the_run_stands(pki: FakeP
     fetch = result["evidence"]["addresses"]["127.0.0.1"]["aia"][0]
     assert fetch["outcome"] == "unreachable" and "refused" in fetch["error"]
     assert run.result("tls.interception", f"login.fine.test:{fine.port}")["code"] == "tls.clean"
+
+
+def test_an_sni_filter_is_told_from_a_dead_port_by_a_second_name(pki: FakePki, lab: dict[str, Any]) -> None:
+    """A reset right after the ClientHello: the same address asked for another name answers (an alert) when it
+    was the name that was filtered, and is reset again when it is the address or port."""
+    name = "login.sni.test"
+    with TlsServer(f"sni_reset:{name}") as filtered, TlsServer("reset") as dead:
+        run = run_against(lab, {name: filtered, "login.deadport.test": dead})
+    result = run.result("tls.handshake", f"{name}:{filtered.port}")
+    assert (result["status"], result["code"]) == ("fail", "tls.sni_filtered"), result["summary"]
+    evidence = result["evidence"]["addresses"]["127.0.0.1"]
+    assert evidence["reset_after_client_hello"] and evidence["received_bytes"] == 0
+    assert evidence["second_sni"]["sni"] == "preflight-sni-check.invalid"
+    assert evidence["second_sni"]["outcome"] == "alert"
+    assert "the name is filtered" in result["summary"]
+    other = run.result("tls.handshake", f"login.deadport.test:{dead.port}")
+    assert other["code"] == "tls.reset"
+    assert "another name on the same address is reset too" in other["summary"]
+
+
+def test_a_block_page_inside_a_connect_tunnel_keeps_its_status_and_title(pki: FakePki, lab: dict[str, Any]) -> None:
+    from fakeproxy import FakeProxy
+
+    name = "login.tunnelpage.test"
+    chain, key = pki.server_files(lab["tmp"], [name])
+    with (
+        TlsServer("ok", chain, key) as server,
+        FakeProxy(mode="tunnel_page", status=403, title="Web Filter: Category Blocked") as proxy,
+    ):
+        run = run_against(lab, {name: server}, "--proxy", f"http://127.0.0.1:{proxy.port}")
+    result = run.result("tls.handshake", f"{name}:{server.port}")
+    assert (result["status"], result["code"]) == ("fail", "tls.block_page"), result["summary"]
+    (evidence,) = result["evidence"]["addresses"].values()
+    assert evidence["http_status"] == 403 and evidence["page_title"] == "Web Filter: Category Blocked"
+    assert "HTTP 403" in result["summary"] and "Web Filter: Category Blocked" in result["summary"]

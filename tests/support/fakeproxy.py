@@ -34,6 +34,13 @@ class FakeProxy(LoopThread):
             elif self.mode == "tunnel":
                 await self._tunnel(head, reader, writer)
                 return
+            elif self.mode == "tunnel_page":  # opens the tunnel, then answers the ClientHello with its block page
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                await writer.drain()
+                await reader.read(4096)
+                page = f"<html><head><title>{self.title}</title></head><body>no</body></html>".encode()
+                writer.write(f"HTTP/1.1 {self.status} Blocked\r\nContent-Type: text/html\r\n"
+                             f"Content-Length: {len(page)}\r\n\r\n".encode() + page)  # fmt: skip
             else:
                 page = f"<html><head><title>{self.title}</title></head><body>no</body></html>".encode()
                 writer.write(f"HTTP/1.1 {self.status} Lab\r\nContent-Type: text/html\r\nContent-Length: {len(page)}"

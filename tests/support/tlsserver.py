@@ -55,8 +55,16 @@ class TlsServer(LoopThread):
             if self.mode in ("ok", "legacy"):
                 await reader.read(1)  # hold the session open until the client goes
                 return
-            await reader.read(5)  # the start of the ClientHello
-            if self.mode == "reset":
+            hello = await reader.read(4096)  # the ClientHello (its first segment)
+            if self.mode.startswith("sni_reset:"):  # an SNI filter: resets a hello naming it, lets others reach
+                blocked = self.mode.split(":", 1)[1].encode()  # a server that refuses them with an alert
+                if blocked in hello:
+                    sock = writer.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                else:
+                    writer.write(ALERT_HANDSHAKE_FAILURE)
+                    await writer.drain()
+            elif self.mode == "reset":
                 sock = writer.get_extra_info("socket")
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             elif self.mode == "alert":

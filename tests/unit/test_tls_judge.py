@@ -386,3 +386,49 @@ def test_the_shipped_cross_certificates_chain_to_the_shipped_roots() -> None:
         assert not is_self_signed(cert)
         assert any(r.subject == cert.issuer and cert.verify_directly_issued_by(r) is None for r in roots)
         assert cert.fingerprint(hashes.SHA256()).hex() in text  # the header names each certificate's SHA-256
+
+
+@pytest.mark.parametrize(
+    ("received", "expected"),
+    [
+        (b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\n\r\n<html><title>Blocked</title></html>",
+         (403, "Blocked")),
+        (b"HTTP/1.0 302 Found\r\nLocation: http://portal.test/\r\n\r\n", (302, None)),
+        (b"HTTP/2 400 \r\n\r\n", (400, None)),
+        (b"\x15\x03\x03\x00\x02\x02\x28", None),  # a TLS alert record
+        (b"HTTP/1.1 OK\r\n", None),  # no status code: not an HTTP response
+        (b"", None),
+    ],
+)  # fmt: skip
+def test_what_came_back_instead_of_a_server_hello(received: bytes, expected: tuple[int, str | None] | None) -> None:
+    from preflight.probes.tls import http_answer
+
+    assert http_answer(received) == expected
+
+
+def _failed(outcome: str, **fields: Any) -> Handshake:
+    return Handshake("198.18.50.10", 443, HOST, outcome, error="x", **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("handshake", "second", "code"),
+    [
+        (_failed("not_tls", received_bytes=120, http_status=403, page_title="Blocked"), None, "tls.block_page"),
+        (_failed("not_tls", received_bytes=7), None, "tls.not_tls"),
+        (_failed("reset", received_bytes=0), _failed("alert"), "tls.sni_filtered"),
+        (_failed("closed", received_bytes=0), _failed("ok"), "tls.sni_filtered"),
+        (_failed("reset", received_bytes=0), _failed("reset", received_bytes=0), "tls.reset"),
+        (_failed("reset", received_bytes=0), _failed("connect_failed"), "tls.reset"),
+        (_failed("reset", received_bytes=0), None, "tls.reset"),
+        (_failed("reset", received_bytes=40), _failed("alert"), "tls.reset"),  # the server spoke first: not SNI
+    ],
+    ids=["block page", "not tls", "sni: alert", "sni: ok", "both reset", "second cannot connect", "no second",
+         "reset after the server spoke"],
+)  # fmt: skip
+def test_a_failed_handshake_says_what_the_middlebox_did(handshake: Handshake, second: Handshake | None,
+                                                         code: str) -> None:  # fmt: skip
+    from checks.tls import judge_one
+
+    got, evidence = judge_one(HOST, handshake, NOW, None, second)
+    assert got == code, evidence
+    assert TLS_CODES[code]
