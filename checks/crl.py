@@ -261,9 +261,14 @@ async def observe(target: Target, ctx: Context) -> CrlObserved:
 
 
 async def _http_proxy(host: str, ctx: Context) -> ProxyConfig | None:
-    """The proxy plain HTTP to host:80 goes through: the route's, or, when its proxy list's first entry cannot be
-    connected to, the entry the connector fails over to (None: direct, a DIRECT entry included)."""
+    """The proxy plain HTTP to host:80 goes through for certificate validation: WinHTTP's system proxy when this
+    host's WinHTTP settings were read (chain validation runs in the system context), else the route's, or, when
+    its proxy list's first entry cannot be connected to, the entry the connector fails over to (None: direct, a
+    DIRECT entry included)."""
     route = ctx.route(host, 80)
+    system = ctx.revocation_route(host, 80)
+    if system != route:  # Windows' certificate operations take WinHTTP's system proxy, not the connector's
+        return system.proxy
     if route.proxy is None or not route.fallbacks:
         return route.proxy
     carrier = await ctx.carrier(host, 80)

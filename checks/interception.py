@@ -448,14 +448,15 @@ def _stops_short(host: str, chain_der: Sequence[bytes], now: dt.datetime, anchor
 
 
 async def _aia_fetch(ctx: Context, url: str) -> HttpFetch:
-    """One GET of a caIssuers URL on the route plain HTTP to its host takes (the proxy, or the first address
-    that opens), bounded like every fetch of the run."""
+    """One GET of a caIssuers URL on the route Windows' chain engine takes to its host (WinHTTP's system proxy
+    when it was read, else the run's route: the proxy, or the first address that opens), bounded like every
+    fetch of the run."""
     from preflight.probes.http import FetchOutcome, HttpFetch
 
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or 80
-    route = ctx.route(host, port)
+    route = ctx.revocation_route(host, port)
     if route.proxy is not None:
         label = f"via {route.proxy.display}"
         return await ctx.http(url, label, host=host, proxy=route.proxy, max_body=aia.MAX_AIA_BODY + 1)

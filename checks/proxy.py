@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target, lazy
+from preflight.netutil import bracketed
 from preflight.probes.proxy import Carrier, TunnelResult
 
 if TYPE_CHECKING:
@@ -51,6 +52,17 @@ EFFECTIVE_CODES = Codes(
             "the connector uses. A proxy set only in your own Internet Options (wininet_user) does not reach the "
             "connector, which runs as Network Service: put it in the connector's .exe.config. The updater reads its "
             "own .exe.config (updater): give it the same <defaultProxy> as the connector's, or updates fail.",
+        ),
+        "proxy.system_proxy_missing": CodeDoc(
+            Status.WARN,
+            "The connector's traffic goes through a proxy, but WinHTTP's system proxy sends the same hosts direct: "
+            "Windows validates the service's certificate chains in the system context, so its CRL, OCSP and AIA "
+            "fetches leave without the proxy (where direct port 80 is blocked, chain validation fails: "
+            "'RustSslCertificateValidator: Failed to validate chain of certificate').",
+            "This host's WinHTTP setting (netsh winhttp show proxy) was read; for a port-80 row of the profile the "
+            "run's route goes through a proxy and WinHTTP's goes direct. crl.fetch tests the WinHTTP route.",
+            "Set the system proxy to the connector's: `netsh winhttp set proxy <host:port>` (the exact command is in "
+            "the summary), as Microsoft's Global Secure Access troubleshooting notes advise.",
         ),
         "proxy.wpad_error": CodeDoc(
             Status.WARN,
@@ -231,6 +243,9 @@ class EffectiveObserved:
     settings: ProxySettings
     routes: Mapping[str, Mapping[str, Any]]
     divergent: tuple[str, ...]
+    # port-80 targets the connector reaches through a proxy while WinHTTP (certificate validation) goes direct:
+    # (target, the connector's proxy)
+    system_gaps: tuple[tuple[str, str, str], ...] = ()
 
 
 def observe_effective(plan: RoutedTargets) -> EffectiveObserved:
@@ -238,10 +253,14 @@ def observe_effective(plan: RoutedTargets) -> EffectiveObserved:
     settings = plan.proxy
     routes: dict[str, dict[str, Any]] = {}
     divergent: list[str] = []
+    gaps: list[tuple[str, str, str]] = []
     for target in plan.port_targets():
         if target.port is None or target.wildcard or target.missing:
             continue
         route = plan.route(target.host, target.port)
+        system = settings.system_route(target.host, target.port) if target.port == 80 else None
+        if system is not None and system.proxy is None and route.proxy is not None:
+            gaps.append((target.key, route.proxy.display, f"{bracketed(route.proxy.host)}:{route.proxy.port}"))
         entry: dict[str, Any] = {"proxy": route.proxy.display if route.proxy else None, "source": route.source}
         by_source = settings.source_routes(target.host, target.port, tls=target.port != 80)
         if by_source.keys() & _COMPARED_WITH_THE_ROUTE:
@@ -251,7 +270,7 @@ def observe_effective(plan: RoutedTargets) -> EffectiveObserved:
             if len(set(entry["by_source"].values())) > 1:
                 divergent.append(f"{target.key}: " + ", ".join(f"{k} {v}" for k, v in entry["by_source"].items()))
         routes[target.key] = entry
-    return EffectiveObserved(settings, routes, tuple(divergent))
+    return EffectiveObserved(settings, routes, tuple(divergent), tuple(gaps))
 
 
 def judge_effective(seen: EffectiveObserved) -> Finding:
@@ -280,6 +299,18 @@ def judge_effective(seen: EffectiveObserved) -> Finding:
             "proxy.invalid_setting", f"ignored proxy settings: {'; '.join(problems)}", evidence
         )
     found = _wpad_note(wpad)
+    if seen.system_gaps:
+        key, proxy, address = seen.system_gaps[0]
+        evidence["system_route_direct"] = [{"target": t, "connector_proxy": p} for t, p, _a in seen.system_gaps]
+        if seen.divergent:
+            evidence["divergent"] = list(seen.divergent)
+        more = f" and {len(seen.system_gaps) - 1} more" if len(seen.system_gaps) > 1 else ""
+        return EFFECTIVE_CODES.finding(
+            "proxy.system_proxy_missing",
+            f"the connector goes via {proxy}, but WinHTTP's system proxy is direct for {key}{more}: certificate "
+            f"validation fetches (CRL/OCSP/AIA) leave without the proxy; fix: netsh winhttp set proxy {address}",
+            evidence,
+        )
     if seen.divergent:
         evidence["divergent"] = list(seen.divergent)
         return EFFECTIVE_CODES.finding(

@@ -127,6 +127,11 @@ class Context(Probes, Protocol):
         """How the connector's traffic to host:port leaves this host (direct, or through which proxy and why)."""
         ...
 
+    def revocation_route(self, host: str, port: int) -> Route:
+        """How Windows' chain engine fetches from host:port (CRL, OCSP, AIA): WinHTTP's system proxy when this
+        host's WinHTTP settings were read, else the connector's route."""
+        ...
+
     def proxied(self, target: Target) -> bool: ...
 
     def endpoints_for(self, host: str) -> tuple[Endpoint, ...]:

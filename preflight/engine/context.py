@@ -146,6 +146,9 @@ class RunContext:
     def route(self, host: str, port: int) -> Route:
         return self.plan.route(host, port)
 
+    def revocation_route(self, host: str, port: int) -> Route:
+        return self.plan.proxy.system_route(host, port) or self.route(host, port)
+
     def proxied(self, target: Target) -> bool:
         return self.plan.proxied(target)
 

@@ -184,6 +184,15 @@ class ProxySettings:
                 routes[source.name] = found
         return routes
 
+    def system_route(self, host: str, port: int) -> Route | None:
+        """Where Windows' own certificate operations send a fetch (CRL, OCSP, AIA): WinHTTP's machine setting
+        (`netsh winhttp set proxy`), None when it was not read (not Windows). Microsoft's Global Secure Access
+        troubleshooting notes (microsoft/GlobalSecureAccess, Troubleshooting/PrivateNetworkConnector.md): the
+        connector's chain validation runs in the system context, so a proxy set only in its .exe.config leaves
+        those fetches without one."""
+        winhttp = self.inputs.winhttp
+        return None if winhttp is None else WinHttpProxy(winhttp).route(host, port, tls=port != 80)
+
     def _defers_to_system(self) -> bool:
         """Whether the connector's .NET takes its proxy from WinINET: its <defaultProxy> (or .NET's defaults) reads
         the system's settings (DotNetProxy.web_proxy) and names no proxyaddress of its own."""

@@ -82,6 +82,9 @@ class FakeContext:
     def route(self, host: str, port: int) -> Route:
         return self.routes.get((host, port), Route(None, "direct"))
 
+    def revocation_route(self, host: str, port: int) -> Route:
+        return self.proxy.system_route(host, port) or self.route(host, port)
+
     def proxied(self, target: Target) -> bool:
         return target.port is not None and not self.route(target.host, target.port).direct
 

@@ -385,3 +385,50 @@ def test_judging_a_proxy_list_names_every_proxy_passed_over() -> None:
     for seen, code, words in cases:
         finding = judge_carrier(seen)
         assert finding.code == code and words in finding.summary, (code, finding.summary)
+
+
+def _system_gap_context() -> FakeContext:
+    """The connector goes through a proxy (its .exe.config, or --proxy); WinHTTP's system setting is direct."""
+    from proxysettings import proxy_settings
+
+    from preflight.proxy import ProxyConfig
+    from preflight.proxy.sources import Route
+    from preflight.proxy.windows import WinHttpSettings
+
+    proxy = ProxyConfig("http", "198.18.0.3", 3128)
+    winhttp_direct = WinHttpSettings(version=0x28, counter=1, flags=1, proxy="", bypass="", autoconfig_url="")
+    return FakeContext(
+        endpoints=(Endpoint("crl.example", (80,), "r", "s"), Endpoint("svc.example", (443,), "r", "s")),
+        proxy=proxy_settings(explicit=proxy, winhttp=winhttp_direct),
+        routes={("crl.example", 80): Route(proxy, "--proxy"), ("svc.example", 443): Route(proxy, "--proxy")},
+    )
+
+
+def test_a_proxy_the_system_context_does_not_use_is_named_with_its_fix() -> None:
+    from checks.proxy import ProxyEffectiveCheck
+
+    check = ProxyEffectiveCheck()
+    finding = check.judge(run(check.observe(Target("proxy settings"), _system_gap_context())))
+    assert (finding.status.value, finding.code) == ("warn", "proxy.system_proxy_missing")
+    assert "netsh winhttp set proxy 198.18.0.3:3128" in finding.summary
+    assert finding.evidence["system_route_direct"] == [
+        {"target": "crl.example:80", "connector_proxy": "http://198.18.0.3:3128"}
+    ]
+
+
+def test_revocation_fetches_take_the_system_route_not_the_connectors() -> None:
+    from checks.crl import CrlFetchCheck
+    from preflight.probes.dns import Resolution
+    from preflight.probes.http import HttpFetch
+    from preflight.probes.tcp import ConnectAttempt
+
+    ctx = _system_gap_context()
+    ctx.handshake_answers[("svc.example", 443)] = []
+    ctx.resolutions["crl.example"] = Resolution("crl.example", "system", ("198.18.0.80",), None, (), ())
+    ctx.connects[("198.18.0.80", 80)] = ConnectAttempt("198.18.0.80", 80, "open")
+    ctx.fetches[("http://crl.example/", "198.18.0.80")] = HttpFetch(
+        "http://crl.example/", "198.18.0.80", "GET", "response", status=404
+    )
+    seen = run(CrlFetchCheck().observe(Target("crl.example", 80), ctx))
+    (row,) = seen.fetches
+    assert row["address"] == "198.18.0.80"  # direct, as WinHTTP would go: not "via http://198.18.0.3:3128"

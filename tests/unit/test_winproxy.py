@@ -196,7 +196,12 @@ def test_connector_route_wins_and_crl_bypass_is_divergent_from_winhttp() -> None
     assert login.proxy is not None and login.source.startswith("connector (")
     assert plan.route("crl.microsoft.com", 80).direct  # the config's own bypass list
     finding = judge_effective(observe_effective(plan))
-    assert finding.code == "proxy.divergent"
+    # The sources disagree, and the disagreement that breaks chain validation is named with its fix.
+    assert finding.code == "proxy.system_proxy_missing"
+    assert "netsh winhttp set proxy 198.18.1.1:3128" in finding.summary
+    assert finding.evidence["divergent"]
+    assert all(row["connector_proxy"] == "http://198.18.1.1:3128" for row in finding.evidence["system_route_direct"])
+    assert "crl.microsoft.com:80" not in {row["target"] for row in finding.evidence["system_route_direct"]}
     by_source = finding.evidence["routes"]["login.microsoftonline.com:443"]["by_source"]
     assert by_source == {
         "tested": "http://198.18.1.1:3128",
