@@ -4,8 +4,9 @@ Microsoft's Global Secure Access troubleshooting notes (microsoft/GlobalSecureAc
 PrivateNetworkConnector.md): the connector "uses GRPC and mutual TLS authentication to connect to the Private
 Access cloud service", so it "might show Active" and still fail Private Access. gRPC needs HTTP/2 end to end: an
 inspecting proxy or a filter that answers http/1.1, drops frames or ends the connection breaks the tunnel while
-TLS looks fine. Which endpoints carry the tunnel is the profile's to say (setting `hosts`, patterns); the
-embedded Private Access profile names the service's certificate name, *.msappproxy.net.
+TLS looks fine. Which endpoints carry the tunnel is the profile's to say (settings `hosts` and `exclude`,
+patterns); the embedded Private Access profile names the service's certificate name, *.msappproxy.net, less the
+bootstrap endpoint (which is not the tunnel: nothing says it speaks HTTP/2).
 """
 
 from __future__ import annotations
@@ -106,11 +107,16 @@ class Http2Check(ObservingCheck[Http2Observed]):
     requires = "TLS to the endpoint (tls.handshake); the profile's tls.http2 hosts"
     needs: tuple[str, ...] = ("tls.handshake",)
     codes = CODES
-    settings: dict[str, Any] = {"hosts": []}  # noqa: RUF012 - read-only: the engine copies what it overrides
+    settings: dict[str, Any] = {"hosts": [], "exclude": []}  # noqa: RUF012 - read-only: the engine copies what it overrides
 
     def targets(self, plan: Plan) -> Iterable[Target]:
-        patterns = _patterns(plan.settings_for(self).get("hosts", []))
-        return [t for t in plan.port_targets(tls_only=True) if any(_matches(t.host, p) for p in patterns)]
+        settings = plan.settings_for(self)
+        patterns, excluded = _patterns(settings.get("hosts", [])), _patterns(settings.get("exclude", []))
+        return [
+            t
+            for t in plan.port_targets(tls_only=True)
+            if any(_matches(t.host, p) for p in patterns) and not any(_matches(t.host, p) for p in excluded)
+        ]
 
     async def observe(self, target: Target, ctx: Context) -> Http2Observed:
         from preflight.probes import http2
