@@ -58,3 +58,16 @@ def test_the_first_frame_a_server_sends_is_its_settings(data: bytes, outcome: st
     assert (problem[0] if problem else None) == outcome
     if outcome == "goaway":
         assert problem is not None and problem[1]["goaway_error"] == "ENHANCE_YOUR_CALM"
+
+
+def test_the_tunnel_hosts_are_the_profiles_less_its_exclusions() -> None:
+    """The embedded Private Access profile: *.msappproxy.net on both of its ports, never the bootstrap endpoint."""
+    from checks.http2 import Http2Check
+    from preflight import profile
+    from preflight.engine import plan
+
+    loaded = profile.load("entra-private-access")
+    tenant = "00000000-0000-0000-0000-000000000001"
+    built = plan.build(loaded, tenant_id=tenant, check_settings={"tls.http2": loaded.checks["tls.http2"]})
+    keys = sorted(t.key for t in Http2Check().targets(built))
+    assert keys == ["*.msappproxy.net:443", "*.msappproxy.net:8398"], keys
