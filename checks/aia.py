@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from preflight import lazy
-from preflight.pki.certs import is_self_signed, load_der, load_pem_bundle, subject, urls
+from preflight.pki.certs import is_self_signed, load_der, load_pem_bundle, signed_by, subject, urls
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -79,22 +79,11 @@ class Completion:
         return bool(self.fetches)
 
 
-def issued(cert: x509.Certificate, candidate: x509.Certificate) -> bool:
-    """Did `candidate` sign `cert`? By signature; the name is only an index."""
-    if candidate.subject != cert.issuer:
-        return False
-    try:
-        cert.verify_directly_issued_by(candidate)
-    except Exception:
-        return False
-    return True
-
-
 def orphans(certs: Sequence[x509.Certificate], available: Sequence[x509.Certificate]) -> list[x509.Certificate]:
     """The certificates whose issuer is neither among `certs` nor `available` (anchors, known intermediates), in
     the order served: where a path stops. Self-signed certificates end a path and are never orphans."""
     pool = [*certs, *available]
-    return [c for c in certs if not is_self_signed(c) and not any(issued(c, other) for other in pool if other != c)]
+    return [c for c in certs if not is_self_signed(c) and not any(signed_by(c, other) for other in pool if other != c)]
 
 
 def read_certificates(body: bytes) -> list[x509.Certificate] | None:
@@ -143,7 +132,7 @@ async def complete(
             fetches.append(row)
             if row.outcome != "issuer":
                 continue
-            issuers = [c for c in certs if issued(cert, c)]
+            issuers = [c for c in certs if signed_by(cert, c)]
             known = [*chain, *available, *found]
             new = [c for c in issuers if c not in known]
             found.extend(new)
@@ -164,7 +153,7 @@ def _judged(url: str, wanted_by: str, result: HttpFetch, cert: x509.Certificate)
     if not certs:
         return AiaFetch(url, wanted_by, "not_certificate", status=200, bytes=size), []
     names = tuple(subject(c) for c in certs)
-    outcome: AiaOutcome = "issuer" if any(issued(cert, c) for c in certs) else "not_issuer"
+    outcome: AiaOutcome = "issuer" if any(signed_by(cert, c) for c in certs) else "not_issuer"
     return AiaFetch(url, wanted_by, outcome, status=200, bytes=size, certificates=names), certs
 
 

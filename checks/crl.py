@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target, lazy
 from preflight.netutil import usable_addresses
-from preflight.pki.certs import load_der, urls
+from preflight.pki.certs import load_der, signed_by, urls
 from preflight.probes.http import MAX_BODY, HttpFetch
 
 if TYPE_CHECKING:
@@ -315,14 +315,13 @@ async def _fetch(
 def _probe_request(chains: Sequence[Sequence[bytes]], ctx: Context) -> bytes | None:
     """An OCSP request for a real certificate and the certificate that issued it (judged by signature): from the
     first chain served in this run that has one, else from the profile's own certificate files."""
-    from checks.aia import issued
     from preflight.pki.truststore import expected_roots
 
     candidates = [[c for c in (load_der(d) for d in chain) if c is not None] for chain in chains]
     candidates.append([*expected_roots(ctx.known_intermediates), *expected_roots(ctx.expected_roots)])
     for certs in candidates:
         for cert in certs:
-            issuer = next((i for i in certs if i is not cert and issued(cert, i)), None)
+            issuer = next((i for i in certs if i is not cert and signed_by(cert, i)), None)
             if issuer is not None:
                 try:
                     return ocsp_request(cert, issuer)

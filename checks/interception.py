@@ -435,15 +435,15 @@ class TlsInterceptionCheck(ObservingCheck[InterceptionObserved]):
 
 
 def _stops_short(host: str, chain_der: Sequence[bytes], now: dt.datetime, anchors: Anchors) -> bool:
-    """Does this chain verify against no store with a certificate nobody issued? Only then is AIA followed."""
-    chain = [c for c in (load_der(d) for d in chain_der) if c is not None]
-    if not chain or not matches_host(chain[0], host):
+    """Does this chain verify against no store (the verdict's own path building) with a certificate nobody
+    issued? Only then is AIA followed."""
+    a = anchors
+    code, evidence = judge(
+        host, chain_der, now, expected=a.expected, public=a.public, os_store=a.os_store, known=a.known
+    )
+    if code == "tls.wrong_host" or "matched_store" in evidence:
         return False
-    when = judging_time(chain, now.replace(microsecond=0))
-    pool = [*chain[1:], *anchors.known]
-    for store, relaxed in ((anchors.expected, False), (anchors.public, False), (anchors.os_store, True)):
-        if verified_path(chain[0], pool, store, host, when, relaxed=relaxed) is not None:
-            return False
+    chain = [c for c in (load_der(d) for d in chain_der) if c is not None]
     return bool(aia.orphans(chain, anchors.everything()))
 
 

@@ -171,15 +171,20 @@ def urls(cert: x509.Certificate) -> dict[str, list[str]]:
     return out
 
 
-@_memo
-def is_self_signed(cert: x509.Certificate) -> bool:
-    if cert.subject != cert.issuer:
+def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Did `issuer` sign `cert`? By signature; the name is only an index."""
+    if issuer.subject != cert.issuer:
         return False
     try:
-        cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, Exception):
+        cert.verify_directly_issued_by(issuer)
+    except Exception:
         return False
     return True
+
+
+@_memo
+def is_self_signed(cert: x509.Certificate) -> bool:
+    return signed_by(cert, cert)
 
 
 def validity(cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:

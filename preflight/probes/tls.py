@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import re
 import time
 import warnings
 from collections.abc import Awaitable, Callable
@@ -300,13 +301,14 @@ def _failed_handshake(
     return failed("error", f"{type(exc).__name__}: {exc}")
 
 
+_HTTP_STATUS_LINE = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})[ \r\n]")
+
+
 def http_answer(data: bytes) -> tuple[int, str | None] | None:
     """(status, page title) when the bytes a TLS client got back are an HTTP response. Pure."""
-    import re
-
     from preflight.probes.http import page_title
 
-    match = re.match(rb"HTTP/\d(?:\.\d)? (\d{3})[ \r\n]", data)
+    match = _HTTP_STATUS_LINE.match(data)
     if match is None:
         return None
     return int(match.group(1)), page_title(data)
