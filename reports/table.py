@@ -88,6 +88,8 @@ class TableReporter:
         ]
         if rows:
             lines += [*_layout(rows, width), ""]
+        if report.watch is not None:
+            lines += [*_watch_lines(report.watch, width), ""]
         if not_probed:
             lines.append("Not probed (never counted as passed):")
             for host, (ports, reason) in not_probed.items():
@@ -104,6 +106,30 @@ class TableReporter:
         # what came from the network was made visible above, before the layout measured it; this pass is the
         # guarantee that no control sequence reaches the terminal whatever a line was built from
         return terminal("\n".join(lines)) + "\n"
+
+
+def _watch_lines(watch: dict[str, object], width: int) -> list[str]:
+    """The watch's rows that failed, warned or changed: pass rate, timeline (- pass, w warn, X fail, E error,
+    s skip), latency; the steady rest counted."""
+    from reports import watchview
+
+    views = watchview.series(watch)
+    notable = [v for v in views if v.notable]
+    lines = _wrap(visible(watchview.heading(watch)), width, "  ")
+    lines.append("  timeline: - pass, w warn, X fail, E error, s skip")
+    for view in notable[: watchview.MAX_ROWS]:
+        rate = view.pass_rate
+        rate_text = f"{rate:>3} % ok" if rate is not None else "  not run"
+        latency = watchview.latency_text(view)
+        lines += _wrap(visible(f"  {view.label}: {rate_text} |{watchview.table_timeline(view)}|"), width, "      ")
+        if latency:
+            lines.append(visible(f"      {latency}"))
+    hidden = len(notable) - watchview.MAX_ROWS
+    if hidden > 0:
+        lines.append(f"  ... and {hidden} more that changed (every series is in the JSON report)")
+    steady = len(views) - len(notable)
+    lines.append(f"  {steady} more result(s) passed or skipped the same way in every round")
+    return lines
 
 
 def _layout(rows: list[tuple[str | None, list[str]]], width: int) -> list[str]:

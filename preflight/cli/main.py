@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from preflight import signals
-from preflight.cli import offline, run  # noqa: F401  (each registers its commands on the group)
+from preflight.cli import offline, run, watch  # noqa: F401  (each registers its commands on the group)
 from preflight.cli.group import accept_ascii_everywhere, cli
 from preflight.reporting import policy, streams
 
@@ -19,7 +19,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     args = list(argv) if argv is not None else sys.argv[1:]
     streams.configure(streams.ascii_requested(args))  # before anything is printed, usage errors included
     command = next((a for a in args if not a.startswith("-")), None)
-    if command not in ("run", "bundle"):  # only runs turn a signal into a partial report
+    if command not in ("run", "bundle", "watch"):  # only runs turn a signal into a partial report
         early = signals.pending()
         if early is not None:
             sys.exit(policy.EXIT_SIGNAL[early])

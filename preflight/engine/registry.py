@@ -153,12 +153,16 @@ def _dependency_order(checks: list[Check]) -> tuple[list[Check], list[Check]]:
 
 
 def all_codes(checks: Iterable[Check]) -> dict[str, tuple[str, CodeDoc]]:
-    """Every documented code, with the check (or 'engine', or 'diagnosis' for a whole-host cause) that owns it."""
+    """Every documented code, with the check (or 'engine', 'diagnosis' for a whole-host cause, or the watch's
+    own watch.stability and watch.idle) that owns it."""
     from preflight.codes import ENGINE_CODES
     from preflight.reporting.diagnosis import CAUSE_CODES
+    from preflight.watch.codes import IDLE_CHECK, IDLE_CODES, STABILITY_CHECK, WATCH_CODES
 
     codes: dict[str, tuple[str, CodeDoc]] = {code: ("engine", doc) for code, doc in ENGINE_CODES.items()}
     codes.update({code: ("diagnosis", doc) for code, doc in CAUSE_CODES.items()})
+    codes.update({code: (STABILITY_CHECK, doc) for code, doc in WATCH_CODES.items()})
+    codes.update({code: (IDLE_CHECK, doc) for code, doc in IDLE_CODES.items()})
     for check in checks:
         for code, doc in check.codes.items():
             codes.setdefault(code, (check.id, doc))

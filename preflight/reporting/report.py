@@ -39,6 +39,7 @@ class Report:
     results: list[CheckResult]
     ended_by: str | None = None
     strict: bool = False
+    watch: dict[str, Any] | None = None  # a watch's rounds, summarised (preflight/watch/series.py)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -104,7 +105,7 @@ class Report:
             },
             "diagnosis": [cause.to_json() for cause in self.diagnosis],
             "results": [r.to_json() for r in self.results],
-        }
+        } | ({"watch": self.watch} if self.watch is not None else {})
 
 
 def redacted(report: Report) -> Report:
@@ -181,7 +182,20 @@ def from_json(data: Any, origin: str) -> Report:
         results=[_result(item, f"results[{i}]", field) for i, item in enumerate(results)],
         ended_by=ended_by,
         strict=options.get("strict") is True,
+        watch=_watch(data, origin),
     )
+
+
+def _watch(data: dict[str, Any], origin: str) -> dict[str, Any] | None:
+    """A watch report's summary, checked (one ReportError naming the field) so renderers can trust its shape."""
+    if data.get("watch") is None:
+        return None
+    from preflight.watch.shape import check_watch
+
+    problem = check_watch(data["watch"])
+    if problem is not None:
+        raise ReportError(f"{origin}: watch.{problem}")
+    return dict(data["watch"])
 
 
 class _Fields:

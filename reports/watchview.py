@@ -1,0 +1,97 @@
+"""A watch report's summary as the renderers draw it: the series in reading order (those that failed or changed
+first), each with its pass rate, latency percentiles and timeline, and the columns' times. Reads the "watch"
+section of a report (checked on load by preflight/watch/shape.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from preflight.model import Target
+
+MAX_ROWS = 60  # series listed in the table; the HTML timeline draws up to MAX_TIMELINE_ROWS
+MAX_TIMELINE_ROWS = 200
+TABLE_LETTERS = {"p": "-", "w": "w", "f": "X", "e": "E", "s": "s", ".": " "}
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesView:
+    check: str
+    target: Target
+    rounds: int
+    counts: Mapping[str, int]
+    timeline: str  # p w f e s . per column
+    latency: Mapping[str, Any]
+    latency_columns: list[list[float]]
+    codes: Mapping[str, Mapping[str, Any]]
+
+    @property
+    def label(self) -> str:
+        return f"{self.check} {self.target.key}"
+
+    @property
+    def problems(self) -> int:
+        return self.counts.get("fail", 0) + self.counts.get("error", 0)
+
+    @property
+    def changed(self) -> bool:
+        return len({letter for letter in self.timeline if letter != "."}) > 1
+
+    @property
+    def pass_rate(self) -> int | None:
+        judged = sum(self.counts.get(s, 0) for s in ("pass", "warn", "fail"))
+        return round(100 * (self.counts.get("pass", 0) + self.counts.get("warn", 0)) / judged) if judged else None
+
+    @property
+    def notable(self) -> bool:
+        return self.changed or self.problems > 0 or self.counts.get("warn", 0) > 0
+
+
+def series(watch: Mapping[str, Any]) -> list[SeriesView]:
+    """Every series, the ones that failed or changed first (most failures first), then the rest as recorded."""
+    views = [
+        SeriesView(
+            check=str(s["check"]),
+            target=Target.from_json(s["target"]),
+            rounds=int(s["rounds"]),
+            counts=s["counts"],
+            timeline=str(s["timeline"]),
+            latency=s["latency"],
+            latency_columns=s["latency_columns"],
+            codes=s["codes"],
+        )
+        for s in watch.get("series") or ()
+    ]
+    return sorted(views, key=lambda v: (not v.notable, -v.problems, not v.changed))
+
+
+def column_times(watch: Mapping[str, Any]) -> list[str]:
+    return [dt.datetime.fromtimestamp(float(c["at"]), dt.UTC).strftime("%H:%M:%S") for c in watch.get("columns") or ()]
+
+
+def table_timeline(view: SeriesView) -> str:
+    return "".join(TABLE_LETTERS.get(letter, "?") for letter in view.timeline)
+
+
+def heading(watch: Mapping[str, Any]) -> str:
+    from preflight.watch.schedule import format_duration
+
+    rounds = int(watch.get("rounds") or 0)
+    per = int(watch.get("rounds_per_column") or 1)
+    column = "one column per round" if per == 1 else f"one column per {per} rounds, the worst of them"
+    missed = int(watch.get("missed_slots") or 0)
+    late = f"; {missed} slot(s) missed (rounds outran --every)" if missed else ""
+    ended = f"; ended by {watch['ended_by']}" if watch.get("ended_by") else ""
+    return (
+        f"Watch: {rounds} rounds every {format_duration(float(watch['interval_s']))} over "
+        f"{format_duration(float(watch['duration_s']))} ({column}){late}{ended}"
+    )
+
+
+def latency_text(view: SeriesView) -> str:
+    latency = view.latency
+    if not latency.get("count"):
+        return ""
+    return f"p50 {latency['p50_ms']:g} ms, p90 {latency['p90_ms']:g}, max {latency['max_ms']:g}"

@@ -1,0 +1,225 @@
+"""preflight watch end to end on loopback: the CLI's rounds against real servers whose behaviour the test changes
+between rounds (read from the round lines on stderr), and the idle-timeout probe against real TLS servers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dnsserver import Behaviour, DnsServer
+from helpers import ROOT, cli_env, validate_report
+from idleserver import IdleServer
+from pki import FakePki, write_bundle
+
+SCHEMA = json.loads((ROOT / "reports" / "schema" / "report.schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def pki() -> FakePki:
+    return FakePki.build()
+
+
+def listener(address: str, port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((address, port))
+    sock.listen(64)
+    return sock
+
+
+def watch(args: list[str], on_round: Any = None, timeout: float = 90) -> tuple[int, dict[str, Any], list[str]]:
+    """The CLI's watch as a subprocess; `on_round(number)` is called as each round's line arrives on stderr."""
+    command = [sys.executable, "-m", "preflight", "watch", *args]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+    lines = []
+    assert proc.stderr is not None and proc.stdout is not None
+    for line in proc.stderr:
+        lines.append(line.rstrip("\n"))
+        if line.startswith("round ") and on_round is not None:
+            on_round(int(line.split()[1].split("/")[0]))
+    out = proc.stdout.read()
+    code = proc.wait(timeout)
+    report = json.loads(out)
+    validate_report(report, SCHEMA)
+    return code, report, lines
+
+
+def test_an_address_that_fails_every_third_round_is_named_with_its_rate(tmp_path: Path) -> None:
+    first = listener("127.0.0.1", 0)
+    port = first.getsockname()[1]
+    state: dict[str, socket.socket | None] = {"second": listener("127.0.0.2", port)}
+
+    def before_next(done: int) -> None:
+        """Round done+1 starts in about a second: the second address refuses in every third round."""
+        refuse = (done + 1) % 3 == 0
+        if refuse and state["second"] is not None:
+            state["second"].close()
+            state["second"] = None
+        elif not refuse and state["second"] is None:
+            state["second"] = listener("127.0.0.2", port)
+
+    profile = tmp_path / "flap.toml"
+    profile.write_text(
+        'name = "flap"\n[clock]\nntp_servers = []\n'
+        f'[[endpoint]]\nhost = "flap.test"\nports = [{port}]\npurpose = "t"\nsource = "t"\ntls = false\n'
+    )
+    try:
+        with DnsServer({"flap.test": Behaviour(a=("127.0.0.1", "127.0.0.2"))}) as dns:
+            code, report, lines = watch(
+                [
+                    "--profile",
+                    str(profile),
+                    "--dns-server",
+                    dns.address,
+                    "--timeout",
+                    "1",
+                    "--for",
+                    "8s",
+                    "--every",
+                    "1.2s",
+                    "--idle-ladder",
+                    "none",
+                    "--only",
+                    "dns.*",
+                    "--only",
+                    "tcp.*",
+                    "--format",
+                    "json",
+                ],  # fmt: skip (the command line as typed)
+                before_next,
+            )
+    finally:
+        first.close()
+        if state["second"] is not None:
+            state["second"].close()
+    rounds = [line for line in lines if line.startswith("round ")]
+    assert len(rounds) == report["watch"]["rounds"] == 7, lines
+    assert code == 1
+    found = {r["code"]: r for r in report["results"] if r["check"] == "watch.stability"}
+    flapping = found["watch.address_intermittent"]
+    assert flapping["status"] == "fail"
+    assert (
+        f"port {port} to 1 of 2 addresses of flap.test fails 29 % of the time (127.0.0.2 29 %)" in flapping["summary"]
+    ), flapping["summary"]
+    assert flapping["evidence"]["addresses"]["127.0.0.2"]["failed_rounds"] == [3, 6]
+    assert flapping["evidence"]["addresses"]["127.0.0.1"]["failed"] == 0
+    (tcp,) = [s for s in report["watch"]["series"] if s["check"] == "tcp.connect"]
+    assert tcp["rounds"] == 7 and len(tcp["timeline"]) == 7
+    assert tcp["latency"]["count"] == 7  # one open connect timed per round
+    # the failures' evidence is kept in full: the refused attempt on 127.0.0.2
+    failing = [s for s in report["watch"]["samples"] if s["first"]["check"] == "tcp.connect"]
+    assert failing and failing[0]["first_round"] == 3 and failing[0]["latest_round"] == 6
+
+
+def idle_run(tmp: Path, pki: FakePki, server: IdleServer, *extra: str) -> tuple[int, dict[str, Any], list[str]]:
+    roots = write_bundle(tmp / "expected.pem", pki.root, pki.ms_root)
+    profile = tmp / "idle.toml"
+    profile.write_text(
+        f'name = "idle"\n[tls]\nexpected_roots = "{roots}"\n[clock]\nntp_servers = []\n'
+        f'[[endpoint]]\nhost = "svc.test"\nports = [{server.port}]\npurpose = "t"\nsource = "t"\ntls = true\n'
+        'role = "service"\n'
+    )
+    with DnsServer({"svc.test": Behaviour(a=("127.0.0.1",))}) as dns:
+        return watch(
+            [
+                "--profile",
+                str(profile),
+                "--dns-server",
+                dns.address,
+                "--timeout",
+                "0.5",
+                "--for",
+                "7s",
+                "--every",
+                "3.5s",
+                "--only",
+                "dns.*",
+                "--only",
+                "tcp.*",
+                "--idle-target",
+                f"svc.test:{server.port}",
+                "--format",
+                "json",
+                *extra,
+            ]
+        )  # fmt: skip (the command line as typed)
+
+
+def test_the_idle_probe_finds_a_path_that_carries_data_after_every_hold(pki: FakePki, tmp_path: Path) -> None:
+    chain, key = pki.server_files(tmp_path, ["svc.test"])
+    with IdleServer(chain, key) as server:
+        code, report, _lines = idle_run(tmp_path, pki, server, "--idle-ladder", "1s,2s,4s", "--idle-needed", "4s")
+        answered = server.answered
+    (result,) = [r for r in report["results"] if r["check"] == "watch.idle"]
+    assert (result["status"], result["code"]) == ("pass", "idle.ok"), result["summary"]
+    assert [h["outcome"] for h in result["evidence"]["holds"]] == ["alive", "alive", "alive"]
+    assert result["evidence"]["longest_survived_s"] == 4 and result["evidence"]["path"] == "direct"
+    assert answered == 3 and code == 0
+
+
+def test_the_idle_probe_says_when_the_other_end_closes_an_idle_connection(pki: FakePki, tmp_path: Path) -> None:
+    chain, key = pki.server_files(tmp_path, ["svc.test"])
+    with IdleServer(chain, key, close_idle_after=2.5) as server:
+        _code, report, _lines = idle_run(tmp_path, pki, server, "--idle-ladder", "1s,2s,4s", "--idle-needed", "4m")
+    (result,) = [r for r in report["results"] if r["check"] == "watch.idle"]
+    assert (result["status"], result["code"]) == ("warn", "idle.closed"), result["summary"]
+    outcomes = {h["seconds"]: h for h in result["evidence"]["holds"]}
+    assert outcomes[1.0]["outcome"] == outcomes[2.0]["outcome"] == "alive"
+    assert outcomes[4.0]["outcome"] == "closed" and 2.0 <= outcomes[4.0]["closed_after_s"] <= 3.5
+    assert result["evidence"]["resolution"].startswith("between 2s and ")
+
+
+def test_a_watch_ended_by_ctrl_c_still_writes_its_report(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    server = listener("127.0.0.1", 0)
+    port = server.getsockname()[1]
+    profile = tmp_path / "p.toml"
+    profile.write_text(
+        'name = "p"\n[clock]\nntp_servers = []\n'
+        f'[[endpoint]]\nhost = "ok.test"\nports = [{port}]\npurpose = "t"\nsource = "t"\ntls = false\n'
+    )
+    report_path = tmp_path / "watch.json"
+    with DnsServer({"ok.test": Behaviour(a=("127.0.0.1",))}) as dns:
+        command = [
+            sys.executable,
+            "-m",
+            "preflight",
+            "watch",
+            "--profile",
+            str(profile),
+            "--dns-server",
+            dns.address,
+            "--for",
+            "1h",
+            "--every",
+            "1s",
+            "--only",
+            "dns.*",
+            "--only",
+            "tcp.*",
+            "--format",
+            f"json={report_path}",
+            "--quiet",
+        ]  # fmt: skip (the command line as typed)
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+        time.sleep(3.5)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+        stopped_in = time.monotonic() - started
+    server.close()
+    assert proc.returncode == 130, err
+    report = json.loads(report_path.read_text())
+    validate_report(report, SCHEMA)
+    assert report["ended_by"] == "SIGINT" and report["watch"]["ended_by"] == "SIGINT"
+    assert report["watch"]["rounds"] >= 2
+    assert stopped_in < 10  # the hour-long watch ended at once, not at its next slot
+    (idle,) = [r for r in report["results"] if r["check"] == "watch.idle"]
+    assert idle["status"] == "skip"
