@@ -20,7 +20,8 @@ header{padding:20px 28px;color:#fff}header h1{margin:0;font-size:24px}header p{m
 border-radius:6px;margin:12px 0;padding:10px 14px}h2{font-size:17px;margin:18px 0 6px}
 .r{border-left:4px solid #d0d7de;padding:4px 10px;margin:6px 0}.r.fail,.r.error{border-color:#cf222e}
 .r.warn{border-color:#bf8700}.r.pass{border-color:#1a7f37}.r.skip{border-color:#8c959f;color:#57606a}
-.scroll{overflow-x:auto}.legend{list-style:none;padding:0;font-size:12px}
+.scroll{overflow-x:auto}.rates td,.rates th{text-align:left;padding:2px 12px 2px 0}
+.legend{list-style:none;padding:0;font-size:12px}
 .tag{font:12px ui-monospace,monospace;padding:1px 6px;border-radius:4px;background:#eaeef2}
 .fix{color:#57606a;margin:2px 0}details pre{white-space:pre-wrap;word-break:break-all;font-size:12px;
 background:#f6f8fa;padding:8px;border-radius:4px;max-height:420px;overflow:auto}.folded{margin-left:18px}
@@ -81,12 +82,14 @@ class HtmlReporter:
 
         rows = "".join(
             f"<tr><td>{_e(v.label)}</td><td>{_e('' if v.pass_rate is None else f'{v.pass_rate} %')}</td>"
-            f"<td>{v.problems}</td><td>{_e(watchview.latency_text(v))}</td></tr>"
+            f"<td>{v.problems}</td><td>{_e('; '.join(v.failing_paths[:8]))}</td>"
+            f"<td>{_e(watchview.latency_text(v))}</td></tr>"
             for v in watchview.series(watch)
             if v.notable
         )
         table = (
-            "<table class='rates'><tr><th>result</th><th>ok</th><th>failed rounds</th><th>latency</th></tr>"
+            "<table class='rates'><tr><th>result</th><th>ok</th><th>failed rounds</th><th>addresses and paths</th>"
+            "<th>latency</th></tr>"
             f"{rows}</table>"
             if rows
             else "<p>Every result was the same in every round.</p>"

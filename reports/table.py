@@ -124,6 +124,8 @@ def _watch_lines(watch: dict[str, object], width: int) -> list[str]:
         lines += _wrap(visible(f"  {view.label}: {rate_text} |{watchview.table_timeline(view)}|"), width, "      ")
         if latency:
             lines.append(visible(f"      {latency}"))
+        for path in view.failing_paths[:8]:
+            lines += _wrap(visible(f"      {path}"), width, "        ")
     hidden = len(notable) - watchview.MAX_ROWS
     if hidden > 0:
         lines.append(f"  ... and {hidden} more that changed (every series is in the JSON report)")

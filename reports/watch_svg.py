@@ -27,15 +27,16 @@ def timeline(watch: Mapping[str, Any]) -> str:
     if not views or not columns:
         return "<p>No round finished.</p>"
     times = watchview.column_times(watch)
-    cell_w = max(3, min(18, 860 // max(1, len(columns))))
+    cell_w = max(3, min(24, 860 // max(1, len(columns))))
     cell_h, top = 14, 22
-    width = LABEL_WIDTH + cell_w * len(columns) + 10
+    grid = max(cell_w * len(columns), 200)  # room for the first and last round's times above it
+    width = LABEL_WIDTH + grid + 10
     height = top + cell_h * len(views) + 6
     parts = [
         f"<svg class='timeline' xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
         f"viewBox='0 0 {width} {height}' role='img' aria-label='timeline: rounds across, results down'>",
         f"<text x='{LABEL_WIDTH}' y='14' font-size='11'>{_e(times[0])} UTC</text>",
-        f"<text x='{width - 10}' y='14' font-size='11' text-anchor='end'>{_e(times[-1])}</text>",
+        f"<text x='{LABEL_WIDTH + grid}' y='14' font-size='11' text-anchor='end'>{_e(times[-1])}</text>",
     ]
     for row, view in enumerate(views):
         y = top + row * cell_h

@@ -26,6 +26,21 @@ class SeriesView:
     latency: Mapping[str, Any]
     latency_columns: list[list[float]]
     codes: Mapping[str, Mapping[str, Any]]
+    paths: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def failing_paths(self) -> list[str]:
+        """ "127.0.0.2 failed 2 of 7" for each address or path that failed in some round, the worst first."""
+        found = []
+        for label, path in self.paths.items():
+            failed, ok = int(path.get("failed") or 0), int(path.get("ok") or 0)
+            if failed:
+                found.append((failed / max(1, failed + ok), f"{label} failed {failed} of {failed + ok}"))
+        return [text for _rate, text in sorted(found, key=lambda item: -item[0])]
+
+    @property
+    def notable_paths(self) -> bool:
+        return bool(self.failing_paths)
 
     @property
     def label(self) -> str:
@@ -46,7 +61,7 @@ class SeriesView:
 
     @property
     def notable(self) -> bool:
-        return self.changed or self.problems > 0 or self.counts.get("warn", 0) > 0
+        return self.changed or self.problems > 0 or self.counts.get("warn", 0) > 0 or self.notable_paths
 
 
 def series(watch: Mapping[str, Any]) -> list[SeriesView]:
@@ -61,6 +76,7 @@ def series(watch: Mapping[str, Any]) -> list[SeriesView]:
             latency=s["latency"],
             latency_columns=s["latency_columns"],
             codes=s["codes"],
+            paths=s["paths"],
         )
         for s in watch.get("series") or ()
     ]

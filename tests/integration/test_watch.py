@@ -4,6 +4,9 @@ between rounds (read from the round lines on stderr), and the idle-timeout probe
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,7 +15,7 @@ from typing import Any
 
 import pytest
 from dnsserver import Behaviour, DnsServer
-from helpers import ROOT, cli_env, validate_report
+from helpers import ROOT, cli_env, run_cli, validate_report
 from idleserver import IdleServer
 from pki import FakePki, write_bundle
 
@@ -49,7 +52,10 @@ def watch(args: list[str], on_round: Any = None, timeout: float = 90) -> tuple[i
     return code, report, lines
 
 
-def test_an_address_that_fails_every_third_round_is_named_with_its_rate(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def flapping(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One real watch: flap.test has two addresses, the second refusing connections in every third round."""
+    tmp_path = tmp_path_factory.mktemp("flap")
     first = listener("127.0.0.1", 0)
     port = first.getsockname()[1]
     state: dict[str, socket.socket | None] = {"second": listener("127.0.0.2", port)}
@@ -97,6 +103,13 @@ def test_an_address_that_fails_every_third_round_is_named_with_its_rate(tmp_path
         first.close()
         if state["second"] is not None:
             state["second"].close()
+    saved = tmp_path / "watch.json"
+    saved.write_text(json.dumps(report))
+    return {"code": code, "report": report, "lines": lines, "port": port, "saved": saved}
+
+
+def test_an_address_that_fails_every_third_round_is_named_with_its_rate(flapping: dict[str, Any]) -> None:
+    code, report, lines, port = flapping["code"], flapping["report"], flapping["lines"], flapping["port"]
     rounds = [line for line in lines if line.startswith("round ")]
     assert len(rounds) == report["watch"]["rounds"] == 7, lines
     assert code == 1
@@ -223,3 +236,34 @@ def test_a_watch_ended_by_ctrl_c_still_writes_its_report(tmp_path: Path) -> None
     assert stopped_in < 10  # the hour-long watch ended at once, not at its next slot
     (idle,) = [r for r in report["results"] if r["check"] == "watch.idle"]
     assert idle["status"] == "skip"
+
+
+def test_the_table_shows_the_rate_and_the_timeline_of_what_changed(flapping: dict[str, Any]) -> None:
+    run = run_cli("show", str(flapping["saved"]))
+    assert "Watch: 7 rounds every 1.2s over 8s (one column per round)" in run.stdout
+    port = flapping["port"]
+    assert f"tcp.connect flap.test:{port}:" in run.stdout  # listed: its per-address outcomes changed
+    assert "watch.address_intermittent" in run.stdout
+
+
+def test_the_html_timeline_renders_in_a_real_browser(flapping: dict[str, Any], tmp_path: Path) -> None:
+    from test_html import CHROMIUM_FLAGS, chromium
+
+    page = tmp_path / "watch.html"
+    assert run_cli("show", str(flapping["saved"]), "--format", f"html={page}").code == 0
+    text = page.read_text()
+    assert "<script" not in text and "default-src 'none'" in text
+    assert "<svg class='timeline'" in text and "<svg class='latency'" in text
+    browser = chromium()
+    common = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert "Watch: 7 rounds" in dom.stdout, dom.stderr[-2000:]
+    cells = re.findall(r'<rect[^>]*data-status="(\w+)"', dom.stdout)
+    assert len(cells) == 7 * len(flapping["report"]["watch"]["series"])  # one cell per round and result
+    assert "polyline" in dom.stdout  # the latency line of the TCP connects
+    shot = tmp_path / "watch.png"
+    subprocess.run([*common, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10_000
+    keep = os.environ.get("PREFLIGHT_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, Path(keep) / "watch-timeline.png")
