@@ -139,3 +139,54 @@ def run_options(command: Any) -> Any:
     for option in reversed(RUN_OPTIONS):
         command = option(command)
     return command
+
+
+# The watch's options (`watch`, and `bundle --watch`), None when not given: the defaults are applied by the
+# command (a bundle refuses them without --watch).
+WATCH_DEFAULTS: dict[str, Any] = {
+    "watch_for": "10m",
+    "watch_every": "1m",
+    "idle_ladder": "30s,1m,2m,4m,5m,10m,15m,30m",
+    "idle_needed": "4m",
+    "idle_targets": (),
+}
+
+WATCH_OPTIONS = [
+    click.option(
+        "--for",
+        "watch_for",
+        metavar="DURATION",
+        help="How long to watch (30s, 10m, 2h, 1d; at most 7d; default 10m). No round starts after it.",
+    ),
+    click.option(
+        "--every",
+        "watch_every",
+        metavar="INTERVAL",
+        help="Time from one round's start to the next (default 1m; a round that overruns is followed at once).",
+    ),
+    click.option(
+        "--idle-ladder",
+        metavar="D,D,...",
+        help="How long the idle probe holds each connection before using it (holds that cannot finish within "
+        "--for are left out; default 30s,1m,2m,4m,5m,10m,15m,30m); 'none' turns the idle probe off.",
+    ),
+    click.option(
+        "--idle-needed",
+        metavar="DURATION",
+        help="The idle time a path must survive (default 4m: Azure Firewall's north-south idle timeout).",
+    ),
+    click.option(
+        "--idle-target",
+        "idle_targets",
+        multiple=True,
+        metavar="HOST[:PORT]",
+        help="Hold these endpoints idle instead of the profile's concrete service rows (repeatable, at most 4).",
+    ),
+]
+
+
+def watch_options(command: Any) -> Any:
+    """The watch's schedule and idle probe options."""
+    for option in reversed(WATCH_OPTIONS):
+        command = option(command)
+    return command

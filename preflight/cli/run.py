@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from preflight.cli.group import cli, say
-from preflight.cli.options import run_options
+from preflight.cli.options import WATCH_DEFAULTS, run_options, watch_options
 from preflight.reporting import policy
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ def run_command(formats: Sequence[str], output: str, **options: Any) -> None:
 
 @cli.command("bundle")
 @run_options
+@click.option("--watch", "watching", is_flag=True, help="Watch instead of one run (--for, --every, see 'watch').")
+@watch_options
 @click.option(
     "-o", "--output", "output", required=True, metavar="BUNDLE.zip", help="Where to write the support bundle."
 )
@@ -62,18 +64,31 @@ def run_command(formats: Sequence[str], output: str, **options: Any) -> None:
     help="Replace host names, internal IPs, user names and the tenant ID with stable pseudonyms; the reverse "
     "map is written beside the bundle (BUNDLE.zip.pseudonyms.json), never inside it.",
 )
-def bundle_command(output: str, redact_patterns: Sequence[str], pseudonymize: bool, **options: Any) -> None:
-    """Run the checks and write one redacted support bundle: report.json, report.html, evidence/, host.json and
-    a manifest with the SHA-256 of every file."""
+def bundle_command(
+    output: str, redact_patterns: Sequence[str], pseudonymize: bool, watching: bool, **options: Any
+) -> None:
+    """Run the checks (or, with --watch, watch them) and write one redacted support bundle: report.json,
+    report.html (with the watch's timeline), evidence/, host.json and a manifest with the SHA-256 of every file."""
     from preflight import app
     from preflight.bundle.write import bundle_target, user_patterns, write_bundle
     from preflight.engine.registry import load_reporters
+    from preflight.errors import UsageError
     from preflight.reporting import emit
 
     patterns = user_patterns(redact_patterns)
     target = bundle_target(output)
     reporters = load_reporters()
-    outcome = app.run(_request(options, reporters.failures))
+    if watching:
+        from preflight.cli.watch import round_line, watch_request
+        from preflight.watch.loop import watch
+
+        outcome = watch(watch_request(options, reporters.failures), round_line(options["quiet"])).outcome
+    else:
+        given = [name for name in WATCH_DEFAULTS if options.pop(name) not in (None, ())]
+        if given:
+            flag = "--" + given[0].removeprefix("watch_").replace("_targets", "_target").replace("_", "-")
+            raise UsageError(f"{flag}: a watch option; add --watch to watch instead of one run")
+        outcome = app.run(_request(options, reporters.failures))
     if not options["quiet"] and "table" in reporters.reporters:
         emit.emit(outcome.report, [("table", emit.STDOUT)], reporters.reporters, say)
     code = write_bundle(outcome, target, patterns, pseudonymize, reporters.reporters, say)

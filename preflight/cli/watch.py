@@ -10,58 +10,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from preflight.cli.group import cli, say
-from preflight.cli.options import run_options
+from preflight.cli.options import WATCH_DEFAULTS, run_options, watch_options
 from preflight.reporting import policy
 
 if TYPE_CHECKING:
     from preflight.watch.loop import RoundInfo, WatchRequest
-
-WATCH_OPTIONS = [
-    click.option(
-        "--for",
-        "watch_for",
-        default="10m",
-        show_default=True,
-        metavar="DURATION",
-        help="How long to watch (30s, 10m, 2h, 1d; at most 7d). No round starts after it.",
-    ),
-    click.option(
-        "--every",
-        "watch_every",
-        default="1m",
-        show_default=True,
-        metavar="INTERVAL",
-        help="Time from one round's start to the next (a round that overruns is followed at once).",
-    ),
-    click.option(
-        "--idle-ladder",
-        default="30s,1m,2m,4m,5m,10m,15m,30m",
-        show_default=True,
-        metavar="D,D,...",
-        help="How long the idle probe holds each connection before using it (holds that cannot finish within "
-        "--for are left out); 'none' turns the idle probe off.",
-    ),
-    click.option(
-        "--idle-needed",
-        default="4m",
-        show_default=True,
-        metavar="DURATION",
-        help="The idle time a path must survive (default: Azure Firewall's north-south idle timeout).",
-    ),
-    click.option(
-        "--idle-target",
-        "idle_targets",
-        multiple=True,
-        metavar="HOST[:PORT]",
-        help="Hold these endpoints idle instead of the profile's concrete service rows (repeatable, at most 4).",
-    ),
-]
-
-
-def watch_options(command: Any) -> Any:
-    for option in reversed(WATCH_OPTIONS):
-        command = option(command)
-    return command
 
 
 @cli.command("watch")
@@ -103,13 +56,17 @@ def watch_request(options: dict[str, Any], reporter_failures: Sequence[Any]) -> 
     from preflight.watch.loop import IdleOptions, WatchRequest
     from preflight.watch.schedule import Schedule, parse_duration
 
+    given = {name: options.pop(name) for name in WATCH_DEFAULTS}
+    values = {
+        name: given[name] if given[name] not in (None, ()) else default for name, default in WATCH_DEFAULTS.items()
+    }
     schedule = Schedule(
-        parse_duration(options.pop("watch_for"), option="--for"),
-        parse_duration(options.pop("watch_every"), option="--every"),
+        parse_duration(values["watch_for"], option="--for"),
+        parse_duration(values["watch_every"], option="--every"),
     )
-    ladder_text = options.pop("idle_ladder").strip()
-    needed = parse_duration(options.pop("idle_needed"), option="--idle-needed")
-    targets_text = options.pop("idle_targets")
+    ladder_text = values["idle_ladder"].strip()
+    needed = parse_duration(values["idle_needed"], option="--idle-needed")
+    targets_text = values["idle_targets"]
     idle: IdleOptions | None = None
     if ladder_text.lower() != "none":
         ladder = tuple(parse_duration(part, option="--idle-ladder") for part in ladder_text.split(",") if part.strip())

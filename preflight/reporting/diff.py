@@ -81,6 +81,9 @@ def render_text(before: Report, after: Report, changes: list[Change], before_nam
         f"after:  {after_name} (host {after.host.get('hostname')}, verdict {after.verdict})",
         "",
     ]
+    rates = rate_changes(before.watch, after.watch)
+    if rates:
+        lines += ["watch: share of rounds each result passed (or warned), before -> after", *rates, ""]
     if not changes:
         return "\n".join([*lines, "no differences", ""])
     for change in changes:
@@ -89,3 +92,33 @@ def render_text(before: Report, after: Report, changes: list[Change], before_nam
         lines.append(f"{change.kind:14} {change.id}: {a} -> {b}")
     tally = ", ".join(f"{sum(c.kind == k for c in changes)} {k.replace('_', ' ')}" for k in ORDER)
     return "\n".join([*lines, "", tally, ""])
+
+
+def rate_changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """For two watch reports: each result whose pass rate over the rounds differs, worst after first."""
+    if before is None or after is None:
+        return []
+    old, new = _rates(before), _rates(after)
+    moved: list[tuple[str, int | None, int | None]] = [
+        (key, old.get(key), rate) for key, rate in new.items() if old.get(key) != rate
+    ]
+    moved += [(key, rate, None) for key, rate in old.items() if key not in new]
+    moved.sort(key=lambda item: (item[2] if item[2] is not None else 101, item[0]))
+    return [f"  {key}: {_rate_text(a)} -> {_rate_text(b)}" for key, a, b in moved]
+
+
+def _rate_text(rate: int | None) -> str:
+    return "-" if rate is None else f"{rate} %"
+
+
+def _rates(watch: dict[str, Any]) -> dict[str, int]:
+    rates = {}
+    for series in watch.get("series") or ():
+        counts = series.get("counts") or {}
+        judged = sum(int(counts.get(s, 0)) for s in ("pass", "warn", "fail"))
+        if judged:
+            target = CheckResult.from_json(
+                {"check": series["check"], "target": series["target"], "status": "pass", "code": "", "summary": ""}
+            )
+            rates[target.id] = round(100 * (int(counts.get("pass", 0)) + int(counts.get("warn", 0))) / judged)
+    return rates

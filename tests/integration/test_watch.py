@@ -267,3 +267,59 @@ def test_the_html_timeline_renders_in_a_real_browser(flapping: dict[str, Any], t
     keep = os.environ.get("PREFLIGHT_SCREENSHOT_DIR")
     if keep:
         shutil.copy(shot, Path(keep) / "watch-timeline.png")
+
+
+def test_a_bundle_carries_the_watch_and_its_timeline(tmp_path: Path) -> None:
+    import zipfile
+
+    server = listener("127.0.0.1", 0)
+    port = server.getsockname()[1]
+    profile = tmp_path / "p.toml"
+    profile.write_text(
+        'name = "p"\n[clock]\nntp_servers = []\n'
+        f'[[endpoint]]\nhost = "ok.test"\nports = [{port}]\npurpose = "t"\nsource = "t"\ntls = false\n'
+    )
+    bundle = tmp_path / "support.zip"
+    with DnsServer({"ok.test": Behaviour(a=("127.0.0.1",))}) as dns:
+        run = run_cli(
+            "bundle",
+            "--watch",
+            "--profile",
+            str(profile),
+            "--dns-server",
+            dns.address,
+            "--for",
+            "3s",
+            "--every",
+            "1s",
+            "--idle-ladder",
+            "none",
+            "--only",
+            "dns.*",
+            "--only",
+            "tcp.*",
+            "--quiet",
+            "-o",
+            str(bundle),
+        )  # fmt: skip (the command line as typed)
+    server.close()
+    assert run.code == 0, run.stderr
+    assert "round 1/4" not in run.stderr  # --quiet: no round lines
+    with zipfile.ZipFile(bundle) as archive:
+        report = json.loads(archive.read("report.json"))
+        page = archive.read("report.html").decode()
+    assert report["watch"]["rounds"] == 4
+    assert "<svg class='timeline'" in page
+    shown = run_cli("show", str(bundle))
+    assert shown.code == 0 and "Watch: 4 rounds every 1s over 3s" in shown.stdout
+    assert "watch.steady" in shown.stdout
+
+
+def test_watch_options_without_watch_are_one_line() -> None:
+    run = run_cli("bundle", "--for", "5m", "-o", "/tmp/never-written.zip")
+    assert run.code == 2
+    assert run.stderr.strip() == "preflight: error: --for: a watch option; add --watch to watch instead of one run"
+    run = run_cli("watch", "--every", "5x")
+    assert run.code == 2 and run.stderr.strip().startswith("preflight: error: --every: '5x' is not a duration")
+    run = run_cli("watch", "--for", "10s", "--every", "1m")
+    assert run.code == 2 and "a watch needs at least two rounds" in run.stderr

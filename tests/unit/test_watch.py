@@ -291,3 +291,17 @@ def test_a_watch_summary_has_the_shape_show_reads() -> None:
     broken = json.loads(json.dumps(data))
     del broken["series"][0]["latency_columns"][0]
     assert check_watch(broken) == "series[0].latency_columns: expected [sum, n, max] per column"
+
+
+def test_diff_of_two_watches_lists_the_pass_rates_that_moved() -> None:
+    from preflight.reporting.diff import rate_changes
+
+    flapping = [[tcp("a.test", {"192.0.2.1": "open"})], [tcp("a.test", {"192.0.2.1": "filtered"})]]
+    steady = [[tcp("a.test", {"192.0.2.1": "open"})], [tcp("a.test", {"192.0.2.1": "open"})]]
+    dns = [result("dns.resolve", "gone.test", Status.PASS, "dns.ok", None)]
+    before, after = log_of([flapping[0] + dns, flapping[1] + dns]).to_json(), log_of(steady).to_json()
+    assert rate_changes(before, after) == [
+        "  tcp.connect/a.test:443: 50 % -> 100 %",
+        "  dns.resolve/gone.test: 100 % -> -",
+    ]
+    assert rate_changes(after, after) == [] and rate_changes(None, after) == []
