@@ -3,8 +3,9 @@
 in those modules. Usage and profile errors exit 2 with one line saying what and where.
 
 - group: the `preflight` group, one-line errors, --ascii
-- options: the options `run` and `bundle` share
-- run: `run` and `bundle`; offline: `show`, `diff`, `merge`, `checks`, `explain`, `profiles`
+- options: the options `run`, `bundle` and `watch` share, and the watch's own
+- run: `run` and `bundle`; watch: `watch` (and `bundle --watch`); offline: `show`, `diff`, `merge`, `checks`,
+  `explain`, `profiles`
 - main: the console script's entry, signals and the exit code
 """
 

@@ -12,7 +12,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from preflight import signals
 from preflight.model import CheckResult, Status
@@ -88,7 +88,7 @@ def watch(request: WatchRequest, on_round: Callable[[RoundInfo], None] | None = 
                         report.ended_by,
                         missed,
                     )
-                )  # fmt: skip (one call)
+                )
             if report.ended_by in ("SIGINT", "SIGTERM", "SIGBREAK") or signals.pending():
                 log.ended_by = report.ended_by or signals.pending()
                 break
@@ -98,11 +98,14 @@ def watch(request: WatchRequest, on_round: Callable[[RoundInfo], None] | None = 
             next_at, missed = schedule.next_start(started, round_started, time.time())
             if next_at is None:
                 break
-            if woken.wait(max(0.0, next_at - time.time())) or signals.pending():
+            if _sleep_until(next_at, woken) or signals.pending():
                 log.ended_by = signals.pending() or "SIGINT"
                 break
             round_started = time.time()
         idle_results = idle.finish(stopped=log.ended_by is not None) if idle is not None else []
+        if request.idle is not None and idle is None:
+            idle_results = [_idle_skip("the watch ended before the idle probe started (it starts after round 1)")]
+        log.ended_by = log.ended_by or signals.pending()  # a signal while the last holds were waited for
     assert last is not None
     results = list(log.last_results) + judge(log.to_json()) + idle_results
     report = dataclasses.replace(
@@ -114,6 +117,16 @@ def watch(request: WatchRequest, on_round: Callable[[RoundInfo], None] | None = 
         watch=log.to_json(),
     )
     return WatchOutcome(dataclasses.replace(last, report=report), log)
+
+
+def _sleep_until(at: float, woken: threading.Event) -> bool:
+    """Wait until `at` unless a signal comes first (True). In short slices: on Windows before Python 3.14 a wait
+    on an Event is not interrupted by Ctrl-C, so the signal handler only runs when the wait returns (CPython
+    gh-80116, fixed by gh-125541)."""
+    while (left := at - time.time()) > 0:
+        if woken.wait(min(left, 0.25)):
+            return True
+    return woken.is_set()
 
 
 class _IdleThread:
@@ -151,7 +164,9 @@ class _IdleThread:
         """The verdicts, once the holds are done: at the watch's end they are waited for (each was planned to
         end within --for); when the watch was stopped, the holds still running are ended (not reached)."""
         if not stopped:
-            self.thread.join(max(self.holds, default=0.0) + 3 * self.timeout + 5)
+            until = time.monotonic() + max(self.holds, default=0.0) + 3 * self.timeout + 5
+            while self.thread.is_alive() and time.monotonic() < until and not signals.pending():
+                self.thread.join(0.25)  # in slices, as _sleep_until waits: Ctrl-C must end the wait on Windows too
         if self.thread.is_alive() and self.loop is not None and self.stop is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed in between: the holds are done
                 self.loop.call_soon_threadsafe(self.stop.set)
@@ -159,7 +174,8 @@ class _IdleThread:
         if not self.paths:
             return [_untested()]
         if not self.holds:
-            return [_too_short(self.options.needed_s)]
+            needed = self.options.needed_s
+            return [_idle_skip(f"the watch is too short for any hold of the ladder (the connector needs {needed:g}s)")]
         return list(self.results)
 
 
@@ -196,13 +212,9 @@ def _untested() -> CheckResult:
     return CheckResult(IDLE_CHECK, Target(host="idle probe"), doc.status, code, summary, {}, doc.remediation)
 
 
-def _too_short(needed_s: float) -> CheckResult:
+def _idle_skip(summary: str) -> CheckResult:
     from preflight.model import Target
 
     code = "idle.inconclusive"
     doc = IDLE_CODES[code]
-    summary = f"the watch is too short for any idle hold of the ladder (the connector needs {needed_s:g}s)"
-    evidence: dict[str, Any] = {"needed_s": needed_s}
-    return CheckResult(
-        IDLE_CHECK, Target(host="idle probe"), doc.status, code, summary, evidence, doc.remediation
-    )  # fmt: skip (positional, as the dataclass reads)
+    return CheckResult(IDLE_CHECK, Target(host="idle probe"), doc.status, code, summary, {}, doc.remediation)
