@@ -4,11 +4,16 @@ by field (the option's name is the field's)."""
 from __future__ import annotations
 
 import math
-from typing import Any
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from preflight.model import DEFAULT_PROFILE
+
+if TYPE_CHECKING:
+    from preflight import app
 
 
 class FiniteRange(click.FloatRange):
@@ -190,3 +195,13 @@ def watch_options(command: Any) -> Any:
     for option in reversed(WATCH_OPTIONS):
         command = option(command)
     return command
+
+
+def run_request(options: dict[str, Any], reporter_failures: Sequence[Any]) -> app.RunRequest:
+    """The shared options as a RunRequest; --quiet becomes whether a progress line is drawn."""
+    from preflight import app
+    from preflight.reporting.progress import ProgressLine
+
+    values = {k: v for k, v in options.items() if k != "quiet"}
+    progress = ProgressLine(sys.stderr, enabled=not options["quiet"] and sys.stderr.isatty())
+    return app.RunRequest(**values, reporter_failures=tuple(reporter_failures), progress=progress)

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from preflight.cli.group import cli, say
-from preflight.cli.options import WATCH_DEFAULTS, run_options, watch_options
+from preflight.cli.options import WATCH_DEFAULTS, run_options, run_request, watch_options
 from preflight.reporting import policy
 
 if TYPE_CHECKING:
-    from preflight import app
+    pass
 
 
 @cli.command("run")
@@ -39,7 +39,7 @@ def run_command(formats: Sequence[str], output: str, **options: Any) -> None:
     destinations = emit.parse_destinations(formats or ("table",), output, known)
     emit.check_writable(destinations)
     destinations = emit.with_console_table(destinations, options["quiet"], known)
-    outcome = app.run(_request(options, reporters.failures))
+    outcome = app.run(run_request(options, reporters.failures))
     written = emit.emit(outcome.report, destinations, reporters.reporters, say)
     sys.exit(outcome.report.exit_code if written else policy.EXIT_USAGE)
 
@@ -88,18 +88,8 @@ def bundle_command(
         if given:
             flag = "--" + given[0].removeprefix("watch_").replace("_targets", "_target").replace("_", "-")
             raise UsageError(f"{flag}: a watch option; add --watch to watch instead of one run")
-        outcome = app.run(_request(options, reporters.failures))
+        outcome = app.run(run_request(options, reporters.failures))
     if not options["quiet"] and "table" in reporters.reporters:
         emit.emit(outcome.report, [("table", emit.STDOUT)], reporters.reporters, say)
     code = write_bundle(outcome, target, patterns, pseudonymize, reporters.reporters, say)
     sys.exit(code if code is not None else outcome.report.exit_code)
-
-
-def _request(options: dict[str, Any], reporter_failures: Sequence[Any]) -> app.RunRequest:
-    """The shared options as a RunRequest; --quiet becomes whether a progress line is drawn."""
-    from preflight import app
-    from preflight.reporting.progress import ProgressLine
-
-    values = {k: v for k, v in options.items() if k != "quiet"}
-    progress = ProgressLine(sys.stderr, enabled=not options["quiet"] and sys.stderr.isatty())
-    return app.RunRequest(**values, reporter_failures=tuple(reporter_failures), progress=progress)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from preflight.cli.group import cli, say
-from preflight.cli.options import WATCH_DEFAULTS, run_options, watch_options
+from preflight.cli.options import WATCH_DEFAULTS, run_options, run_request, watch_options
 from preflight.reporting import policy
 
 if TYPE_CHECKING:
@@ -50,7 +50,6 @@ def watch_command(formats: Sequence[str], output: str, **options: Any) -> None:
 
 def watch_request(options: dict[str, Any], reporter_failures: Sequence[Any]) -> WatchRequest:
     """The options as a WatchRequest (the watch's own popped from `options`, the rest the run's)."""
-    from preflight.cli.run import _request
     from preflight.engine import plan as plan_mod
     from preflight.errors import UsageError
     from preflight.watch.loop import IdleOptions, WatchRequest
@@ -79,7 +78,7 @@ def watch_request(options: dict[str, Any], reporter_failures: Sequence[Any]) -> 
         if len(targets) > 4:
             raise UsageError("--idle-target: at most 4 endpoints")
         idle = IdleOptions(ladder, needed, tuple(targets))
-    return WatchRequest(_request(options, reporter_failures), schedule, idle)
+    return WatchRequest(run_request(options, reporter_failures), schedule, idle)
 
 
 def round_line(quiet: bool) -> Any:
