@@ -79,10 +79,16 @@ def _path_findings(check: str, target: Target, paths: Mapping[str, Mapping[str, 
             return [_result(target, "watch.address_intermittent", summary, evidence)]
     if check == "tls.interception":
         found = []
+        always: list[str] = []  # proxies whose TLS was re-signed in every round they carried
+        clean_proxies: list[str] = []
         for label, path in paths.items():
             outcomes: Mapping[str, int] = path.get("outcomes") or {}
             intercepted = sum(n for code, n in outcomes.items() if code in _INTERCEPTED)
             clean = int(path.get("ok") or 0)
+            if label.startswith("via ") and intercepted and not clean:
+                always.append(label)
+            elif label.startswith("via ") and clean and not intercepted:
+                clean_proxies.append(label)
             if intercepted and clean:
                 total = sum(outcomes.values())
                 kind = "proxy" if label.startswith("via ") else "address"
@@ -92,16 +98,29 @@ def _path_findings(check: str, target: Target, paths: Mapping[str, Mapping[str, 
                     "inspects TLS"
                 )
                 evidence = {"path": label, "rounds": seen, "outcomes": dict(outcomes)}
-                found.append(
-                    _result(
-                        Target(target.host, target.port, target.address),
-                        "watch.intercepted_sometimes",
-                        summary,
-                        evidence,
-                    )
-                )
+                found.append(_result(_plain(target), "watch.intercepted_sometimes", summary, evidence))
+        if always and clean_proxies:
+            # a proxy list (PAC "PROXY a; PROXY b") failing over between rounds: one entry inspects, one does not
+            rounds = {label: sum((paths[label].get("outcomes") or {}).values()) for label in always + clean_proxies}
+            summary = (
+                f"TLS to {target.key} was re-signed through "
+                + ", ".join(f"{label} ({_count(rounds[label], 'round')})" for label in always)
+                + " and clean through "
+                + ", ".join(f"{label} ({_count(rounds[label], 'round')})" for label in clean_proxies)
+                + ": the proxy the connector lands on decides whether it works"
+            )
+            evidence = {"intercepting": always, "clean": clean_proxies, "rounds": rounds}
+            found.append(_result(_plain(target), "watch.intercepted_sometimes", summary, evidence))
         return found
     return []
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _plain(target: Target) -> Target:
+    return Target(target.host, target.port, target.address)
 
 
 def _rate(path: Mapping[str, Any]) -> int:

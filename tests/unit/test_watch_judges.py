@@ -305,3 +305,22 @@ def test_diff_of_two_watches_lists_the_pass_rates_that_moved() -> None:
         "  dns.resolve/gone.test: 100 % -> -",
     ]
     assert rate_changes(after, after) == [] and rate_changes(None, after) == []
+
+
+def test_a_proxy_list_whose_second_entry_inspects_is_named_against_the_first() -> None:
+    """PAC "PROXY p1; PROXY p2": in the rounds p1 was down the connector landed on p2, which re-signs TLS."""
+
+    def via(proxy: str, code: str) -> CheckResult:
+        status = Status.PASS if code == "tls.clean" else Status.FAIL
+        return result(
+            "tls.interception", "a.test", status, code, addresses={f"via http://{proxy}:3128": {"code": code}}
+        )
+
+    rounds = [[via("p1.test", "tls.clean")], [via("p2.test", "tls.intercepted")], [via("p1.test", "tls.clean")]]
+    (found,) = judged(rounds)
+    assert (found.code, found.status) == ("watch.intercepted_sometimes", Status.FAIL)
+    assert (
+        "re-signed through via http://p2.test:3128 (1 round) and clean through via http://p1.test:3128 (2 rounds)"
+        in (found.summary)
+    )
+    assert found.evidence["intercepting"] == ["via http://p2.test:3128"]
