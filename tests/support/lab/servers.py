@@ -61,9 +61,12 @@ def discovery_answer(path: str, tenants: dict[str, Any]) -> tuple[str, bytes] | 
 
 
 async def tls_listeners(chain: str, key: str, specs: list[str], *, legacy: bool = False,
-                        date_offset: float = 0.0, tenants: dict[str, Any] | None = None) -> None:  # fmt: skip
+                        date_offset: float = 0.0, tenants: dict[str, Any] | None = None,
+                        h2: bool = False) -> None:  # fmt: skip
     """Serve TLS with one certificate chain on each ADDRESS:PORT (1.2+, or 1.0/1.1 only when legacy); hold each
-    session until the peer goes. GET of a tenant's OpenID discovery path answers as the sign-in service does."""
+    session until the peer goes. GET of a tenant's OpenID discovery path answers as the sign-in service does.
+    With h2, ALPN offers h2 and an HTTP/2 client preface is answered with the server's SETTINGS (the h2
+    library's server side), as the Private Access tunnel's gRPC front end does."""
     import ssl
     import warnings
 
@@ -75,12 +78,18 @@ async def tls_listeners(chain: str, key: str, specs: list[str], *, legacy: bool 
             ctx.minimum_version = ssl.TLSVersion.TLSv1
             ctx.maximum_version = ssl.TLSVersion.TLSv1_1
     ctx.load_cert_chain(chain, key)
+    if h2:
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
 
     async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Answer an HTTP request with a Date (offset like the lab's real time); else hold until the peer goes."""
         import email.utils
         import time
 
+        ssl_object = writer.get_extra_info("ssl_object")
+        if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
+            await _answer_h2(reader, writer)
+            return
         with contextlib.suppress(ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             head = await reader.readuntil(b"\r\n\r\n")
             method, _, rest = head.partition(b" ")
@@ -97,6 +106,89 @@ async def tls_listeners(chain: str, key: str, specs: list[str], *, legacy: bool 
     await serve_forever(hold, specs, ctx)
 
 
+async def _answer_h2(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    import ssl
+
+    import h2.config
+    import h2.connection
+
+    with contextlib.suppress(ConnectionError, ssl.SSLError):
+        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        data = await reader.read(65536)
+        with contextlib.suppress(Exception):  # a malformed preface: the SETTINGS still go out, as a server's do
+            conn.receive_data(data)
+        writer.write(conn.data_to_send())
+        await writer.drain()
+        await reader.read(65536)  # hold the connection until the client goes
+    writer.close()
+
+
+async def sni_filter(listen_port: int, blocked: str) -> None:
+    """A transparent SNI filter (the router's nat rules redirect TCP 443 here): a ClientHello naming `blocked` is
+    answered with a reset, as a next-generation firewall's URL filter does; any other is relayed to where it was
+    going (SO_ORIGINAL_DST) and the connection piped both ways."""
+    import struct
+
+    original_dst = 80  # SO_ORIGINAL_DST and IP6T_SO_ORIGINAL_DST (linux/netfilter_ipv4.h, netfilter_ipv6.h)
+
+    def destination(sock: socket.socket) -> tuple[str, int]:
+        if sock.family == socket.AF_INET6:
+            raw = sock.getsockopt(socket.IPPROTO_IPV6, original_dst, 28)
+            return socket.inet_ntop(socket.AF_INET6, raw[8:24]), struct.unpack("!H", raw[2:4])[0]
+        raw = sock.getsockopt(socket.SOL_IP, original_dst, 16)
+        return socket.inet_ntoa(raw[4:8]), struct.unpack("!H", raw[2:4])[0]
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        address, port = destination(sock)
+        hello = await reader.read(16384)
+        if server_name(hello) == blocked:
+            raw = socket.socket(fileno=sock.dup())
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            raw.close()
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(address, port)
+        except OSError:
+            writer.transport.abort()
+            return
+        up_writer.write(hello)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    await serve_forever(handle, [f"0.0.0.0:{listen_port}", f"[::]:{listen_port}"])
+
+
+def server_name(hello: bytes) -> str | None:
+    """The SNI host name of a TLS ClientHello record (RFC 8446 4.1.2, RFC 6066 3), or None."""
+    try:
+        if hello[0] != 0x16 or hello[5] != 0x01:
+            return None
+        at = 9 + 2 + 32  # record header, handshake header, version, random
+        at += 1 + hello[at]  # session id
+        at += 2 + int.from_bytes(hello[at : at + 2], "big")  # cipher suites
+        at += 1 + hello[at]  # compression methods
+        end = at + 2 + int.from_bytes(hello[at : at + 2], "big")
+        at += 2
+        while at + 4 <= end:
+            kind, size = int.from_bytes(hello[at : at + 2], "big"), int.from_bytes(hello[at + 2 : at + 4], "big")
+            if kind == 0:  # server_name: list length, name type, name length, name
+                length = int.from_bytes(hello[at + 7 : at + 9], "big")
+                return hello[at + 9 : at + 9 + length].decode("ascii", "replace")
+            at += 4 + size
+    except IndexError:
+        return None
+    return None
+
+
 BLOCK_PAGE = (
     b"<!DOCTYPE html><html><head><title>Access Denied - Lab Web Filter</title></head>"
     b"<body>This site is blocked by your organisation's policy.</body></html>"
@@ -104,7 +196,8 @@ BLOCK_PAGE = (
 
 
 async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = False, portal: str | None = None,
-                         ocsp_file: str | None = None, wpad_file: str | None = None) -> None:  # fmt: skip
+                         ocsp_file: str | None = None, wpad_file: str | None = None,
+                         aia_file: str | None = None) -> None:  # fmt: skip
     """Plain HTTP: *.crl → the CRL, POST (OCSP) → the OCSP response in `ocsp_file` (without one: 'unauthorized',
     as a responder that does not serve this CA says), /wpad.dat → `wpad_file` as a PAC script, anything else → a
     short text. With block_page, every request gets a 200 HTML page, as a web filter does; with `portal` (a URL),
@@ -121,6 +214,7 @@ async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = 
         )
 
     wpad_body = Path(wpad_file).read_bytes() if wpad_file else b""  # noqa: ASYNC240 (once, before serving)
+    aia_body = Path(aia_file).read_bytes() if aia_file else b""  # noqa: ASYNC240 (once, before serving)
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
@@ -141,6 +235,8 @@ async def http_listeners(crl_file: str, specs: list[str], *, block_page: bool = 
                 status, kind, body = "200 OK", "text/html; charset=utf-8", BLOCK_PAGE
             elif method == "POST":
                 status, kind, body = "200 OK", "application/ocsp-response", ocsp_body
+            elif path.endswith(".crt") and aia_file is not None:  # an AIA caIssuers URL: the issuer, DER
+                status, kind, body = "200 OK", "application/pkix-cert", aia_body
             elif path.endswith(".crl"):
                 status, kind, body = "200 OK", "application/pkix-crl", crl_body
             elif path == "/wpad.dat" and wpad_file is not None:
@@ -174,22 +270,27 @@ if __name__ == "__main__":
     elif kind == "tls":
         args = sys.argv[2:]
         legacy = "--legacy" in args
+        serve_h2 = "--h2" in args
         offsets = [float(a.split("=", 1)[1]) for a in args if a.startswith("--date-offset=")]
         tenant_files = [a.split("=", 1)[1] for a in args if a.startswith("--tenants=")]
         tenants = json.loads(Path(tenant_files[0]).read_text()) if tenant_files else {}
         args = [a for a in args if not a.startswith("--")]
         asyncio.run(tls_listeners(args[0], args[1], args[2:], legacy=legacy, date_offset=offsets[0] if offsets else 0,
-                                  tenants=tenants))  # fmt: skip
+                                  tenants=tenants, h2=serve_h2))  # fmt: skip
     elif kind == "http":
         args = sys.argv[2:]
         block = "--block-page" in args
         ocsp_files = [a.split("=", 1)[1] for a in args if a.startswith("--ocsp=")]
         wpad_files = [a.split("=", 1)[1] for a in args if a.startswith("--wpad=")]
+        aia_files = [a.split("=", 1)[1] for a in args if a.startswith("--aia=")]
         portals = [a.split("=", 1)[1] for a in args if a.startswith("--portal=")]
         args = [a for a in args if not a.startswith("--")]
         asyncio.run(http_listeners(args[0], args[1:], block_page=block, portal=portals[0] if portals else None,
                                    ocsp_file=ocsp_files[0] if ocsp_files else None,
-                                   wpad_file=wpad_files[0] if wpad_files else None))  # fmt: skip
+                                   wpad_file=wpad_files[0] if wpad_files else None,
+                                   aia_file=aia_files[0] if aia_files else None))  # fmt: skip
+    elif kind == "sni-filter":
+        asyncio.run(sni_filter(int(sys.argv[2]), sys.argv[3]))
     elif kind == "dns":
         dns_server(sys.argv[2], sys.argv[3])
     else:

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from helpers import ROOT, CliRun, cli_env, run_cli
 from pki import FakePki, crl, ocsp_good, write_bundle
 
-from lab.topology import HOST_ADDR, LAB_NETWORKS, ROUTER_HOST_SIDE, Topology, clean_leftovers
+from lab.topology import HOST_ADDR, HOST_ADDR6, LAB_NETWORKS, ROUTER_HOST_SIDE, Topology, clean_leftovers
 from preflight.profile import DEFAULT_PROFILE, embedded_text
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -52,6 +53,7 @@ OCSP_URL = "http://ocsp.digicert.com/"
 BLOCK_PORT = 8081
 PROXY_PORT = 3128
 MITM_EXPLICIT_PORT = 8082
+SNI_FILTER_PORT = 8443
 PROXY_URL = f"http://{ROUTER_HOST_SIDE}:{PROXY_PORT}"
 MITM_PROXY_URL = f"http://{ROUTER_HOST_SIDE}:{MITM_EXPLICIT_PORT}"
 PROXY_USER, PROXY_PASSWORD = "labuser", "Lab-Proxy-Secret-42"
@@ -68,6 +70,7 @@ def lab_pki() -> tuple[FakePki, Path]:
     names = default_profile_names()
     chain, key = pki.server_files(folder, names, crl_url=CRL_URL, ocsp_url=OCSP_URL)
     (folder / "issuing.crl").write_bytes(crl(pki.issuing))
+    (folder / "issuing.der").write_bytes(pki.issuing.cert.public_bytes(serialization.Encoding.DER))
     served_leaf = x509.load_pem_x509_certificate(chain.read_bytes())  # the first certificate of the chain
     (folder / "ocsp-good.der").write_bytes(ocsp_good(served_leaf, pki.issuing))
     (folder / "service-chain.pem").write_bytes(chain.read_bytes())
@@ -120,6 +123,9 @@ class ExtraService:
     names: Sequence[str]  # what its certificate says
     legacy: bool = False  # TLS 1.0/1.1 only
     ports: Sequence[int] = (443,)
+    h2: bool = False  # ALPN h2 and an HTTP/2 SETTINGS answer (the Private Access tunnel's front end)
+    leaf_only: bool = False  # serve the leaf without its intermediate
+    ca_issuers_url: str | None = None  # the leaf's AIA caIssuers URL
 
 
 @dataclasses.dataclass
@@ -169,6 +175,9 @@ class LabSpec:
     proxy_dns_options: Sequence[str] = ()  # extra options for the router's own dnsmasq (what the proxy resolves)
     wpad_script: str | None = None  # served as http://wpad.LAB_DNS_SUFFIX/wpad.dat from the router (the LAN side)
     dns_search: Sequence[str] = ()  # the host's resolv.conf search list (where WPAD discovery looks)
+    mitmproxy_options: Sequence[str] = ()  # extra mitmdump options for the transparent mitmproxy
+    aia_certificate: bool = False  # the service's port 80 answers any *.crt path with the issuing CA (DER)
+    sni_blocked: str | None = None  # a transparent SNI filter on the router resets ClientHellos naming this
 
 
 class LabWorld:
@@ -197,13 +206,20 @@ def lab_world(spec: LabSpec | None = None, *, clean: bool = True) -> Iterator[La
         topo.add_service_address(SERVICE)
         topo.add_service_address(SERVICE6)
         topo.router_route("blackhole", "198.18.100.0/24")
-        if spec.router_nat:
-            body = "\n".join(f"    {line.strip()}" for line in spec.router_nat.strip().splitlines())
+        router_nat = spec.router_nat
+        if spec.sni_blocked is not None:
+            router_nat += f"\nip saddr {HOST_ADDR} tcp dport 443 redirect to :{SNI_FILTER_PORT}"
+            router_nat += f"\nip6 saddr {HOST_ADDR6} tcp dport 443 redirect to :{SNI_FILTER_PORT}"
+            topo.start(topo.router, ["python3", str(SERVERS), "sni-filter", str(SNI_FILTER_PORT), spec.sni_blocked],
+                       ready_line="READY")  # fmt: skip
+        if router_nat.strip():
+            body = "\n".join(f"    {line.strip()}" for line in router_nat.strip().splitlines())
             topo.firewall(topo.router, "table inet labnat {\n  chain prerouting {\n"
                           f"    type nat hook prerouting priority -100;\n{body}\n  }}\n}}\n")  # fmt: skip
         if spec.mitmproxy:
             topo.start(topo.router, [mitmdump(), "--mode", "transparent", "--listen-port", str(MITM_PORT), "--set",
-                                     f"confdir={mitmproxy_confdir()}", "--ssl-insecure", "-q"])  # fmt: skip
+                                     f"confdir={mitmproxy_confdir()}", "--ssl-insecure", "-q",
+                                     *spec.mitmproxy_options])  # fmt: skip
             topo.wait_tcp(topo.router, "127.0.0.1", MITM_PORT)
         if spec.block_page:
             portal = [f"--portal={spec.portal}"] if spec.portal else []
@@ -250,6 +266,8 @@ def lab_world(spec: LabSpec | None = None, *, clean: bool = True) -> Iterator[La
         folder = lab_pki()[1]
         if plain:
             ocsp = [] if spec.ocsp_unauthorized else [f"--ocsp={folder / 'ocsp-good.der'}"]
+            if spec.aia_certificate:
+                ocsp.append(f"--aia={folder / 'issuing.der'}")
             topo.start(topo.internet, ["python3", str(SERVERS), "http", *ocsp, str(folder / "issuing.crl"), *plain],
                        ready_line="READY")  # fmt: skip
         if tls:
@@ -289,9 +307,10 @@ def _start_chrony(topo: Topology, offset_s: float) -> None:
 def _start_extra_service(topo: Topology, extra: ExtraService) -> None:
     pki, folder = lab_pki()
     topo.add_service_address(extra.address)
-    chain, key = pki.server_files(folder, list(extra.names))
+    options: dict[str, Any] = {"ca_issuers_url": extra.ca_issuers_url} if extra.ca_issuers_url else {}
+    chain, key = pki.server_files(folder, list(extra.names), served=[] if extra.leaf_only else None, **options)
     listen = [f"{extra.address}:{port}" for port in extra.ports]
-    mode = ["--legacy"] if extra.legacy else []
+    mode = (["--legacy"] if extra.legacy else []) + (["--h2"] if extra.h2 else [])
     topo.start(topo.internet, ["python3", str(SERVERS), "tls", *mode, str(chain), str(key), *listen],
                ready_line="READY")  # fmt: skip
 
