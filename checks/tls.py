@@ -78,8 +78,9 @@ CODES = Codes(
             Status.FAIL,
             "The connection is reset right after a ClientHello naming this host, and not when the same address is "
             "asked for another name: something on the path filters this name (SNI-based filtering).",
-            "TCP connected, the handshake ended with a reset or close before the peer sent a byte; a second "
-            "handshake to the same address with the SNI preflight-sni-check.invalid got an answer (a certificate "
+            "TCP connected (or the proxy opened its tunnel), the handshake ended with a reset or close before the "
+            "peer sent a byte; a second handshake on the same path (the same address, or a new tunnel through the "
+            "same proxy to the same host) with the SNI preflight-sni-check.invalid got an answer (a certificate "
             "or an alert). Both handshakes are in the evidence.",
             "Allow the FQDN itself on the firewall's or proxy's TLS (SNI) filter, not only its IP addresses.",
         ),
@@ -153,6 +154,12 @@ MAX_PEM_CERTS = 10
 # Another name for a second handshake to an address that reset the first one: reserved (RFC 6761), so no filter
 # has a rule for it and no server has a certificate for it; only the reaction to the name differs.
 SNI_PROBE_NAME = "preflight-sni-check.invalid"
+
+
+def _path_word(address: str) -> str:
+    return "proxy path" if address.startswith("via ") else "address"
+
+
 MAX_RAW_LEAF = 16 * 1024  # bytes of an unparseable leaf kept as evidence
 
 
@@ -258,15 +265,17 @@ def _summary(host: str, port: int, code: str, ev: dict[str, Any], per_address: d
         )
     if code == "tls.sni_filtered":
         other = ev.get("second_sni", {})
+        path = _path_word(str(ev.get("address") or ""))
         return (
-            f"{where} is reset right after a ClientHello naming {host}; the same address asked for "
+            f"{where} is reset right after a ClientHello naming {host}; the same {path} asked for "
             f"{other.get('sni')} answers ({other.get('outcome')}): the name is filtered{tail}"
         )
     if code == "tls.reset" and ev.get("reset_after_client_hello"):
         other = ev.get("second_sni")
+        path = _path_word(str(ev.get("address") or ""))
         again = (
-            f"; another name on the same address is reset too ({other.get('outcome')}): not the name, the address "
-            "or port is blocked or the server is down"
+            f"; another name on the same {path} is reset too ({other.get('outcome')}): not the name, "
+            "the address or port is blocked or the server is down"
             if other
             else ""
         )
@@ -349,10 +358,20 @@ class TlsHandshakeCheck(ObservingCheck[TlsObserved]):
                 target.host, target.port, (), ctx.now(), None, upstream, ctx.result_id_for(upstream, target)
             )
         second: dict[str, Handshake] = {}
+        routes: dict[str, Any] | None = None
         for handshake in handshakes:
-            direct = not handshake.address.startswith("via ")
-            if direct and handshake.outcome in ("reset", "closed") and handshake.received_bytes == 0:
+            if handshake.outcome not in ("reset", "closed") or handshake.received_bytes != 0:
+                continue
+            if not handshake.address.startswith("via "):
                 second[handshake.address] = await ctx.handshake(handshake.address, target.port, host=SNI_PROBE_NAME)
+                continue
+            # Through a proxy: a fresh tunnel to the same host and port, another name in the ClientHello (a
+            # proxy or a box behind it that filters by SNI lets it through; one that resets every hello does not).
+            routes = routes if routes is not None else dict(await ctx.paths(target.host, target.port))
+            if routes.get(handshake.address) is not None:
+                second[handshake.address] = await ctx.routed_handshake(
+                    handshake.address, routes[handshake.address], target.port, host=SNI_PROBE_NAME
+                )
         return TlsObserved(
             target.host,
             target.port,

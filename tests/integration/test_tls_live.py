@@ -287,3 +287,27 @@ def test_a_block_page_inside_a_connect_tunnel_keeps_its_status_and_title(pki: Fa
     (evidence,) = result["evidence"]["addresses"].values()
     assert evidence["http_status"] == 403 and evidence["page_title"] == "Web Filter: Category Blocked"
     assert "HTTP 403" in result["summary"] and "Web Filter: Category Blocked" in result["summary"]
+
+
+def test_an_sni_filter_behind_a_proxy_is_named_by_a_second_handshake_through_a_new_tunnel(
+    pki: FakePki, lab: dict[str, Any]
+) -> None:
+    """Through the connector's proxy: the tunnel opens, the ClientHello naming the host is reset; a new tunnel to
+    the same host with another name in the ClientHello is answered, so the name is what is filtered."""
+    from fakeproxy import FakeProxy
+
+    name = "login.sni-via.test"
+    with TlsServer(f"sni_reset:{name}") as filtered, TlsServer("reset") as dead, FakeProxy(mode="tunnel") as proxy:
+        run = run_against(
+            lab, {name: filtered, "login.dead-via.test": dead}, "--proxy", f"http://127.0.0.1:{proxy.port}"
+        )
+    result = run.result("tls.handshake", f"{name}:{filtered.port}")
+    assert (result["status"], result["code"]) == ("fail", "tls.sni_filtered"), result["summary"]
+    (label,) = result["evidence"]["addresses"]
+    assert label == f"via http://127.0.0.1:{proxy.port}"
+    evidence = result["evidence"]["addresses"][label]
+    assert evidence["second_sni"]["sni"] == "preflight-sni-check.invalid"
+    assert evidence["second_sni"]["outcome"] == "alert"
+    assert "the same proxy path asked for preflight-sni-check.invalid answers" in result["summary"]
+    other = run.result("tls.handshake", f"login.dead-via.test:{dead.port}")
+    assert other["code"] == "tls.reset" and "another name on the same proxy path is reset too" in other["summary"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from lab.world import SERVICE, TENANT, ExtraService, LabSpec, lab_world
+from lab.world import PROXY_URL, SERVICE, TENANT, ExtraService, LabSpec, SquidSpec, lab_world
 
 pytestmark = pytest.mark.netns
 
@@ -64,6 +64,20 @@ def test_an_sni_filter_on_the_router_is_named_by_a_second_handshake() -> None:
     assert status_code(run, "tls.handshake", f"{BOOT}:443") == ("pass", "tls.ok")
     assert status_code(run, "tls.interception", f"{BOOT}:443") == ("pass", "tls.clean")
     assert run.code == 1
+
+
+def test_a_proxy_that_filters_by_sni_is_named_by_a_second_handshake_through_a_new_tunnel() -> None:
+    """squid peeks at each ClientHello inside its CONNECT tunnels and ends the tunnel for one name (ssl_bump
+    terminate on ssl::server_name), splicing the rest: a real proxy's SNI filter."""
+    with lab_world(LabSpec(squid=SquidSpec(terminate_sni=["login.microsoftonline.com"]))) as lab:
+        run = lab.preflight("--proxy", PROXY_URL)
+    result = run.result("tls.handshake", "login.microsoftonline.com:443")
+    assert (result["status"], result["code"]) == ("fail", "tls.sni_filtered"), result["summary"]
+    evidence = result["evidence"]["addresses"][f"via {PROXY_URL}"]
+    assert evidence["second_sni"]["sni"] == "preflight-sni-check.invalid"
+    assert "the same proxy path asked for" in result["summary"]
+    assert status_code(run, "proxy.tunnel", "login.microsoftonline.com:443")[0] == "pass"  # CONNECT itself is fine
+    assert status_code(run, "tls.handshake", f"{BOOT}:443") == ("pass", "tls.ok")
 
 
 def tunnel_spec(**changes: Any) -> LabSpec:

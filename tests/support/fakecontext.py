@@ -130,6 +130,11 @@ class FakeContext:
     async def paths(self, host: str, port: int) -> list[tuple[str, Opener | None]]:
         return list(self._answer(self.path_answers, (host, port), "paths"))
 
+    async def routed_handshake(self, label: str, opener: Opener | None, port: int, *, host: str) -> Handshake:
+        self.asked.append(("routed_handshake", label, host))
+        found = self._answer(self.handshake_answers, (host, port), "routed_handshake")
+        return next(h for h in found if h.address == label)
+
     async def open_addresses(self, host: str, port: int) -> list[str]:
         resolved = await self.resolve(host)
         attempts = [self.connects.get((a, port)) for a in resolved.addresses]

@@ -136,6 +136,7 @@ class SquidSpec:
     require_auth: bool = False  # 407 unless the client sends the lab user's credentials
     ssl_bump: bool = False  # re-sign TLS with the lab's bump CA
     direct_blocked: bool = True  # the router drops this host's direct traffic: the proxy is mandatory
+    terminate_sni: Sequence[str] = ()  # peek at each ClientHello and end the tunnel when its SNI is one of these
 
 
 def mitmdump() -> str:
@@ -356,7 +357,7 @@ def _start_squid(topo: Topology, spec: LabSpec) -> None:
             "http_access deny !authed",
         ]
     lines.append("http_access allow all")
-    if squid.ssl_bump:
+    if squid.ssl_bump or squid.terminate_sni:
         cert, _pem = bump_ca()
         subprocess.run(["/usr/lib/squid/security_file_certgen", "-c", "-s", f"{folder}/ssl_db", "-M", "4MB"],
                        check=True, capture_output=True)  # fmt: skip
@@ -364,8 +365,12 @@ def _start_squid(topo: Topology, spec: LabSpec) -> None:
         lines += [f"http_port {ROUTER_HOST_SIDE}:{PROXY_PORT} ssl-bump cert={cert} generate-host-certificates=on "
                   "dynamic_cert_mem_cache_size=4MB",
                   f"sslcrtd_program /usr/lib/squid/security_file_certgen -s {folder}/ssl_db -M 4MB",
-                  "acl step1 at_step SslBump1", "ssl_bump peek step1", "ssl_bump bump all",
-                  "tls_outgoing_options flags=DONT_VERIFY_PEER"]  # fmt: skip
+                  "acl step1 at_step SslBump1", "ssl_bump peek step1"]  # fmt: skip
+        if squid.terminate_sni:  # an SNI filter: the ClientHello is peeked at, a listed name ends the tunnel
+            lines += [f"acl blocked_sni ssl::server_name {' '.join(squid.terminate_sni)}",
+                      "ssl_bump terminate blocked_sni", "ssl_bump splice all"]  # fmt: skip
+        else:
+            lines += ["ssl_bump bump all", "tls_outgoing_options flags=DONT_VERIFY_PEER"]
         Path(cert).parent.chmod(0o755)
         Path(cert).chmod(0o644)
     else:
