@@ -35,7 +35,9 @@ class SeriesView:
         for label, path in self.paths.items():
             failed, ok = int(path.get("failed") or 0), int(path.get("ok") or 0)
             if failed:
-                found.append((failed / max(1, failed + ok), f"{label} failed {failed} of {failed + ok}"))
+                latency = path.get("latency") or {}
+                timed = f" (p50 {latency['p50_ms']:g} ms)" if latency.get("count") else ""
+                found.append((failed / max(1, failed + ok), f"{label} failed {failed} of {failed + ok}{timed}"))
         return [text for _rate, text in sorted(found, key=lambda item: -item[0])]
 
     @property

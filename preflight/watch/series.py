@@ -114,8 +114,20 @@ class PathSeen:
     ok: int = 0
     failed: int = 0
     failed_rounds: list[int] = dataclasses.field(default_factory=list)
+    latency: Histogram = dataclasses.field(default_factory=Histogram)
 
-    def add(self, outcome: str, good: bool, round_number: int) -> None:
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcomes": dict(self.outcomes),
+            "ok": self.ok,
+            "failed": self.failed,
+            "failed_rounds": list(self.failed_rounds),
+            "latency": self.latency.to_json(),
+        }
+
+    def add(self, outcome: str, good: bool, round_number: int, latency_ms: float | None = None) -> None:
+        if latency_ms is not None:
+            self.latency.add(latency_ms)
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         if good:
             self.ok += 1
@@ -159,7 +171,7 @@ class Series:
             "timeline": "".join(self.timeline),
             "latency": self.latency.to_json(),
             "latency_columns": [[round(c[0], 2), int(c[1]), round(c[2], 2)] for c in self.latency_columns],
-            "paths": {label: dataclasses.asdict(seen) for label, seen in self.paths.items()},
+            "paths": {label: seen.to_json() for label, seen in self.paths.items()},
         }
 
 
@@ -240,13 +252,13 @@ class WatchLog:
             column[0] += latency
             column[1] += 1
             column[2] = max(column[2], latency)
-        for label, outcome, good in path_outcomes(result, self.passing):
+        for label, outcome, good, latency_ms in path_outcomes(result, self.passing):
             path = series.paths.get(label)
             if path is None:
                 if len(series.paths) >= MAX_PATHS:
                     continue
                 path = series.paths[label] = PathSeen()
-            path.add(outcome, good, number)
+            path.add(outcome, good, number, latency_ms)
         if result.status in (Status.FAIL, Status.ERROR, Status.WARN):
             self._sample(result, number, at)
 
@@ -335,21 +347,24 @@ def result_latency(result: CheckResult) -> float | None:
     return None
 
 
-def path_outcomes(result: CheckResult, passing: frozenset[str] = frozenset()) -> Iterable[tuple[str, str, bool]]:
-    """(address or path, outcome, good) per path a result's evidence lists: TCP attempts per address, and the
-    per-address (or "via <proxy>") verdicts of the TLS checks (good: a code in `passing`, the documented pass
-    codes)."""
+def path_outcomes(
+    result: CheckResult, passing: frozenset[str] = frozenset()
+) -> Iterable[tuple[str, str, bool, float | None]]:
+    """(address or path, outcome, good, latency in ms) per path a result's evidence lists: TCP attempts per
+    address (their connect time), and the per-address (or "via <proxy>") verdicts of the TLS checks (their
+    handshake time; good: a code in `passing`, the documented pass codes)."""
     evidence = result.evidence
     for attempt in _dicts(evidence.get("attempts")):
         address, outcome = attempt.get("address"), attempt.get("outcome")
         if isinstance(address, str) and isinstance(outcome, str):
-            yield address, outcome, outcome == "open"
+            good = outcome == "open"
+            yield address, outcome, good, _smallest([attempt.get("latency_ms")]) if good else None
     addresses = evidence.get("addresses")
     if isinstance(addresses, Mapping):
         for label, seen in addresses.items():
             if isinstance(seen, Mapping) and isinstance(seen.get("code"), str):
                 code = str(seen["code"])
-                yield str(label), code, code in passing
+                yield str(label), code, code in passing, _smallest([seen.get("handshake_ms")])
 
 
 def _dicts(value: object) -> list[Mapping[str, Any]]:

@@ -165,8 +165,8 @@ def test_paths_are_read_from_tcp_attempts_and_tls_per_address_verdicts() -> None
         addresses={"via http://proxy.test:3128": {"code": "tls.intercepted"}, "192.0.2.1": {"code": "tls.clean"}},
     )  # fmt: skip (one call)
     assert sorted(series.path_outcomes(tls, frozenset({"tls.clean"}))) == [
-        ("192.0.2.1", "tls.clean", True),
-        ("via http://proxy.test:3128", "tls.intercepted", False),
+        ("192.0.2.1", "tls.clean", True, None),
+        ("via http://proxy.test:3128", "tls.intercepted", False, None),
     ]
     assert list(series.path_outcomes(result("x.y", "a.test", Status.PASS, "x.ok", attempts="junk"))) == []
 
@@ -218,6 +218,9 @@ def test_two_of_eight_addresses_failing_some_of_the_time_are_named_with_their_ra
     assert "port 443 to 2 of 8 addresses of a.test" in found.summary
     assert "192.0.2.7 50 %" in found.summary and "192.0.2.3 40 %" in found.summary
     assert found.evidence["addresses"]["192.0.2.3"]["failed_rounds"] == [1, 4, 7, 10]
+    # each address keeps its own connect latencies (the open attempts only)
+    assert found.evidence["addresses"]["192.0.2.1"]["latency"]["count"] == 10
+    assert found.evidence["addresses"]["192.0.2.3"]["latency"]["count"] == 6
 
 
 def test_an_address_that_never_works_beside_working_ones_is_named_too() -> None:
