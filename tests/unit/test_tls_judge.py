@@ -432,3 +432,81 @@ def test_a_failed_handshake_says_what_the_middlebox_did(handshake: Handshake, se
     got, evidence = judge_one(HOST, handshake, NOW, None, second)
     assert got == code, evidence
     assert TLS_CODES[code]
+
+
+def program_root(root: Issued, **limits: Any) -> Any:
+    from preflight.pki.rootprogram import ProgramRoot
+
+    return ProgramRoot(root.cert, "Test Program Root", limits.pop("ekus", ("client_auth", "server_auth")), **limits)
+
+
+PROGRAM_CASES = [
+    ("trusted for TLS servers", {}, "tls.unexpected_public_ca"),
+    ("no EKU restriction listed", {"ekus": None}, "tls.unexpected_public_ca"),
+    ("code signing only", {"ekus": ("code_signing",)}, "tls.intercepted_untrusted"),
+    ("disallowed yesterday", {"disallowed_at": NOW - DAY}, "tls.intercepted_untrusted"),
+    ("disallowed next year", {"disallowed_at": NOW + 365 * DAY}, "tls.unexpected_public_ca"),
+    ("NotBefore before the leaf was issued", {"not_before_at": NOW - 30 * DAY}, "tls.intercepted_untrusted"),
+    ("NotBefore after the leaf was issued", {"not_before_at": NOW + DAY}, "tls.unexpected_public_ca"),
+]
+
+
+@pytest.mark.parametrize(("name", "limits", "code"), PROGRAM_CASES, ids=[c[0] for c in PROGRAM_CASES])
+def test_a_root_of_the_microsoft_trusted_root_program_is_trusted_as_windows_trusts_it(
+    pki: FakePki, name: str, limits: dict[str, Any], code: str
+) -> None:
+    """A root in no store of this host and not in Mozilla's list, but in Microsoft's program: Windows fetches it
+    through its automatic root update, so the connector trusts the chain (within the program's restrictions)."""
+    root = ca("Test Program Root CA", org="Program Member")
+    issuing = ca("Test Program Issuing CA", parent=root, org="Program Member")
+    served = leaf([HOST], issuing, not_before=NOW - 10 * DAY)
+    asked: list[int] = []
+
+    def program() -> list[Any]:
+        asked.append(1)
+        return [program_root(root, **dict(limits))]
+
+    found, evidence = judge_interception(
+        HOST, chain(served, issuing), NOW, expected=[pki.root.cert], public=[], os_store=[], program=program
+    )
+    assert found == code, evidence
+    if code == "tls.unexpected_public_ca":
+        assert (
+            evidence["matched_store"] == "microsoft_root_program"
+            and "ctldl.windowsupdate.com" in (evidence["root_program"])
+        )
+    # the program is consulted only when the chain verified against neither the expected nor the public roots
+    judge_interception(HOST, chain(leaf([HOST], pki.issuing), pki.issuing), NOW, expected=[pki.root.cert],
+                       public=[], os_store=[], program=program)  # fmt: skip
+    assert len(asked) >= 1
+
+
+def test_the_program_is_not_asked_for_a_chain_to_the_expected_roots(pki: FakePki) -> None:
+    def program() -> list[Any]:
+        raise AssertionError("the Microsoft program's list was loaded for a clean chain")
+
+    found, _ = judge_interception(HOST, chain(leaf([HOST], pki.issuing), pki.issuing), NOW, expected=[pki.root.cert],
+                                  public=[], os_store=[], program=program)  # fmt: skip
+    assert found == "tls.clean"
+
+
+def test_the_program_list_is_read_with_its_restrictions(pki: FakePki) -> None:
+    from preflight.pki.rootprogram import parse, program_roots
+
+    block = (
+        b"# Subject Identifier: 00\n# Friendly Name: Test Root\n# Extended key usages: ['client_auth', 'server_auth']\n"
+        b"# Disallowed Filetime: 2021-08-01 00:00:00+00:00\n# Not before Filetime: 2017-04-30 00:00:00+00:00\n"
+        + pki.root.pem
+        + b"\n# Friendly Name: No Restrictions\n"
+        + pki.other_public_root.pem
+    )
+    first, second = parse(block)
+    assert first.name == "Test Root" and first.ekus == ("client_auth", "server_auth")
+    assert first.disallowed_at == dt.datetime(2021, 8, 1, tzinfo=dt.UTC)
+    assert first.not_before_at == dt.datetime(2017, 4, 30, tzinfo=dt.UTC)
+    assert second.name == "No Restrictions" and second.ekus is None and second.disallowed_at is None
+    # the installed list: hundreds of roots, Microsoft's own among them, its Disallow dates read
+    roots = {r.name: r for r in program_roots()}
+    assert len(roots) > 300
+    assert "server_auth" in (roots["Microsoft RSA Root Certificate Authority 2017"].ekus or ())
+    assert roots["Microsoft Root Certificate Authority"].disallowed_at is not None
