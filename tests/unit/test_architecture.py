@@ -268,3 +268,22 @@ def test_listing_the_checks_and_their_codes_imports_no_network_or_crypto_library
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT, check=True)
     loaded = [m for m in done.stdout.split() if m.startswith(RUN_TIME_ONLY)]
     assert loaded == [], "imported at module level by a check or what it imports: use preflight.lazy or a local import"
+
+
+def test_the_fast_version_answer_is_the_one_click_gives() -> None:
+    """`preflight --version` answers before click is imported; its line must stay the version option's."""
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from preflight.cli import cli
+
+    clicks = CliRunner().invoke(cli, ["--version"]).output
+    code = "import sys; sys.argv = ['preflight', '--version']; from preflight.entry import main; main()"
+    fast = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert fast.returncode == 0 and fast.stdout == clicks
+    probe = "import sys; sys.argv = ['preflight', '--version']\ntry:\n    from preflight.entry import main; main()\n"
+    probe += "except SystemExit:\n    print(sorted(m for m in sys.modules if m == 'click' or m.startswith('click.')))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert loaded.stdout.splitlines()[-1] == "[]"
