@@ -323,3 +323,19 @@ def test_watch_options_without_watch_are_one_line() -> None:
     assert run.code == 2 and run.stderr.strip().startswith("preflight: error: --every: '5x' is not a duration")
     run = run_cli("watch", "--for", "10s", "--every", "1m")
     assert run.code == 2 and "a watch needs at least two rounds" in run.stderr
+
+
+def test_the_idle_probe_holds_its_connections_through_the_connectors_proxy(pki: FakePki, tmp_path: Path) -> None:
+    from fakeproxy import FakeProxy
+
+    chain, key = pki.server_files(tmp_path, ["svc.test"])
+    with IdleServer(chain, key) as server, FakeProxy(mode="tunnel") as proxy:
+        proxy_url = f"http://127.0.0.1:{proxy.port}"
+        _code, report, _lines = idle_run(tmp_path, pki, server, "--proxy", proxy_url, "--idle-ladder", "1s,2s",
+                                         "--idle-needed", "2s")  # fmt: skip
+        answered = server.answered
+    (result,) = [r for r in report["results"] if r["check"] == "watch.idle"]
+    assert (result["status"], result["code"]) == ("pass", "idle.ok"), result["summary"]
+    assert result["evidence"]["path"] == f"via {proxy_url}"
+    assert answered == 2
+    assert len([r for r in proxy.requests if r.startswith(b"CONNECT svc.test:")]) >= 2  # one tunnel per hold
