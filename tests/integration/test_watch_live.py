@@ -35,6 +35,16 @@ def listener(address: str, port: int) -> socket.socket:
     return sock
 
 
+def plain_profile(folder: Path, host: str, port: int) -> Path:
+    """A profile of one plain-TCP endpoint (no TLS: the rounds stay short)."""
+    path = folder / "plain.toml"
+    path.write_text(
+        'name = "plain"\n[clock]\nntp_servers = []\n'
+        f'[[endpoint]]\nhost = "{host}"\nports = [{port}]\npurpose = "t"\nsource = "t"\ntls = false\n'
+    )
+    return path
+
+
 def watch(args: list[str], on_round: Any = None, timeout: float = 90) -> tuple[int, dict[str, Any], list[str]]:
     """The CLI's watch as a subprocess; `on_round(number)` is called as each round's line arrives on stderr."""
     command = [sys.executable, "-m", "preflight", "watch", *args]
@@ -69,11 +79,7 @@ def flapping(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         elif not refuse and state["second"] is None:
             state["second"] = listener("127.0.0.2", port)
 
-    profile = tmp_path / "flap.toml"
-    profile.write_text(
-        'name = "flap"\n[clock]\nntp_servers = []\n'
-        f'[[endpoint]]\nhost = "flap.test"\nports = [{port}]\npurpose = "t"\nsource = "t"\ntls = false\n'
-    )
+    profile = plain_profile(tmp_path, "flap.test", port)
     try:
         with DnsServer({"flap.test": Behaviour(a=("127.0.0.1", "127.0.0.2"))}) as dns:
             code, report, lines = watch(
@@ -193,11 +199,7 @@ def test_a_watch_ended_by_ctrl_c_still_writes_its_report(tmp_path: Path) -> None
 
     server = listener("127.0.0.1", 0)
     port = server.getsockname()[1]
-    profile = tmp_path / "p.toml"
-    profile.write_text(
-        'name = "p"\n[clock]\nntp_servers = []\n'
-        f'[[endpoint]]\nhost = "ok.test"\nports = [{port}]\npurpose = "t"\nsource = "t"\ntls = false\n'
-    )
+    profile = plain_profile(tmp_path, "ok.test", port)
     report_path = tmp_path / "watch.json"
     with DnsServer({"ok.test": Behaviour(a=("127.0.0.1",))}) as dns:
         command = [
@@ -274,11 +276,7 @@ def test_a_bundle_carries_the_watch_and_its_timeline(tmp_path: Path) -> None:
 
     server = listener("127.0.0.1", 0)
     port = server.getsockname()[1]
-    profile = tmp_path / "p.toml"
-    profile.write_text(
-        'name = "p"\n[clock]\nntp_servers = []\n'
-        f'[[endpoint]]\nhost = "ok.test"\nports = [{port}]\npurpose = "t"\nsource = "t"\ntls = false\n'
-    )
+    profile = plain_profile(tmp_path, "ok.test", port)
     bundle = tmp_path / "support.zip"
     with DnsServer({"ok.test": Behaviour(a=("127.0.0.1",))}) as dns:
         run = run_cli(

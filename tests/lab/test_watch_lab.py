@@ -41,6 +41,13 @@ def profile(folder: Path) -> Path:
     return path
 
 
+def typed(tmp_path: Path, options: str, *checks: str) -> list[str]:
+    """The watch's command line as typed (`options` split on spaces) over the one-row profile; the rounds run the
+    DNS and TCP checks unless `checks` says otherwise."""
+    selected = [arg for pattern in checks or ("dns.*", "tcp.*") for arg in ("--only", pattern)]
+    return ["--profile", str(profile(tmp_path)), *selected, *options.split()]
+
+
 def watch(lab: LabWorld, args: list[str], on_round: Callable[[int], None] | None = None) -> dict[str, Any]:
     """The CLI's watch in the lab's host namespace; `on_round(n)` runs as round n's line arrives."""
     env = cli_env(PREFLIGHT_GUARD_ALLOW=LAB_NETWORKS, PREFLIGHT_GUARD_ALLOW_NAMES="1")
@@ -88,25 +95,8 @@ def test_a_firewall_that_forgets_idle_flows_is_found_within_the_ladders_resoluti
                          f"net.netfilter.nf_conntrack_tcp_timeout_established={CONNTRACK_IDLE_S}")  # fmt: skip
         report = watch(
             lab,
-            [
-                "--profile",
-                str(profile(tmp_path)),
-                "--only",
-                "dns.*",
-                "--only",
-                "tcp.*",
-                "--timeout",
-                "1.5",
-                "--for",
-                "16s",
-                "--every",
-                "8s",
-                "--idle-ladder",
-                "2s,4s,6s,8s",
-                "--idle-needed",
-                "4m",
-            ],
-        )  # fmt: skip (the command line as typed)
+            typed(tmp_path, "--timeout 1.5 --for 16s --every 8s --idle-ladder 2s,4s,6s,8s --idle-needed 4m"),
+        )
     (idle,) = only(report, "watch.idle")
     expected = "idle.dropped" if refusal == "drop" else "idle.reset"
     assert (idle["status"], idle["code"]) == ("fail", expected), idle["summary"]
@@ -124,25 +114,8 @@ def test_a_connection_the_firewall_keeps_state_for_survives_every_hold(tmp_path:
     with lab_world(LabSpec(router_rules=STATEFUL + "drop")) as lab:
         report = watch(
             lab,
-            [
-                "--profile",
-                str(profile(tmp_path)),
-                "--only",
-                "dns.*",
-                "--only",
-                "tcp.*",
-                "--timeout",
-                "1.5",
-                "--for",
-                "12s",
-                "--every",
-                "6s",
-                "--idle-ladder",
-                "2s,4s,6s",
-                "--idle-needed",
-                "5s",
-            ],
-        )  # fmt: skip (the command line as typed)
+            typed(tmp_path, "--timeout 1.5 --for 12s --every 6s --idle-ladder 2s,4s,6s --idle-needed 5s"),
+        )
     (idle,) = only(report, "watch.idle")
     assert (idle["status"], idle["code"]) == ("pass", "idle.ok"), idle["summary"]
 
@@ -155,27 +128,12 @@ def test_an_address_black_holed_every_third_round_is_named_with_its_rate(tmp_pat
             "type filter hook forward priority -10;",
             f"ip6 daddr {SERVICE6} tcp dport 443 drop",
             lambda n: n % 3 == 0,
-        )  # fmt: skip (one call)
+        )
         report = watch(
             lab,
-            [
-                "--profile",
-                str(profile(tmp_path)),
-                "--only",
-                "dns.*",
-                "--only",
-                "tcp.*",
-                "--timeout",
-                "1",
-                "--for",
-                "10s",
-                "--every",
-                "2s",
-                "--idle-ladder",
-                "none",
-            ],
+            typed(tmp_path, "--timeout 1 --for 10s --every 2s --idle-ladder none"),
             flip,
-        )  # fmt: skip (the command line as typed)
+        )
     assert report["watch"]["rounds"] == 6, report["_stderr"]
     (found,) = [r for r in only(report, "watch.stability") if r["code"] == "watch.address_intermittent"]
     assert f"port 443 to 1 of 2 addresses of {BOOT} fails 33 % of the time ({SERVICE6} 33 %)" in found["summary"]
@@ -195,33 +153,19 @@ def test_one_member_of_a_proxy_pool_that_inspects_tls_is_seen_across_rounds(tmp_
             "type nat hook prerouting priority -100;",
             f"ip daddr {ROUTER_HOST_SIDE} tcp dport 3128 redirect to :8082",
             lambda n: n % 2 == 0,
-        )  # fmt: skip (one call)
+        )
         report = watch(
             lab,
-            [
-                "--profile",
-                str(profile(tmp_path)),
-                "--proxy",
-                PROXY_URL,
-                "--only",
+            typed(
+                tmp_path,
+                f"--proxy {PROXY_URL} --timeout 2 --for 12s --every 3s --idle-ladder none",
                 "dns.*",
-                "--only",
                 "tcp.*",
-                "--only",
                 "proxy.*",
-                "--only",
                 "tls.*",
-                "--timeout",
-                "2",
-                "--for",
-                "12s",
-                "--every",
-                "3s",
-                "--idle-ladder",
-                "none",
-            ],
+            ),
             flip,
-        )  # fmt: skip (the command line as typed)
+        )
     assert report["watch"]["rounds"] == 5, report["_stderr"]
     (found,) = [r for r in only(report, "watch.stability") if r["code"] == "watch.intercepted_sometimes"]
     assert found["target"]["host"] == BOOT and found["evidence"]["path"] == f"via {PROXY_URL}"
