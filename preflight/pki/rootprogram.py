@@ -1,7 +1,7 @@
 """The Microsoft Trusted Root Program: the roots Windows trusts without holding them, fetched on demand by its
-automatic root update (Microsoft Learn, "Configure Trusted Roots and Disallowed Certificates": the list of
-trusted roots is downloaded from Windows Update, and a root on it is added to the store the first time a chain
-needs it). A chain that ends at one of them is trusted by the connector's CryptoAPI although this host's store
+automatic root update (Microsoft Learn, "Configure trusted roots and disallowed certificates in Windows": the
+list of trusted roots is downloaded from Windows Update, and a root on it is added to the store the first time a
+chain needs it). A chain that ends at one of them is trusted by the connector's CryptoAPI although this host's store
 (or Mozilla's list) lacks it, provided the host can reach Windows Update's certificate download site
 (ctldl.windowsupdate.com) when it first needs the root.
 

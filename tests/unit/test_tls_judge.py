@@ -523,3 +523,46 @@ def test_without_the_program_list_chains_are_judged_as_before(monkeypatch: pytes
         assert rootprogram.program_roots() == ()
     finally:
         rootprogram.program_roots.cache_clear()
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["root not held", "root in the host's store"])
+def test_with_automatic_root_update_off_a_program_root_must_be_held(pki: FakePki, held: bool) -> None:
+    root = ca("Test Program Root CA", org="Program Member")
+    issuing = ca("Test Program Issuing CA", parent=root, org="Program Member")
+    served = leaf([HOST], issuing, not_before=NOW - 10 * DAY)
+    found, evidence = judge_interception(
+        HOST, chain(served, issuing), NOW, expected=[pki.root.cert], public=[], os_store=[root.cert] if held else [],
+        program=lambda: [program_root(root)], auto_update_off=True,
+    )  # fmt: skip
+    if held:
+        assert found == "tls.unexpected_public_ca"
+    else:
+        assert found == "tls.root_not_fetched" and "DisableRootAutoUpdate" in evidence["root_program"]
+        assert INTERCEPTION_CODES[found].status.value == "fail"
+
+
+class PolicyReader:
+    def __init__(self, value: object) -> None:
+        self.value = value
+        self.asked: list[tuple[str, str]] = []
+
+    def dword(self, path: str, name: str) -> int | None:
+        self.asked.append((path, name))
+        if isinstance(self.value, BaseException):
+            raise self.value
+        return self.value  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    ("value", "off"),
+    [(1, True), (0, False), (None, False), (PermissionError(5, "Access is denied"), False), (2, False)],
+    ids=["1", "0", "absent", "access denied", "2"],
+)
+def test_the_automatic_root_update_policy_is_read_from_its_group_policy_value(value: object, off: bool) -> None:
+    from checks.interception import root_auto_update_off
+    from preflight.host.winhost import RegistryTypeError
+
+    reader = PolicyReader(value)
+    assert root_auto_update_off(reader) is off  # type: ignore[arg-type]
+    assert reader.asked == [(r"Software\Policies\Microsoft\SystemCertificates\AuthRoot", "DisableRootAutoUpdate")]
+    assert root_auto_update_off(PolicyReader(RegistryTypeError("REG_SZ"))) is False  # type: ignore[arg-type]
