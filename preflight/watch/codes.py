@@ -103,9 +103,13 @@ IDLE_CODES = Codes(
         ),
         "idle.unreachable": CodeDoc(
             Status.SKIP,
-            "No connection for the idle probe could be opened on this path, so idle timeouts were not measured.",
-            "Every TCP connect, CONNECT or TLS handshake of the probe failed; the round checks say why.",
-            "Fix the path first (the watch's rounds name the failure).",
+            "No connection for the idle probe could be opened (or kept: the server ended every session with a TLS "
+            "alert, as one that requires a client certificate does) on this path, so idle timeouts were not "
+            "measured.",
+            "Every TCP connect, CONNECT or TLS handshake of the probe failed, or every session ended with a TLS "
+            "alert from the server; the round checks and the holds' details say why.",
+            "Fix the path first (the watch's rounds name the failure); for a server that requires mutual TLS, hold "
+            "another endpoint on the same path with --idle-target.",
         ),
         "idle.untested": CodeDoc(
             Status.SKIP,

@@ -28,7 +28,7 @@ DEFAULT_NEEDED_S = 240.0
 MAX_HOLDS = 16  # per path
 MAX_PATHS = 4
 
-HoldOutcome = Literal["alive", "dropped", "reset", "closed", "not_opened", "not_reached"]
+HoldOutcome = Literal["alive", "dropped", "reset", "closed", "refused", "not_opened", "not_reached"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +146,11 @@ async def _idle_then_ask(
                 data = reading.result()
             except (ConnectionResetError, BrokenPipeError) as exc:
                 return Hold(seconds, "reset", f"reset while idle: {_describe(exc)}", after, address)
-            except (OSError, ssl.SSLError) as exc:
+            except ssl.SSLError as exc:
+                if _is_alert(exc):  # the server ended the session (a TLS 1.3 server asks for its client certificate)
+                    return Hold(seconds, "refused", f"TLS alert from the server: {_describe(exc)}", after, address)
+                return Hold(seconds, "closed", f"ended while idle: {_describe(exc)}", after, address)
+            except OSError as exc:
                 return Hold(seconds, "closed", f"ended while idle: {_describe(exc)}", after, address)
             if not data:
                 return Hold(seconds, "closed", "the other end closed the connection while it idled", after, address)
@@ -162,11 +166,20 @@ async def _idle_then_ask(
         return Hold(seconds, "dropped", f"no answer within {timeout:g}s after {seconds:g}s idle", address=address)
     except (ConnectionResetError, BrokenPipeError) as exc:
         return Hold(seconds, "reset", f"reset when used after {seconds:g}s idle: {_describe(exc)}", address=address)
-    except (OSError, ssl.SSLError) as exc:
+    except ssl.SSLError as exc:
+        if _is_alert(exc):
+            return Hold(seconds, "refused", f"TLS alert from the server: {_describe(exc)}", address=address)
+        return Hold(seconds, "reset", f"failed when used after {seconds:g}s idle: {_describe(exc)}", address=address)
+    except OSError as exc:
         return Hold(seconds, "reset", f"failed when used after {seconds:g}s idle: {_describe(exc)}", address=address)
     if not answer:
         return Hold(seconds, "closed", f"closed when used after {seconds:g}s idle", address=address)
     return Hold(seconds, "alive", answer.split(b"\r\n", 1)[0][:60].decode("latin-1"), address=address)
+
+
+def _is_alert(exc: ssl.SSLError) -> bool:
+    """A TLS alert the peer sent (OpenSSL's reason names it: TLSV13_ALERT_CERTIFICATE_REQUIRED, SSLV3_ALERT_...)."""
+    return "ALERT" in str(getattr(exc, "reason", "") or "").upper()
 
 
 def _describe(exc: BaseException) -> str:
@@ -225,6 +238,14 @@ def judge(observation: IdleObservation, needed_s: float) -> Finding:
     if any(h.outcome == "not_reached" for h in holds):
         summary = f"{path.label} to {path.host}:{path.port}: the watch ended before any hold finished"
         return IDLE_CODES.finding("idle.inconclusive", summary, evidence)
+    refused = sorted({h.detail for h in holds if h.outcome == "refused"})
+    if refused:
+        summary = (
+            f"{path.label} to {path.host}:{path.port}: the server ended every session with a TLS alert "
+            f"({refused[0][:160]}): it may require a client certificate (mutual TLS), so idle times cannot be "
+            "measured here; give --idle-target an endpoint on the same path that does not"
+        )
+        return IDLE_CODES.finding("idle.unreachable", summary, evidence)
     reasons = sorted({h.detail for h in holds if h.outcome == "not_opened"})
     summary = f"{path.label} to {path.host}:{path.port}: no connection could be opened ({'; '.join(reasons)[:200]})"
     return IDLE_CODES.finding("idle.unreachable", summary, evidence)

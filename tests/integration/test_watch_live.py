@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from dnsserver import Behaviour, DnsServer
 from helpers import ROOT, cli_env, run_cli, validate_report
-from idleserver import IdleServer
+from idleserver import IdleServer, MutualTlsServer
 from pki import FakePki, write_bundle
 
 SCHEMA = json.loads((ROOT / "reports" / "schema" / "report.schema.json").read_text())
@@ -135,7 +135,9 @@ def test_an_address_that_fails_every_third_round_is_named_with_its_rate(flapping
     assert failing and failing[0]["first_round"] == 3 and failing[0]["latest_round"] == 6
 
 
-def idle_run(tmp: Path, pki: FakePki, server: IdleServer, *extra: str) -> tuple[int, dict[str, Any], list[str]]:
+def idle_run(
+    tmp: Path, pki: FakePki, server: IdleServer | MutualTlsServer, *extra: str
+) -> tuple[int, dict[str, Any], list[str]]:
     roots = write_bundle(tmp / "expected.pem", pki.root, pki.ms_root)
     profile = tmp / "idle.toml"
     profile.write_text(
@@ -337,3 +339,18 @@ def test_the_idle_probe_holds_its_connections_through_the_connectors_proxy(pki: 
     assert result["evidence"]["path"] == f"via {proxy_url}"
     assert answered == 2
     assert len([r for r in proxy.requests if r.startswith(b"CONNECT svc.test:")]) >= 2  # one tunnel per hold
+
+
+def test_a_server_that_requires_a_client_certificate_is_not_read_as_an_idle_timeout(
+    pki: FakePki, tmp_path: Path
+) -> None:
+    """Mutual TLS (as the connector's service uses): the TLS 1.3 server ends each session with an alert once it
+    sees no client certificate. That is not a middlebox forgetting idle flows: no idle verdict, the reason said."""
+    chain, key = pki.server_files(tmp_path, ["svc.test"])
+    client_ca = write_bundle(tmp_path / "client-ca.pem", pki.root)
+    with MutualTlsServer(chain, key, client_ca) as server:
+        _code, report, _lines = idle_run(tmp_path, pki, server, "--idle-ladder", "1s,2s", "--idle-needed", "2s")
+    (result,) = [r for r in report["results"] if r["check"] == "watch.idle"]
+    assert (result["status"], result["code"]) == ("skip", "idle.unreachable"), result["summary"]
+    assert {h["outcome"] for h in result["evidence"]["holds"]} == {"refused"}
+    assert "client certificate" in result["summary"] and "CERTIFICATE_REQUIRED" in result["summary"]

@@ -46,3 +46,37 @@ class IdleServer(LoopThread):
         finally:
             writer.close()
             self.discard(task)
+
+
+class MutualTlsServer:
+    """TLS 1.3 requiring a client certificate from `client_ca`, as the connector's service does. Blocking sockets
+    on a thread: OpenSSL then sends its certificate_required alert, as a real server does (asyncio's server
+    drops the connection without flushing it). The client learns of the refusal only after its handshake."""
+
+    def __init__(self, chain: Path, key: Path, client_ca: Path) -> None:
+        import socketserver
+        import threading
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ctx.load_cert_chain(chain, key)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(client_ca)
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                with contextlib.suppress(OSError), ctx.wrap_socket(self.request, server_side=True) as tls:
+                    tls.recv(1)
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> MutualTlsServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

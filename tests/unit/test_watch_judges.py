@@ -254,6 +254,7 @@ IDLE_CASES = [
     ("too short a watch", [hold(30, "alive"), hold(60, "alive")], "idle.inconclusive"),
     ("ended before any hold", [hold(30, "not_reached"), hold(60, "not_reached")], "idle.inconclusive"),
     ("nothing opened", [hold(30, "not_opened"), hold(60, "not_opened")], "idle.unreachable"),
+    ("mutual TLS: every session ended by an alert", [hold(30, "refused"), hold(60, "refused")], "idle.unreachable"),
     ("first hold already dropped", [hold(30, "dropped"), hold(60, "dropped")], "idle.dropped"),
 ]
 
