@@ -28,6 +28,15 @@ def chromium() -> str:
     return path
 
 
+def screenshot(command: list[str], page: Path, shot: Path) -> None:
+    """A screenshot of the page in the headless browser; kept in PREFLIGHT_SCREENSHOT_DIR (the test artefacts)."""
+    subprocess.run([*command, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10_000
+    keep = os.environ.get("PREFLIGHT_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, Path(keep) / shot.name)
+
+
 def test_html_is_self_contained_and_renders_in_chromium(saved: dict[str, Any], tmp_path: Path) -> None:  # noqa: F811
     page = tmp_path / "report.html"
     run = run_cli("show", str(saved["report"]), "--format", f"html={page}")
@@ -45,9 +54,4 @@ def test_html_is_self_contained_and_renders_in_chromium(saved: dict[str, Any], t
     dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     assert "Verdict: FAIL" in dom.stdout, dom.stderr[-2000:]
     assert "dns.nxdomain" in dom.stdout
-    shot = tmp_path / "report.png"
-    subprocess.run([*common, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
-    assert shot.exists() and shot.stat().st_size > 10_000
-    keep = os.environ.get("PREFLIGHT_SCREENSHOT_DIR")
-    if keep:
-        shutil.copy(shot, Path(keep) / "report.png")
+    screenshot(common, page, tmp_path / "report.png")

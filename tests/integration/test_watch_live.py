@@ -4,9 +4,7 @@ between rounds (read from the round lines on stderr), and the idle-timeout probe
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -251,7 +249,7 @@ def test_the_table_shows_the_rate_and_the_timeline_of_what_changed(flapping: dic
 
 
 def test_the_html_timeline_renders_in_a_real_browser(flapping: dict[str, Any], tmp_path: Path) -> None:
-    from test_html import CHROMIUM_FLAGS, chromium
+    from test_html import CHROMIUM_FLAGS, chromium, screenshot
 
     page = tmp_path / "watch.html"
     assert run_cli("show", str(flapping["saved"]), "--format", f"html={page}").code == 0
@@ -265,12 +263,7 @@ def test_the_html_timeline_renders_in_a_real_browser(flapping: dict[str, Any], t
     cells = re.findall(r'<rect[^>]*data-status="(\w+)"', dom.stdout)
     assert len(cells) == 7 * len(flapping["report"]["watch"]["series"])  # one cell per round and result
     assert "polyline" in dom.stdout  # the latency line of the TCP connects
-    shot = tmp_path / "watch.png"
-    subprocess.run([*common, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
-    assert shot.exists() and shot.stat().st_size > 10_000
-    keep = os.environ.get("PREFLIGHT_SCREENSHOT_DIR")
-    if keep:
-        shutil.copy(shot, Path(keep) / "watch-timeline.png")
+    screenshot(common, page, tmp_path / "watch-timeline.png")
 
 
 def test_a_bundle_carries_the_watch_and_its_timeline(tmp_path: Path) -> None:
