@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from preflight.model import Target
+from preflight.watch.series import pass_rate as series_rate
 
 MAX_ROWS = 60  # series listed in the table; the HTML timeline draws up to MAX_TIMELINE_ROWS
 MAX_TIMELINE_ROWS = 200
@@ -58,8 +59,7 @@ class SeriesView:
 
     @property
     def pass_rate(self) -> int | None:
-        judged = sum(self.counts.get(s, 0) for s in ("pass", "warn", "fail"))
-        return round(100 * (self.counts.get("pass", 0) + self.counts.get("warn", 0)) / judged) if judged else None
+        return series_rate(self.counts)
 
     @property
     def notable(self) -> bool:

@@ -148,6 +148,13 @@ def run_options(command: Any) -> Any:
 
 # The watch's options (`watch`, and `bundle --watch`), None when not given: the defaults are applied by the
 # command (a bundle refuses them without --watch).
+WATCH_FLAGS = {
+    "watch_for": "--for",
+    "watch_every": "--every",
+    "idle_ladder": "--idle-ladder",
+    "idle_needed": "--idle-needed",
+    "idle_targets": "--idle-target",
+}
 WATCH_DEFAULTS: dict[str, Any] = {
     "watch_for": "10m",
     "watch_every": "1m",
@@ -158,30 +165,32 @@ WATCH_DEFAULTS: dict[str, Any] = {
 
 WATCH_OPTIONS = [
     click.option(
-        "--for",
+        WATCH_FLAGS["watch_for"],
         "watch_for",
         metavar="DURATION",
         help="How long to watch (30s, 10m, 2h, 1d; at most 7d; default 10m). No round starts after it.",
     ),
     click.option(
-        "--every",
+        WATCH_FLAGS["watch_every"],
         "watch_every",
         metavar="INTERVAL",
         help="Time from one round's start to the next (default 1m; a round that overruns is followed at once).",
     ),
     click.option(
-        "--idle-ladder",
+        WATCH_FLAGS["idle_ladder"],
+        "idle_ladder",
         metavar="D,D,...",
         help="How long the idle probe holds each connection before using it (holds that cannot finish within "
         "--for are left out; default 30s,1m,2m,4m,5m,10m,15m,30m); 'none' turns the idle probe off.",
     ),
     click.option(
-        "--idle-needed",
+        WATCH_FLAGS["idle_needed"],
+        "idle_needed",
         metavar="DURATION",
         help="The idle time a path must survive (default 4m: Azure Firewall's north-south idle timeout).",
     ),
     click.option(
-        "--idle-target",
+        WATCH_FLAGS["idle_targets"],
         "idle_targets",
         multiple=True,
         metavar="HOST[:PORT]",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from preflight.cli.group import cli, say
-from preflight.cli.options import WATCH_DEFAULTS, run_options, run_request, watch_options
+from preflight.cli.options import WATCH_DEFAULTS, WATCH_FLAGS, run_options, run_request, watch_options
 from preflight.reporting import policy
 
 if TYPE_CHECKING:
@@ -86,8 +86,7 @@ def bundle_command(
     else:
         given = [name for name in WATCH_DEFAULTS if options.pop(name) not in (None, ())]
         if given:
-            flag = "--" + given[0].removeprefix("watch_").replace("_targets", "_target").replace("_", "-")
-            raise UsageError(f"{flag}: a watch option; add --watch to watch instead of one run")
+            raise UsageError(f"{WATCH_FLAGS[given[0]]}: a watch option; add --watch to watch instead of one run")
         outcome = app.run(run_request(options, reporters.failures))
     if not options["quiet"] and "table" in reporters.reporters:
         emit.emit(outcome.report, [("table", emit.STDOUT)], reporters.reporters, say)

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
-from preflight.model import CheckResult, Status
+from preflight.model import CheckResult, Status, Target, result_id
 
 if TYPE_CHECKING:
     from preflight.reporting.report import Report
@@ -112,13 +112,11 @@ def _rate_text(rate: int | None) -> str:
 
 
 def _rates(watch: dict[str, Any]) -> dict[str, int]:
+    from preflight.watch.series import pass_rate
+
     rates = {}
     for series in watch.get("series") or ():
-        counts = series.get("counts") or {}
-        judged = sum(int(counts.get(s, 0)) for s in ("pass", "warn", "fail"))
-        if judged:
-            target = CheckResult.from_json(
-                {"check": series["check"], "target": series["target"], "status": "pass", "code": "", "summary": ""}
-            )
-            rates[target.id] = round(100 * (int(counts.get("pass", 0)) + int(counts.get("warn", 0))) / judged)
+        rate = pass_rate(series.get("counts") or {})
+        if rate is not None:
+            rates[result_id(str(series["check"]), Target.from_json(series["target"]))] = rate
     return rates

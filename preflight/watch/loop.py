@@ -172,7 +172,7 @@ class _IdleThread:
                 self.loop.call_soon_threadsafe(self.stop.set)
         self.thread.join(3 * self.timeout + 5)
         if not self.paths:
-            return [_untested()]
+            return [_idle_skip(UNTESTED, "idle.untested")]
         if not self.holds:
             needed = self.options.needed_s
             return [_idle_skip(f"the watch is too short for any hold of the ladder (the connector needs {needed:g}s)")]
@@ -203,18 +203,11 @@ def _idle_result(observation: idle_mod.IdleObservation, needed_s: float) -> Chec
     )  # fmt: skip (positional, as the dataclass reads)
 
 
-def _untested() -> CheckResult:
+UNTESTED = "no concrete service endpoint to hold idle (give --idle-target HOST:PORT or --tenant-id)"
+
+
+def _idle_skip(summary: str, code: str = "idle.inconclusive") -> CheckResult:
     from preflight.model import Target
 
-    code = "idle.untested"
-    doc = IDLE_CODES[code]
-    summary = "no concrete service endpoint to hold idle (give --idle-target HOST:PORT or --tenant-id)"
-    return CheckResult(IDLE_CHECK, Target(host="idle probe"), doc.status, code, summary, {}, doc.remediation)
-
-
-def _idle_skip(summary: str) -> CheckResult:
-    from preflight.model import Target
-
-    code = "idle.inconclusive"
     doc = IDLE_CODES[code]
     return CheckResult(IDLE_CHECK, Target(host="idle probe"), doc.status, code, summary, {}, doc.remediation)

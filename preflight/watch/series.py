@@ -316,6 +316,12 @@ def _merged(columns: list[list[float]]) -> list[float]:
     return [sum(c[0] for c in columns), sum(c[1] for c in columns), max(c[2] for c in columns)]
 
 
+def pass_rate(counts: Mapping[str, int]) -> int | None:
+    """The share (%) of judged rounds a result passed or warned in; None when it was never judged (skip, error)."""
+    judged = sum(int(counts.get(s, 0)) for s in ("pass", "warn", "fail"))
+    return round(100 * (int(counts.get("pass", 0)) + int(counts.get("warn", 0))) / judged) if judged else None
+
+
 def worst(*letters: str) -> str:
     """The most severe of timeline letters ("." is absent: anything beats it)."""
     best, rank = ".", -1

@@ -55,14 +55,7 @@ def _series(item: Any, columns: int) -> str | None:
     counts = item.get("counts")
     if not isinstance(counts, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in counts.values()):
         return "counts: expected status counts"
-    codes = item.get("codes")
-    if not isinstance(codes, dict) or not all(
-        isinstance(v, dict)
-        and isinstance(v.get("count"), int)
-        and isinstance(v.get("rounds"), list)
-        and isinstance(v.get("status"), str)
-        for v in codes.values()
-    ):  # fmt: skip (one condition)
+    if not _objects_with(item.get("codes"), {"status": str, "count": int, "rounds": list}):
         return "codes: expected {code: {status, count, rounds}}"
     lat = item.get("latency_columns")
     if (
@@ -74,18 +67,19 @@ def _series(item: Any, columns: int) -> str | None:
             and all(isinstance(x, int | float) and not isinstance(x, bool) for x in c)
             for c in lat
         )
-    ):  # fmt: skip (one condition)
+    ):
         return "latency_columns: expected [sum, n, max] per column"
-    paths = item.get("paths")
-    if not isinstance(paths, dict) or not all(
-        isinstance(p, dict)
-        and isinstance(p.get("ok"), int)
-        and isinstance(p.get("failed"), int)
-        and isinstance(p.get("outcomes"), dict)
-        for p in paths.values()
-    ):  # fmt: skip (one condition)
+    if not _objects_with(item.get("paths"), {"ok": int, "failed": int, "outcomes": dict}):
         return "paths: expected {label: {ok, failed, outcomes}}"
     latency = item.get("latency")
     if not isinstance(latency, dict) or type(latency.get("count")) is not int:
         return "latency: expected a histogram summary"
     return None
+
+
+def _objects_with(value: Any, fields: dict[str, type]) -> bool:
+    """A JSON object whose every value is an object holding `fields`, each of its type."""
+    return isinstance(value, dict) and all(
+        isinstance(entry, dict) and all(isinstance(entry.get(name), kind) for name, kind in fields.items())
+        for entry in value.values()
+    )

@@ -43,6 +43,17 @@ def plain_profile(folder: Path, host: str, port: int) -> Path:
     return path
 
 
+@pytest.fixture
+def ok_endpoint(tmp_path: Path) -> Any:
+    """ok.test: one open plain-TCP endpoint on loopback, its profile, and a DNS server that names it: the
+    profile and DNS options a watch over it takes."""
+    server = listener("127.0.0.1", 0)
+    profile = plain_profile(tmp_path, "ok.test", server.getsockname()[1])
+    with DnsServer({"ok.test": Behaviour(a=("127.0.0.1",))}) as dns:
+        yield ["--profile", str(profile), "--dns-server", dns.address, "--only", "dns.*", "--only", "tcp.*"]
+    server.close()
+
+
 def watch(args: list[str], on_round: Any = None, timeout: float = 90) -> tuple[int, dict[str, Any], list[str]]:
     """The CLI's watch as a subprocess; `on_round(number)` is called as each round's line arrives on stderr."""
     command = [sys.executable, "-m", "preflight", "watch", *args]
@@ -193,43 +204,19 @@ def test_the_idle_probe_says_when_the_other_end_closes_an_idle_connection(pki: F
     assert result["evidence"]["resolution"].startswith("between 2s and ")
 
 
-def test_a_watch_ended_by_ctrl_c_still_writes_its_report(tmp_path: Path) -> None:
+def test_a_watch_ended_by_ctrl_c_still_writes_its_report(tmp_path: Path, ok_endpoint: list[str]) -> None:
     import signal
     import time
 
-    server = listener("127.0.0.1", 0)
-    port = server.getsockname()[1]
-    profile = plain_profile(tmp_path, "ok.test", port)
     report_path = tmp_path / "watch.json"
-    with DnsServer({"ok.test": Behaviour(a=("127.0.0.1",))}) as dns:
-        command = [
-            sys.executable,
-            "-m",
-            "preflight",
-            "watch",
-            "--profile",
-            str(profile),
-            "--dns-server",
-            dns.address,
-            "--for",
-            "1h",
-            "--every",
-            "1s",
-            "--only",
-            "dns.*",
-            "--only",
-            "tcp.*",
-            "--format",
-            f"json={report_path}",
-            "--quiet",
-        ]  # fmt: skip (the command line as typed)
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
-        time.sleep(3.5)
-        started = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=30)
-        stopped_in = time.monotonic() - started
-    server.close()
+    options = ["--for", "1h", "--every", "1s", "--quiet", "--format"]
+    command = [sys.executable, "-m", "preflight", "watch", *ok_endpoint, *options, f"json={report_path}"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+    time.sleep(3.5)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    stopped_in = time.monotonic() - started
     assert proc.returncode == 130, err
     report = json.loads(report_path.read_text())
     validate_report(report, SCHEMA)
@@ -266,36 +253,12 @@ def test_the_html_timeline_renders_in_a_real_browser(flapping: dict[str, Any], t
     screenshot(common, page, tmp_path / "watch-timeline.png")
 
 
-def test_a_bundle_carries_the_watch_and_its_timeline(tmp_path: Path) -> None:
+def test_a_bundle_carries_the_watch_and_its_timeline(tmp_path: Path, ok_endpoint: list[str]) -> None:
     import zipfile
 
-    server = listener("127.0.0.1", 0)
-    port = server.getsockname()[1]
-    profile = plain_profile(tmp_path, "ok.test", port)
     bundle = tmp_path / "support.zip"
-    with DnsServer({"ok.test": Behaviour(a=("127.0.0.1",))}) as dns:
-        run = run_cli(
-            "bundle",
-            "--watch",
-            "--profile",
-            str(profile),
-            "--dns-server",
-            dns.address,
-            "--for",
-            "3s",
-            "--every",
-            "1s",
-            "--idle-ladder",
-            "none",
-            "--only",
-            "dns.*",
-            "--only",
-            "tcp.*",
-            "--quiet",
-            "-o",
-            str(bundle),
-        )  # fmt: skip (the command line as typed)
-    server.close()
+    options = ["--for", "3s", "--every", "1s", "--idle-ladder", "none", "--quiet", "-o"]
+    run = run_cli("bundle", "--watch", *ok_endpoint, *options, str(bundle))
     assert run.code == 0, run.stderr
     assert "round 1/4" not in run.stderr  # --quiet: no round lines
     with zipfile.ZipFile(bundle) as archive:
